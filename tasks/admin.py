@@ -1,0 +1,60 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from guardian.admin import GuardedModelAdmin
+
+from .models import Division, DutyShift, IntakeBatch, TracingTask, Unit, UnitMembership, User
+
+
+@admin.register(User)
+class AccountAdmin(UserAdmin):
+    list_display = ["username", "full_name", "role", "division", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["username", "full_name"]
+    raw_id_fields = ["division"]
+    fieldsets = UserAdmin.fieldsets + (("Scope", {"fields": ("full_name", "role", "division", "phone")}),)
+    add_fieldsets = UserAdmin.add_fieldsets + (("Scope", {"fields": ("full_name", "role", "division")}),)
+
+
+@admin.register(Division)
+class DivisionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level"]
+    list_filter = ["level"]
+    search_fields = ["=code", "name"]
+    raw_id_fields = ["parent"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = UnitMembership
+    raw_id_fields = ["user"]
+    extra = 0
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "division", "leader"]
+    list_filter = ["kind"]
+    search_fields = ["name", "=division__code"]
+    raw_id_fields = ["division", "leader"]
+    inlines = [MembershipInline]
+
+
+@admin.register(DutyShift)
+class DutyShiftAdmin(admin.ModelAdmin):
+    list_display = ["unit", "user", "starts_at", "ends_at"]
+    raw_id_fields = ["unit", "user"]
+
+
+@admin.register(IntakeBatch)
+class IntakeBatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "started_at", "finished_at", "status", "leads", "new_tasks", "merged", "unresolved"]
+    readonly_fields = [f.name for f in IntakeBatch._meta.fields]
+
+
+@admin.register(TracingTask)
+class TracingTaskAdmin(GuardedModelAdmin):
+    """Read-mostly: state changes go through the services, which keep the history and the clocks."""
+
+    list_display = ["id", "status", "priority", "division", "assignee", "created_at"]
+    list_filter = ["status", "priority"]
+    raw_id_fields = ["person", "division", "batch", "source_task", "merged_into", "team", "subunit", "assignee"]
+    readonly_fields = ["status", "dispatch_due", "radius_due", "trace_due", "next_alert_at"]

@@ -1,0 +1,139 @@
+"""Leads, the persons they resolve to, and the 10-minute intake batches that consolidate them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.TextChoices):
+    BIG_DATA = "big_data", _("big-data comparison")
+    RED_CODE = "red_code", _("red health code")
+    YELLOW_CODE = "yellow_code", _("yellow health code")
+    COMMUNITY = "community", _("community check")
+    HOTLINE = "hotline", _("hotline / public tip")
+    RETURNEE = "returnee", _("port-of-entry returnee")
+    CLOSE_CONTACT = "close_contact", _("close contact")
+    MANUAL = "manual", _("manual entry")
+
+
+class Person(models.Model):
+    """A traced person. `person_key` is what leads are matched on: a keyed hash of the resident ID
+    when there is one, else of phone + normalised name, else unique to the lead that created it."""
+
+    person_key = models.CharField(max_length=80, unique=True)
+    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=50, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        indexes = [
+            models.Index(fields=["id_number_hash"], name="person_id_hash", condition=~models.Q(id_number_hash="")),
+            models.Index(fields=["phone_hash"], name="person_phone_hash", condition=~models.Q(phone_hash="")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+
+class IntakeBatch(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+        FAILED = "failed", _("failed")
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    leads = models.PositiveIntegerField(_("leads"), default=0)
+    new_tasks = models.PositiveIntegerField(_("new tasks"), default=0)
+    merged = models.PositiveIntegerField(_("merged into existing tasks"), default=0)
+    unresolved = models.PositiveIntegerField(_("unresolved"), default=0)
+    dispatched = models.PositiveIntegerField(_("dispatched"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("intake batch")
+        verbose_name_plural = _("intake batches")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Lead(models.Model):
+    """One signal about one person from one source. Never deleted, never silently dropped: a lead
+    ends attached to a task (new or existing) through the batch that consumed it."""
+
+    SCOPE_PATH = "division__code"
+
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True)
+    name = models.CharField(_("name"), max_length=50, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    # The most precise division the source gave (any level); the batch resolves it to a village.
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.TextField(_("address"), blank=True)
+    # "Follow the person": where the person is now, when the source knows it; overrides the household.
+    current_division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("current location"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    reported_at = models.DateTimeField(_("reported at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    related_task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("related task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_leads"
+    )
+    payload = models.JSONField(_("source fields"), default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(_("priority"))
+    person_key = models.CharField(max_length=80, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, default="api")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    batch = models.ForeignKey(IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set")
+    task = models.ForeignKey("tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads")
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            # A resend of the same row (after a timeout) is a duplicate, not a second lead.
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~models.Q(external_id=""), name="lead_source_external_id_unique"
+            ),
+        ]
+        indexes = [
+            # run_intake: claims the pending leads.
+            models.Index(fields=["id"], condition=models.Q(batch__isnull=True), name="lead_pending"),
+            models.Index(fields=["task"], name="lead_task"),
+            models.Index(fields=["batch"], name="lead_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id or self.pk}"
+
+
+class LeadRejection(models.Model):
+    """A row a channel refused, kept with its reasons so it can be counted, shown and corrected."""
+
+    source = models.CharField(max_length=20, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=10)
+    row_index = models.PositiveIntegerField()
+    errors = models.JSONField()
+    row = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("rejected lead")
+        verbose_name_plural = _("rejected leads")

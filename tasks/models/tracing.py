@@ -1,0 +1,144 @@
+"""The tracing task: the person-level unit of work, its state, its clocks and its history."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+
+class TaskStatus(models.TextChoices):
+    NEW = "new", _("new")
+    DISPATCHED = "dispatched", _("dispatched")
+    RECEIVED = "received", _("received")
+    RADIUS_LIMITED = "radius_limited", _("radius limited")
+    TRACED = "traced", _("trajectory traced")
+    SUBMITTED = "submitted", _("submitted for review")
+    RETURNED = "returned", _("returned")
+    APPROVED = "approved", _("approved")
+    REPORTED = "reported", _("reported")
+    CLOSED = "closed", _("closed")
+    TRANSFERRING = "transferring", _("transferring")
+    MERGED = "merged", _("merged")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+# A new lead for a person in one of these states is attached to that task; at most one per person.
+ACTIVE_STATUSES = [
+    TaskStatus.NEW,
+    TaskStatus.DISPATCHED,
+    TaskStatus.RECEIVED,
+    TaskStatus.RADIUS_LIMITED,
+    TaskStatus.TRACED,
+    TaskStatus.SUBMITTED,
+    TaskStatus.RETURNED,
+    TaskStatus.TRANSFERRING,
+]
+
+
+class Priority(models.IntegerChoices):
+    """Lower is more urgent (DESIGN: close contact of a confirmed case > red code > big-data hit >
+    yellow code > returnee > tip)."""
+
+    CLOSE_CONTACT = 1, _("P1 close contact of a confirmed case")
+    RED_CODE = 2, _("P2 red code")
+    BIG_DATA = 3, _("P3 big-data hit")
+    YELLOW_CODE = 4, _("P4 yellow code")
+    RETURNEE = 5, _("P5 returnee")
+    TIP = 6, _("P6 tip")
+
+
+class TracingTask(models.Model):
+    SCOPE_PATH = "division__code"
+
+    person = models.ForeignKey("tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="tasks")
+    status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.NEW)
+    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
+    # The responsible jurisdiction: a village once resolved, else the most precise division known.
+    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks")
+    unresolved_reason = models.TextField(_("why the village is unresolved"), blank=True)
+    address = models.TextField(_("address"), blank=True)
+    batch = models.ForeignKey("tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks")
+    source_task = models.ForeignKey(
+        "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks"
+    )
+    generation = models.PositiveSmallIntegerField(_("generation"), default=0)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    team = models.ForeignKey("tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subunit = models.ForeignKey(
+        "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tasks"
+    )
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    # Clocks (DESIGN: dispatch within 30 min of the batch, radius in 3 h and trajectory in 10 h of
+    # dispatch). Each *_due is set by the service that starts the clock; *_at when the milestone is met.
+    dispatch_due = models.DateTimeField(_("dispatch due"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    radius_due = models.DateTimeField(_("radius due"), null=True, blank=True)
+    radius_limited_at = models.DateTimeField(_("radius limited at"), null=True, blank=True)
+    trace_due = models.DateTimeField(_("trace due"), null=True, blank=True)
+    traced_at = models.DateTimeField(_("traced at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # The earliest moment the deadline sweep must look at this task again (next warning or breach of
+    # any running clock); NULL when no clock runs. The sweep reads only rows whose moment has come.
+    next_alert_at = models.DateTimeField(null=True, blank=True)
+    # Optimistic concurrency for edits from phones that were offline.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("tracing task")
+        verbose_name_plural = _("tracing tasks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"], condition=models.Q(status__in=ACTIVE_STATUSES), name="one_active_task_per_person"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["division"], name="task_division_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["batch"], name="task_batch"),
+            models.Index(fields=["status", "priority"], name="task_status_priority"),
+            models.Index(fields=["assignee"], name="task_assignee", condition=models.Q(assignee__isnull=False)),
+            # sweep_deadlines: only tasks with a running clock are in this index.
+            models.Index(fields=["next_alert_at"], name="task_next_alert_due", condition=models.Q(next_alert_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"T{self.pk}"
+
+    @property
+    def is_unresolved(self) -> bool:
+        return len(self.division_id or "") < 12
+
+
+class TaskTransition(models.Model):
+    """One row per state change: who, when, from, to, why."""
+
+    task = models.ForeignKey(TracingTask, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=TaskStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["task", "at"], name="transition_task_at")]
+
+
+# Direct foreign keys for django-guardian's per-object exceptions ("share this task with that
+# expert"): the visibility selector joins them instead of guardian's generic text object_pk.
+class TracingTaskUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(TracingTask, on_delete=models.CASCADE)
+
+
+class TracingTaskGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(TracingTask, on_delete=models.CASCADE)

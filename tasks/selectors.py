@@ -1,0 +1,88 @@
+"""Reads that decide what an account may see. Every view, API endpoint, export and report gets its
+rows through `visible_to`, so there is one place where territory is enforced.
+
+An account's scope is a division; it sees a record when the record's division code starts with the
+scope's code (the codes are hierarchical, see models/territory.py). django-guardian grants exceptions
+on single objects (a task shared with an expert of another county).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from .models import Division, TracingTask, Unit, User
+
+
+def scope_code(user) -> str | None:
+    """The code prefix the account is confined to; "" for a superuser (everything), None for nobody."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ""
+    return user.division_id
+
+
+def in_scope(user, code: str | None) -> bool:
+    prefix = scope_code(user)
+    return prefix is not None and code is not None and code.startswith(prefix)
+
+
+def visible_to(user, queryset: QuerySet, *, path: str | None = None) -> QuerySet:
+    """Filter `queryset` to the rows `user` may see.
+
+    `path` is the lookup from the model to a division code (defaults to the model's SCOPE_PATH).
+    """
+    model = queryset.model
+    path = path or getattr(model, "SCOPE_PATH", None)
+    if path is None:
+        raise TypeError(f"{model.__name__} has no SCOPE_PATH: say how it hangs off the territory")
+    prefix = scope_code(user)
+    if prefix is None:
+        return queryset.none()
+    if prefix == "":
+        return queryset
+    condition = Q(**{f"{path}__startswith": prefix})
+    shared = _shared_ids(user, model)
+    if shared is not None:
+        condition |= Q(pk__in=shared)
+    return queryset.filter(condition)
+
+
+def _shared_ids(user, model: type[Model]):
+    if model is not TracingTask:
+        return None
+    granted = get_objects_for_user(
+        user,
+        "tasks.view_tracingtask",
+        klass=TracingTask.objects.all(),
+        use_groups=True,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+    return granted.values("pk")
+
+
+def get_visible_or_404(user, queryset: QuerySet, **lookup):
+    """Fetch and authorise in one step: outside the account's scope a record does not exist."""
+    try:
+        return visible_to(user, queryset).get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise Http404 from None
+
+
+def tasks_visible_to(user) -> QuerySet[TracingTask]:
+    return visible_to(user, TracingTask.objects.all())
+
+
+def divisions_visible_to(user) -> QuerySet[Division]:
+    return visible_to(user, Division.objects.all(), path="code")
+
+
+def units_visible_to(user) -> QuerySet[Unit]:
+    return visible_to(user, Unit.objects.all(), path="division__code")
+
+
+def accounts_visible_to(user) -> QuerySet[User]:
+    return visible_to(user, User.objects.filter(is_superuser=False), path="division__code")

@@ -1,0 +1,52 @@
+"""factory_boy factories. Divisions come from the real Hainan data loaded by the `hainan` fixture."""
+
+import factory
+from django.utils import timezone
+
+from tasks.models import Division, IntakeBatch, Person, Priority, Role, TracingTask, User
+
+DEFAULT_PASSWORD = "Correct-Horse-42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    full_name = factory.Sequence(lambda n: f"测试用户{n}")
+    role = Role.DUTY_OFFICER
+    division = factory.LazyFunction(lambda: Division.objects.get(code="460105"))
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    person_key = factory.Sequence(lambda n: f"test:{n}")
+    name = factory.Sequence(lambda n: f"张{n}")
+    phone = factory.Sequence(lambda n: f"139{n:08d}")
+
+
+class IntakeBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IntakeBatch
+
+    status = IntakeBatch.Status.FINISHED
+    finished_at = factory.LazyFunction(timezone.now)
+
+
+class TracingTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TracingTask
+
+    person = factory.SubFactory(PersonFactory)
+    priority = Priority.RED_CODE
+    division = factory.LazyFunction(lambda: Division.objects.get(code="460105001001"))
+    batch = factory.SubFactory(IntakeBatchFactory)

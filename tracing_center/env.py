@@ -1,0 +1,91 @@
+"""Settings from the environment, read through helpers that refuse bad values.
+
+A command center must not start with a silently misread setting (a DEBUG=flase that turns debug on,
+a DATABASE_URL with a typo that falls back to something else), so every helper raises
+ImproperlyConfigured naming the variable and what was wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_MISSING = object()
+
+
+def _raw(name: str, default: Any) -> Any:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is _MISSING:
+            raise ImproperlyConfigured(f"Environment variable {name} is required but not set.")
+        return default
+    return value
+
+
+def env_str(name: str, default: Any = _MISSING) -> str:
+    return _raw(name, default)
+
+
+def env_bool(name: str, default: Any = _MISSING) -> bool:
+    value = _raw(name, default)
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"Environment variable {name}={value!r} is not a boolean: use one of "
+        f"{sorted(_TRUE | _FALSE)}."
+    )
+
+
+def env_int(name: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
+    value = _raw(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"Environment variable {name}={value!r} is not an integer.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"Environment variable {name}={number} must be at least {minimum}.")
+    return number
+
+
+def env_list(name: str, default: Any = _MISSING) -> list[str]:
+    value = _raw(name, default)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [item.strip() for item in str(value).split(",") if item.strip()]
+
+
+def env_database(name: str = "DATABASE_URL") -> dict[str, Any]:
+    url = _raw(name, _MISSING)
+    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        # The intake, the clocks and the statistics are PostgreSQL SQL; no other engine is supported.
+        raise ImproperlyConfigured(
+            f"{name} must be a PostgreSQL URL (postgres://user@host:port/db or "
+            f"postgres://user@/db?host=/socket/dir), got {url!r}."
+        )
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # environ raises several types for malformed URLs
+        raise ImproperlyConfigured(f"{name}={url!r} cannot be parsed: {exc}") from None
+    config["ENGINE"] = "django.db.backends.postgresql"
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name}={url!r} names no database.")
+    return config
+
+
+def env_redis(name: str, default: Any = _MISSING) -> str:
+    url = _raw(name, default)
+    if not str(url).startswith(("redis://", "rediss://", "redis+socket://", "unix://")):
+        raise ImproperlyConfigured(
+            f"{name} must be a Redis URL (redis://host:port/db or redis+socket:///path), got {url!r}."
+        )
+    return url
