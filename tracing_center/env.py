@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -77,6 +78,12 @@ def env_database(name: str = "DATABASE_URL") -> dict[str, Any]:
     except Exception as exc:  # environ raises several types for malformed URLs
         raise ImproperlyConfigured(f"{name}={url!r} cannot be parsed: {exc}") from None
     config["ENGINE"] = "django.db.backends.postgresql"
+    # A Unix socket directory may come as ?host=/path or percent-encoded in the host part; Django and
+    # the tools that read settings (benchmarks, scripts) expect it in HOST.
+    options = config.get("OPTIONS") or {}
+    if not config.get("HOST") and options.get("host"):
+        config["HOST"] = options.pop("host")
+    config["HOST"] = unquote(config.get("HOST") or "")
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={url!r} names no database.")
     return config

@@ -128,6 +128,9 @@ STORAGES = {
         )
     },
 }
+# Without the manifest (development, tests) files are served straight from the app and static dirs.
+WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST", not DEBUG)
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {
