@@ -80,3 +80,33 @@ def test_the_docs_use_local_assets_only(client, duty_officer, password):
 
 def test_health_check(client, db):
     assert client.get(reverse("healthz")).json() == {"status": "ok"}
+
+
+def test_units_show_their_leader_and_members(api_client, team_leader):
+    from tasks.models import Unit, UnitMembership
+
+    team = Unit.objects.get(kind="team", division_id="460105001")
+    team.leader = team_leader
+    team.save()
+    UnitMembership.objects.create(unit=team, user=team_leader)
+    api_client.force_authenticate(team_leader)
+    body = api_client.get(f"/api/v1/units/{team.id}/").json()
+    assert body["leader"]["username"] == "tina"
+    assert [m["username"] for m in body["members"]] == ["tina"]
+
+
+def test_the_roster_says_who_is_on_duty(api_client, duty_officer):
+    import datetime as dt
+
+    from tasks.models import DutyShift, Unit
+
+    desk = Unit.objects.get(kind="duty_desk", division_id="460105")
+    start = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    DutyShift.objects.create(unit=desk, user=duty_officer, starts_at=start, ends_at=start + dt.timedelta(hours=24))
+    api_client.force_authenticate(duty_officer)
+    during = api_client.get("/api/v1/duty-shifts/", {"on_duty_at": "2026-11-22T07:59:59+08:00"}).json()
+    after = api_client.get("/api/v1/duty-shifts/", {"on_duty_at": "2026-11-22T08:00:00+08:00"}).json()
+    assert [row["officer"]["username"] for row in during["results"]] == ["alice"]
+    assert after["results"] == []
+    bad = api_client.get("/api/v1/duty-shifts/", {"on_duty_at": "tomorrow"})
+    assert bad.status_code == 400 and "on_duty_at" in bad.json()["errors"]

@@ -7,8 +7,11 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from ..models import Division, Level, Unit, User, normalize_code
-from ..selectors import divisions_visible_to, units_visible_to
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..models import Division, DutyShift, Level, Unit, User, normalize_code
+from ..selectors import divisions_visible_to, units_visible_to, visible_to
 
 
 class DivisionSerializer(serializers.ModelSerializer):
@@ -54,23 +57,67 @@ class DivisionViewSet(viewsets.ReadOnlyModelViewSet):
         return queryset.order_by("code")
 
 
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name", "role"]
+
+
 class UnitSerializer(serializers.ModelSerializer):
     division_code = serializers.CharField(source="division_id", read_only=True)
-    leader = serializers.CharField(source="leader.username", default=None, read_only=True)
+    leader = MemberSerializer(read_only=True)
+    members = MemberSerializer(many=True, read_only=True)
 
     class Meta:
         model = Unit
-        fields = ["id", "kind", "name", "division_code", "leader"]
+        fields = ["id", "kind", "name", "division_code", "leader", "members"]
 
 
 class UnitViewSet(viewsets.ReadOnlyModelViewSet):
+    """Duty desks (city, county), teams (township) and sub-units (village) in the caller's scope, with
+    their leader and members; `kind` and `division` (code prefix) narrow the list."""
+
     serializer_class = UnitSerializer
 
     def get_queryset(self):
-        queryset = units_visible_to(self.request.user).select_related("leader")
-        if kind := self.request.query_params.get("kind"):
+        queryset = units_visible_to(self.request.user).select_related("leader").prefetch_related("members")
+        params = self.request.query_params
+        if kind := params.get("kind"):
+            if kind not in Unit.Kind.values:
+                raise ValidationError({"kind": [f"must be one of {', '.join(Unit.Kind.values)}"]})
             queryset = queryset.filter(kind=kind)
+        if division := params.get("division"):
+            queryset = queryset.filter(division__code__startswith=division)
         return queryset.order_by("division_id", "kind")
+
+
+class DutyShiftSerializer(serializers.ModelSerializer):
+    desk = serializers.CharField(source="unit.name", read_only=True)
+    division_code = serializers.CharField(source="unit.division_id", read_only=True)
+    officer = MemberSerializer(source="user", read_only=True)
+
+    class Meta:
+        model = DutyShift
+        fields = ["id", "desk", "division_code", "officer", "starts_at", "ends_at"]
+
+
+class DutyShiftViewSet(viewsets.ReadOnlyModelViewSet):
+    """The on-duty roster of the duty desks in scope. `on_duty_at=ISO8601` lists who is on duty then
+    (`on_duty_at=now` for now)."""
+
+    serializer_class = DutyShiftSerializer
+
+    def get_queryset(self):
+        queryset = visible_to(self.request.user, DutyShift.objects.all(), path="unit__division__code")
+        queryset = queryset.select_related("unit", "user")
+        if at := self.request.query_params.get("on_duty_at"):
+            moment = timezone.now() if at == "now" else parse_datetime(at)
+            if moment is None:
+                raise ValidationError({"on_duty_at": ["must be an ISO 8601 datetime or 'now'"]})
+            if timezone.is_naive(moment):
+                raise ValidationError({"on_duty_at": ["must include a time zone offset"]})
+            queryset = queryset.filter(starts_at__lte=moment, ends_at__gt=moment)
+        return queryset.order_by("starts_at")
 
 
 class MeSerializer(serializers.ModelSerializer):

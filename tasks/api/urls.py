@@ -9,6 +9,7 @@ from . import territory
 router = DefaultRouter(trailing_slash=True)
 router.register("divisions", territory.DivisionViewSet, basename="division")
 router.register("units", territory.UnitViewSet, basename="unit")
+router.register("duty-shifts", territory.DutyShiftViewSet, basename="dutyshift")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
