@@ -118,6 +118,8 @@ def load_division_files(paths: list[Path], *, with_teams: bool = False, progress
     result.rows = len(seen)
     del seen
     with transaction.atomic(), connection.cursor() as cursor:
+        # Inside an outer transaction (tests, a caller's atomic block) ON COMMIT DROP has not fired yet.
+        cursor.execute("DROP TABLE IF EXISTS division_staging")
         cursor.execute(
             "CREATE TEMP TABLE division_staging (code varchar(12) PRIMARY KEY, name text, level text, "
             "parent_id varchar(12), origin text) ON COMMIT DROP"

@@ -37,6 +37,15 @@ def test_create_account_with_activation_prints_a_single_use_code(hainan, capsys)
         account_activate(username="zhao", code=code, password="Another-Password-2026")
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Service messages are checked in English; the pages are checked in Chinese elsewhere."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 ISSUED = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
 
 
