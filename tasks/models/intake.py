@@ -21,7 +21,9 @@ class Person(models.Model):
     """A traced person. `person_key` is what leads are matched on: a keyed hash of the resident ID
     when there is one, else of phone + normalised name, else unique to the lead that created it."""
 
-    person_key = models.CharField(max_length=80, unique=True)
+    # Unique through a constraint rather than unique=True: that would add a second, LIKE-capable index
+    # that nothing uses and every intake batch would pay for.
+    person_key = models.CharField(max_length=80)
     id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=50, blank=True)
@@ -32,6 +34,10 @@ class Person(models.Model):
     class Meta:
         verbose_name = _("person")
         verbose_name_plural = _("persons")
+        constraints = [
+            # The intake upserts persons with ON CONFLICT (person_key).
+            models.UniqueConstraint(fields=["person_key"], name="person_key_unique"),
+        ]
         indexes = [
             models.Index(fields=["id_number_hash"], name="person_id_hash", condition=~models.Q(id_number_hash="")),
             models.Index(fields=["phone_hash"], name="person_phone_hash", condition=~models.Q(phone_hash="")),
@@ -81,26 +87,31 @@ class Lead(models.Model):
     phone_hash = models.CharField(max_length=64, blank=True)
     # The most precise division the source gave (any level); the batch resolves it to a village.
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
     )
     address = models.TextField(_("address"), blank=True)
     # "Follow the person": where the person is now, when the source knows it; overrides the household.
     current_division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("current location"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tasks.Division", verbose_name=_("current location"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
     )
     reason = models.TextField(_("reason"), blank=True)
     reported_at = models.DateTimeField(_("reported at"))
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     related_task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("related task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_leads"
+        "tasks.TracingTask", verbose_name=_("related task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_leads",
+        db_index=False,
     )
     payload = models.JSONField(_("source fields"), default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(_("priority"))
     person_key = models.CharField(max_length=80, blank=True)
     channel = models.CharField(_("channel"), max_length=10, default="api")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    batch = models.ForeignKey(IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set")
-    task = models.ForeignKey("tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    batch = models.ForeignKey(IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set", db_index=False)
+    task = models.ForeignKey("tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads", db_index=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -111,11 +122,21 @@ class Lead(models.Model):
                 fields=["source", "external_id"], condition=~models.Q(external_id=""), name="lead_source_external_id_unique"
             ),
         ]
+        # Every index here is paid for by each lead inserted (COPY of 1,000,000 rows) and again when the
+        # batch links the lead to its task, so foreign keys get no automatic index (db_index=False) and
+        # only these exist; partial where most rows would be NULL at insert.
         indexes = [
             # run_intake: claims the pending leads.
             models.Index(fields=["id"], condition=models.Q(batch__isnull=True), name="lead_pending"),
-            models.Index(fields=["task"], name="lead_task"),
-            models.Index(fields=["batch"], name="lead_batch"),
+            # A task's leads (task pages, API prefetch); set by the batch.
+            models.Index(fields=["task"], name="lead_task", condition=models.Q(task__isnull=False)),
+            models.Index(fields=["batch"], name="lead_batch", condition=models.Q(batch__isnull=False)),
+            # Scoped lead lists: division code LIKE 'prefix%'.
+            models.Index(fields=["division"], name="lead_division_prefix", opclasses=["varchar_pattern_ops"]),
+            # The close-contact leads a task found; PROTECT checks when a task is deleted.
+            models.Index(fields=["related_task"], name="lead_related_task", condition=models.Q(related_task__isnull=False)),
+            # SET_NULL when an account is deleted.
+            models.Index(fields=["created_by"], name="lead_created_by", condition=models.Q(created_by__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,89 @@
+"""Serializers of the intake and task endpoints. Personal data is masked here, by the viewer's role
+(tasks/masking.py), so no endpoint can forget it."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
+from ..models import IntakeBatch, Lead, Person, TracingTask
+
+
+def _unmasked(serializer) -> bool:
+    context = serializer.context
+    if "unmasked" not in context:
+        request = context.get("request")
+        context["unmasked"] = sees_unmasked(getattr(request, "user", None))
+    return context["unmasked"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = ["id", "name", "id_number", "phone"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _unmasked(self):
+            data["name"] = mask_name(data["name"])
+            data["id_number"] = mask_id_number(data["id_number"])
+            data["phone"] = mask_phone(data["phone"])
+        return data
+
+
+class TaskLeadSerializer(serializers.ModelSerializer):
+    """A lead as shown inside its task: where it came from and why, without repeating the person."""
+
+    division_code = serializers.CharField(source="division_id", read_only=True)
+    current_division_code = serializers.CharField(source="current_division_id", read_only=True)
+    batch = serializers.IntegerField(source="batch_id", read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "source", "external_id", "priority", "reason", "division_code", "current_division_code",
+            "reported_at", "received_at", "batch",
+        ]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    person = PersonSerializer(read_only=True)
+    division_code = serializers.CharField(source="division_id", read_only=True)
+    division_name = serializers.CharField(source="division.name", read_only=True)
+    division_level = serializers.CharField(source="division.level", read_only=True)
+    batch = serializers.IntegerField(source="batch_id", read_only=True)
+    source_task = serializers.IntegerField(source="source_task_id", read_only=True)
+    leads = TaskLeadSerializer(many=True, read_only=True)
+    sources = serializers.SerializerMethodField()
+    clocks = serializers.SerializerMethodField()
+
+    CLOCKS = ("dispatch_due", "dispatched_at", "radius_due", "radius_limited_at", "trace_due", "traced_at")
+
+    class Meta:
+        model = TracingTask
+        fields = [
+            "id", "status", "priority", "division_code", "division_name", "division_level", "unresolved_reason",
+            "address", "person", "batch", "source_task", "generation", "sources", "leads", "clocks",
+            "created_at", "updated_at",
+        ]
+
+    def get_sources(self, task) -> list[str]:
+        return sorted({lead.source for lead in task.leads.all()})
+
+    def get_clocks(self, task) -> dict:
+        field = serializers.DateTimeField()
+        return {name: field.to_representation(getattr(task, name)) if getattr(task, name) else None for name in self.CLOCKS}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not _unmasked(self):
+            data["address"] = mask_address(data["address"], instance.division.name)
+        return data
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IntakeBatch
+        fields = [
+            "id", "started_at", "finished_at", "status", "leads", "new_tasks", "merged", "unresolved", "dispatched", "error",
+        ]

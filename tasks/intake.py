@@ -1,0 +1,336 @@
+"""The 10-minute intake batch: pending leads → persons → person-level tracing tasks, in set operations.
+
+`intake_run()` is the step function behind both `python manage.py run_intake` and the Celery beat task
+(tasks/tasks.py). It runs in ONE transaction holding a transaction-level advisory lock:
+
+1. claim every pending lead (batch IS NULL) into a temp table;
+2. upsert the persons by person_key (a keyed hash, see validation.py), filling gaps only;
+3. group the claimed leads per person: the most serious priority, the most precise division (with its
+   address), the close-contact parent task;
+4. persons with an ACTIVE task: their leads are attached to it (`merged`) and its priority is raised when
+   the new reason is more serious;
+5. for the others, resolve the village: a village code is taken as is; otherwise a village (or township)
+   of the given subtree whose name appears in the address is looked for — a unique village resolves the
+   task; several, or none, leave the task on the most precise division known with `unresolved_reason`
+   in plain language (the duty officer's "unresolved" queue);
+6. create one task per remaining person (ON CONFLICT DO NOTHING on the one-active-task-per-person
+   index: if another writer opened a task for the person meanwhile, the leads are attached to that one);
+7. set Lead.batch and Lead.task for every claimed lead (guarded by `batch IS NULL`), fill the batch
+   counts; commit. Then `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
+
+Concurrency: a second run while one is in progress finds the advisory lock taken and returns None at
+once (the next tick picks up whatever is pending). Even without the lock the final UPDATE only takes
+leads whose batch is still NULL and the run aborts unless it took all it claimed, so a lead can never be
+consumed twice. A crash at any step rolls the whole transaction back: every lead is still pending, and
+a FAILED batch row records the error.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from .models import ACTIVE_STATUSES, IntakeBatch
+
+logger = logging.getLogger(__name__)
+
+# pg_try_advisory_xact_lock key of the intake consolidation ("intake" in ASCII).
+INTAKE_LOCK_KEY = 0x696E74616B65
+
+_ACTIVE_SQL = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+
+# Village names as written in addresses: "秀华社区居民委员会" → "秀华社区", "向荣村委会" → "向荣村".
+_SHORT_NAME_SQL = (
+    "regexp_replace(regexp_replace(d.name, '(村民委员会|村委员会|村委会)$', '村'), "
+    "'(社区居民委员会|社区居委会|居民委员会|居委会|委员会|办事处)$', "
+    "CASE WHEN d.name ~ '社区(居民委员会|居委会)$' THEN '社区' ELSE '' END)"
+)
+
+
+class IntakeIntegrityError(RuntimeError):
+    """The run would not consume exactly the leads it claimed: rolled back, nothing changed."""
+
+
+def intake_run(*, now: datetime | None = None) -> IntakeBatch | None:
+    """Consolidate all pending leads into one batch. Returns the finished batch, or None when there was
+    nothing pending or another run holds the intake lock."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            batch = _consolidate(now)
+    except Exception as exc:
+        # The transaction rolled back: every claimed lead is pending again. Keep a trace of the failure.
+        IntakeBatch.objects.create(
+            started_at=now, finished_at=timezone.now(), status=IntakeBatch.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    if batch is None:
+        return None
+    _dispatch(batch, now)
+    return batch
+
+
+def _dispatch(batch: IntakeBatch, now: datetime) -> None:
+    from .dispatch import dispatch_new_tasks
+
+    try:
+        with transaction.atomic():
+            dispatched = dispatch_new_tasks(batch_id=batch.id, now=now)
+    except Exception as exc:
+        # The intake itself is committed; the dispatch clock (dispatch_due) is running and the dispatch
+        # sweep retries. Record why on the batch instead of losing the consolidation.
+        logger.exception("dispatch of intake batch %s failed", batch.id)
+        batch.error = f"dispatch failed: {type(exc).__name__}: {exc}"[:2000]
+        batch.save(update_fields=["error"])
+        return
+    batch.dispatched = int(dispatched or 0)
+    batch.save(update_fields=["dispatched"])
+
+
+def _consolidate(now: datetime) -> IntakeBatch | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTAKE_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            logger.info("intake: another run holds the lock; nothing done")
+            return None
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        # ON COMMIT DROP does not fire when the caller's transaction is still open (a savepoint): drop
+        # the work tables explicitly too.
+        cursor.execute(_DROP_WORK_TABLES)
+        claimed = _claim(cursor)
+        if claimed == 0:
+            cursor.execute(_DROP_WORK_TABLES)
+            return None
+        batch = IntakeBatch.objects.create(started_at=now, status=IntakeBatch.Status.RUNNING)
+        _upsert_persons(cursor, now)
+        _group_by_person(cursor)
+        merged = _attach_to_open_tasks(cursor, now)
+        _resolve_villages(cursor)
+        new_tasks, unresolved, late_merged = _create_tasks(cursor, batch, now)
+        _link_leads(cursor, batch, claimed)
+        batch.leads = claimed
+        batch.new_tasks = new_tasks
+        batch.merged = merged + late_merged
+        batch.unresolved = unresolved
+        batch.status = IntakeBatch.Status.FINISHED
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["leads", "new_tasks", "merged", "unresolved", "status", "finished_at"])
+        cursor.execute(_DROP_WORK_TABLES)
+    return batch
+
+
+_DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_new_task"
+
+
+def _claim(cursor) -> int:
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_lead ON COMMIT DROP AS
+        SELECT id, person_key, priority, division_id, address, related_task_id, reported_at,
+               id_number, id_number_hash, name, phone, phone_hash
+        FROM tasks_lead WHERE batch_id IS NULL
+        """
+    )
+    claimed = cursor.rowcount
+    if claimed:
+        cursor.execute("ANALYZE intake_lead")
+    return claimed
+
+
+def _upsert_persons(cursor, now: datetime) -> None:
+    # One row per person_key, the most complete lead first; an existing person only gets its gaps filled.
+    cursor.execute(
+        """
+        INSERT INTO tasks_person AS p (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
+        SELECT DISTINCT ON (person_key) person_key, id_number, id_number_hash, name, phone, phone_hash, %(now)s
+        FROM intake_lead
+        ORDER BY person_key, length(id_number) DESC, (phone <> '') DESC, (name <> '') DESC, reported_at DESC
+        ON CONFLICT (person_key) DO UPDATE SET
+            id_number = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_number ELSE p.id_number END,
+            id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
+            name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
+            phone = CASE WHEN p.phone = '' THEN EXCLUDED.phone ELSE p.phone END,
+            phone_hash = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone_hash ELSE p.phone_hash END
+        WHERE length(EXCLUDED.id_number) > length(p.id_number)
+           OR (p.name = '' AND EXCLUDED.name <> '')
+           OR (p.phone = '' AND EXCLUDED.phone <> '')
+        """,
+        {"now": now},
+    )
+
+
+def _group_by_person(cursor) -> None:
+    # The representative division is the most precise one given (a village beats a county), and the
+    # address travels with it; the parent task is the one of the most serious close-contact lead.
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE intake_person ON COMMIT DROP AS
+        SELECT p.id AS person_id, g.person_key, g.leads, g.priority, g.division_id, g.address, g.source_task_id,
+               t.id AS task_id, ''::text AS unresolved_reason
+        FROM (
+            SELECT person_key, count(*) AS leads, min(priority) AS priority,
+                   (array_agg(division_id ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS division_id,
+                   (array_agg(address ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS address,
+                   (array_agg(related_task_id ORDER BY priority, reported_at) FILTER (WHERE related_task_id IS NOT NULL))[1] AS source_task_id
+            FROM intake_lead GROUP BY person_key
+        ) g
+        JOIN tasks_person p ON p.person_key = g.person_key
+        LEFT JOIN tasks_tracingtask t ON t.person_id = p.id AND t.status IN {_ACTIVE_SQL}
+        """
+    )
+    cursor.execute("ANALYZE intake_person")
+
+
+def _attach_to_open_tasks(cursor, now: datetime) -> int:
+    """Raise the priority of open tasks that received a more serious lead; return the leads merged."""
+    cursor.execute(
+        """
+        UPDATE tasks_tracingtask t SET priority = ip.priority, updated_at = %(now)s
+        FROM intake_person ip
+        WHERE ip.task_id = t.id AND ip.priority < t.priority
+        """,
+        {"now": now},
+    )
+    cursor.execute("SELECT coalesce(sum(leads), 0) FROM intake_person WHERE task_id IS NOT NULL")
+    return int(cursor.fetchone()[0])
+
+
+def _reason_template(message: str) -> str:
+    """A translated message with {placeholders} as a PostgreSQL format() string."""
+    return message.replace("%", "%%").replace("{count}", "%1$s").replace("{names}", "%2$s").replace("{division}", "%3$s")
+
+
+def _resolve_villages(cursor) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        reasons = {
+            "no_address": _reason_template(_("{division} is not a village and no address was given")),
+            "no_match": _reason_template(_("the address names no village of {division}")),
+            "ambiguous": _reason_template(_("the address matches {count} villages: {names}")),
+        }
+    # Places (townships, villages) of the subtrees that need resolving, with their short names.
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE intake_place ON COMMIT DROP AS
+        SELECT d.code::text AS code, d.name, d.level, {_SHORT_NAME_SQL} AS short
+        FROM (SELECT DISTINCT division_id FROM intake_person
+              WHERE task_id IS NULL AND length(division_id) < 12 AND address <> '') s
+        JOIN tasks_division d ON d.code ~>=~ s.division_id AND d.code ~<~ (s.division_id || ':')
+        WHERE d.level IN ('township', 'village') AND length(d.code) > length(s.division_id)
+        """
+    )
+    if cursor.rowcount:
+        cursor.execute("CREATE INDEX ON intake_place (code text_pattern_ops)")
+        cursor.execute("ANALYZE intake_place")
+    cursor.execute(
+        """
+        UPDATE intake_person ip SET unresolved_reason = format(
+            CASE WHEN ip.address = '' THEN %(no_address)s ELSE %(no_match)s END, NULL, NULL, d.name)
+        FROM tasks_division d
+        WHERE d.code = ip.division_id AND ip.task_id IS NULL AND length(ip.division_id) < 12
+        """,
+        reasons,
+    )
+    cursor.execute(
+        """
+        WITH m AS (
+            SELECT ip.person_id, pl.code, pl.name, pl.level
+            FROM intake_person ip
+            JOIN intake_place pl ON pl.code ~>=~ ip.division_id AND pl.code ~<~ (ip.division_id || ':')
+                                AND length(pl.short) >= 2 AND strpos(ip.address, pl.short) > 0
+            WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
+        ), r AS (
+            SELECT person_id,
+                   count(*) FILTER (WHERE level = 'village') AS villages,
+                   min(code) FILTER (WHERE level = 'village') AS village,
+                   count(DISTINCT left(code, 9)) FILTER (WHERE level = 'village') AS village_townships,
+                   min(left(code, 9)) FILTER (WHERE level = 'village') AS village_township,
+                   string_agg(name, '、' ORDER BY code) FILTER (WHERE level = 'village') AS village_names,
+                   count(*) FILTER (WHERE level = 'township') AS townships,
+                   min(code) FILTER (WHERE level = 'township') AS township
+            FROM m GROUP BY person_id
+        )
+        UPDATE intake_person ip SET
+            division_id = CASE
+                WHEN r.villages = 1 THEN r.village
+                WHEN r.villages > 1 AND r.village_townships = 1 THEN r.village_township
+                WHEN r.villages = 0 AND r.townships = 1 THEN r.township
+                ELSE ip.division_id END,
+            unresolved_reason = CASE
+                WHEN r.villages = 1 THEN ''
+                WHEN r.villages > 1 THEN format(%(ambiguous)s, r.villages, r.village_names)
+                WHEN r.townships = 1 THEN format(%(no_match)s, NULL, NULL, (SELECT name FROM tasks_division WHERE code = r.township))
+                ELSE ip.unresolved_reason END
+        FROM r WHERE r.person_id = ip.person_id
+        """,
+        reasons,
+    )
+
+
+def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, int]:
+    window = timedelta(minutes=settings.DISPATCH_WINDOW_MINUTES)
+    params = {
+        "batch": batch.id,
+        "now": now,
+        "due": batch.started_at + window,
+        "alert": batch.started_at + window * settings.CLOCK_WARNING_FRACTION,
+    }
+    cursor.execute("CREATE TEMP TABLE intake_new_task (id bigint, person_id bigint, division_id text) ON COMMIT DROP")
+    # Rows are inserted in person order so that two writers racing on the same persons lock them in the
+    # same order; a person who got an active task from another writer meanwhile is skipped (ON CONFLICT)
+    # and attached to that task below.
+    cursor.execute(
+        f"""
+        WITH created AS (
+            INSERT INTO tasks_tracingtask (person_id, status, priority, division_id, unresolved_reason, address,
+                batch_id, source_task_id, generation, created_at, updated_at, dispatch_due, next_alert_at, version)
+            SELECT ip.person_id, 'new', ip.priority, ip.division_id, ip.unresolved_reason, ip.address,
+                %(batch)s, ip.source_task_id, coalesce(st.generation + 1, 0), %(now)s, %(now)s, %(due)s, %(alert)s, 1
+            FROM intake_person ip LEFT JOIN tasks_tracingtask st ON st.id = ip.source_task_id
+            WHERE ip.task_id IS NULL
+            ORDER BY ip.person_id
+            ON CONFLICT (person_id) WHERE status IN {_ACTIVE_SQL} DO NOTHING
+            RETURNING id, person_id, division_id
+        )
+        INSERT INTO intake_new_task SELECT id, person_id, division_id FROM created
+        """,
+        params,
+    )
+    new_tasks = cursor.rowcount
+    cursor.execute("SELECT count(*), coalesce(sum(leads), 0) FROM intake_person WHERE task_id IS NULL")
+    wanted, wanted_leads = cursor.fetchone()
+    late_merged = 0
+    if new_tasks < wanted:
+        cursor.execute(
+            f"""
+            UPDATE intake_person ip SET task_id = t.id
+            FROM tasks_tracingtask t
+            WHERE ip.task_id IS NULL AND t.person_id = ip.person_id AND t.status IN {_ACTIVE_SQL}
+              AND NOT EXISTS (SELECT 1 FROM intake_new_task n WHERE n.person_id = ip.person_id)
+            RETURNING ip.leads
+            """
+        )
+        late_merged = sum(row[0] for row in cursor.fetchall())
+    cursor.execute("ANALYZE intake_new_task")
+    cursor.execute("SELECT count(*) FROM intake_new_task WHERE length(division_id) < 12")
+    unresolved = cursor.fetchone()[0]
+    return new_tasks, unresolved, late_merged
+
+
+def _link_leads(cursor, batch: IntakeBatch, claimed: int) -> None:
+    cursor.execute(
+        """
+        UPDATE tasks_lead l SET batch_id = %(batch)s, task_id = coalesce(ip.task_id, n.id)
+        FROM intake_lead il
+        JOIN intake_person ip ON ip.person_key = il.person_key
+        LEFT JOIN intake_new_task n ON n.person_id = ip.person_id
+        WHERE l.id = il.id AND l.batch_id IS NULL
+        """,
+        {"batch": batch.id},
+    )
+    if cursor.rowcount != claimed:
+        raise IntakeIntegrityError(f"claimed {claimed} leads but could consume {cursor.rowcount}; rolled back")

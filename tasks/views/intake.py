@@ -1,0 +1,264 @@
+"""Intake pages: the intake overview, the CSV/XLSX upload with a preview, the manual entry form, the
+batch page (its task list), the task list and the unresolved queue. Every task list goes through
+tasks_visible_to(); personal data is masked by role in the templates (masking filters)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, time
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from ..api.tasks import task_list_queryset
+from ..filters import TaskFilter, unresolved_tasks
+from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
+from ..masking import sees_unmasked
+from ..models import IntakeBatch, Lead, LeadRejection, Source
+from ..roles import can
+
+PAGE_SIZE = 50
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PREVIEW_REJECTED_SHOWN = 200
+UPLOAD_DIR = "intake_uploads"
+
+
+def _require(user, capability: str) -> None:
+    if not can(user, capability):
+        raise PermissionDenied
+
+
+def _today_start():
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+@login_required
+def intake(request):
+    _require(request.user, "lead.view")
+    context = {
+        "batches": IntakeBatch.objects.order_by("-started_at", "-id")[:20],
+        "rejected_today": LeadRejection.objects.filter(received_at__gte=_today_start()).count(),
+        "pending": Lead.objects.filter(batch__isnull=True).count(),
+        "my_rejections": LeadRejection.objects.filter(created_by=request.user).order_by("-received_at", "-id")[:20],
+        "can_create": can(request.user, "lead.create"),
+        "interval": settings.INTAKE_INTERVAL_MINUTES,
+    }
+    return render(request, "intake/intake.html", context)
+
+
+# --- upload ----------------------------------------------------------------------------------------------
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
+    source = forms.ChoiceField(
+        label=gettext_lazy("source (for rows without one)"), choices=Source.choices, initial=Source.COMMUNITY
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise forms.ValidationError(_("only .csv and .xlsx files are read"))
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("the file is larger than 50 MB: use the import_leads command"))
+        return upload
+
+
+def _upload_path(token: str, suffix: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}{suffix}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """Step 1: choose a file → preview (nothing written). Step 2: confirm → the valid rows are inserted
+    and the rejected rows stored with their reasons."""
+    _require(request.user, "lead.create")
+    pending = request.session.get("intake_upload")
+    if request.method == "POST" and request.POST.get("action") == "confirm":
+        token = request.POST.get("token", "")
+        if not pending or not secrets.compare_digest(pending.get("token", ""), token):
+            messages.error(request, _("This preview has expired: upload the file again."))
+            return redirect("intake_upload")
+        path = _upload_path(token, pending["suffix"])
+        try:
+            result = import_rows(
+                iter_upload(pending["name"], path.read_bytes()),
+                source=pending["source"],
+                channel="upload",
+                created_by_id=request.user.pk,
+            )
+        except (LeadFileError, FileNotFoundError) as exc:
+            messages.error(request, str(exc))
+            return redirect("intake_upload")
+        finally:
+            path.unlink(missing_ok=True)
+            request.session.pop("intake_upload", None)
+        messages.success(
+            request,
+            _("%(name)s: %(accepted)d leads accepted, %(duplicates)d duplicates, %(rejected)d rejected.")
+            % {"name": pending["name"], "accepted": result.accepted, "duplicates": result.duplicates, "rejected": len(result.rejected)},
+        )
+        return redirect("intake")
+    if request.method == "POST" and request.POST.get("action") == "cancel":
+        if pending:
+            _upload_path(pending["token"], pending["suffix"]).unlink(missing_ok=True)
+            request.session.pop("intake_upload", None)
+        return redirect("intake_upload")
+
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        data = upload_file.read()
+        try:
+            preview = preview_rows(iter_upload(upload_file.name, data), source=form.cleaned_data["source"])
+        except LeadFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            token = secrets.token_urlsafe(16)
+            suffix = Path(upload_file.name).suffix.lower()
+            path = _upload_path(token, suffix)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            if pending:
+                _upload_path(pending["token"], pending["suffix"]).unlink(missing_ok=True)
+            request.session["intake_upload"] = {
+                "token": token, "suffix": suffix, "name": upload_file.name, "source": form.cleaned_data["source"],
+            }
+            return render(
+                request,
+                "intake/upload_preview.html",
+                {
+                    "preview": preview,
+                    "rejected": preview.rejected[:PREVIEW_REJECTED_SHOWN],
+                    "more_rejected": max(0, len(preview.rejected) - PREVIEW_REJECTED_SHOWN),
+                    "token": token,
+                    "name": upload_file.name,
+                },
+            )
+    return render(request, "intake/upload.html", {"form": form})
+
+
+# --- manual entry ----------------------------------------------------------------------------------------
+
+class ManualLeadForm(forms.Form):
+    """One lead typed in by a duty officer: a community check ("four asks") or a hotline call."""
+
+    source = forms.ChoiceField(label=gettext_lazy("source"), choices=Source.choices, initial=Source.COMMUNITY)
+    name = forms.CharField(label=gettext_lazy("name"), max_length=50, required=False)
+    id_number = forms.CharField(label=gettext_lazy("resident ID number"), max_length=18, required=False)
+    phone = forms.CharField(label=gettext_lazy("mobile"), max_length=20, required=False)
+    division_code = forms.CharField(
+        label=gettext_lazy("division code"), max_length=12, required=False,
+        help_text=gettext_lazy("village code if known; a county or township code works with an address"),
+    )
+    current_division_code = forms.CharField(label=gettext_lazy("where the person is now (division code)"), max_length=12, required=False)
+    address = forms.CharField(label=gettext_lazy("address"), max_length=500, required=False)
+    reason = forms.CharField(label=gettext_lazy("reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    related_task = forms.CharField(label=gettext_lazy("found by task (id)"), max_length=20, required=False)
+    reported_at = forms.DateTimeField(
+        label=gettext_lazy("reported at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    # The community "four asks" (四问) and hotline notes: kept in the lead's payload.
+    came_from = forms.CharField(label=gettext_lazy("where from"), max_length=200, required=False)
+    arrived = forms.CharField(label=gettext_lazy("when arrived"), max_length=100, required=False)
+    health = forms.CharField(label=gettext_lazy("health condition"), max_length=200, required=False)
+    contacts = forms.CharField(label=gettext_lazy("contacts"), max_length=500, required=False)
+    # Makes a double-submitted form one lead, not two: it is the lead's external_id.
+    submission = forms.RegexField(regex=r"^[0-9a-f]{16}$", widget=forms.HiddenInput)
+
+    PAYLOAD_FIELDS = ("came_from", "arrived", "health", "contacts")
+    LEAD_FIELDS = (
+        "source", "name", "id_number", "phone", "division_code", "current_division_code", "address", "reason", "related_task",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manual(request):
+    _require(request.user, "lead.create")
+    initial = {"reported_at": timezone.localtime().replace(second=0, microsecond=0), "submission": secrets.token_hex(8)}
+    form = ManualLeadForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        row = {name: data[name] for name in ManualLeadForm.LEAD_FIELDS if data.get(name)}
+        row["reported_at"] = data["reported_at"]
+        payload = {name: data[name] for name in ManualLeadForm.PAYLOAD_FIELDS if data.get(name)}
+        if payload:
+            row["payload"] = payload
+        row["external_id"] = "form-" + data["submission"]
+        result = ingest_rows([row], channel="form", created_by_id=request.user.pk)
+        if result.accepted or result.duplicates:
+            messages.success(request, _("Lead recorded; it joins the next intake batch."))
+            return redirect("intake_manual")
+        for rejection in result.rejected:
+            for field, errors in rejection.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+    return render(request, "intake/manual.html", {"form": form})
+
+
+# --- task lists ------------------------------------------------------------------------------------------
+
+def _task_page(request, queryset, template: str, extra: dict):
+    task_filter = TaskFilter(request.GET or None, queryset=queryset)
+    tasks = task_filter.qs if not task_filter.is_bound or task_filter.is_valid() else queryset.none()
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filter": task_filter,
+        "page": page,
+        "tasks": page.object_list,
+        "unmasked": sees_unmasked(request.user),
+        "query": query.urlencode(),
+        **extra,
+    }
+    return render(request, template, context)
+
+
+@login_required
+def batch_detail(request, batch_id: int):
+    _require(request.user, "task.view")
+    batch = get_object_or_404(IntakeBatch, pk=batch_id)
+    queryset = task_list_queryset(request.user).filter(batch=batch)
+    return _task_page(request, queryset, "intake/batch.html", {"batch": batch})
+
+
+@login_required
+def task_list(request):
+    _require(request.user, "task.view")
+    return _task_page(request, task_list_queryset(request.user), "intake/task_list.html", {})
+
+
+@login_required
+def unresolved_queue(request):
+    _require(request.user, "task.view")
+    queryset = unresolved_tasks(task_list_queryset(request.user)).order_by("priority", "created_at", "id")
+    can_resolve = can(request.user, "task.resolve")
+    extra = {"can_resolve": can_resolve, "actions_template": _optional_template(RESOLVE_ACTION_TEMPLATE) if can_resolve else None}
+    return _task_page(request, queryset, "intake/unresolved.html", extra)
+
+
+# The resolve action of the unresolved queue is the dispatch workflow's; its row template (given `task`)
+# appears in the queue as soon as it exists.
+RESOLVE_ACTION_TEMPLATE = "dispatch/_resolve_action.html"
+
+
+def _optional_template(name: str) -> str | None:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
