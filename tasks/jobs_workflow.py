@@ -1,0 +1,29 @@
+"""Celery jobs of issue 4 (thin: each calls a step function; imported by tasks/tasks.py for autodiscovery).
+
+* `tasks.sweep_deadlines` — beat, every minute: the deadline sweep; when it queued deliveries, it
+  enqueues a delivery run after commit.
+* `tasks.deliver_notifications` — beat, every 20 s, and on demand: sends pending SMS / e-mail rows.
+Both are safe to run twice at once (SKIP LOCKED claims, unique escalations).
+"""
+
+from celery import shared_task
+from django.db import transaction
+
+from .notify import deliver_pending
+from .sweep import sweep
+
+__all__ = ["deliver_notifications", "sweep_deadlines"]
+
+
+@shared_task(name="tasks.sweep_deadlines", ignore_result=True)
+def sweep_deadlines():
+    result = sweep()
+    if result.deliveries:
+        transaction.on_commit(lambda: deliver_notifications.delay())
+    return {"tasks": result.tasks, "escalations": result.escalations, "notifications": result.notifications}
+
+
+@shared_task(name="tasks.deliver_notifications", ignore_result=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def deliver_notifications():
+    return deliver_pending()

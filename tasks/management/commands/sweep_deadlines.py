@@ -1,0 +1,44 @@
+"""`python manage.py sweep_deadlines [--now ISO8601] [--deliver]`: the deadline sweep, once.
+
+The same step function as the Celery beat job (tasks/sweep.py). `--now` evaluates the clocks as of that
+moment (drills, audits; a time without offset is read in TIME_ZONE). `--deliver` also sends the pending
+SMS / e-mail deliveries afterwards.
+"""
+
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from tasks.notify import deliver_pending
+from tasks.sweep import sweep
+
+
+def parse_now(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--now {value!r} is not an ISO 8601 date and time (e.g. 2024-05-01T10:30:00+08:00)") from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+class Command(BaseCommand):
+    help = "Record the clock warnings and breaches that are due, and notify (the every-minute sweep)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--now", help="evaluate as of this ISO 8601 time instead of the current time")
+        parser.add_argument("--deliver", action="store_true", help="also send pending SMS / e-mail deliveries")
+        parser.add_argument("--limit", type=int, default=5000, help="tasks per transaction (default 5000)")
+
+    def handle(self, *args, now=None, deliver=False, limit=5000, **options):
+        moment = parse_now(now) if now else timezone.now()
+        result = sweep(now=moment, limit=limit)
+        self.stdout.write(
+            f"Swept as of {timezone.localtime(moment).isoformat()}: {result.tasks} tasks due, "
+            f"{result.escalations} escalations, {result.notifications} notifications, {result.deliveries} deliveries queued."
+        )
+        if deliver:
+            sent = deliver_pending(now=moment)
+            self.stdout.write(f"Deliveries attempted: {sent}.")
