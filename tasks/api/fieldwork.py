@@ -1,0 +1,386 @@
+"""Field work API (issue 5): /api/v1/tasks/{id}/attempts/, radius/, trajectory/ (+ {entry_id}/, traced/),
+contacts/, tests/, submit/, fieldwork/ (everything at once, what the phone caches), and
+/api/v1/field/tasks/ (the open tasks of the caller's village or team).
+
+Every route fetches the task through `selectors.get_visible_or_404` (outside the territory: 404), asks
+`roles.can` (reads: task.view, writes: task.fieldwork; otherwise 403) and calls one service of
+tasks/fieldwork.py. Errors: 400 `{"detail", "errors": {field: [reason]}}`; 409 `{"detail", "code",
+"task": {"id", "status", "status_label", "version"}}` when the form is stale or the task no longer takes
+field work. Writes answer 201 with the record (200 when the idempotency key was seen before: the same
+record) and `task` as it is now, whose `version` the next write must carry.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import fieldwork as services
+from ..access_log import record_access
+from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
+from ..models import AccessAction, CloseContact, ContactAttempt, RadiusControl, TestResult, TracingTask, TrajectoryEntry
+from ..selectors import get_visible_or_404, transfers_visible_to
+from ..workflow import IllegalTransition
+from .permissions import capability
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+class _RecordSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.display_name", read_only=True)
+    task = serializers.IntegerField(source="task_id", read_only=True)
+
+    COMMON = ["id", "task", "idempotency_key", "created_by", "created_at", "updated_at"]
+
+    def unmasked(self) -> bool:
+        context = self.context
+        if "unmasked" not in context:
+            request = context.get("request")
+            context["unmasked"] = sees_unmasked(getattr(request, "user", None))
+        return context["unmasked"]
+
+
+class AttemptOut(_RecordSerializer):
+    class Meta:
+        model = ContactAttempt
+        fields = [*_RecordSerializer.COMMON, "method", "reached", "attempted_at", "note"]
+
+
+class RadiusOut(_RecordSerializer):
+    division_code = serializers.CharField(source="division_id", read_only=True)
+    division_name = serializers.CharField(source="division.name", read_only=True)
+
+    class Meta:
+        model = RadiusControl
+        fields = [
+            *_RecordSerializer.COMMON, "division_code", "division_name", "address", "latitude", "longitude",
+            "location_accuracy_m", "measure", "quarantine_site", "controlled_at", "note",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.unmasked():
+            data["address"] = mask_address(data["address"], instance.division.name)
+            data["latitude"] = data["longitude"] = None
+        return data
+
+
+class TrajectoryOut(_RecordSerializer):
+    division_code = serializers.CharField(source="division_id", read_only=True, allow_null=True)
+    division_name = serializers.SerializerMethodField()
+    deleted = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrajectoryEntry
+        fields = [
+            *_RecordSerializer.COMMON, "started_at", "ended_at", "place_name", "address", "division_code", "division_name",
+            "latitude", "longitude", "activity", "transport", "vehicle_number", "seat", "companions", "revision", "deleted",
+        ]
+
+    def get_division_name(self, entry) -> str:
+        return entry.division.name if entry.division_id else ""
+
+    def get_deleted(self, entry) -> bool:
+        return entry.deleted_at is not None
+
+
+class ContactOut(_RecordSerializer):
+    division_code = serializers.CharField(source="division_id", read_only=True)
+    division_name = serializers.CharField(source="division.name", read_only=True)
+    lead = serializers.IntegerField(source="lead_id", read_only=True)
+    lead_task = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CloseContact
+        fields = [
+            *_RecordSerializer.COMMON, "name", "id_number", "phone", "relation", "last_contact_at", "last_contact_place",
+            "division_code", "division_name", "address", "lead", "lead_task",
+        ]
+
+    def get_lead_task(self, contact) -> int | None:
+        """The task the next intake batch made of this contact (None while the lead is pending)."""
+        return contact.lead.task_id if contact.lead_id else None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.unmasked():
+            data["name"] = mask_name(data["name"])
+            data["id_number"] = mask_id_number(data["id_number"])
+            data["phone"] = mask_phone(data["phone"])
+            data["address"] = mask_address(data["address"], instance.division.name)
+        return data
+
+
+class TestOut(_RecordSerializer):
+    class Meta:
+        model = TestResult
+        fields = [*_RecordSerializer.COMMON, "sampled_at", "test_type", "result", "lab", "note"]
+
+
+def task_state(task: TracingTask) -> dict:
+    return {
+        "id": task.pk,
+        "status": task.status,
+        "status_label": str(task.get_status_display()),
+        "version": task.version,
+        "radius_due": serializers.DateTimeField().to_representation(task.radius_due) if task.radius_due else None,
+        "trace_due": serializers.DateTimeField().to_representation(task.trace_due) if task.trace_due else None,
+        "radius_limited_at": serializers.DateTimeField().to_representation(task.radius_limited_at) if task.radius_limited_at else None,
+        "traced_at": serializers.DateTimeField().to_representation(task.traced_at) if task.traced_at else None,
+        "editable": task.status in services.FIELD_EDITABLE,
+    }
+
+
+# --- views ---------------------------------------------------------------------------------------------
+
+
+class FieldAPIView(APIView):
+    """Fetch-and-authorise, the service call, and the mapping of service errors to HTTP."""
+
+    permission_classes = [capability("task.view", "task.fieldwork")]
+
+    def get_task(self) -> TracingTask:
+        task_id = self.kwargs["task_id"]
+        try:
+            return get_visible_or_404(self.request.user, TracingTask.objects.select_related("division"), pk=task_id)
+        except Http404:
+            if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+                self._raise_if_transferred_away(task_id)
+            raise
+
+    def _raise_if_transferred_away(self, task_id) -> None:
+        """A phone writing to a task that was transferred out of its territory while it was offline gets
+        a 409 that says where the task went (the sender's side of the transfer is visible to it anyway),
+        not a bare 404."""
+        transfer = (
+            transfers_visible_to(self.request.user).filter(task_id=task_id, status="accepted").order_by("-decided_at").first()
+        )
+        if transfer is not None and self.request.user.division_id and transfer.from_division_id.startswith(self.request.user.division_id):
+            raise services.FieldConflict(
+                "transferred",
+                _("This task was transferred to %(to)s meanwhile (by %(who)s). Your form was not saved.")
+                % {"to": transfer.to_division.name, "who": transfer.decided_by.display_name if transfer.decided_by else ""},
+            )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.FieldConflict):
+            return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, IllegalTransition):
+            return Response(
+                {"detail": exc.messages[0], "code": "illegal_transition", "from_status": exc.from_status, "to_status": exc.to_status},
+                status=status.HTTP_409_CONFLICT,
+            )
+        if isinstance(exc, DjangoValidationError):
+            exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        return super().handle_exception(exc)
+
+    def write(self, service, serializer_class=None, **kwargs) -> Response:
+        task = self.get_task()
+        data = self.request.data if isinstance(self.request.data, dict) else None
+        if data is None:
+            raise ValidationError({"non_field_errors": [_("send a JSON object")]})
+        data = dict(data.items())
+        for name in ("version", "revision"):
+            if name not in data and name in self.request.query_params:
+                data[name] = self.request.query_params[name]
+        outcome = service(task=task, actor=self.request.user, data=data, **kwargs)
+        body = serializer_class(outcome.record, context={"request": self.request}).data if serializer_class and outcome.record else {}
+        body = {**body, **outcome.extra, "created": outcome.created, "task": task_state(outcome.task)}
+        return Response(
+            body,
+            status=status.HTTP_201_CREATED if outcome.created and outcome.record is not None and self.request.method == "POST" else status.HTTP_200_OK,
+        )
+
+
+@extend_schema_view(**{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")})
+class _RecordList(FieldAPIView):
+    serializer_class: type[serializers.Serializer]
+    related_name: str
+    service = None
+
+    def get(self, request, task_id):
+        task = self.get_task()
+        rows = getattr(task, self.related_name).select_related("created_by", *self.select)
+        if self.personal:
+            record_access(request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name])
+        return Response({"task": task_state(task), "results": self.serializer_class(rows, many=True, context={"request": request}).data})
+
+    select: tuple[str, ...] = ()
+    # Whether the records hold personal data (their reads go to the access log).
+    personal = False
+
+    def post(self, request, task_id):
+        return self.write(type(self).service, self.serializer_class)
+
+
+class AttemptsView(_RecordList):
+    """Contact attempts: GET the list, POST `{idempotency_key, version, method: phone|visit, reached,
+    attempted_at, note}`."""
+
+    serializer_class = AttemptOut
+    related_name = "contact_attempts"
+    service = staticmethod(services.record_attempt)
+
+
+class RadiusView(_RecordList):
+    """Radius limited: POST `{idempotency_key, version, division_code, address, latitude, longitude,
+    location_accuracy_m, measure: home_isolation|centralised_quarantine|hospital|not_reached,
+    quarantine_site, controlled_at, note}`. The first limiting record moves the task to radius_limited."""
+
+    serializer_class = RadiusOut
+    related_name = "radius_controls"
+    personal = True
+    select = ("division",)
+    service = staticmethod(services.record_radius)
+
+
+class ContactsView(_RecordList):
+    """Close contacts: POST `{idempotency_key, version, name, id_number, phone, relation,
+    last_contact_at, last_contact_place, division_code, address}`; each becomes a close_contact lead."""
+
+    serializer_class = ContactOut
+    related_name = "close_contacts"
+    personal = True
+    select = ("division", "lead")
+    service = staticmethod(services.record_contact)
+
+
+class TestsView(_RecordList):
+    """Test results: POST `{idempotency_key, version, sampled_at, test_type: nucleic_acid|antigen|antibody,
+    result: positive|negative|pending, lab, note}`."""
+
+    serializer_class = TestOut
+    related_name = "test_results"
+    service = staticmethod(services.record_test)
+
+
+class TrajectoryView(_RecordList):
+    """Trajectory: GET the live entries (`?deleted=1` adds the deleted ones), POST `{idempotency_key,
+    version, started_at, ended_at, place_name, address, division_code, latitude, longitude, activity,
+    transport, vehicle_number, seat, companions}`."""
+
+    serializer_class = TrajectoryOut
+    related_name = "trajectory_entries"
+    select = ("division",)
+    service = staticmethod(services.trajectory_add)
+
+    def get(self, request, task_id):
+        task = self.get_task()
+        rows = task.trajectory_entries.select_related("created_by", "division")
+        if request.query_params.get("deleted") not in ("1", "true"):
+            rows = rows.filter(deleted_at__isnull=True)
+        return Response({"task": task_state(task), "results": TrajectoryOut(rows, many=True, context={"request": request}).data})
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="v1_tasks_trajectory_entry_retrieve", responses=OpenApiTypes.OBJECT),
+    patch=extend_schema(operation_id="v1_tasks_trajectory_entry_partial_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
+    put=extend_schema(operation_id="v1_tasks_trajectory_entry_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
+    delete=extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
+)
+class TrajectoryEntryView(FieldAPIView):
+    """One trajectory entry: GET; PATCH/PUT `{version, revision?, idempotency_key?, <fields>}`; DELETE
+    `{version, revision?}` (or `?version=`). Refused (409) once the task is submitted."""
+
+    def get(self, request, task_id, entry_id):
+        task = self.get_task()
+        entry = task.trajectory_entries.select_related("created_by", "division").filter(pk=entry_id).first()
+        if entry is None:
+            raise Http404
+        return Response({**TrajectoryOut(entry, context={"request": request}).data, "task": task_state(task)})
+
+    def patch(self, request, task_id, entry_id):
+        return self.write(services.trajectory_edit, TrajectoryOut, entry_id=entry_id)
+
+    def put(self, request, task_id, entry_id):
+        return self.write(services.trajectory_edit, TrajectoryOut, entry_id=entry_id)
+
+    def delete(self, request, task_id, entry_id):
+        return self.write(services.trajectory_delete, TrajectoryOut, entry_id=entry_id)
+
+
+@extend_schema_view(post=extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT))
+class TrajectoryTracedView(FieldAPIView):
+    """POST `{version}`: the trajectory is traced (10-hour milestone). 400 names what is missing."""
+
+    def post(self, request, task_id):
+        return self.write(services.mark_traced)
+
+
+@extend_schema_view(**{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")})
+class SubmitView(FieldAPIView):
+    """GET: `{ready, missing: {item: what to do}}`. POST `{version, idempotency_key?, no_close_contacts?,
+    note?}`: completeness check (400 naming each missing item), traced milestone if needed, submit."""
+
+    def get(self, request, task_id):
+        task = self.get_task()
+        missing = services.missing_for(task)
+        return Response({"task": task_state(task), "ready": not missing, "missing": missing})
+
+    def post(self, request, task_id):
+        return self.write(services.submit)
+
+
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
+class FieldworkView(FieldAPIView):
+    """Everything the phone needs for one task, in one answer (cached by the service worker)."""
+
+    def get(self, request, task_id):
+        task = self.get_task()
+        context = {"request": request}
+        contacts = list(task.close_contacts.select_related("created_by", "division", "lead"))
+        record_access(request, action=AccessAction.VIEW, objects=[task, *contacts], fields=["fieldwork"])
+        return Response(
+            {
+                "task": task_state(task),
+                "attempts": AttemptOut(task.contact_attempts.select_related("created_by"), many=True, context=context).data,
+                "radius": RadiusOut(task.radius_controls.select_related("created_by", "division"), many=True, context=context).data,
+                "trajectory": TrajectoryOut(
+                    task.trajectory_entries.filter(deleted_at__isnull=True).select_related("created_by", "division"),
+                    many=True, context=context,
+                ).data,
+                "contacts": ContactOut(contacts, many=True, context=context).data,
+                "tests": TestOut(task.test_results.select_related("created_by"), many=True, context=context).data,
+                "missing": services.missing_for(task),
+            }
+        )
+
+
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
+class FieldTaskListView(APIView):
+    """The caller's open field tasks, nearest deadline first (the "my tasks" page as JSON)."""
+
+    permission_classes = [capability("task.fieldwork")]
+
+    def get(self, request):
+        from ..views.field import field_task_rows
+
+        rows = field_task_rows(request.user)
+        if rows:
+            record_access(request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"])
+        unmasked = sees_unmasked(request.user)
+        field = serializers.DateTimeField()
+        results = [
+            {
+                "id": row.task.pk,
+                "status": row.task.status,
+                "status_label": str(row.task.get_status_display()),
+                "priority": row.task.priority,
+                "version": row.task.version,
+                "person": row.task.person.name if unmasked else mask_name(row.task.person.name),
+                "division_code": row.task.division_id,
+                "division_name": row.task.division.name,
+                "mine": row.task.assignee_id == request.user.pk,
+                "next_clock": row.clock,
+                "next_due": field.to_representation(row.due) if row.due else None,
+            }
+            for row in rows
+        ]
+        return Response({"count": len(results), "next": None, "previous": None, "results": results})
