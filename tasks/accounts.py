@@ -39,6 +39,10 @@ def account_create(
         errors["division"] = [_("no division has code %(code)s") % {"code": division_code}]
     if User.objects.filter(username__iexact=username).exists():
         errors["username"] = [_("an account named %(username)s already exists") % {"username": username}]
+    phone = phone.strip()
+    # One person, one account (issue 9; also a database constraint): a work phone names one active account.
+    if phone and User.objects.filter(phone=phone, is_active=True).exists():
+        errors["phone"] = [_("another active account already has this work phone")]
     if errors:
         raise ValidationError(errors)
     user = User(username=username, role=role, division=division, full_name=full_name, phone=phone)
@@ -80,6 +84,8 @@ def account_activate(*, username: str, code: str, password: str) -> User:
     if activation is None:
         raise invalid
     user = activation.user
+    if user.phone and User.objects.filter(phone=user.phone, is_active=True).exclude(pk=user.pk).exists():
+        raise ValidationError({"phone": [_("another active account already has this work phone")]})
     try:
         validate_password(password, user)
     except ValidationError as exc:

@@ -38,6 +38,13 @@ class User(AbstractUser):
                 condition=models.Q(is_superuser=True) | (models.Q(division__isnull=False) & ~models.Q(role="")),
                 name="account_has_role_and_scope",
             ),
+            # One person, one account (issue 9): two active accounts never share a work phone.
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=models.Q(is_active=True) & ~models.Q(phone=""),
+                name="one_active_account_per_work_phone",
+                violation_error_message=_("another active account already has this work phone"),
+            ),
         ]
 
     def __str__(self) -> str:

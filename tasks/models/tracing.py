@@ -55,10 +55,16 @@ class TracingTask(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.NEW)
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
     # The responsible jurisdiction: a village once resolved, else the most precise division known.
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks")
+    # db_index=False on division, batch and assignee: the named indexes below serve them (task_division_prefix,
+    # task_batch, task_assignee); a duplicate index costs every write of this hot table (dispatch, sweep).
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     unresolved_reason = models.TextField(_("why the village is unresolved"), blank=True)
     address = models.TextField(_("address"), blank=True)
-    batch = models.ForeignKey("tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks")
+    batch = models.ForeignKey(
+        "tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     source_task = models.ForeignKey(
         "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks"
     )
@@ -70,7 +76,8 @@ class TracingTask(models.Model):
         "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tasks"
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="assigned_tasks", db_index=False,
     )
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -85,13 +92,23 @@ class TracingTask(models.Model):
     trace_due = models.DateTimeField(_("trace due"), null=True, blank=True)
     traced_at = models.DateTimeField(_("traced at"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    # Rework clock: started when an expert returns the task (REVIEW_RETURN_WINDOW_MINUTES), stopped by
+    # the resubmission; a later return starts a new round with a new deadline.
+    rework_due = models.DateTimeField(_("rework due"), null=True, blank=True)
+    rework_done_at = models.DateTimeField(_("resubmitted at"), null=True, blank=True)
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # The earliest moment the deadline sweep must look at this task again (next warning or breach of
     # any running clock); NULL when no clock runs. The sweep reads only rows whose moment has come.
     next_alert_at = models.DateTimeField(null=True, blank=True)
+    # Which escalations the sweep has already recorded, as bits (tasks/clocks.py ALERT_BITS: dispatch
+    # warning 1, breach 2; radius 4, 8; trace 16, 32), so next_alert_at can be computed from the row alone.
+    clock_alerts = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Optimistic concurrency for edits from phones that were offline.
     version = models.PositiveIntegerField(default=1)
+    # Security (issue 9): a task on legal hold keeps its person's data past the retention period.
+    legal_hold = models.BooleanField(_("legal hold"), default=False, db_default=False)
+    legal_hold_reason = models.TextField(_("legal hold reason"), blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("tracing task")
@@ -121,7 +138,8 @@ class TracingTask(models.Model):
 class TaskTransition(models.Model):
     """One row per state change: who, when, from, to, why."""
 
-    task = models.ForeignKey(TracingTask, on_delete=models.CASCADE, related_name="transitions")
+    # transition_task_at (task, at) serves lookups by task: no second index on the foreign key.
+    task = models.ForeignKey(TracingTask, on_delete=models.CASCADE, related_name="transitions", db_index=False)
     from_status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=TaskStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -2,6 +2,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from tasks.models import Role, Unit, UnitMembership, User
+from tasks.security import otp_required
+from tasks.twofactor import ensure_confirmed_device
 
 # One account per role in 海口市秀英区 (Hainan), matching the demo territory shipped with the project.
 DEMO_ACCOUNTS = [
@@ -40,3 +42,13 @@ class Command(BaseCommand):
         self.stdout.write("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
         for username, role, code, full_name in DEMO_ACCOUNTS:
             self.stdout.write(f"  {username:<10} {role:<13} scope {code}  {full_name}")
+        # Issue 9: these roles need a second factor. Each gets a confirmed TOTP device; add its URI to an
+        # authenticator app, or print the current code with `manage.py totp_code USERNAME` (DEBUG only).
+        needing = [(username, User.objects.get(username=username)) for username, *_rest in DEMO_ACCOUNTS]
+        needing = [(username, user) for username, user in needing if otp_required(user)]
+        if needing:
+            self.stdout.write("Two-factor login (TOTP) for these accounts; add the URI to an authenticator app:")
+            for username, user in needing:
+                device = ensure_confirmed_device(user)
+                self.stdout.write(f"  {username:<10} {device.config_url}")
+            self.stdout.write("Or print the current code: python manage.py totp_code USERNAME")

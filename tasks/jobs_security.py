@@ -1,0 +1,17 @@
+"""Celery job of issue 9 (thin; registered by TasksConfig.ready, scheduled in tracing_center/celery.py).
+
+* `tasks.purge_personal_data` — beat, nightly at RETENTION_HOUR: the retention purge. Safe to run twice
+  at once (advisory lock); a run that finds the lock taken does nothing.
+"""
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(name="tasks.purge_personal_data", ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=60,
+             max_retries=3)
+def purge_personal_data_job():
+    from .retention import purge_personal_data
+
+    run = purge_personal_data(triggered_by="beat")
+    return None if run is None else {"run": run.pk, "persons": run.persons}

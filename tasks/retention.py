@@ -1,0 +1,188 @@
+"""Retention (issue 9): personal data is anonymised when its retention period ends; statistics stay.
+
+A person is purged when every one of its tasks ended (closed, cancelled or merged) more than
+RETENTION_DAYS ago and none of them is on legal hold. "Ended" is `closed_at`, or `updated_at` for a task
+without one. Purging clears, in set-based UPDATEs:
+
+* the Person: name, identity number, phone, their keyed hashes; `person_key` becomes `purged:<id>` (so a
+  later lead for the same person starts a new Person instead of re-attaching to the emptied row, and
+  the row is recognised as done: the purge is idempotent);
+* the person's Leads: name, identity number, phone, hashes, address, reason, the raw source fields;
+* the person's Tasks: address and the free-text "why unresolved" (it may quote an address); the task
+  rows themselves, with status, division, clocks and dates, stay for the statistics;
+* django-auditlog's change history of those rows: the personal fields are removed from `changes`, the
+  text rendering is emptied and a person's `object_repr` (its name) becomes `#<id>`.
+
+The access log keeps ids only and is not touched. Field-work free text (trajectory notes, contact
+names) is left to the field-work models' own purge hook once they exist (docs/security.md).
+
+Safe to run twice at once: a PostgreSQL advisory lock lets one run work and the other return None.
+Every run (also a dry run) is a PurgeRun row with its counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import PurgeRun, TaskStatus
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_lock key of the purge ("TCPURGE" as digits, any constant unique to this job).
+LOCK_KEY = 7_043_908_557
+ENDED_STATUSES = [TaskStatus.CLOSED.value, TaskStatus.CANCELLED.value, TaskStatus.MERGED.value]
+BATCH_SIZE = 5_000
+PURGED_PREFIX = "purged:"
+PERSON_LOG_FIELDS = ["name", "id_number", "id_number_hash", "phone", "phone_hash", "person_key"]
+TASK_LOG_FIELDS = ["address", "unresolved_reason"]
+
+
+@dataclass
+class StepResult:
+    persons: int = 0
+    leads: int = 0
+    tasks: int = 0
+    log_entries: int = 0
+
+
+def _tables():
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from .models import Lead, Person, TracingTask
+
+    ct = ContentType.objects.get_for_models(Person, TracingTask)
+    return {
+        "person": Person._meta.db_table,
+        "task": TracingTask._meta.db_table,
+        "lead": Lead._meta.db_table,
+        "logentry": LogEntry._meta.db_table,
+        "person_ct": ct[Person].pk,
+        "task_ct": ct[TracingTask].pk,
+    }
+
+
+def _eligible_sql(t: dict, *, held: bool = False) -> str:
+    """Persons whose tasks all ended before the cut-off (params: ended statuses, cutoff). With `held`,
+    those that would be, but for a legal hold."""
+    hold = "" if held else "OR t.legal_hold"
+    extra = (
+        f"AND EXISTS (SELECT 1 FROM {t['task']} t WHERE t.person_id = p.id AND t.legal_hold)" if held else ""
+    )
+    return f"""
+        SELECT p.id FROM {t['person']} p
+        WHERE p.person_key NOT LIKE '{PURGED_PREFIX}%%'
+          AND EXISTS (SELECT 1 FROM {t['task']} t WHERE t.person_id = p.id)
+          AND NOT EXISTS (
+              SELECT 1 FROM {t['task']} t
+              WHERE t.person_id = p.id
+                AND (t.status <> ALL(%s) {hold} OR COALESCE(t.closed_at, t.updated_at) >= %s)
+          )
+          {extra}
+    """
+
+
+def count_eligible(cutoff: datetime) -> tuple[int, int]:
+    """(persons due for purging, persons kept only by a legal hold)."""
+    t = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({_eligible_sql(t)}) e", [ENDED_STATUSES, cutoff])
+        due = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM ({_eligible_sql(t, held=True)}) e", [ENDED_STATUSES, cutoff])
+        held = cursor.fetchone()[0]
+    return due, held
+
+
+@transaction.atomic
+def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
+    """Anonymise up to `limit` due persons and their leads, tasks and change history, in one
+    transaction. Returns the counts; persons == 0 means nothing was left to do."""
+    t = _tables()
+    result = StepResult()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS purge_person_ids")
+        cursor.execute("CREATE TEMP TABLE purge_person_ids (id bigint PRIMARY KEY) ON COMMIT DROP")
+        cursor.execute(
+            f"INSERT INTO purge_person_ids {_eligible_sql(t)} ORDER BY 1 LIMIT %s", [ENDED_STATUSES, cutoff, limit]
+        )
+        cursor.execute("SELECT count(*) FROM purge_person_ids")
+        if not cursor.fetchone()[0]:
+            return result
+        cursor.execute(
+            f"""UPDATE {t['person']} SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
+                    person_key = '{PURGED_PREFIX}' || id
+                WHERE id IN (SELECT id FROM purge_person_ids)"""
+        )
+        result.persons = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['lead']} l SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
+                    address = '', reason = '', payload = '{{}}'::jsonb, person_key = '{PURGED_PREFIX}' || t.person_id
+                FROM {t['task']} t
+                WHERE l.task_id = t.id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
+        )
+        result.leads = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['task']} SET address = '', unresolved_reason = ''
+                WHERE person_id IN (SELECT id FROM purge_person_ids)"""
+        )
+        result.tasks = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['logentry']} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL,
+                    object_repr = '#' || object_pk
+                WHERE content_type_id = %s AND object_id IN (SELECT id FROM purge_person_ids)""",
+            [PERSON_LOG_FIELDS, t["person_ct"]],
+        )
+        result.log_entries = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['logentry']} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL
+                WHERE content_type_id = %s
+                  AND object_id IN (SELECT id FROM {t['task']} WHERE person_id IN (SELECT id FROM purge_person_ids))""",
+            [TASK_LOG_FIELDS, t["task_ct"]],
+        )
+        result.log_entries += cursor.rowcount
+    return result
+
+
+def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, triggered_by: str = "") -> PurgeRun | None:
+    """Run the purge to the end (in steps of BATCH_SIZE persons). Returns the PurgeRun, or None when
+    another run holds the lock."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.RETENTION_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            log.info("purge_personal_data: another run holds the lock; nothing done")
+            return None
+    try:
+        due, held = count_eligible(cutoff)
+        run = PurgeRun.objects.create(
+            started_at=timezone.now(), cutoff=cutoff, retention_days=settings.RETENTION_DAYS, dry_run=dry_run,
+            held=held, triggered_by=triggered_by[:50],
+        )
+        if dry_run:
+            run.persons = due
+        else:
+            while True:
+                step = purge_step(cutoff)
+                if not step.persons:
+                    break
+                run.persons += step.persons
+                run.leads += step.leads
+                run.tasks += step.tasks
+                run.log_entries += step.log_entries
+        run.finished_at = timezone.now()
+        run.save()
+        log.info(
+            "purge_personal_data%s: cutoff %s, %d persons, %d leads, %d tasks, %d history entries, %d kept by legal hold",
+            " (dry run)" if dry_run else "", cutoff.isoformat(), run.persons, run.leads, run.tasks, run.log_entries, held,
+        )
+        return run
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])

@@ -1,0 +1,142 @@
+"""Retention: personal data of persons whose tasks all ended more than RETENTION_DAYS ago is anonymised;
+legal holds keep it; statistics (the task rows) stay; the run is logged, idempotent and exclusive."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connections
+
+from tasks.models import Lead, Person, PurgeRun, TaskStatus, TracingTask
+from tasks.retention import LOCK_KEY, purge_personal_data
+from tests.factories import PersonFactory, TracingTaskFactory
+
+CLOSED = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
+
+
+def _closed_task(status=TaskStatus.CLOSED, closed_at=CLOSED, **kwargs):
+    person = kwargs.pop("person", None) or PersonFactory(id_number="460105199001011234", id_number_hash="h1", phone_hash="h2")
+    task = TracingTaskFactory(person=person, status=status, closed_at=closed_at, address="秀英区某路 8 号", **kwargs)
+    Lead.objects.create(
+        source="manual", reported_at=CLOSED, priority=2, task=task, name=person.name, phone=person.phone,
+        id_number=person.id_number, id_number_hash="h1", address="某路 8 号", reason="张三的密接", payload={"name": person.name},
+        person_key=person.person_key,
+    )
+    return task
+
+
+def _edge(settings, seconds):
+    return CLOSED + dt.timedelta(days=settings.RETENTION_DAYS, seconds=seconds)
+
+
+def test_data_is_kept_one_second_before_the_retention_ends(hainan, settings):
+    task = _closed_task()
+    run = purge_personal_data(now=_edge(settings, -1))
+    assert run.persons == 0
+    task.person.refresh_from_db()
+    assert task.person.id_number == "460105199001011234"
+
+
+def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings):
+    task = _closed_task()
+    name = task.person.name
+    run = purge_personal_data(now=_edge(settings, 1))
+    assert (run.persons, run.leads, run.tasks) == (1, 1, 1)
+    person = Person.objects.get(pk=task.person_id)
+    assert (person.name, person.id_number, person.phone, person.id_number_hash, person.phone_hash) == ("", "", "", "", "")
+    assert person.person_key == f"purged:{person.pk}"
+    lead = Lead.objects.get(task=task)
+    assert (lead.name, lead.id_number, lead.phone, lead.address, lead.reason, lead.payload) == ("", "", "", "", "", {})
+    task.refresh_from_db()
+    assert task.address == "" and task.status == TaskStatus.CLOSED and task.division_id  # statistics stay
+    assert name not in str(list(Person.objects.values()))
+
+
+def test_a_legal_hold_keeps_the_data(hainan, settings):
+    task = _closed_task(legal_hold=True, legal_hold_reason="诉讼保全")
+    run = purge_personal_data(now=_edge(settings, 3600))
+    assert run.persons == 0 and run.held == 1
+    task.person.refresh_from_db()
+    assert task.person.id_number == "460105199001011234"
+
+
+def test_a_person_with_one_open_task_is_kept(hainan, settings):
+    old = _closed_task()
+    TracingTaskFactory(person=old.person, status=TaskStatus.RECEIVED)
+    assert purge_personal_data(now=_edge(settings, 3600)).persons == 0
+
+
+def test_a_recently_ended_second_task_keeps_the_person(hainan, settings):
+    old = _closed_task()
+    _closed_task(person=old.person, status=TaskStatus.MERGED, closed_at=CLOSED + dt.timedelta(days=10))
+    assert purge_personal_data(now=_edge(settings, 3600)).persons == 0
+    assert purge_personal_data(now=_edge(settings, 3600) + dt.timedelta(days=10)).persons == 1
+
+
+def test_cancelled_tasks_without_closed_at_use_their_last_update(hainan, settings):
+    task = _closed_task(status=TaskStatus.CANCELLED, closed_at=None)
+    TracingTask.objects.filter(pk=task.pk).update(updated_at=CLOSED)
+    assert purge_personal_data(now=_edge(settings, 1)).persons == 1
+
+
+def test_the_purge_is_idempotent_and_every_run_is_logged(hainan, settings):
+    _closed_task()
+    first = purge_personal_data(now=_edge(settings, 1), triggered_by="test")
+    second = purge_personal_data(now=_edge(settings, 1))
+    assert (first.persons, second.persons) == (1, 0)
+    assert PurgeRun.objects.count() == 2 and first.finished_at and first.triggered_by == "test"
+
+
+def test_a_dry_run_counts_and_changes_nothing(hainan, settings):
+    task = _closed_task()
+    run = purge_personal_data(now=_edge(settings, 1), dry_run=True)
+    assert run.dry_run and run.persons == 1
+    task.person.refresh_from_db()
+    assert task.person.id_number
+
+
+def test_the_change_history_loses_the_personal_fields(hainan, settings):
+    from auditlog.models import LogEntry
+
+    task = _closed_task()
+    person = task.person
+    person.name = "李四"
+    person.save()
+    entry = LogEntry.objects.get_for_object(person).first()
+    assert "李四" in str(entry.changes) and entry.object_repr == "李四"
+    purge_personal_data(now=_edge(settings, 1))
+    entry.refresh_from_db()
+    assert "李四" not in str(entry.changes) and entry.object_repr == f"#{person.pk}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_at_the_same_time_does_nothing(hainan, settings):
+    _closed_task()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        assert purge_personal_data(now=_edge(settings, 1)) is None
+        assert Person.objects.exclude(id_number="").exists()
+    finally:
+        other.close()
+    assert purge_personal_data(now=_edge(settings, 1)).persons == 1
+
+
+def test_the_command_takes_now_and_dry_run(hainan, settings, capsys):
+    _closed_task()
+    moment = _edge(settings, 1).isoformat()
+    call_command("purge_personal_data", "--now", moment, "--dry-run")
+    assert "Would anonymise 1 persons" in capsys.readouterr().out
+    call_command("purge_personal_data", "--now", moment)
+    assert "Anonymised 1 persons" in capsys.readouterr().out
+
+
+def test_the_retention_job_is_scheduled_nightly(settings):
+    from tracing_center.celery import app
+
+    entry = app.conf.beat_schedule["purge-personal-data"]
+    assert entry["task"] == "tasks.purge_personal_data"
+    assert "tasks.purge_personal_data" in app.tasks
+    assert settings.RETENTION_DAYS == 180
