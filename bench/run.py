@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = _bench_database_url()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracing_center.settings")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2htYXJrLW9ubHktZmllbGQtZW5jcnlwdGlvbi0=")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     import django
 

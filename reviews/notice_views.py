@@ -27,6 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import PermissionDenied as ApiPermissionDenied
@@ -474,6 +476,7 @@ class NoticeDetailApi(RetrieveAPIView):
 class NoticeApproveApi(APIView):
     """County desk: pass to the city desk. City desk: approve for the push."""
 
+    @extend_schema(request=None, responses={200: NoticeSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request, pk: int):
         notice = notices.get_notice_or_404(request.user, pk)
         try:
@@ -488,6 +491,10 @@ class NoticeApproveApi(APIView):
 class NoticeRejectApi(APIView):
     """{"reason": "..."}: back to the submitter."""
 
+    @extend_schema(
+        request=inline_serializer("NoticeRejection", {"reason": serializers.CharField()}),
+        responses={200: NoticeSerializer, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request, pk: int):
         notice = notices.get_notice_or_404(request.user, pk)
         try:
@@ -504,6 +511,13 @@ class NoticeRejectApi(APIView):
 class NoticeEvaluationApi(APIView):
     """?start=YYYY-MM-DD&end=YYYY-MM-DD&level=county|city|township&division=<code prefix>"""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE), OpenApiParameter("end", OpenApiTypes.DATE),
+            OpenApiParameter("level", str, enum=["county", "city", "township"]), OpenApiParameter("division", str),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         if not (request.user.is_superuser or request.user.role in notices.STAFF_ROLES):
             raise NotFound

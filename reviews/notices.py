@@ -682,7 +682,8 @@ def _persons_with_phone(phone: str) -> QuerySet[Person]:
     digits = "".join(ch for ch in phone if ch.isdigit())
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    return Person.objects.filter(Q(phone_hash=phone_hash(digits)) | Q(phone=digits))
+    # Phones are encrypted at rest (tasks/crypto.py): the blind index is the only way to match one.
+    return Person.objects.filter(phone_hash=phone_hash(digits))
 
 
 def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:

@@ -20,8 +20,16 @@ def main() -> int:
     env.setdefault("REDIS_URL", "redis://localhost:6379/0")
     env.setdefault("DEBUG", "true")
     manage = [sys.executable, str(ROOT / "manage.py")]
+    # The fragments are the only source of Chinese: start from an empty catalogue so that makemessages'
+    # fuzzy matching cannot carry a wrong guess ("fields" → 网格员) over a fragment's translation.
+    PO.unlink(missing_ok=True)
     ignores = [f"--ignore={d}" for d in (".venv", "bench", "tests", "scripts", "staticfiles", ".local")]
     subprocess.run([*manage, "makemessages", "-l", "zh_Hans", "--no-obsolete", "--no-location", *ignores], check=True, cwd=ROOT, env=env)
+    # A fresh catalogue's header is marked fuzzy; say what it is instead.
+    header = PO.read_text(encoding="utf-8").replace("#, fuzzy\nmsgid", "msgid", 1).replace('"Language: \\n"', '"Language: zh_Hans\\n"', 1)
+    # Chinese has one plural form (the header says nplurals=1); xgettext leaves two empty msgstr[] slots.
+    header = header.replace('msgstr[0] ""\nmsgstr[1] ""\n', 'msgstr[0] ""\n')
+    PO.write_text(header, encoding="utf-8")
     fragments = sorted((ROOT / "locale" / "fragments").glob("*.po"))
     compendia = [arg for fragment in fragments for arg in ("-C", str(fragment))]
     subprocess.run(

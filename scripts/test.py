@@ -33,6 +33,8 @@ import embedded  # noqa: E402
 TEST_ENVIRONMENT = {
     "DEBUG": "false",
     "SECRET_KEY": "test-only-secret-key-not-for-production-0123456789abcdef",
+    # Encryption at rest (docs/encryption.md): a fixed test-only key; required when DEBUG is off.
+    "FIELD_ENCRYPTION_KEYS": "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTA=",
     "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],testserver",
     # Browser tests run against live_server, which serves static files from the finders: no manifest.
     "STATIC_MANIFEST": "false",

@@ -17,6 +17,18 @@ class TasksConfig(AppConfig):
         auditlog.register(Unit)
         auditlog.register(UnitMembership)
         auditlog.register(DutyShift)
-        auditlog.register(Person, mask_fields=["id_number", "phone"])
+        auditlog.register(Person, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask")
         auditlog.register(TracingTask, exclude_fields=["next_alert_at", "updated_at", "version"])
         auditlog.register(Division)
+
+        from . import jobs_security  # noqa: F401  (issue 9: registers the retention job with Celery)
+
+        # Field records (issue 5): who recorded or changed what on a task; identity numbers and phones of
+        # close contacts are masked in the change history.
+        from .models import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
+
+        auditlog.register(ContactAttempt)
+        auditlog.register(RadiusControl)
+        auditlog.register(TrajectoryEntry, exclude_fields=["last_edit_key"])
+        auditlog.register(CloseContact, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask")
+        auditlog.register(TestResult)

@@ -86,3 +86,35 @@ def units_visible_to(user) -> QuerySet[Unit]:
 
 def accounts_visible_to(user) -> QuerySet[User]:
     return visible_to(user, User.objects.filter(is_superuser=False), path="division__code")
+
+
+def transfers_visible_to(user):
+    """Transfers the account may see: those it sent (the task is in its territory) and those addressed
+    to its territory (the receiving desk's inbox; the task itself stays with the sender until accepted)."""
+    from .models import Transfer
+
+    prefix = scope_code(user)
+    queryset = Transfer.objects.select_related("task", "from_division", "to_division", "requested_by", "decided_by")
+    if prefix is None:
+        return queryset.none()
+    if prefix == "":
+        return queryset
+    return queryset.filter(Q(to_division__code__startswith=prefix) | Q(from_division__code__startswith=prefix))
+
+
+def pending_transfer_for_receiver_or_404(user, task_id: int):
+    """The pending transfer of task `task_id` addressed to the account's territory; 404 when the
+    task is neither visible to the account nor being transferred to it."""
+    from .models import Transfer
+
+    prefix = scope_code(user)
+    if prefix is None:
+        raise Http404
+    transfer = (
+        Transfer.objects.select_related("task", "to_division")
+        .filter(task_id=task_id, status=Transfer.Status.PENDING, to_division__code__startswith=prefix)
+        .first()
+    )
+    if transfer is None:
+        raise Http404
+    return transfer

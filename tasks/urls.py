@@ -1,9 +1,31 @@
 from django.urls import path
 
-from .views import accounts
+from .views import accounts, field, intake
+from .views import dispatch  # issue 4
 
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("accounts/activate/", accounts.activate, name="activate"),
     path("healthz", accounts.healthz, name="healthz"),
+    path("intake/", intake.intake, name="intake"),
+    path("intake/upload/", intake.upload, name="intake_upload"),
+    path("intake/new/", intake.manual, name="intake_manual"),
+    path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
+    path("tasks/", intake.task_list, name="task_list"),
+    path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
+    path("field/", field.field_tasks, name="field_tasks"),
+    path("field/tasks/<int:task_id>/", field.field_task, name="field_task"),
+    path("field/offline/", field.field_offline, name="field_offline"),
+    path("field/sw.js", field.field_sw, name="field_sw"),
+    # Dispatch, receipts, transfers, notifications (issue 4)
+    path("dispatch/tasks/<int:task_id>/resolve/", dispatch.task_resolve, name="task_resolve_page"),
+    path("dispatch/tasks/<int:task_id>/receive/", dispatch.task_receive, name="task_receive_page"),
+    path("dispatch/tasks/<int:task_id>/transfer/", dispatch.task_transfer, name="task_transfer_page"),
+    path("dispatch/receipts/", dispatch.receipts, name="receipts"),
+    path("dispatch/transfers/", dispatch.transfer_inbox, name="transfer_inbox"),
+    path("dispatch/transfers/<int:task_id>/accept/", dispatch.transfer_decide, {"decision": "accept"}, name="transfer_accept_page"),
+    path("dispatch/transfers/<int:task_id>/reject/", dispatch.transfer_decide, {"decision": "reject"}, name="transfer_reject_page"),
+    path("dispatch/assign/", dispatch.bulk_assign, name="bulk_assign"),
+    path("notifications/", dispatch.notification_inbox, name="notification_inbox"),
+    path("notifications/read/", dispatch.notifications_read, name="notifications_read"),
 ]

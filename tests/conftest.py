@@ -31,12 +31,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def hainan(request):
-    """The Hainan territory, loaded (again, after a transactional test flushed it) when missing."""
-    if {"transactional_db", "live_server"} & set(request.fixturenames):
-        request.getfixturevalue("transactional_db")
-    else:
-        request.getfixturevalue("db")
+def hainan(db):
+    """The Hainan territory, loaded (again, after a transactional test flushed it) when missing.
+
+    Depends on `db` statically, so pytest-django always sets up the test database first; for tests
+    that also use `transactional_db` or `live_server`, pytest-django makes `db` transactional."""
+    from django.db import connection
+
+    # Never touch a development database: the suite only ever runs against pytest-django's test_ copy.
+    assert connection.settings_dict["NAME"].startswith("test_"), connection.settings_dict["NAME"]
     _ensure_territory()
     return Division.objects.get(code="46")
 
@@ -78,7 +81,100 @@ def outsider(hainan):
 
 
 @pytest.fixture
+def auditor(hainan):
+    """A county auditor of the home county (two-factor role)."""
+    return UserFactory(username="audrey", full_name="审计员庚", role=Role.AUDITOR, division_id=HOME_COUNTY)
+
+
+# ---- Security (issue 9): HTTPS settings, two-factor login in tests ------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_for_tests():
+    """The suite runs with DEBUG off (production defaults), but the test client and live_server speak
+    plain HTTP: no redirect to HTTPS, cookies without the Secure flag. tests/test_security_http.py
+    checks the production values with `check --deploy` in a separate process."""
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    # A browser would otherwise fetch live_server's pages and static files over https.
+    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].pop("upgrade-insecure-requests", None)
+
+
+def complete_second_factor(client, user) -> None:
+    """Mark `client`'s session as having passed the second factor, through django_otp's own login()."""
+    from django.http import HttpRequest
+    from django_otp import login as otp_login
+
+    from tasks.twofactor import ensure_confirmed_device
+
+    device = ensure_confirmed_device(user)
+    session = client.session
+    request = HttpRequest()
+    request.session = session
+    request.user = user
+    otp_login(request, device)
+    session.save()
+
+
+class _SecondFactorMixin:
+    """`login()` / `force_login()` also complete the second factor for the roles that need one, so
+    tests written before two-factor login keep working. Use `unverified_client` to test the factor."""
+
+    def _verify_second_factor(self):
+        from django.contrib.auth import SESSION_KEY
+
+        from tasks.models import User
+        from tasks.security import otp_required
+
+        user_id = self.session.get(SESSION_KEY)
+        user = User.objects.filter(pk=user_id).first() if user_id else None
+        if user is not None and otp_required(user):
+            complete_second_factor(self, user)
+
+    def login(self, **credentials):
+        ok = super().login(**credentials)
+        if ok:
+            self._verify_second_factor()
+        return ok
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        self._verify_second_factor()
+
+
+def _verified_client_class():
+    from django.test import Client
+
+    return type("VerifiedClient", (_SecondFactorMixin, Client), {})
+
+
+@pytest.fixture
+def client():
+    """Django's test client whose login() also passes the second factor (see _SecondFactorMixin)."""
+    return _verified_client_class()()
+
+
+@pytest.fixture
+def unverified_client():
+    """Django's plain test client: login() gives a password-only session, as the login page does."""
+    from django.test import Client
+
+    return Client()
+
+
+@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 
-    return APIClient()
+    return type("VerifiedAPIClient", (_SecondFactorMixin, APIClient), {})()
+
+
+def totp_now(user) -> str:
+    """The current TOTP code of `user` (a confirmed device is created when there is none): for browser
+    tests, type it on the code page after the password. The code is one the device still accepts (codes are single-use)."""
+    from tasks.twofactor import current_code, ensure_confirmed_device
+
+    return current_code(ensure_confirmed_device(user))

@@ -6,7 +6,11 @@ from tests.factories import UserFactory
 
 
 def test_token_auth_returns_a_token_that_authenticates(api_client, duty_officer, password):
-    response = api_client.post("/api/v1/auth/token/", {"username": "alice", "password": password}, format="json")
+    from tests.conftest import totp_now
+
+    # A duty officer's token needs the second factor too (issue 9, tasks/api/security.py).
+    credentials = {"username": "alice", "password": password, "otp_token": totp_now(duty_officer)}
+    response = api_client.post("/api/v1/auth/token/", credentials, format="json")
     assert response.status_code == 200
     token = response.json()["token"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")

@@ -37,6 +37,10 @@ INSTALLED_APPS = [
     "guardian",
     "auditlog",
     "django_htmx",
+    "django_otp",  # Security: two-factor login (TOTP)
+    "django_otp.plugins.otp_totp",
+    "axes",  # Security: login lockout
+    "csp",  # Security: Content-Security-Policy header
     "tasks",
     "reviews",
     "reports",
@@ -44,16 +48,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Security
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # Security: request.user.is_verified()
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tasks.security_middleware.IdleTimeoutMiddleware",  # Security
+    "tasks.security_middleware.SecondFactorMiddleware",  # Security
+    "tasks.security_middleware.PrivateResponseMiddleware",  # Security
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "axes.middleware.AxesMiddleware",  # Security: last, turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "tracing_center.urls"
@@ -69,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tasks.context_processors.navigation",
             ],
         },
     },
@@ -90,6 +101,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tasks.User"
 
 AUTHENTICATION_BACKENDS = [
+    "tasks.security.LockoutBackend",  # Security: django-axes, first
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -98,8 +110,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ["username", "full_name", "email", "phone"]},
+    },
+    # Security (issue 9): 12 characters from at least 3 of 4 classes (GB/T 22239 "complexity").
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "tasks.security.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -159,6 +176,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`/`state`/`source` with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "tasks.models.tracing.TaskStatus",
+        "LeadSourceEnum": "tasks.models.intake.Source",
+        "BatchStatusEnum": "tasks.models.intake.IntakeBatch.Status",
+        "TransferStatusEnum": "tasks.models.workflow.Transfer.Status",
+        "ReviewStateEnum": "reviews.models.ReviewState",
+        "NoticeStateEnum": "reviews.models_notices.NoticeState",
+        "NoticeSourceEnum": "reviews.models_notices.NoticeSource",
+    },
 }
 
 # Celery: Redis broker; the periodic jobs are declared in tracing_center/celery.py.
@@ -188,6 +215,35 @@ CLOCK_WARNING_FRACTION = 0.8
 # SECRET_KEY so that rotating one does not silently re-key the other.
 PERSON_HASH_KEY = env_str("PERSON_HASH_KEY", "development-person-hash-key" if DEBUG else SECRET_KEY)
 
+# Encryption at rest of resident ID numbers and phones (tasks/crypto.py, docs/encryption.md): comma-separated
+# 32-byte urlsafe-base64 keys, the first encrypts, all decrypt (rotation: put the new key first, run
+# `manage.py rotate_encryption_keys`, then drop the old one). Separate from PERSON_HASH_KEY (the blind
+# index) and from SECRET_KEY. In DEBUG a development key derived from SECRET_KEY is used when unset.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is required when DEBUG is off (docs/encryption.md). Generate a key with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        )
+    import base64 as _b64
+    import hashlib as _hashlib
+
+    FIELD_ENCRYPTION_KEYS = [_b64.urlsafe_b64encode(_hashlib.sha256(f"field-encryption|{SECRET_KEY}".encode()).digest()).decode()]
+for _key in FIELD_ENCRYPTION_KEYS:
+    import base64 as _b64
+
+    try:
+        _ok = len(_b64.urlsafe_b64decode(_key + "=" * (-len(_key) % 4))) == 32
+    except ValueError:
+        _ok = False
+    if not _ok:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (Fernet.generate_key()).")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -196,3 +252,204 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Reviews ------------------------------------------------------------------------------------------
+# Expert review (issue 6, reviews/): the return clock, the tile server of the review map, and the
+# thresholds of the automatic consistency findings (reviews/findings.py).
+
+# A task returned to the field team must be resubmitted within this many minutes.
+REVIEW_RETURN_WINDOW_MINUTES = env_int("REVIEW_RETURN_WINDOW_MINUTES", 120, minimum=1)
+# Tile URL template for the review map, e.g. "https://tiles.example.gov.cn/{z}/{x}/{y}.png" (a server
+# the deployment runs or licenses). Empty: no tiles, the trajectory points still show on a plain grid.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
+# Investigated window: from REVIEW_WINDOW_DAYS before the task's reference date (the earliest
+# reported_at of its leads, else its creation) until the submission.
+REVIEW_WINDOW_DAYS = env_int("REVIEW_WINDOW_DAYS", 14, minimum=1)
+# A stretch of the window with no trajectory entry longer than this is an "unexplained gap".
+REVIEW_GAP_HOURS = env_int("REVIEW_GAP_HOURS", 12, minimum=1)
+# A positive test needs a trajectory for each of the 24-hour stretches this many days before its sample.
+REVIEW_POSITIVE_LOOKBACK_DAYS = env_int("REVIEW_POSITIVE_LOOKBACK_DAYS", 3, minimum=1)
+# Highest plausible speed per declared means of transport (km/h), checked between consecutive located
+# entries. Override with REVIEW_SPEED_LIMITS_KMH="walk=8,car=150,..." (merged over these defaults);
+# "default" applies to a mode that is not listed.
+REVIEW_SPEED_LIMITS_KMH = {
+    # The keys are TrajectoryEntry.Transport values (tasks/models/fieldwork.py).
+    "walk": 8,
+    "bicycle": 45,  # bicycle / e-bike
+    "private_car": 150,
+    "taxi": 150,
+    "bus": 100,
+    "metro": 120,
+    "train": 380,  # includes high-speed rail
+    "flight": 1000,
+    "ship": 60,
+    "other": 150,
+    "default": 150,  # none declared ("none / stayed") or not listed here
+}
+for _pair in env_list("REVIEW_SPEED_LIMITS_KMH", []):
+    _mode, _sep, _limit = _pair.partition("=")
+    if not _sep or not _limit.strip().isdigit() or int(_limit) <= 0:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"REVIEW_SPEED_LIMITS_KMH: {_pair!r} is not mode=positive integer km/h.")
+    REVIEW_SPEED_LIMITS_KMH[_mode.strip()] = int(_limit)
+# Two located entries closer than this (km) are never "impossible travel" (geocoding noise).
+REVIEW_SPEED_MIN_DISTANCE_KM = env_int("REVIEW_SPEED_MIN_DISTANCE_KM", 2, minimum=0)
+
+
+# Security (issue 9) ---------------------------------------------------------------------------------
+# Two-factor login, lockout, idle timeout, HTTP hardening, access log, watermark, retention.
+# docs/security.md explains each choice. Production defaults apply whenever DEBUG is off.
+from csp.constants import NONE as _CSP_NONE  # noqa: E402
+from csp.constants import SELF as _CSP_SELF  # noqa: E402
+
+# -- Two-factor login (django-otp, TOTP). These roles must enrol a TOTP device and enter a code after
+# the password; superusers always must. Pages redirect to the code page, session API calls answer 403,
+# and the API token endpoint wants `otp_token` for them (tasks/security_middleware.py, tasks/api/security.py).
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["duty_officer", "cdc_expert", "commander", "auditor", "admin"])
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "流调指挥中心")
+# After a wrong code the device waits 1, 2, 4, ... seconds before it accepts the next one.
+OTP_TOTP_THROTTLE_FACTOR = 1
+
+# -- Lockout (django-axes): 5 wrong passwords for one username from one address lock that pair out for
+# 15 minutes (a shared office address does not lock every colleague; one account cannot be locked by
+# strangers elsewhere). The token endpoint goes through the same check.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tasks.security.lockout_response"  # 429: the lockout page, or JSON for the API
+AXES_CLIENT_IP_CALLABLE = "tasks.security.client_ip"
+AXES_USERNAME_CALLABLE = "tasks.security.lockout_username"
+AXES_ENABLE_ADMIN = True
+# Behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = use REMOTE_ADDR only). The
+# client address feeds the lockout and the access log; never trust the header without a proxy.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# -- Sessions: idle timeout (sliding; any request but a passive poll counts as activity) and an
+# absolute limit of one shift; the cookie dies with the browser.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30, minimum=1))
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_HOURS", 12, minimum=1) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# -- HTTPS (production: whenever DEBUG is off). TLS ends at the reverse proxy, which must set the
+# header named here, e.g. SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https".
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "HTTP_<HEADER>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+PERMISSIONS_POLICY = "camera=(self), geolocation=(self), microphone=(), payment=(), usb=(), interest-cohort=()"
+
+# -- Content-Security-Policy (django-csp 4): no inline script, no inline style, nothing from other
+# hosts. Map tiles (MAP_TILE_URL) and CSP_EXTRA_IMG_SRC are the only outside image sources.
+_img_src = [_CSP_SELF, "data:"]
+_map_tiles = globals().get("MAP_TILE_URL", "")  # the review map's tile server (Reviews section above)
+if _map_tiles:
+    from urllib.parse import urlsplit as _urlsplit
+
+    _tiles = _urlsplit(_map_tiles.replace("{s}", "*"))
+    _img_src.append(f"{_tiles.scheme}://{_tiles.netloc}")
+_img_src += env_list("CSP_EXTRA_IMG_SRC", [])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF],
+        "style-src": [_CSP_SELF],
+        "img-src": _img_src,
+        "font-src": [_CSP_SELF],
+        "connect-src": [_CSP_SELF],
+        "worker-src": [_CSP_SELF],
+        "manifest-src": [_CSP_SELF],
+        "object-src": [_CSP_NONE],
+        "base-uri": [_CSP_NONE],
+        "frame-ancestors": [_CSP_NONE],
+        "form-action": [_CSP_SELF],
+        **({"upgrade-insecure-requests": True} if SECURE_SSL_REDIRECT else {}),
+    },
+}
+
+# -- Access log and audit (tasks/access_log.py, /audit/).
+AUDIT_PAGE_SIZE = 200
+
+# -- Retention: personal data of a person whose tasks all ended (closed, cancelled, merged) more than
+# RETENTION_DAYS ago, none on legal hold, is anonymised by a nightly job (tasks/retention.py).
+RETENTION_DAYS = env_int("RETENTION_DAYS", 180, minimum=1)
+RETENTION_HOUR = env_int("RETENTION_HOUR", 3, minimum=0)
+
+
+# Reports (issue 7) ------------------------------------------------------------------------------------
+# Upstream platforms that receive every approved report version: comma-separated URLs; each POST body
+# is signed with HMAC-SHA256 of UPSTREAM_SECRET in the X-TC-Signature header ("sha256=<hex>").
+UPSTREAM_ENDPOINTS = env_list("UPSTREAM_ENDPOINTS", [])
+UPSTREAM_SECRET = env_str("UPSTREAM_SECRET", "")
+if UPSTREAM_ENDPOINTS and not UPSTREAM_SECRET:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("UPSTREAM_ENDPOINTS is set: set UPSTREAM_SECRET (the shared HMAC key) too.")
+UPSTREAM_TIMEOUT_SECONDS = env_int("UPSTREAM_TIMEOUT_SECONDS", 10, minimum=1)
+UPSTREAM_RETRY_BASE_SECONDS = env_int("UPSTREAM_RETRY_BASE_SECONDS", 30, minimum=1)
+UPSTREAM_RETRY_MAX_SECONDS = env_int("UPSTREAM_RETRY_MAX_SECONDS", 3600, minimum=1)
+UPSTREAM_MAX_ATTEMPTS = env_int("UPSTREAM_MAX_ATTEMPTS", 20, minimum=1)
+# The absolute address of this site, for the PDF link sent upstream.
+REPORTS_BASE_URL = env_str("REPORTS_BASE_URL", "http://localhost:8000")
+# The dashboard polls its data endpoint every DASHBOARD_POLL_SECONDS.
+DASHBOARD_POLL_SECONDS = env_int("DASHBOARD_POLL_SECONDS", 15, minimum=1)
+# The dashboard data of one territory is computed at most once per DASHBOARD_CACHE_SECONDS (0 = always live).
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
+
+
+# Notices ------------------------------------------------------------------------------------------
+# Notices to people (issue 8, reviews/notices.py, docs/notices.md): two-level review, timed push,
+# acknowledgement, one reminder, follow-up, feedback.
+NOTICE_PUSH_MINUTES = env_int("NOTICE_PUSH_MINUTES", 120, minimum=1)  # push within 2 h of approval (daytime)
+NOTICE_URGENT_PUSH_MINUTES = env_int("NOTICE_URGENT_PUSH_MINUTES", 30, minimum=1)  # urgent: 30 min, night or day
+# No normal pushes (nor reminders) in the quiet hours, nor in the margin before them ("HH:MM", local time).
+NOTICE_QUIET_START = env_str("NOTICE_QUIET_START", "22:00")
+NOTICE_QUIET_END = env_str("NOTICE_QUIET_END", "07:00")
+for _name in ("NOTICE_QUIET_START", "NOTICE_QUIET_END"):
+    _value = globals()[_name]
+    _hh, _sep, _mm = _value.partition(":")
+    if not (_sep and _hh.isdigit() and _mm.isdigit() and int(_hh) < 24 and int(_mm) < 60):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name}: {_value!r} is not HH:MM.")
+NOTICE_QUIET_MARGIN_MINUTES = env_int("NOTICE_QUIET_MARGIN_MINUTES", 60, minimum=0)
+NOTICE_ACK_REMINDER_MINUTES = env_int("NOTICE_ACK_REMINDER_MINUTES", 120, minimum=1)  # not acknowledged → one reminder
+NOTICE_ESCALATE_MINUTES = env_int("NOTICE_ESCALATE_MINUTES", 120, minimum=1)  # still not → village sub-unit follow-up
+NOTICE_FEEDBACK_TARGET_HOURS = env_int("NOTICE_FEEDBACK_TARGET_HOURS", 24, minimum=1)
+NOTICE_LINK_TTL_DAYS = env_int("NOTICE_LINK_TTL_DAYS", 30, minimum=1)
+NOTICE_GENERATE_LOOKBACK_DAYS = env_int("NOTICE_GENERATE_LOOKBACK_DAYS", 7, minimum=1)
+NOTICE_HOTLINE = env_str("NOTICE_HOTLINE", "12320")
+# The personal links are derived with this key (not stored in the database); default: SECRET_KEY.
+NOTICE_TOKEN_KEY = env_str("NOTICE_TOKEN_KEY", "")
+NOTICE_PUBLIC_BASE_URL = env_str("NOTICE_PUBLIC_BASE_URL", "")  # e.g. https://tc.example.gov.cn (SMS links)
+# SMS to persons: reviews.sms.HttpGatewayBackend (production), ConsoleBackend / FileBackend (development).
+NOTICE_SMS_BACKEND = env_str("NOTICE_SMS_BACKEND", "reviews.sms.ConsoleBackend")
+NOTICE_SMS_OPTIONS = {
+    "url": env_str("NOTICE_SMS_GATEWAY_URL", ""),
+    "secret": env_str("NOTICE_SMS_GATEWAY_SECRET", ""),
+    "timeout": env_int("NOTICE_SMS_GATEWAY_TIMEOUT", 5, minimum=1),
+} if NOTICE_SMS_BACKEND.endswith("HttpGatewayBackend") else {}
+NOTICE_SMS_SIGNATURE = env_str("NOTICE_SMS_SIGNATURE", "疫情防控")
+NOTICE_SMS_MAX_ATTEMPTS = env_int("NOTICE_SMS_MAX_ATTEMPTS", 5, minimum=1)
+NOTICE_SMS_LATE_CUTOFF_MINUTES = env_int("NOTICE_SMS_LATE_CUTOFF_MINUTES", 720, minimum=1)
+# Inbound SMS webhook: X-Notice-Signature = sha256=HMAC-SHA256(secret, X-Notice-Timestamp + "." + body).
+NOTICE_SMS_INBOUND_SECRET = env_str("NOTICE_SMS_INBOUND_SECRET", "")
+NOTICE_SMS_INBOUND_MAX_AGE_SECONDS = env_int("NOTICE_SMS_INBOUND_MAX_AGE_SECONDS", 300, minimum=1)

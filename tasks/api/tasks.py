@@ -10,9 +10,11 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
+from ..access_log import record_access
 from ..filters import TaskFilter
-from ..models import Lead
+from ..models import AccessAction, Lead
 from ..selectors import tasks_visible_to
 from .permissions import capability
 from .serializers import TaskSerializer
@@ -43,3 +45,19 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return task_list_queryset(self.request.user)
+
+    # Every read of a person's data is in the access log: the detail, and each page of a list (one
+    # INSERT per page, after the rows were fetched through the scoped queryset).
+    def retrieve(self, request, *args, **kwargs):
+        task = self.get_object()
+        record_access(request, action=AccessAction.VIEW, objects=[task])
+        return Response(self.get_serializer(task).data)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        if rows:
+            record_access(request, action=AccessAction.VIEW, objects=rows)
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)

@@ -3,7 +3,9 @@
 One module per area; everything is re-exported here so that `from tasks.models import X` works.
 """
 
+from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
+from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
 from .intake import IntakeBatch, Lead, LeadRejection, Person, Source
 from .territory import Division, Level, normalize_code
 from .tracing import (
@@ -15,9 +17,25 @@ from .tracing import (
     TracingTaskGroupObjectPermission,
     TracingTaskUserObjectPermission,
 )
+from .retention import PurgeRun
 from .units import DutyShift, Unit, UnitMembership
+from .workflow import AlertLevel, Clock, Escalation, Notification, NotificationDelivery, Transfer
 
 __all__ = [
+    "AccessAction",
+    "AccessLog",
+    "PurgeRun",
+    "CloseContact",
+    "ContactAttempt",
+    "RadiusControl",
+    "TestResult",
+    "TrajectoryEntry",
+    "AlertLevel",
+    "Clock",
+    "Escalation",
+    "Notification",
+    "NotificationDelivery",
+    "Transfer",
     "ACTIVE_STATUSES",
     "ActivationCode",
     "Division",

@@ -22,11 +22,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from ..access_log import record_access
 from ..api.tasks import task_list_queryset
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
 from ..masking import sees_unmasked
-from ..models import IntakeBatch, Lead, LeadRejection, Source
+from ..models import AccessAction, IntakeBatch, Lead, LeadRejection, Source
 from ..roles import can
 
 PAGE_SIZE = 50
@@ -217,6 +218,8 @@ def _task_page(request, queryset, template: str, extra: dict):
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    if page.object_list:
+        record_access(request, action=AccessAction.VIEW, objects=list(page.object_list))
     context = {
         "filter": task_filter,
         "page": page,

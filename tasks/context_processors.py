@@ -1,0 +1,41 @@
+"""Template context every page needs: the navigation the account may use and its unread count."""
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from .roles import can
+
+# (capability, url name, label): top-bar links, shown only when the route exists and the role may use it.
+NAV_LINKS = [
+    ("stats.view", "dashboard", _("Dashboard")),
+    ("lead.view", "intake", _("Intake")),
+    ("task.view", "task_list", _("Tasks")),
+    ("task.resolve", "unresolved_queue", _("Unresolved")),
+    ("task.transfer_decide", "transfer_inbox", _("Transfers")),
+    ("task.fieldwork", "field_tasks", _("My tasks")),
+    ("review.decide", "review_queue", _("Review queue")),
+    ("stats.view", "stats", _("Statistics")),
+    ("audit.view", "audit_log", _("Audit")),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    links = []
+    for capability, url_name, label in NAV_LINKS:
+        if not can(user, capability):
+            continue
+        try:
+            links.append({"url": reverse(url_name), "label": label, "name": url_name})
+        except NoReverseMatch:
+            continue
+
+    def unread():
+        from .notify import unread_count
+
+        return unread_count(user)
+
+    # Lazy: counted only when a template shows it (one indexed query).
+    return {"nav_links": links, "unread_notifications": unread}
