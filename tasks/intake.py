@@ -144,21 +144,26 @@ def _claim(cursor) -> int:
 
 def _upsert_persons(cursor, now: datetime) -> None:
     # One row per person_key, the most complete lead first; an existing person only gets its gaps filled.
+    # id_number and phone are AES-GCM envelopes (tasks/crypto.py): they are copied, never decrypted, and
+    # tested for presence on their blind index (`*_hash <> ''`). The envelope's length grows with the
+    # plaintext's (fixed header, no padding), so `length(id_number)` still prefers the 18-character form
+    # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form).
     cursor.execute(
         """
         INSERT INTO tasks_person AS p (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
         SELECT DISTINCT ON (person_key) person_key, id_number, id_number_hash, name, phone, phone_hash, %(now)s
         FROM intake_lead
-        ORDER BY person_key, length(id_number) DESC, (phone <> '') DESC, (name <> '') DESC, reported_at DESC
+        ORDER BY person_key, (id_number_hash <> '') DESC, length(id_number) DESC, (phone_hash <> '') DESC,
+                 (name <> '') DESC, reported_at DESC
         ON CONFLICT (person_key) DO UPDATE SET
             id_number = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_number ELSE p.id_number END,
             id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
             name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
-            phone = CASE WHEN p.phone = '' THEN EXCLUDED.phone ELSE p.phone END,
+            phone = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone ELSE p.phone END,
             phone_hash = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone_hash ELSE p.phone_hash END
         WHERE length(EXCLUDED.id_number) > length(p.id_number)
            OR (p.name = '' AND EXCLUDED.name <> '')
-           OR (p.phone = '' AND EXCLUDED.phone <> '')
+           OR (p.phone_hash = '' AND EXCLUDED.phone_hash <> '')
         """,
         {"now": now},
     )

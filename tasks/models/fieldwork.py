@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..crypto import EncryptedCharField
+
 
 class FieldRecord(models.Model):
     SCOPE_PATH = "task__division__code"
@@ -168,8 +170,8 @@ class CloseContact(FieldRecord):
 
     task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="close_contacts")
     name = models.CharField(_("name"), max_length=50, blank=True)
-    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
     last_contact_at = models.DateTimeField(_("last contact"))
     last_contact_place = models.CharField(_("place of last contact"), max_length=200, blank=True)

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..crypto import EncryptedCharField
+
 
 class Source(models.TextChoices):
     BIG_DATA = "big_data", _("big-data comparison")
@@ -24,10 +26,10 @@ class Person(models.Model):
     # Unique through a constraint rather than unique=True: that would add a second, LIKE-capable index
     # that nothing uses and every intake batch would pay for.
     person_key = models.CharField(max_length=80)
-    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=50, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -80,10 +82,10 @@ class Lead(models.Model):
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
-    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=50, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     # The most precise division the source gave (any level); the batch resolves it to a village.
     division = models.ForeignKey(
