@@ -323,6 +323,7 @@ AXES_LOCKOUT_CALLABLE = "tasks.security.lockout_response"  # 429: the lockout pa
 AXES_CLIENT_IP_CALLABLE = "tasks.security.client_ip"
 AXES_USERNAME_CALLABLE = "tasks.security.lockout_username"
 AXES_ENABLE_ADMIN = True
+AXES_VERBOSE = False  # lockouts are still logged; not the banner at every process start
 # Behind a reverse proxy: how many proxies append to X-Forwarded-For (0 = use REMOTE_ADDR only). The
 # client address feeds the lockout and the access log; never trust the header without a proxy.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)

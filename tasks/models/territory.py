@@ -59,9 +59,9 @@ class Division(models.Model):
         verbose_name = _("division")
         verbose_name_plural = _("divisions")
         ordering = ["code"]
+        # Subtree queries (code LIKE 'prefix%') use the varchar_pattern_ops index Django creates for a
+        # character primary key (tasks_division_code_..._like).
         indexes = [
-            # Subtree queries: code LIKE 'prefix%'.
-            models.Index(fields=["code"], name="division_code_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["level", "name"], name="division_level_name"),
         ]
         constraints = [

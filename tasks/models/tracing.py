@@ -69,9 +69,12 @@ class TracingTask(models.Model):
         "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks"
     )
     generation = models.PositiveSmallIntegerField(_("generation"), default=0)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index: never looked up by these; every index costs each bulk insert and dispatch update.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
 
-    team = models.ForeignKey("tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(
+        "tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     subunit = models.ForeignKey(
         "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
