@@ -2,5 +2,18 @@ from django.apps import AppConfig
 
 
 class ReportsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'reports'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "reports"
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from reviews.models import Review
+        from tasks.models import CloseContact, RadiusControl, TestResult, TrajectoryEntry
+
+        from . import signals
+
+        post_save.connect(signals.on_review_saved, sender=Review, dispatch_uid="reports_review_approved")
+        for model in (TrajectoryEntry, CloseContact, TestResult, RadiusControl):
+            post_save.connect(signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_change_{model.__name__}")
+            post_delete.connect(signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_delete_{model.__name__}")

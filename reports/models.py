@@ -1,3 +1,149 @@
-from django.db import models
+"""Reports (issue 7): rollups for statistics and the dashboard, numbered report versions, and the log of
+pushes to upstream platforms.
 
-# Create your models here.
+The three rollup tables are written ONLY by PostgreSQL statement-level triggers on tasks_tracingtask
+(migration 0002, reports/rollup_sql.py): every INSERT / UPDATE / DELETE statement, whoever runs it
+(intake batch, dispatch, sweep, a service, the admin), adds the aggregated difference between the old
+and the new rows in the same transaction. Django never writes them except `rollups_rebuild()`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class DivisionCount(models.Model):
+    """Tasks per (division as stored on the task, status, priority, clock state).
+
+    clock_state: 0 = no running clock alerted, 1 = a running clock past its warning, 2 = a running clock
+    breached (as recorded by the deadline sweep in `clock_alerts`). Coarser levels are sums over
+    `left(division_code, n)`."""
+
+    division_code = models.CharField(max_length=12)
+    status = models.CharField(max_length=20)
+    priority = models.SmallIntegerField()
+    clock_state = models.SmallIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["division_code", "status", "priority", "clock_state"], name="rollup_division_key"),
+        ]
+        indexes = [models.Index(fields=["division_code"], name="rollup_division_prefix", opclasses=["varchar_pattern_ops"])]
+
+
+class BatchCount(models.Model):
+    """Tasks per (intake batch, county = first 6 digits of the division, status)."""
+
+    batch_id = models.BigIntegerField()
+    county = models.CharField(max_length=6)
+    status = models.CharField(max_length=20)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch_id", "county", "status"], name="rollup_batch_key")]
+        indexes = [models.Index(fields=["county", "batch_id"], name="rollup_batch_county")]
+
+
+class EventCount(models.Model):
+    """Milestones per (county, event, hour): created, dispatched, radius_limited, traced, approved, and
+    the *_ontime variants (the milestone met by its deadline). SLA compliance of a window is
+    ontime / total over its hours. The hour is in UTC (whole hours also add up to local days)."""
+
+    county = models.CharField(max_length=6)
+    event = models.CharField(max_length=20)
+    hour = models.DateTimeField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["county", "event", "hour"], name="rollup_event_key")]
+        indexes = [models.Index(fields=["event", "hour"], name="rollup_event_hour")]
+
+
+class ReportVersion(models.Model):
+    """One numbered version of a task's investigation report: the snapshot of everything the report
+    shows, frozen when an expert approved the task (or when the data changed after approval). Rendering
+    (HTML, PDF) applies the reader's masking and watermark to the snapshot; the snapshot itself is never
+    changed."""
+
+    SCOPE_PATH = "task__division__code"
+
+    class Reason(models.TextChoices):
+        APPROVAL = "approval", _("approval")
+        CHANGE = "change", _("change after approval")
+
+    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="report_versions")
+    number = models.PositiveIntegerField(_("version"))
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    review = models.ForeignKey("reviews.Review", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    data = models.JSONField()
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report version")
+        verbose_name_plural = _("report versions")
+        ordering = ["task", "-number"]
+        constraints = [models.UniqueConstraint(fields=["task", "number"], name="report_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"T{self.task_id} v{self.number}"
+
+
+class UpstreamDelivery(models.Model):
+    """One report version to push to one upstream endpoint. Recorded in the transaction of the approval,
+    sent after commit by Celery (reports/tasks.py), at least once: the upstream must treat
+    (`report_id`, `version`) as idempotent."""
+
+    SCOPE_PATH = "version__task__division__code"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed (gave up)")
+
+    version = models.ForeignKey(ReportVersion, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.URLField(_("endpoint"), max_length=500)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("upstream delivery")
+        verbose_name_plural = _("upstream deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["version", "endpoint"], name="delivery_once_per_endpoint")]
+        # resend_due_deliveries (beat): pending rows whose retry moment has come.
+        indexes = [models.Index(fields=["next_attempt_at"], name="delivery_pending_due", condition=models.Q(status="pending"))]
+
+
+class DeliveryAttempt(models.Model):
+    """Every HTTP attempt of a delivery, successful or not."""
+
+    delivery = models.ForeignKey(UpstreamDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+
+class ExportLog(models.Model):
+    """Which statistics table an account exported, with its parameters (the rows are aggregates; the
+    personal-data access log in tasks records exports of task lists)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    table = models.CharField(max_length=40)
+    format = models.CharField(max_length=5)
+    params = models.JSONField(default=dict)
+    rows = models.PositiveIntegerField(default=0)

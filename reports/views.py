@@ -1,3 +1,188 @@
-from django.shortcuts import render
+"""Pages of reports (issue 7): dashboard, statistics (+ CSV/XLSX export), investigation reports (HTML,
+PDF, versions), cluster report, chain graph, upstream push log. Every read goes through
+tasks.selectors (outside the territory: 404) and every report or export of personal data is recorded
+with tasks.access_log.record_access."""
 
-# Create your views here.
+from __future__ import annotations
+
+import csv
+import io
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tasks.access_log import record_access
+from tasks.models import AccessAction, TracingTask
+from tasks.roles import can
+from tasks.selectors import get_visible_or_404, scope_code, tasks_visible_to, visible_to
+
+from . import stats
+from .models import ExportLog, ReportVersion, UpstreamDelivery
+from .reading import chain, masked_for, render_pdf
+from .services import report_snapshot
+
+
+def _require(user, capability: str) -> None:
+    if not can(user, capability):
+        raise PermissionDenied
+
+
+@login_required
+def dashboard(request):
+    _require(request.user, "stats.view")
+    root = scope_code(request.user)
+    if root is None:
+        raise Http404
+    initial = stats.dashboard(request.user, root)
+    return render(request, "reports/dashboard.html", {
+        "data_url": "/api/v1/stats/dashboard/", "poll_seconds": settings.DASHBOARD_POLL_SECONDS, "initial": initial,
+        "division_codes": [d["code"] for d in initial["divisions"]],
+    })
+
+
+@login_required
+def stats_page(request):
+    _require(request.user, "stats.view")
+    try:
+        q = stats.parse_query(request.user, request.GET)
+        table = stats.table(q)
+        sla = stats.sla(q)
+    except stats.BadParameter as exc:
+        return HttpResponseBadRequest(str(exc))
+    chartable = q.group_by in ("hour", "day")
+    return render(request, "reports/stats.html", {
+        "q": q, "table": table, "sla": sla, "groups": stats.GROUPS, "levels": stats.LEVELS, "chartable": chartable,
+        "query_string": request.GET.urlencode(),
+        "division_codes": [row[0] for row in table.rows] if q.group_by == "division" else [],
+    })
+
+
+def export_table(request, table: stats.Table, fmt: str, params: dict) -> HttpResponse:
+    """CSV or XLSX of a statistics table; recorded in ExportLog (aggregates carry no personal data)."""
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    filename = f"stats-{table.name}-{stamp}.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # Excel opens UTF-8 Chinese correctly with a BOM
+        writer = csv.writer(buffer)
+        writer.writerow(table.columns)
+        writer.writerows(table.rows)
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(table.name)
+        sheet.append(table.columns)
+        for row in table.rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        response = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    else:
+        return HttpResponseBadRequest("export must be csv or xlsx")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    ExportLog.objects.create(user=request.user, table=table.name, format=fmt, params=params, rows=len(table.rows))
+    return response
+
+
+@login_required
+def stats_export(request):
+    _require(request.user, "stats.view")
+    try:
+        q = stats.parse_query(request.user, request.GET)
+        table = stats.table(q)
+    except stats.BadParameter as exc:
+        return HttpResponseBadRequest(str(exc))
+    return export_table(request, table, request.GET.get("export", "csv"), dict(request.GET.items()))
+
+
+# ---- investigation reports ---------------------------------------------------------------------------
+
+
+def _task(request, task_id: int) -> TracingTask:
+    _require(request.user, "task.view")
+    return get_visible_or_404(request.user, TracingTask.objects.select_related("division"), pk=task_id)
+
+
+@login_required
+def report_task(request, task_id: int):
+    """The report as it stands now (live data), and the list of frozen versions."""
+    task = _task(request, task_id)
+    data = report_snapshot(task)
+    record_access(request, action=AccessAction.REPORT, objects=[task])
+    versions = ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
+    return render(request, "reports/report.html", {"task": task, "r": masked_for(request.user, data), "versions": versions, "version": None})
+
+
+@login_required
+def report_version(request, task_id: int, number: int):
+    task = _task(request, task_id)
+    version = ReportVersion.objects.filter(task=task, number=number).first()
+    if version is None:
+        raise Http404
+    record_access(request, action=AccessAction.REPORT, objects=[task])
+    versions = ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
+    return render(request, "reports/report.html", {"task": task, "r": masked_for(request.user, version.data), "versions": versions, "version": version})
+
+
+def _pdf_response(request, task, data, version):
+    pdf, _pages = render_pdf(user=request.user, data=data, version=version)
+    record_access(request, action=AccessAction.REPORT, objects=[task])
+    name = f"report-T{task.pk}" + (f"-v{version.number}" if version else "") + ".pdf"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def report_task_pdf(request, task_id: int):
+    task = _task(request, task_id)
+    return _pdf_response(request, task, report_snapshot(task), None)
+
+
+@login_required
+def report_version_pdf(request, task_id: int, number: int):
+    task = _task(request, task_id)
+    version = ReportVersion.objects.filter(task=task, number=number).first()
+    if version is None:
+        raise Http404
+    return _pdf_response(request, task, version.data, version)
+
+
+@login_required
+def report_cluster(request, task_id: int):
+    """The case and the chain of tasks its contacts opened: per generation, status and clocks."""
+    task = _task(request, task_id)
+    graph = chain(request.user, task.pk)
+    visible_ids = [n["task"] for n in graph["nodes"] if n.get("task")]
+    record_access(request, action=AccessAction.REPORT, objects=tasks_visible_to(request.user).filter(pk__in=visible_ids))
+    by_status: dict[str, int] = {}
+    for node in graph["nodes"]:
+        by_status[node["status"]] = by_status.get(node["status"], 0) + 1
+    return render(request, "reports/cluster.html", {
+        "task": task, "r": masked_for(request.user, report_snapshot(task)), "graph": graph, "by_status": sorted(by_status.items()),
+    })
+
+
+@login_required
+def report_chain(request, task_id: int):
+    task = _task(request, task_id)
+    return render(request, "reports/chain.html", {"task": task, "data_url": f"/api/v1/reports/chain/{task.pk}/"})
+
+
+@login_required
+def deliveries(request):
+    """Every push to upstream platforms and each of its attempts (the reader's territory only)."""
+    _require(request.user, "stats.view")
+    rows = (
+        visible_to(request.user, UpstreamDelivery.objects.select_related("version").prefetch_related("attempt_log"))
+        .order_by("-created_at", "-id")[:200]
+    )
+    return render(request, "reports/deliveries.html", {"deliveries": rows, "title": _("Upstream reporting")})

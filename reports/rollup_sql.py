@@ -1,0 +1,164 @@
+"""SQL of the rollup triggers (issue 7). Kept as plain strings so the migration that installs them
+(0002) has no dependency on app code at run time: the migration copies these strings verbatim.
+
+How the rollups stay exact:
+* One AFTER ... FOR EACH STATEMENT trigger per operation on tasks_tracingtask, with transition tables
+  (REFERENCING OLD TABLE / NEW TABLE). Whatever writes tasks (the intake's INSERT ... SELECT, the
+  dispatch's bulk UPDATE, the sweep, a service's save(), a DELETE), the statement's rows are counted
+  once: -1 per old row, +1 per new row, grouped by the rollup key; unchanged keys cancel out (HAVING).
+* The delta is applied with INSERT ... ON CONFLICT DO UPDATE SET n = n + delta, which is atomic per key
+  under concurrency (no read-modify-write, no lost update), inside the writer's transaction (a rollback
+  rolls the delta back too).
+* Rows are upserted in key order (ORDER BY), so two writers touching the same keys lock them in the same
+  order: they queue, they do not deadlock.
+* TRUNCATE of tasks empties the rollups.
+"""
+
+CLOCKLESS = "('approved','reported','closed','merged','cancelled')"
+
+# 0 nothing, 1 a running clock past its warning, 2 a running clock breached (bits: tasks/clocks.py).
+CLOCK_STATE = f"""CASE WHEN {{r}}.status IN {CLOCKLESS} THEN 0
+  WHEN ({{r}}.dispatched_at IS NULL AND {{r}}.dispatch_due IS NOT NULL AND {{r}}.clock_alerts & 2 <> 0)
+    OR ({{r}}.radius_limited_at IS NULL AND {{r}}.radius_due IS NOT NULL AND {{r}}.clock_alerts & 8 <> 0)
+    OR ({{r}}.traced_at IS NULL AND {{r}}.trace_due IS NOT NULL AND {{r}}.clock_alerts & 32 <> 0) THEN 2
+  WHEN ({{r}}.dispatched_at IS NULL AND {{r}}.dispatch_due IS NOT NULL AND {{r}}.clock_alerts & 1 <> 0)
+    OR ({{r}}.radius_limited_at IS NULL AND {{r}}.radius_due IS NOT NULL AND {{r}}.clock_alerts & 4 <> 0)
+    OR ({{r}}.traced_at IS NULL AND {{r}}.trace_due IS NOT NULL AND {{r}}.clock_alerts & 16 <> 0) THEN 1
+  ELSE 0 END"""
+
+
+def _hour(expr: str) -> str:
+    # The hour as an absolute instant (date_bin on timestamptz does not depend on the session's TimeZone).
+    return f"date_bin('1 hour', {expr}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+
+def division_rows(rel: str, sign: str) -> str:
+    return (f"SELECT {rel}.division_id AS k1, {rel}.status AS k2, {rel}.priority::smallint AS k3, "
+            f"({CLOCK_STATE.format(r=rel)})::smallint AS k4, {sign}::bigint AS d FROM {rel}")
+
+
+def batch_rows(rel: str, sign: str) -> str:
+    return f"SELECT {rel}.batch_id::bigint AS k1, left({rel}.division_id, 6) AS k2, {rel}.status AS k3, {sign}::bigint AS d FROM {rel}"
+
+
+EVENTS = (
+    ("created", "{r}.created_at"),
+    ("dispatched", "{r}.dispatched_at"),
+    ("dispatched_ontime", "CASE WHEN {r}.dispatched_at <= {r}.dispatch_due THEN {r}.dispatched_at END"),
+    ("radius_limited", "{r}.radius_limited_at"),
+    ("radius_ontime", "CASE WHEN {r}.radius_limited_at <= {r}.radius_due THEN {r}.radius_limited_at END"),
+    ("traced", "{r}.traced_at"),
+    ("traced_ontime", "CASE WHEN {r}.traced_at <= {r}.trace_due THEN {r}.traced_at END"),
+    ("approved", "{r}.approved_at"),
+)
+
+
+def event_rows(rel: str, sign: str) -> str:
+    # One filtered scan of the statement's rows per event (UNION ALL): cheaper than a LATERAL VALUES
+    # unpivot, and an INSERT of new tasks (only created_at set) costs one row per task.
+    parts = []
+    for name, expr in EVENTS:
+        at = expr.format(r=rel)
+        parts.append(f"SELECT left({rel}.division_id, 6) AS k1, '{name}'::varchar AS k2, {_hour(at)} AS k3, {sign}::bigint AS d "
+                     f"FROM {rel} WHERE ({at}) IS NOT NULL")
+    return " UNION ALL ".join(parts)
+
+
+TABLES = {
+    # table: (row builder, key columns)
+    "reports_divisioncount": (division_rows, ("division_code", "status", "priority", "clock_state")),
+    "reports_batchcount": (batch_rows, ("batch_id", "county", "status")),
+    "reports_eventcount": (event_rows, ("county", "event", "hour")),
+}
+
+
+TEXT_KEYS = {
+    "reports_divisioncount": {"k1": True, "k2": True},
+    "reports_batchcount": {"k2": True, "k3": True},
+    "reports_eventcount": {"k1": True, "k2": True},
+}
+
+
+def upsert(table: str, sources: list[tuple[str, str]]) -> str:
+    """INSERT ... SELECT the summed deltas of `sources` [(relation, sign)] into `table`."""
+    builder, keys = TABLES[table]
+    inner = " UNION ALL ".join(builder(rel, sign) for rel, sign in sources)
+    ks = [f"k{i}" for i in range(1, len(keys) + 1)]
+    cols = ", ".join(keys)
+    # Grouped first (a hash aggregate over the statement's rows, materialized), then the few resulting
+    # keys are sorted (byte order, COLLATE "C") so that concurrent writers lock them in one order.
+    order = ", ".join(f'{k} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(k) else k for k in ks)
+    return (
+        f"WITH delta AS MATERIALIZED (SELECT {', '.join(ks)}, sum(d) AS d FROM ({inner}) AS x "
+        f"GROUP BY {', '.join(ks)} HAVING sum(d) <> 0) "
+        f"INSERT INTO {table} AS t ({cols}, n) SELECT {', '.join(ks)}, d FROM delta ORDER BY {order} "
+        f"ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n"
+    )
+
+
+def function_sql() -> str:
+    def body(sources):
+        return ";\n    ".join(upsert(table, sources) for table in TABLES) + ";"
+
+    return f"""
+CREATE OR REPLACE FUNCTION reports_rollup_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    {body([("new_rows", "1")])}
+  ELSIF TG_OP = 'UPDATE' THEN
+    {body([("old_rows", "-1"), ("new_rows", "1")])}
+  ELSIF TG_OP = 'DELETE' THEN
+    {body([("old_rows", "-1")])}
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION reports_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- DELETE, not TRUNCATE: Django's flush truncates these tables in the same statement as the tasks.
+  DELETE FROM reports_divisioncount; DELETE FROM reports_batchcount; DELETE FROM reports_eventcount;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER reports_rollup_ins AFTER INSERT ON tasks_tracingtask
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_tasks();
+CREATE TRIGGER reports_rollup_upd AFTER UPDATE ON tasks_tracingtask
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_tasks();
+CREATE TRIGGER reports_rollup_del AFTER DELETE ON tasks_tracingtask
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_tasks();
+CREATE TRIGGER reports_rollup_trunc AFTER TRUNCATE ON tasks_tracingtask
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_truncate();
+"""
+
+
+def fill_sql() -> str:
+    """(Re)compute every rollup from tasks_tracingtask (used after creation and by rollups_rebuild)."""
+    return ";\n".join(upsert(table, [("tasks_tracingtask", "1")]) for table in TABLES) + ";"
+
+
+DROP_SQL = """
+DROP TRIGGER IF EXISTS reports_rollup_ins ON tasks_tracingtask;
+DROP TRIGGER IF EXISTS reports_rollup_upd ON tasks_tracingtask;
+DROP TRIGGER IF EXISTS reports_rollup_del ON tasks_tracingtask;
+DROP TRIGGER IF EXISTS reports_rollup_trunc ON tasks_tracingtask;
+DROP FUNCTION IF EXISTS reports_rollup_tasks();
+DROP FUNCTION IF EXISTS reports_rollup_truncate();
+"""
+
+# The dashboard's clock lists: active tasks by their earliest running deadline (partial: active only).
+ACTIVE = "('new','dispatched','received','radius_limited','traced','submitted','returned','transferring')"
+RUNNING_DEADLINE = ("LEAST(CASE WHEN dispatched_at IS NULL THEN dispatch_due END, "
+                    "CASE WHEN radius_limited_at IS NULL THEN radius_due END, "
+                    "CASE WHEN traced_at IS NULL THEN trace_due END)")
+INDEX_SQL = f"""
+-- dashboard clock lists (reports/stats.py clock_lists): active tasks by earliest running deadline.
+CREATE INDEX IF NOT EXISTS reports_task_running_deadline ON tasks_tracingtask (({RUNNING_DEADLINE})) WHERE status IN {ACTIVE};
+-- SLA medians over a window (reports/stats.py sla): tasks dispatched in the window.
+CREATE INDEX IF NOT EXISTS reports_task_dispatched_at ON tasks_tracingtask (dispatched_at) WHERE dispatched_at IS NOT NULL;
+"""
+INDEX_DROP_SQL = """
+DROP INDEX IF EXISTS reports_task_running_deadline;
+DROP INDEX IF EXISTS reports_task_dispatched_at;
+"""
