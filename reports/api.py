@@ -11,6 +11,8 @@ GET /api/v1/reports/chain/<task_id>/   the chain of transmission of a case (node
 from __future__ import annotations
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -32,9 +34,21 @@ def _query(request):
         raise exceptions.ValidationError({"detail": str(exc)}) from None
 
 
+STATS_PARAMETERS = [
+    OpenApiParameter("group_by", str, enum=["division", "status", "priority", "batch", "source", "hour", "day"]),
+    OpenApiParameter("level", str, enum=["province", "city", "county", "township", "village"]),
+    OpenApiParameter("division", str, description="division code inside your territory"),
+    OpenApiParameter("status", str, description="comma-separated statuses, or `active`"),
+    OpenApiParameter("priority", str, description="comma-separated priorities 1-6"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME),
+    OpenApiParameter("export", str, enum=["csv", "xlsx"]),
+]
+
+
 class StatsView(APIView):
     permission_classes = [IsAuthenticated, capability("stats.view")]
 
+    @extend_schema(parameters=STATS_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         q = _query(request)
         table = stats.table(q)
@@ -48,6 +62,7 @@ class StatsView(APIView):
 class SlaView(APIView):
     permission_classes = [IsAuthenticated, capability("stats.view")]
 
+    @extend_schema(parameters=STATS_PARAMETERS[:-1], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response(stats.sla(_query(request)))
 
@@ -75,6 +90,7 @@ def dashboard_data(request):
 class ChainView(APIView):
     permission_classes = [IsAuthenticated, capability("task.view")]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, task_id: int):
         task = get_visible_or_404(request.user, TracingTask.objects.all(), pk=task_id)
         return Response(chain(request.user, task.pk))
