@@ -340,13 +340,14 @@ class LeadValidator:
                 continue
             id18 = v.get("id18", "")
             phone = v.get("phone", "")
+            id_hash = id_number_hash(id18) if id18 else ""
             clean.append(
                 CleanLead(
                     index=item.index,
                     source=v["source"],
                     external_id=v.get("external_id", ""),
                     id_number=v.get("id_number", ""),
-                    id_number_hash=id_number_hash(id18) if id18 else "",
+                    id_number_hash=id_hash,
                     name=v.get("name", ""),
                     phone=phone,
                     phone_hash=phone_hash(phone) if phone else "",
@@ -358,7 +359,8 @@ class LeadValidator:
                     related_task_id=item.related_task,
                     payload=v.get("payload") or {},
                     priority=SOURCE_PRIORITY[v["source"]],
-                    person_key=person_key(id18=id18, phone=phone, name=v.get("name", "")),
+                    # The ID's hash is the person key when there is one: computed once.
+                    person_key=("id:" + id_hash) if id_hash else person_key(phone=phone, name=v.get("name", "")),
                 )
             )
         return clean, rejected
