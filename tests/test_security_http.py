@@ -107,7 +107,8 @@ PRODUCTION_ENV = {
 
 def _run(args, **extra_env):
     env = {**os.environ, **PRODUCTION_ENV, **extra_env}
-    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
+    # The test-only relaxations (plain HTTP, and the browser tests' async-unsafe flag) are not production.
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         env.pop(name, None)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
