@@ -208,7 +208,8 @@ def _bench_api(bench, villages) -> None:
     body = json.dumps(leads, ensure_ascii=False)
 
     def post():
-        response = client.post("/api/v1/leads/", body, content_type="application/json")
+        # secure=True: production settings redirect plain HTTP to HTTPS.
+        response = client.post("/api/v1/leads/", body, content_type="application/json", secure=True)
         if response.status_code == 403:
             # The session stack refused (e.g. a second factor the bench account has not passed): time the
             # view itself, with the same parsing, validation and writes, without the middleware.
