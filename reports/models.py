@@ -63,6 +63,51 @@ class EventCount(models.Model):
         indexes = [models.Index(fields=["event", "hour"], name="rollup_event_hour")]
 
 
+# Identity values of a report snapshot that are encrypted at rest (tasks.crypto, the same keys and
+# envelope as the Person columns): the person's and each close contact's ID number and phone.
+SNAPSHOT_ENCRYPTED = ("id_number", "phone")
+
+
+def _map_snapshot(data, convert):
+    """A copy of the snapshot `data` with `convert` applied to the encrypted identity values."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    if isinstance(out.get("person"), dict):
+        out["person"] = {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in out["person"].items()}
+    if isinstance(out.get("contacts"), list):
+        out["contacts"] = [
+            {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in c.items()} if isinstance(c, dict) else c
+            for c in out["contacts"]
+        ]
+    return out
+
+
+def protect_snapshot(data):
+    from tasks.crypto import encrypt
+
+    return _map_snapshot(data, encrypt)
+
+
+def reveal_snapshot(data):
+    from tasks.crypto import decrypt
+
+    return _map_snapshot(data, decrypt)
+
+
+class SnapshotField(models.JSONField):
+    """The JSON of a report version, with ID numbers and phones encrypted in the database (issue 9): the
+    column holds envelopes (`e1:…`, tasks/crypto.py), Python code always sees plaintext. Snapshots
+    written before this field hold plaintext, which reads as is (decrypt() returns a value without the
+    envelope prefix unchanged) until migration 0004 / rotate_encryption_keys re-encrypts them."""
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(protect_snapshot(value))
+
+    def from_db_value(self, value, expression, connection):
+        return reveal_snapshot(super().from_db_value(value, expression, connection))
+
+
 class ReportVersion(models.Model):
     """One numbered version of a task's investigation report: the snapshot of everything the report
     shows, frozen when an expert approved the task (or when the data changed after approval). Rendering
@@ -79,7 +124,7 @@ class ReportVersion(models.Model):
     number = models.PositiveIntegerField(_("version"))
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
     review = models.ForeignKey("reviews.Review", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    data = models.JSONField()
+    data = SnapshotField()  # identity values encrypted at rest
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 

@@ -488,8 +488,13 @@ class NoticeApproveApi(APIView):
         return Response(NoticeSerializer(notice, context={"request": request}).data)
 
 
+class NoticeRejectionInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000)
+
+
 class NoticeRejectApi(APIView):
-    """{"reason": "..."}: back to the submitter."""
+    """{"reason": "..."}: back to the submitter. The body is validated by NoticeRejectionInput (a body
+    that is not an object, or a reason that is not text, is a 400 naming the field, not a 500)."""
 
     @extend_schema(
         request=inline_serializer("NoticeRejection", {"reason": serializers.CharField()}),
@@ -497,8 +502,10 @@ class NoticeRejectApi(APIView):
     )
     def post(self, request, pk: int):
         notice = notices.get_notice_or_404(request.user, pk)
+        data = NoticeRejectionInput(data=request.data)
+        data.is_valid(raise_exception=True)
         try:
-            notice = notices.notice_reject(notice=notice, actor=request.user, reason=str(request.data.get("reason", "")))
+            notice = notices.notice_reject(notice=notice, actor=request.user, reason=data.validated_data["reason"])
         except PermissionDenied as exc:
             raise ApiPermissionDenied(str(exc)) from None
         except ValidationError as exc:

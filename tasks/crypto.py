@@ -276,7 +276,46 @@ def rotate_stored_values(*, batch_size: int = 5000, log=None) -> dict[str, int]:
                 log(f"{table}: {total} rows re-encrypted (up to id {after})")
         done[table] = total
     done[REJECTION_TABLE] = _rotate_rejections(batch_size, prefix, log)
+    done[SNAPSHOT_TABLE] = rotate_report_snapshots(batch_size=batch_size, log=log)
     return done
+
+
+SNAPSHOT_TABLE = "reports_reportversion"
+
+
+def rotate_report_snapshots(*, batch_size: int = 1000, log=None) -> int:
+    """Re-encrypt with the current key the identity values inside report snapshots (reports.models.
+    SnapshotField): values of older keys and plaintext of snapshots stored before the field encrypted.
+    Keyset batches, one transaction each; a row changed meanwhile is left for the next run."""
+    from django.db import connection, transaction
+
+    from reports.models import _map_snapshot
+
+    prefix = keyring().current_prefix
+
+    def current(value: str) -> str:
+        return value if not value or value.startswith(prefix) else keyring().encrypt(decrypt(value))
+
+    after, total = 0, 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, data FROM {SNAPSHOT_TABLE} WHERE id > %s ORDER BY id LIMIT %s", [after, batch_size])
+            rows = [(pk, json.loads(data) if isinstance(data, str) else data) for pk, data in cursor.fetchall()]
+            if not rows:
+                break
+            after = rows[-1][0]
+            changed = [(pk, data, new) for pk, data in rows if (new := _map_snapshot(data, current)) != data]
+            if changed:
+                cursor.execute(
+                    f"UPDATE {SNAPSHOT_TABLE} t SET data = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, old, new) "
+                    "WHERE t.id = u.id AND t.data = u.old::jsonb",
+                    [[c[0] for c in changed], [json.dumps(c[1], ensure_ascii=False) for c in changed],
+                     [json.dumps(c[2], ensure_ascii=False) for c in changed]],
+                )
+                total += cursor.rowcount
+        if log:
+            log(f"{SNAPSHOT_TABLE}: {total} snapshots re-encrypted (up to id {after})")
+    return total
 
 
 def _row_current(row: Any, prefix: str) -> bool:

@@ -224,6 +224,9 @@ def _text(data: dict, name: str, errors: _Errors, *, limit: int, required: bool 
         errors.add(name, _("must be text"))
         return ""
     value = str(raw).strip()
+    if "\x00" in value:  # PostgreSQL cannot store U+0000: a 400 here, not a DataError (500) at the INSERT
+        errors.add(name, _("must not contain NUL characters"))
+        return ""
     if required and not value:
         errors.add(name, _("required"))
     elif len(value) > limit:
@@ -289,6 +292,9 @@ def _division(data: dict, name: str, errors: _Errors, *, required: bool) -> Divi
             errors.add(name, _("required: choose the division"))
         return None
     code = str(raw).strip()
+    if "\x00" in code or len(code) > 20:
+        errors.add(name, _("no division has code %(code)s") % {"code": code.replace("\x00", "")[:20]})
+        return None
     if len(code) == 12 and code.endswith("000"):
         from .models import normalize_code
 

@@ -98,6 +98,18 @@ def insert_leads(leads: list[CleanLead], *, channel: str, created_by_id: int | N
     return accepted
 
 
+def _storable(value: Any) -> Any:
+    """`value` with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb cannot hold U+0000, and a
+    rejected row is stored as it came (a NUL in it is one of the reasons it was rejected)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    return value
+
+
 def save_rejections(rejections: list[Rejection], *, channel: str, created_by_id: int | None, received_at: datetime) -> None:
     if not rejections:
         return
@@ -108,8 +120,9 @@ def save_rejections(rejections: list[Rejection], *, channel: str, created_by_id:
             for r in rejections:
                 copy.write_row(
                     (
-                        (r.source or "")[:20], (r.external_id or "")[:100], channel, r.index,
-                        json.dumps(r.errors, ensure_ascii=False), json.dumps(protect_row(r.row), ensure_ascii=False, default=str),
+                        _storable(str(r.source or ""))[:20], _storable(str(r.external_id or ""))[:100], channel, r.index,
+                        json.dumps(_storable(r.errors), ensure_ascii=False),
+                        json.dumps(_storable(protect_row(r.row)), ensure_ascii=False, default=str),
                         received_at, created_by_id,
                     )
                 )

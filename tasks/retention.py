@@ -11,10 +11,21 @@ without one. Purging clears, in set-based UPDATEs:
 * the person's Tasks: address and the free-text "why unresolved" (it may quote an address); the task
   rows themselves, with status, division, clocks and dates, stay for the statistics;
 * django-auditlog's change history of those rows: the personal fields are removed from `changes`, the
-  text rendering is emptied and a person's `object_repr` (its name) becomes `#<id>`.
+  text rendering is emptied and a person's `object_repr` (its name) becomes `#<id>`;
+* the field records of those tasks (tasks/models/fieldwork.py), which name and locate people:
+  CloseContact name, ID number, phone, place of last contact and address (the contact's relation,
+  time and division stay); TrajectoryEntry address, companions, activity, seat and coordinates (the
+  place name, times, division and transport stay: they feed the risk-area statistics); RadiusControl
+  address, quarantine site (a centralised quarantine keeps the placeholder "-", which its CHECK
+  constraint needs), coordinates and note; ContactAttempt and TestResult notes;
+* the frozen report versions of those tasks (reports.ReportVersion.data): the person's name, ID number,
+  phone and address, the contacts' name, ID number, phone and place, the trajectory's address,
+  companions and activity, the radius controls' site and note.
 
-The access log keeps ids only and is not touched. Field-work free text (trajectory notes, contact
-names) is left to the field-work models' own purge hook once they exist (docs/security.md).
+Apart from the persons, every run (not a dry run) deletes the LeadRejection rows received more than
+RETENTION_DAYS ago: they hold the (encrypted) raw rows of people who never became a task.
+
+The access log keeps ids only and is not touched.
 
 Safe to run twice at once: a PostgreSQL advisory lock lets one run work and the other return None.
 Every run (also a dry run) is a PurgeRun row with its counts.
@@ -49,16 +60,27 @@ class StepResult:
     leads: int = 0
     tasks: int = 0
     log_entries: int = 0
+    field_records: int = 0
+    report_versions: int = 0
 
 
 def _tables():
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    from .models import Lead, Person, TracingTask
+    from reports.models import ReportVersion
+
+    from .models import CloseContact, ContactAttempt, Lead, LeadRejection, Person, RadiusControl, TestResult, TracingTask, TrajectoryEntry
 
     ct = ContentType.objects.get_for_models(Person, TracingTask)
     return {
+        "contact": CloseContact._meta.db_table,
+        "attempt": ContactAttempt._meta.db_table,
+        "radius": RadiusControl._meta.db_table,
+        "test": TestResult._meta.db_table,
+        "trajectory": TrajectoryEntry._meta.db_table,
+        "report": ReportVersion._meta.db_table,
+        "rejection": LeadRejection._meta.db_table,
         "person": Person._meta.db_table,
         "task": TracingTask._meta.db_table,
         "lead": Lead._meta.db_table,
@@ -146,7 +168,58 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
             [TASK_LOG_FIELDS, t["task_ct"]],
         )
         result.log_entries += cursor.rowcount
+        # Field records and report snapshots of the purged persons' tasks.
+        cursor.execute("DROP TABLE IF EXISTS purge_task_ids")
+        cursor.execute(
+            f"""CREATE TEMP TABLE purge_task_ids ON COMMIT DROP AS
+                SELECT id FROM {t['task']} WHERE person_id IN (SELECT id FROM purge_person_ids)"""
+        )
+        in_tasks = "task_id IN (SELECT id FROM purge_task_ids)"
+        for sql in (
+            f"""UPDATE {t['contact']} SET name = '', id_number = '', phone = '', last_contact_place = '', address = ''
+                WHERE {in_tasks}""",
+            f"""UPDATE {t['trajectory']} SET address = '', companions = '', activity = '', seat = '',
+                    latitude = NULL, longitude = NULL
+                WHERE {in_tasks}""",
+            f"""UPDATE {t['radius']} SET address = '', note = '', latitude = NULL, longitude = NULL, location_accuracy_m = NULL,
+                    quarantine_site = CASE WHEN quarantine_site = '' THEN '' ELSE '-' END
+                WHERE {in_tasks}""",
+            f"UPDATE {t['attempt']} SET note = '' WHERE {in_tasks}",
+            f"UPDATE {t['test']} SET note = '' WHERE {in_tasks}",
+        ):
+            cursor.execute(sql)
+            result.field_records += cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['report']} v SET data = v.data
+                    || jsonb_build_object('person', COALESCE(v.data->'person', '{{}}'::jsonb)
+                                          || '{{"name": "", "id_number": "", "phone": "", "address": ""}}'::jsonb)
+                    || jsonb_build_object('contacts', {_scrub_array('contacts', '{"name": "", "id_number": "", "phone": "", "place": ""}')})
+                    || jsonb_build_object('trajectory', {_scrub_array('trajectory', '{"address": "", "companions": "", "activity": ""}')})
+                    || jsonb_build_object('radius', {_scrub_array('radius', '{"site": "", "note": ""}')})
+                WHERE {in_tasks}"""
+        )
+        result.report_versions = cursor.rowcount
     return result
+
+
+def _scrub_array(key: str, blank: str) -> str:
+    """SQL: the snapshot's array `key` with every element's personal keys replaced by `blank` (order kept)."""
+    return (
+        f"COALESCE((SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object' THEN e || '{blank}'::jsonb ELSE e END ORDER BY n) "
+        f"FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v.data->'{key}') = 'array' THEN v.data->'{key}' ELSE '[]'::jsonb END) "
+        f"WITH ORDINALITY AS a(e, n)), '[]'::jsonb)"
+    )
+
+
+def purge_rejections(cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Delete (or, dry, count) the rejected intake rows received before `cutoff`."""
+    t = _tables()
+    with connection.cursor() as cursor:
+        if dry_run:
+            cursor.execute(f"SELECT count(*) FROM {t['rejection']} WHERE received_at < %s", [cutoff])
+            return cursor.fetchone()[0]
+        cursor.execute(f"DELETE FROM {t['rejection']} WHERE received_at < %s", [cutoff])
+        return cursor.rowcount
 
 
 def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, triggered_by: str = "") -> PurgeRun | None:
@@ -165,6 +238,7 @@ def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, t
             started_at=timezone.now(), cutoff=cutoff, retention_days=settings.RETENTION_DAYS, dry_run=dry_run,
             held=held, triggered_by=triggered_by[:50],
         )
+        run.rejections = purge_rejections(cutoff, dry_run=dry_run)
         if dry_run:
             run.persons = due
         else:
@@ -176,11 +250,15 @@ def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, t
                 run.leads += step.leads
                 run.tasks += step.tasks
                 run.log_entries += step.log_entries
+                run.field_records += step.field_records
+                run.report_versions += step.report_versions
         run.finished_at = timezone.now()
         run.save()
         log.info(
-            "purge_personal_data%s: cutoff %s, %d persons, %d leads, %d tasks, %d history entries, %d kept by legal hold",
-            " (dry run)" if dry_run else "", cutoff.isoformat(), run.persons, run.leads, run.tasks, run.log_entries, held,
+            "purge_personal_data%s: cutoff %s, %d persons, %d leads, %d tasks, %d history entries, %d field records, "
+            "%d report versions, %d rejected rows deleted, %d kept by legal hold",
+            " (dry run)" if dry_run else "", cutoff.isoformat(), run.persons, run.leads, run.tasks, run.log_entries,
+            run.field_records, run.report_versions, run.rejections, held,
         )
         return run
     finally:

@@ -380,6 +380,9 @@ class LeadValidator:
         for key in row:
             if key not in LEAD_FIELDS:
                 fail(str(key), _("unknown field; put source-specific fields in payload"))
+            elif _has_nul(row[key]):
+                # PostgreSQL text and jsonb cannot hold U+0000: refused here instead of failing the COPY (a 500).
+                fail(str(key), _("must not contain NUL characters"))
 
         def text(name: str, limit: int | None = None) -> str:
             raw = row.get(name)
@@ -518,6 +521,16 @@ class LeadValidator:
 
 def _raw_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _jsonable(row: Any) -> Any:

@@ -140,3 +140,103 @@ def test_the_retention_job_is_scheduled_nightly(settings):
     assert entry["task"] == "tasks.purge_personal_data"
     assert "tasks.purge_personal_data" in app.tasks
     assert settings.RETENTION_DAYS == 180
+
+
+# ---- field records, rejected rows, report snapshots ---------------------------------------------------
+
+
+def _field_records(task):
+    import uuid as _uuid
+
+    from tasks.models import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
+
+    user = task.assignee or __import__("tests.factories", fromlist=["UserFactory"]).UserFactory()
+    common = {"task": task, "created_by": user}
+    CloseContact.objects.create(
+        idempotency_key=_uuid.uuid4(), name="李四", id_number="460105198806060018", phone="13907559999", relation="family",
+        last_contact_at=CLOSED, last_contact_place="李四家", division_id=task.division_id, address="秀英区某路 9 号", **common,
+    )
+    TrajectoryEntry.objects.create(
+        idempotency_key=_uuid.uuid4(), started_at=CLOSED, ended_at=CLOSED, place_name="友谊超市", address="秀英大道 8 号",
+        latitude="20.012300", longitude="110.234500", activity="与王五购物", seat="12A", companions="王五", transport="bus",
+        vehicle_number="37路", **common,
+    )
+    RadiusControl.objects.create(
+        idempotency_key=_uuid.uuid4(), division_id=task.division_id, address="秀华路 1 号", latitude="20.012300",
+        longitude="110.234500", location_accuracy_m=10, measure="centralised_quarantine", quarantine_site="某酒店 302 房",
+        controlled_at=CLOSED, note="本人在酒店", **common,
+    )
+    ContactAttempt.objects.create(idempotency_key=_uuid.uuid4(), method="phone", reached=True, attempted_at=CLOSED,
+                                  note="李四接听", **common)
+    TestResult.objects.create(idempotency_key=_uuid.uuid4(), sampled_at=CLOSED, test_type="nucleic_acid", result="negative",
+                              lab="市疾控", note="李四陪同", **common)
+
+
+def _report_version(task):
+    from reports.models import ReportVersion
+
+    data = {
+        "task": {"id": task.pk}, "person": {"name": "张三", "id_number": "460105199001011234", "phone": "13907550001",
+                                            "address": "秀英区某路 8 号", "division_name": "某村"},
+        "contacts": [{"name": "李四", "id_number": "460105198806060018", "phone": "13907559999", "place": "李四家",
+                      "relation": "家人"}],
+        "trajectory": [{"place": "友谊超市", "address": "秀英大道 8 号", "companions": "王五", "activity": "购物"}],
+        "radius": [{"at": None, "measure": "集中隔离", "site": "某酒店 302 房", "note": "本人在酒店"}],
+    }
+    return ReportVersion.objects.create(task=task, number=1, reason="approval", data=data, digest="x")
+
+
+def test_field_records_and_report_snapshots_of_purged_persons_are_anonymised(hainan, settings):
+    from django.db import connection
+
+    from reports.models import ReportVersion
+    from tasks.models import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
+
+    task = _closed_task()
+    _field_records(task)
+    version = _report_version(task)
+    kept = _closed_task(legal_hold=True, person=PersonFactory(id_number="460105199001011236"))
+    _field_records(kept)
+    run = purge_personal_data(now=_edge(settings, 1))
+    assert run.persons == 1 and run.field_records == 5 and run.report_versions == 1
+
+    c = CloseContact.objects.get(task=task)
+    assert (c.name, c.id_number, c.phone, c.last_contact_place, c.address) == ("", "", "", "", "")
+    assert c.relation == "family" and c.division_id  # statistics stay
+    e = TrajectoryEntry.objects.get(task=task)
+    assert (e.address, e.companions, e.activity, e.seat, e.latitude, e.longitude) == ("", "", "", "", None, None)
+    assert e.place_name == "友谊超市" and e.transport == "bus"
+    r = RadiusControl.objects.get(task=task)
+    assert (r.address, r.note, r.latitude, r.longitude, r.location_accuracy_m) == ("", "", None, None, None)
+    assert r.quarantine_site == "-" and r.measure == "centralised_quarantine"
+    assert ContactAttempt.objects.get(task=task).note == "" and TestResult.objects.get(task=task).note == ""
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data::text FROM reports_reportversion WHERE id = %s", [version.pk])
+        raw = cursor.fetchone()[0]
+    for secret in ("张三", "460105199001011234", "13907550001", "某路 8 号", "李四", "460105198806060018", "13907559999",
+                   "秀英大道", "王五", "某酒店"):
+        assert secret not in raw, secret
+    data = ReportVersion.objects.get(pk=version.pk).data
+    assert data["person"]["division_name"] == "某村" and data["contacts"][0]["relation"] == "家人"
+    assert data["trajectory"][0]["place"] == "友谊超市"
+
+    # The legal hold keeps the other task's field records; a second run changes nothing.
+    assert CloseContact.objects.get(task=kept).name == "李四"
+    assert TrajectoryEntry.objects.get(task=kept).companions == "王五"
+    again = purge_personal_data(now=_edge(settings, 1))
+    assert (again.persons, again.field_records, again.report_versions) == (0, 0, 0)
+
+
+def test_rejected_intake_rows_older_than_the_retention_are_deleted(hainan, settings):
+    from tasks.models import LeadRejection
+
+    old = LeadRejection.objects.create(channel="api", row_index=0, errors={"x": ["bad"]}, row={"name": "张三"}, received_at=CLOSED)
+    new = LeadRejection.objects.create(channel="api", row_index=0, errors={"x": ["bad"]}, row={"name": "李四"},
+                                       received_at=CLOSED + dt.timedelta(days=2))
+    dry = purge_personal_data(now=_edge(settings, 1), dry_run=True)
+    assert dry.rejections == 1 and LeadRejection.objects.filter(pk=old.pk).exists()
+    run = purge_personal_data(now=_edge(settings, 1))
+    assert run.rejections == 1
+    assert not LeadRejection.objects.filter(pk=old.pk).exists() and LeadRejection.objects.filter(pk=new.pk).exists()
+    assert purge_personal_data(now=_edge(settings, 1)).rejections == 0
