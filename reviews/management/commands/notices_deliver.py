@@ -1,31 +1,10 @@
 """`python manage.py notices_deliver [--now ISO8601]`: Send the pending notice SMS once (the same loop as the Celery beat job
 reviews.notices_deliver, reviews/tasks.py)."""
 
-from datetime import datetime
-
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from reviews.management.step_command import StepCommand
 
 
-def parse_now(value):
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 date and time") from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-class Command(BaseCommand):
+class Command(StepCommand):
     help = "Send the pending notice SMS"
-
-    def add_arguments(self, parser):
-        parser.add_argument("--now", help="act as of this ISO 8601 time")
-        parser.add_argument("--limit", type=int, default=100)
-
-    def handle(self, *args, now=None, limit=100, **options):
-        from reviews.notices import deliver_step
-        from reviews.tasks import run_loop
-
-        moment = parse_now(now) if now else timezone.now()
-        count = run_loop(deliver_step, now=moment, limit=limit)
-        self.stdout.write(f"{count} handled.")
+    step = "reviews.notices.deliver_step"
+    default_limit = 100

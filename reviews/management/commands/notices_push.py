@@ -1,31 +1,10 @@
 """`python manage.py notices_push [--now ISO8601]`: Push the approved notices that are due once (the same loop as the Celery beat job
 reviews.notices_push, reviews/tasks.py)."""
 
-from datetime import datetime
-
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from reviews.management.step_command import StepCommand
 
 
-def parse_now(value):
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 date and time") from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-class Command(BaseCommand):
+class Command(StepCommand):
     help = "Push the approved notices that are due"
-
-    def add_arguments(self, parser):
-        parser.add_argument("--now", help="act as of this ISO 8601 time")
-        parser.add_argument("--limit", type=int, default=200)
-
-    def handle(self, *args, now=None, limit=200, **options):
-        from reviews.notices import push_step
-        from reviews.tasks import run_loop
-
-        moment = parse_now(now) if now else timezone.now()
-        count = run_loop(push_step, now=moment, limit=limit)
-        self.stdout.write(f"{count} handled.")
+    step = "reviews.notices.push_step"
+    default_limit = 200

@@ -1,12 +1,11 @@
 """Anonymise the personal data whose retention period ended (tasks/retention.py). The nightly Celery
 beat job `tasks.purge_personal_data` runs the same service."""
 
-from datetime import datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from tasks.retention import purge_personal_data
+from tracing_center.commands import parse_now
 
 
 class Command(BaseCommand):
@@ -17,14 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count what would be purged, change nothing")
 
     def handle(self, *args, now=None, dry_run=False, **options):
-        moment = None
-        if now:
-            try:
-                moment = datetime.fromisoformat(now)
-            except ValueError:
-                raise CommandError(f"--now {now!r} is not an ISO 8601 date-time, e.g. 2026-11-01T03:00:00+08:00") from None
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
+        moment = parse_now(now) if now else None
         run = purge_personal_data(now=moment, dry_run=dry_run, triggered_by="command")
         if run is None:
             self.stdout.write("Another purge is running; nothing done.")

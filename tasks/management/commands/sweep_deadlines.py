@@ -5,23 +5,12 @@ moment (drills, audits; a time without offset is read in TIME_ZONE). `--deliver`
 SMS / e-mail deliveries afterwards.
 """
 
-from datetime import datetime
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from tasks.notify import deliver_pending
 from tasks.sweep import sweep
-
-
-def parse_now(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 date and time (e.g. 2024-05-01T10:30:00+08:00)") from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+from tracing_center.commands import parse_now
 
 
 class Command(BaseCommand):
