@@ -431,13 +431,23 @@ def dashboard_json(user, root: str) -> bytes:
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
+    from django.utils.translation import get_language
+
+    from tasks.models import IntakeBatch
+
     seconds = settings.DASHBOARD_CACHE_SECONDS
-    key = f"reports:dashboard:{root or '-'}"
+    # The labels are in the reader's language: one cached body per territory and language.
+    key = f"reports:dashboard:{get_language()}:{root or '-'}"
     if seconds > 0:
         body = cache.get(key)
         if body is not None:
             return body
-    body = json.dumps(dashboard(user, root), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
+    data = dashboard(user, root)
+    data["labels"] = {
+        "status": {s.value: str(s.label) for s in TaskStatus},
+        "batch_status": {s.value: str(s.label) for s in IntakeBatch.Status},
+    }
+    body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
     if seconds > 0:
         cache.set(key, body, seconds)
     return body

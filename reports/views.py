@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -38,7 +39,7 @@ def dashboard(request):
     root = scope_code(request.user)
     if root is None:
         raise Http404
-    initial = stats.dashboard(request.user, root)
+    initial = json.loads(stats.dashboard_json(request.user, root))
     return render(request, "reports/dashboard.html", {
         "data_url": "/api/v1/stats/dashboard/", "poll_seconds": settings.DASHBOARD_POLL_SECONDS, "initial": initial,
         "division_codes": [d["code"] for d in initial["divisions"]],

@@ -10,15 +10,18 @@
   function list(name) { return root.querySelector('[data-list="' + name + '"]'); }
   function text(name, value) { var el = field(name); if (el) el.textContent = value == null ? "—" : value; }
   function el(tag, cls, content) { var e = document.createElement(tag); if (cls) e.className = cls; if (content != null) e.textContent = content; return e; }
+  var labels = {};
+  function label(kind, value) { return (labels[kind] && labels[kind][value]) || value; }
   function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
 
   function render(d) {
+    if (d.labels) labels = d.labels;
     text("division", d.division.name);
     text("generated_at", when(d.generated_at));
     var last = d.batches.last;
     text("last_batch", last ? "#" + last.id : "—");
     if (last) { field("last_batch_link").setAttribute("href", last.url); }
-    text("last_batch_detail", last ? when(last.started_at) + " · " + last.status + " · " + last.tasks_here : "");
+    text("last_batch_detail", last ? when(last.started_at) + " · " + label("batch_status", last.status) + " · " + last.tasks_here : "");
     text("next_batch", when(d.batches.next_at));
     ["active", "total", "warning", "overdue"].forEach(function (k) { text(k, d.totals[k]); });
     text("unresolved", d.queues.unresolved);
@@ -26,13 +29,13 @@
 
     var tbody = list("by_status"); tbody.replaceChildren();
     Object.keys(d.by_status).forEach(function (s) {
-      var tr = el("tr"); tr.append(el("th", null, s), el("td", null, d.by_status[s])); tbody.append(tr);
+      var tr = el("tr"); tr.append(el("th", null, label("status", s)), el("td", null, d.by_status[s])); tbody.append(tr);
     });
     ["breached", "expiring"].forEach(function (k) {
       var ul = list(k); ul.replaceChildren();
       d.clocks[k].forEach(function (t) {
         var li = el("li"), a = el("a", null, "T" + t.id); a.href = t.url;
-        li.append(a, document.createTextNode(" " + t.status + " · " + t.division + " · " + when(t.deadline) + " (" + t.minutes + " min)"));
+        li.append(a, document.createTextNode(" " + label("status", t.status) + " · " + t.division + " · " + when(t.deadline) + " (" + t.minutes + " min)"));
         ul.append(li);
       });
       if (!d.clocks[k].length) ul.append(el("li", "muted", "—"));
