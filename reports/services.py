@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tasks.models import TracingTask
 
@@ -237,12 +238,33 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
         )
         if ok:
             delivery.status, delivery.delivered_at = UpstreamDelivery.Status.DELIVERED, now
-        elif delivery.attempts >= settings.UPSTREAM_MAX_ATTEMPTS:
+            delivery.save(update_fields=["status", "attempts", "delivered_at", "next_attempt_at"])
+            _mark_reported_when_acknowledged(delivery.version, now)
+            return delivery.status
+        if delivery.attempts >= settings.UPSTREAM_MAX_ATTEMPTS:
             delivery.status = UpstreamDelivery.Status.FAILED  # stale: stop, the page shows it in red
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
         delivery.save(update_fields=["status", "attempts", "delivered_at", "next_attempt_at"])
         return delivery.status
+
+
+def _mark_reported_when_acknowledged(version: ReportVersion, now: datetime) -> None:
+    """approved → reported once every configured upstream has acknowledged this version (an approved
+    task whose deployment has no upstream stays approved: nobody was reported to)."""
+    from tasks.models import TaskStatus
+    from tasks.workflow import task_change_status
+
+    if version.deliveries.exclude(status=UpstreamDelivery.Status.DELIVERED).exists():
+        return
+    task = TracingTask.objects.select_for_update().get(pk=version.task_id)
+    if task.status != TaskStatus.APPROVED:
+        return
+    count = version.deliveries.count()
+    task_change_status(
+        task=task, to_status=TaskStatus.REPORTED, now=now,
+        reason=_("Report v%(number)s acknowledged by %(count)s upstream endpoint(s)") % {"number": version.number, "count": count},
+    )
 
 
 def due_deliveries(now: datetime | None = None, limit: int = 100) -> list[int]:

@@ -157,6 +157,9 @@ def test_a_push_that_fails_twice_is_retried_with_backoff_and_delivered_once(revi
     assert attempts == [(1, 503, False), (2, 503, False), (3, 200, True)]
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempts == 3
+    review.task.refresh_from_db()
+    assert review.task.status == "reported", "the acknowledged report moves the task on"
+    assert review.task.transitions.filter(from_status="approved", to_status="reported").count() == 1
     assert len(Upstream.requests) == 3
     signature, body = Upstream.requests[-1]
     assert signature == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
