@@ -188,7 +188,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery: Redis broker; the periodic jobs are declared in tracing_center/celery.py.
+# Celery: Redis broker; the periodic jobs are CELERY_BEAT_SCHEDULE at the end of this file.
 REDIS_URL = env_redis("REDIS_URL")
 CELERY_BROKER_URL = env_redis("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -454,3 +454,26 @@ NOTICE_SMS_LATE_CUTOFF_MINUTES = env_int("NOTICE_SMS_LATE_CUTOFF_MINUTES", 720, 
 # Inbound SMS webhook: X-Notice-Signature = sha256=HMAC-SHA256(secret, X-Notice-Timestamp + "." + body).
 NOTICE_SMS_INBOUND_SECRET = env_str("NOTICE_SMS_INBOUND_SECRET", "")
 NOTICE_SMS_INBOUND_MAX_AGE_SECONDS = env_int("NOTICE_SMS_INBOUND_MAX_AGE_SECONDS", 300, minimum=1)
+
+
+# Periodic jobs (Celery beat), all in one place; every job is idempotent and safe to run twice at once.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    # Unified intake: the pending leads become one batch (tasks/intake.py).
+    "intake-batch": {"task": "tasks.run_intake", "schedule": INTAKE_INTERVAL_MINUTES * 60.0},
+    # Deadline sweep (tasks/sweep.py), the same step as `manage.py sweep_deadlines`.
+    "sweep-deadlines": {"task": "tasks.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
+    # SMS / e-mail delivery of staff notifications (tasks/notify.py).
+    "deliver-notifications": {"task": "tasks.deliver_notifications", "schedule": 20.0, "options": {"expires": 18}},
+    # Retention: nightly purge of personal data past RETENTION_DAYS (tasks/retention.py).
+    "purge-personal-data": {"task": "tasks.purge_personal_data", "schedule": crontab(hour=RETENTION_HOUR, minute=17)},
+    # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
+    "reports-resend-deliveries": {"task": "reports.resend_due_deliveries", "schedule": 60.0, "options": {"expires": 55}},
+    # Notices (reviews/tasks.py); each is also a `notices_*` command.
+    "notices-generate": {"task": "reviews.notices_generate", "schedule": 300.0, "options": {"expires": 290}},
+    "notices-push": {"task": "reviews.notices_push", "schedule": 30.0, "options": {"expires": 28}},
+    "notices-deliver": {"task": "reviews.notices_deliver", "schedule": 30.0, "options": {"expires": 28}},
+    "notices-remind": {"task": "reviews.notices_remind", "schedule": 60.0, "options": {"expires": 55}},
+}
+
