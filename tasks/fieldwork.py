@@ -340,6 +340,18 @@ def _created(model: type[Model], *, task, actor, key, now, **values):
     return model.objects.create(task=task, idempotency_key=key, created_by=actor, created_at=now, updated_at=now, **values)
 
 
+def _start_record(model, *, task: TracingTask, actor, data: dict):
+    """What every new field record begins with: the role, the task locked, a resend of the same
+    idempotency key answered with the record it made, and a stale form refused (409)."""
+    _require_fieldwork(actor)
+    task = _lock(task)
+    key = _key(data.get("idempotency_key"))
+    existing = _existing(model, key, task)
+    if existing is None:
+        _check_fresh(task, actor, data.get("version"))
+    return task, key, existing
+
+
 # --- contact attempts --------------------------------------------------------------------------------
 
 
@@ -347,12 +359,9 @@ def _created(model: type[Model], *, task, actor, key, now, **values):
 def record_attempt(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     """A phone call or visit to the person, reached or not."""
     now = now or timezone.now()
-    _require_fieldwork(actor)
-    task = _lock(task)
-    key = _key(data.get("idempotency_key"))
-    if existing := _existing(ContactAttempt, key, task):
+    task, key, existing = _start_record(ContactAttempt, task=task, actor=actor, data=data)
+    if existing is not None:
         return Outcome(existing, False, task)
-    _check_fresh(task, actor, data.get("version"))
     errors = _Errors()
     values = {
         "method": _choice(data, "method", ContactAttempt.Method, errors),
@@ -374,12 +383,9 @@ def record_radius(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     """Where the person is now and the control measure. A measure other than "not reached" limits the
     radius: the first one moves the task to radius_limited and stops the 3-hour clock at its time."""
     now = now or timezone.now()
-    _require_fieldwork(actor)
-    task = _lock(task)
-    key = _key(data.get("idempotency_key"))
-    if existing := _existing(RadiusControl, key, task):
+    task, key, existing = _start_record(RadiusControl, task=task, actor=actor, data=data)
+    if existing is not None:
         return Outcome(existing, False, task)
-    _check_fresh(task, actor, data.get("version"))
     errors = _Errors()
     latitude, longitude = _coordinates(data, errors)
     values = {
@@ -459,12 +465,9 @@ def _trajectory_values(data: dict, now, *, partial_of: TrajectoryEntry | None = 
 @transaction.atomic
 def trajectory_add(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     now = now or timezone.now()
-    _require_fieldwork(actor)
-    task = _lock(task)
-    key = _key(data.get("idempotency_key"))
-    if existing := _existing(TrajectoryEntry, key, task):
+    task, key, existing = _start_record(TrajectoryEntry, task=task, actor=actor, data=data)
+    if existing is not None:
         return Outcome(existing, False, task)
-    _check_fresh(task, actor, data.get("version"))
     values = _trajectory_values(data, now)
     task = _ensure_received(task, actor, now)
     record = _created(TrajectoryEntry, task=task, actor=actor, key=key, now=now, **values)
@@ -555,12 +558,9 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
     close_contact, related_task = this task, person_key and keyed hashes as the intake computes them)
     that the next intake batch turns into a task of generation + 1 linked to this one."""
     now = now or timezone.now()
-    _require_fieldwork(actor)
-    task = _lock(task)
-    key = _key(data.get("idempotency_key"))
-    if existing := _existing(CloseContact, key, task):
+    task, key, existing = _start_record(CloseContact, task=task, actor=actor, data=data)
+    if existing is not None:
         return Outcome(existing, False, task)
-    _check_fresh(task, actor, data.get("version"))
     errors = _Errors()
     name = clean_name(_text(data, "name", errors, limit=50))
     raw_id = _text(data, "id_number", errors, limit=30)
@@ -632,12 +632,9 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
 @transaction.atomic
 def record_test(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     now = now or timezone.now()
-    _require_fieldwork(actor)
-    task = _lock(task)
-    key = _key(data.get("idempotency_key"))
-    if existing := _existing(TestResult, key, task):
+    task, key, existing = _start_record(TestResult, task=task, actor=actor, data=data)
+    if existing is not None:
         return Outcome(existing, False, task)
-    _check_fresh(task, actor, data.get("version"))
     errors = _Errors()
     values = {
         "sampled_at": _time(data, "sampled_at", errors, now),
