@@ -3,7 +3,8 @@
 * **In-app** is the `Notification` row itself: written in the same transaction as what caused it (an
   escalation, a transfer), shown in the inbox with an unread count. Nothing to send.
 * **SMS and e-mail** are `NotificationDelivery` rows, one per notification and outside channel, created
-  in the same statement set as the notifications for the recipients that have an address, and sent
+  in the same transaction as the notifications (by the sweep, in the very statement that inserts them:
+  `delivery_inserts`) for the recipients that have an address, and sent
   later by `deliver_step`, which claims pending rows with `SELECT … FOR UPDATE SKIP LOCKED` (zulip's
   deliver_scheduled_emails), so any number of delivery workers can run at once.
 
@@ -114,31 +115,50 @@ def _local(iso: str) -> str:
 # --- creating delivery rows ----------------------------------------------------------------------
 
 
-def create_deliveries_for(notification_ids: list[int]) -> int:
-    """One pending delivery per notification and configured channel, for recipients with an address;
-    in one INSERT … SELECT per channel. Idempotent (ON CONFLICT DO NOTHING)."""
-    if not notification_ids:
-        return 0
-    created = 0
-    with connection.cursor() as cursor:
-        for name, conf in channel_config().items():
-            address = conf["ADDRESS"]  # validated against ADDRESS_FIELDS: safe to interpolate
-            kinds, levels = conf.get("KINDS"), conf.get("LEVELS")
-            cursor.execute(
-                f"""
+def delivery_inserts(source: str) -> tuple[list[str], str, dict]:
+    """The delivery rows of a set of notifications, as data-modifying CTEs for one statement.
+
+    `source` names a relation (a CTE) with the columns (id, recipient_id, kind, level, created_at) of the
+    notifications (`level` is `data->>'level'`, NULL when none). Returns (CTEs `name AS (INSERT …)`, an
+    SQL expression counting the rows they inserted, parameters): one pending delivery per notification
+    and configured channel, for active recipients with an address; idempotent (ON CONFLICT DO NOTHING).
+    The sweep puts these in its own statement; `create_deliveries_for` wraps them for given ids."""
+    ctes, counts, params = [], [], {}
+    for i, (name, conf) in enumerate(channel_config().items()):
+        address = conf["ADDRESS"]  # validated against ADDRESS_FIELDS: safe to interpolate
+        ctes.append(
+            f"""delivery_{i} AS (
                 INSERT INTO tasks_notificationdelivery
                     (notification_id, channel, address, status, attempts, next_attempt_at, last_error)
-                SELECT n.id, %(channel)s, u.{address}, 'pending', 0, n.created_at, ''
-                FROM tasks_notification n JOIN tasks_user u ON u.id = n.recipient_id
-                WHERE n.id = ANY(%(ids)s) AND u.{address} <> '' AND u.is_active
-                  AND (%(kinds)s::text[] IS NULL OR n.kind = ANY(%(kinds)s::text[]))
-                  AND (%(levels)s::text[] IS NULL OR n.data->>'level' IS NULL OR n.data->>'level' = ANY(%(levels)s::text[]))
+                SELECT n.id, %(channel_{i})s, u.{address}, 'pending', 0, n.created_at, ''
+                FROM {source} n JOIN tasks_user u ON u.id = n.recipient_id
+                WHERE u.{address} <> '' AND u.is_active
+                  AND (%(kinds_{i})s::text[] IS NULL OR n.kind = ANY(%(kinds_{i})s::text[]))
+                  AND (%(levels_{i})s::text[] IS NULL OR n.level IS NULL OR n.level = ANY(%(levels_{i})s::text[]))
                 ON CONFLICT (notification_id, channel) DO NOTHING
-                """,
-                {"channel": name, "ids": list(notification_ids), "kinds": kinds, "levels": levels},
-            )
-            created += cursor.rowcount
-    return created
+                RETURNING 1
+            )"""
+        )
+        counts.append(f"(SELECT count(*) FROM delivery_{i})")
+        params.update({f"channel_{i}": name, f"kinds_{i}": conf.get("KINDS"), f"levels_{i}": conf.get("LEVELS")})
+    return ctes, " + ".join(counts) or "0", params
+
+
+def create_deliveries_for(notification_ids: list[int]) -> int:
+    """One pending delivery per notification and configured channel, for recipients with an address;
+    in one statement (see delivery_inserts). Idempotent (ON CONFLICT DO NOTHING)."""
+    if not notification_ids:
+        return 0
+    ctes, count, params = delivery_inserts("notified")
+    if not ctes:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH notified AS (SELECT n.id, n.recipient_id, n.kind, n.data->>'level' AS level, n.created_at "
+            "FROM tasks_notification n WHERE n.id = ANY(%(ids)s)), " + ", ".join(ctes) + f" SELECT {count}",
+            {**params, "ids": list(notification_ids)},
+        )
+        return cursor.fetchone()[0]
 
 
 # --- backends ------------------------------------------------------------------------------------
