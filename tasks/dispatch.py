@@ -63,8 +63,9 @@ def _windows() -> dict:
 
 
 # Slots for least-load assignment: every member of every sub-unit involved, once per task that may
-# come to them (load + 1, load + 2, ...), numbered cheapest first within the sub-unit.
-_SLOTS_SQL = """
+# come to them (load + 1, load + 2, ...), numbered cheapest first within the sub-unit. Follows a CTE
+# `cand` of the tasks to place, with their `subunit_id`, rank `k` and count `n` within the sub-unit.
+SLOTS_SQL = """
 subunits AS (
     SELECT subunit_id, max(n) AS n FROM cand WHERE subunit_id IS NOT NULL GROUP BY subunit_id
 ),
@@ -114,7 +115,7 @@ def dispatch_where(where: str, params: dict, *, now, from_statuses, actor_id=Non
         WHERE t.status = ANY(%(from_statuses)s) AND length(t.division_id) = 12
           AND (sub.id IS NOT NULL OR team.id IS NOT NULL) AND ({where})
     ),
-    {_SLOTS_SQL},
+    {SLOTS_SQL},
     upd AS (
         UPDATE tasks_tracingtask t
         SET status = 'dispatched',
@@ -146,14 +147,36 @@ def dispatch_where(where: str, params: dict, *, now, from_statuses, actor_id=Non
         **params,
         "now": now,
         "from_statuses": [str(s) for s in from_statuses],
-        "open_load": [str(s) for s in OPEN_LOAD_STATUSES],
-        "least_load": assign_mode() == "least_load",
+        **slot_params(),
         "actor_id": actor_id,
         "reason": reason,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, all_params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def follows(household: str, current: str) -> str:
+    """SQL: the current location `current` overrides the household division `household` — unless it is
+    the same, or coarser and containing it (the household village is then the more precise truth)."""
+    return (
+        f"({household} <> {current} "
+        f"AND NOT (length({current}) < length({household}) AND {household} LIKE {current} || '%%'))"
+    )
+
+
+def follow_reasons() -> dict[str, str]:
+    """SQL parameters of the follow-the-person step: the transition's reason, and the queue reason of a
+    task whose current location is coarser than a village."""
+    return {
+        "why": _("Follow the person: a lead gives the person's current location"),
+        "coarse_reason": _("The person's current location is known only to a township, county or city"),
+    }
+
+
+def slot_params() -> dict:
+    """SQL parameters of SLOTS_SQL."""
+    return {"open_load": [str(s) for s in OPEN_LOAD_STATUSES], "least_load": assign_mode() == "least_load"}
 
 
 def _follow_the_person(scope: str, params: dict, now) -> int:
@@ -168,8 +191,7 @@ def _follow_the_person(scope: str, params: dict, now) -> int:
     moved AS (
         SELECT t.id, t.division_id AS household, cur.code, cur.lead_id
         FROM tasks_tracingtask t JOIN cur ON cur.task_id = t.id
-        WHERE t.division_id <> cur.code
-          AND NOT (length(cur.code) < length(t.division_id) AND t.division_id LIKE cur.code || '%%')
+        WHERE {follows("t.division_id", "cur.code")}
           AND NOT EXISTS (SELECT 1 FROM tasks_transfer tr WHERE tr.task_id = t.id)
     ),
     upd AS (
@@ -189,14 +211,47 @@ def _follow_the_person(scope: str, params: dict, now) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            {
-                **params,
-                "now": now,
-                "why": _("Follow the person: a lead gives the person's current location"),
-                "coarse_reason": _("The person's current location is known only to a township, county or city"),
-            },
+            {**params, **follow_reasons(), "now": now},
         )
         return cursor.rowcount
+
+
+def plan_intake_dispatch(cursor) -> None:
+    """Dispatch planned inside the intake batch (tasks/intake.py), on its work table `intake_person`:
+    follow the person, then choose the team, sub-unit and assignee of each task about to be created,
+    exactly as dispatch_where would right after, so that the intake inserts the task already dispatched:
+    a task is written once (an UPDATE of every new task would rewrite each row and all its index
+    entries, the largest cost of a batch). What stays undispatched is left to dispatch_new_tasks."""
+    cursor.execute(
+        f"""
+        UPDATE intake_person ip SET household_id = ip.division_id, division_id = ip.current_division_id,
+            unresolved_reason = CASE WHEN length(ip.current_division_id) = 12 THEN '' ELSE %(coarse_reason)s END
+        WHERE ip.task_id IS NULL AND ip.current_division_id IS NOT NULL
+          AND {follows("ip.division_id", "ip.current_division_id")}
+        """,
+        follow_reasons(),
+    )
+    # The k-th task of a sub-unit (by priority, then creation order = person order) takes its k-th
+    # cheapest member slot.
+    cursor.execute(
+        f"""
+        WITH cand AS (
+            SELECT ip.person_id, sub.id AS subunit_id, team.id AS team_id,
+                   row_number() OVER (PARTITION BY sub.id ORDER BY ip.priority, ip.person_id) AS k,
+                   count(*) OVER (PARTITION BY sub.id) AS n
+            FROM intake_person ip
+            LEFT JOIN tasks_unit sub ON sub.division_id = ip.division_id AND sub.kind = 'subunit'
+            LEFT JOIN tasks_unit team ON team.division_id = left(ip.division_id, 9) AND team.kind = 'team'
+            WHERE ip.task_id IS NULL AND length(ip.division_id) = 12 AND (sub.id IS NOT NULL OR team.id IS NOT NULL)
+        ),
+        {SLOTS_SQL}
+        UPDATE intake_person ip
+        SET dispatch = true, team_id = cand.team_id, subunit_id = cand.subunit_id, assignee_id = slots.user_id
+        FROM cand LEFT JOIN slots ON slots.unit_id = cand.subunit_id AND slots.k = cand.k
+        WHERE ip.person_id = cand.person_id
+        """,
+        slot_params(),
+    )
 
 
 def start_waiting_clocks(scope: str, params: dict, now) -> int:

@@ -35,6 +35,9 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from .clocks import clock_windows, next_alert_sql
+from . import dispatch
+from .dispatch import follow_reasons
 from .models import ACTIVE_STATUSES, IntakeBatch
 
 logger = logging.getLogger(__name__)
@@ -88,7 +91,7 @@ def _dispatch(batch: IntakeBatch, now: datetime) -> None:
         batch.error = f"dispatch failed: {type(exc).__name__}: {exc}"[:2000]
         batch.save(update_fields=["error"])
         return
-    batch.dispatched = int(dispatched or 0)
+    batch.dispatched += int(dispatched or 0)
     batch.save(update_fields=["dispatched"])
 
 
@@ -111,15 +114,21 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         _group_by_person(cursor)
         merged = _attach_to_open_tasks(cursor, now)
         _resolve_villages(cursor)
-        new_tasks, unresolved, late_merged = _create_tasks(cursor, batch, now)
+        # Reasons and history are stored text: in the site's language, not the caller's.
+        with translation.override(settings.LANGUAGE_CODE):
+            # Looked up at call time: intake tests replace dispatch to see tasks as the intake leaves them.
+            dispatch.plan_intake_dispatch(cursor)
+            new_tasks, unresolved, late_merged, dispatched = _create_tasks(cursor, batch, now)
+            _record_transitions(cursor, now)
         _link_leads(cursor, batch, claimed)
         batch.leads = claimed
         batch.new_tasks = new_tasks
         batch.merged = merged + late_merged
         batch.unresolved = unresolved
+        batch.dispatched = dispatched
         batch.status = IntakeBatch.Status.FINISHED
         batch.finished_at = timezone.now()
-        batch.save(update_fields=["leads", "new_tasks", "merged", "unresolved", "status", "finished_at"])
+        batch.save(update_fields=["leads", "new_tasks", "merged", "unresolved", "dispatched", "status", "finished_at"])
         cursor.execute(_DROP_WORK_TABLES)
     return batch
 
@@ -131,7 +140,7 @@ def _claim(cursor) -> int:
     cursor.execute(
         """
         CREATE TEMP TABLE intake_lead ON COMMIT DROP AS
-        SELECT id, person_key, priority, division_id, address, related_task_id, reported_at,
+        SELECT id, person_key, priority, division_id, current_division_id, address, related_task_id, reported_at,
                id_number, id_number_hash, name, phone, phone_hash
         FROM tasks_lead WHERE batch_id IS NULL
         """
@@ -176,12 +185,16 @@ def _group_by_person(cursor) -> None:
         f"""
         CREATE TEMP TABLE intake_person ON COMMIT DROP AS
         SELECT p.id AS person_id, g.person_key, g.leads, g.priority, g.division_id, g.address, g.source_task_id,
-               t.id AS task_id, ''::text AS unresolved_reason
+               t.id AS task_id, ''::text AS unresolved_reason, g.current_division_id, g.current_lead_id,
+               NULL::text AS household_id, NULL::bigint AS team_id, NULL::bigint AS subunit_id,
+               NULL::bigint AS assignee_id, false AS dispatch
         FROM (
             SELECT person_key, count(*) AS leads, min(priority) AS priority,
                    (array_agg(division_id ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS division_id,
                    (array_agg(address ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS address,
-                   (array_agg(related_task_id ORDER BY priority, reported_at) FILTER (WHERE related_task_id IS NOT NULL))[1] AS source_task_id
+                   (array_agg(related_task_id ORDER BY priority, reported_at) FILTER (WHERE related_task_id IS NOT NULL))[1] AS source_task_id,
+                   (array_agg(current_division_id ORDER BY reported_at DESC, id DESC) FILTER (WHERE current_division_id IS NOT NULL))[1] AS current_division_id,
+                   (array_agg(id ORDER BY reported_at DESC, id DESC) FILTER (WHERE current_division_id IS NOT NULL))[1] AS current_lead_id
             FROM intake_lead GROUP BY person_key
         ) g
         JOIN tasks_person p ON p.person_key = g.person_key
@@ -276,15 +289,32 @@ def _resolve_villages(cursor) -> None:
     )
 
 
-def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, int]:
+def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, int, int]:
     window = timedelta(minutes=settings.DISPATCH_WINDOW_MINUTES)
     params = {
+        **clock_windows(),
         "batch": batch.id,
         "now": now,
         "due": batch.started_at + window,
-        "alert": batch.started_at + window * settings.CLOCK_WARNING_FRACTION,
+        "radius_due": now + timedelta(minutes=settings.RADIUS_WINDOW_MINUTES),
+        "trace_due": now + timedelta(minutes=settings.TRACE_WINDOW_MINUTES),
     }
-    cursor.execute("CREATE TEMP TABLE intake_new_task (id bigint, person_id bigint, division_id text) ON COMMIT DROP")
+    dispatched_at = "CASE WHEN ip.dispatch THEN %(now)s END"
+    clock_cols = {
+        "status": "CASE WHEN ip.dispatch THEN 'dispatched' ELSE 'new' END",
+        "dispatch_due": "%(due)s",
+        "dispatched_at": dispatched_at,
+        "radius_due": "CASE WHEN ip.dispatch THEN %(radius_due)s::timestamptz END",
+        "trace_due": "CASE WHEN ip.dispatch THEN %(trace_due)s::timestamptz END",
+        "radius_limited_at": "NULL::timestamptz",
+        "traced_at": "NULL::timestamptz",
+        "rework_due": "NULL::timestamptz",
+        "rework_done_at": "NULL::timestamptz",
+        "clock_alerts": "0",
+    }
+    cursor.execute(
+        "CREATE TEMP TABLE intake_new_task (id bigint, person_id bigint, division_id text, status text) ON COMMIT DROP"
+    )
     # Rows are inserted in person order so that two writers racing on the same persons lock them in the
     # same order; a person who got an active task from another writer meanwhile is skipped (ON CONFLICT)
     # and attached to that task below.
@@ -292,16 +322,20 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         f"""
         WITH created AS (
             INSERT INTO tasks_tracingtask (person_id, status, priority, division_id, unresolved_reason, address,
-                batch_id, source_task_id, generation, created_at, updated_at, dispatch_due, next_alert_at, version)
-            SELECT ip.person_id, 'new', ip.priority, ip.division_id, ip.unresolved_reason, ip.address,
-                %(batch)s, ip.source_task_id, coalesce(st.generation + 1, 0), %(now)s, %(now)s, %(due)s, %(alert)s, 1
+                batch_id, source_task_id, generation, created_at, updated_at, team_id, subunit_id, assignee_id,
+                dispatch_due, dispatched_at, radius_due, trace_due, next_alert_at, version)
+            SELECT ip.person_id, {clock_cols["status"]}, ip.priority, ip.division_id, ip.unresolved_reason, ip.address,
+                %(batch)s, ip.source_task_id, coalesce(st.generation + 1, 0), %(now)s, %(now)s,
+                ip.team_id, ip.subunit_id, ip.assignee_id,
+                %(due)s, {dispatched_at}, {clock_cols["radius_due"]}, {clock_cols["trace_due"]},
+                {next_alert_sql(clock_cols)}, CASE WHEN ip.dispatch THEN 2 ELSE 1 END
             FROM intake_person ip LEFT JOIN tasks_tracingtask st ON st.id = ip.source_task_id
             WHERE ip.task_id IS NULL
             ORDER BY ip.person_id
             ON CONFLICT (person_id) WHERE status IN {_ACTIVE_SQL} DO NOTHING
-            RETURNING id, person_id, division_id
+            RETURNING id, person_id, division_id, status
         )
-        INSERT INTO intake_new_task SELECT id, person_id, division_id FROM created
+        INSERT INTO intake_new_task SELECT id, person_id, division_id, status FROM created
         """,
         params,
     )
@@ -321,9 +355,38 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         )
         late_merged = sum(row[0] for row in cursor.fetchall())
     cursor.execute("ANALYZE intake_new_task")
-    cursor.execute("SELECT count(*) FROM intake_new_task WHERE length(division_id) < 12")
-    unresolved = cursor.fetchone()[0]
-    return new_tasks, unresolved, late_merged
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE length(division_id) < 12), count(*) FILTER (WHERE status = 'dispatched') "
+        "FROM intake_new_task"
+    )
+    unresolved, dispatched = cursor.fetchone()
+    return new_tasks, unresolved, late_merged, dispatched
+
+
+def _record_transitions(cursor, now: datetime) -> None:
+    """The history of the tasks just created, as dispatch would have written it: new → new when the
+    person was followed to their current location, then new → dispatched."""
+    cursor.execute(
+        """
+        INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
+        SELECT n.id, 'new', step.to_status, NULL, %(now)s, step.reason, step.details
+        FROM intake_new_task n
+        JOIN intake_person ip ON ip.person_id = n.person_id
+        CROSS JOIN LATERAL (
+            SELECT 1 AS ord, 'new' AS to_status, %(why)s AS reason,
+                   jsonb_build_object('follow_the_person', true, 'lead', ip.current_lead_id,
+                                      'division', jsonb_build_object('from', ip.household_id, 'to', ip.division_id)) AS details
+            WHERE ip.household_id IS NOT NULL
+            UNION ALL
+            SELECT 2, 'dispatched', %(dispatch_reason)s,
+                   jsonb_build_object('division', n.division_id, 'team', ip.team_id, 'subunit', ip.subunit_id,
+                                      'assignee', ip.assignee_id)
+            WHERE n.status = 'dispatched'
+        ) AS step
+        ORDER BY n.id, step.ord
+        """,
+        {**follow_reasons(), "now": now, "dispatch_reason": _("Automatic dispatch after the intake batch")},
+    )
 
 
 def _link_leads(cursor, batch: IntakeBatch, claimed: int) -> None:

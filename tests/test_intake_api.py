@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def no_dispatch():
-    with mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
+    with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
         yield
 
 

@@ -36,7 +36,8 @@ def send(*rows):
 def no_dispatch():
     # The dispatch step is the dispatch workflow's (tasks/dispatch.py): intake tests look at tasks as the
     # intake leaves them.
-    with mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0) as patched:
+    with mock.patch("tasks.dispatch.plan_intake_dispatch"), \
+            mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0) as patched:
         yield patched
 
 

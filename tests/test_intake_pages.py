@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def no_dispatch(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.LANGUAGE_CODE = "en"
-    with mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
+    with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
         yield
 
 
