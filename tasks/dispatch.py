@@ -221,7 +221,8 @@ def plan_intake_dispatch(cursor) -> None:
     follow the person, then choose the team, sub-unit and assignee of each task about to be created,
     exactly as dispatch_where would right after, so that the intake inserts the task already dispatched:
     a task is written once (an UPDATE of every new task would rewrite each row and all its index
-    entries, the largest cost of a batch). What stays undispatched is left to dispatch_new_tasks."""
+    entries, the largest cost of a batch). The plan is the work table `intake_dispatch` (person_id,
+    team_id, subunit_id, assignee_id); what is not in it is left to dispatch_new_tasks."""
     cursor.execute(
         f"""
         UPDATE intake_person ip SET household_id = ip.division_id, division_id = ip.current_division_id,
@@ -232,9 +233,11 @@ def plan_intake_dispatch(cursor) -> None:
         follow_reasons(),
     )
     # The k-th task of a sub-unit (by priority, then creation order = person order) takes its k-th
-    # cheapest member slot.
+    # cheapest member slot. A table of its own rather than an UPDATE of intake_person: rewriting every
+    # row of a large temporary table goes through the small temp_buffers (and is slow).
     cursor.execute(
         f"""
+        INSERT INTO intake_dispatch (person_id, team_id, subunit_id, assignee_id)
         WITH cand AS (
             SELECT ip.person_id, sub.id AS subunit_id, team.id AS team_id,
                    row_number() OVER (PARTITION BY sub.id ORDER BY ip.priority, ip.person_id) AS k,
@@ -245,13 +248,12 @@ def plan_intake_dispatch(cursor) -> None:
             WHERE ip.task_id IS NULL AND length(ip.division_id) = 12 AND (sub.id IS NOT NULL OR team.id IS NOT NULL)
         ),
         {SLOTS_SQL}
-        UPDATE intake_person ip
-        SET dispatch = true, team_id = cand.team_id, subunit_id = cand.subunit_id, assignee_id = slots.user_id
+        SELECT cand.person_id, cand.team_id, cand.subunit_id, slots.user_id AS assignee_id
         FROM cand LEFT JOIN slots ON slots.unit_id = cand.subunit_id AND slots.k = cand.k
-        WHERE ip.person_id = cand.person_id
         """,
         slot_params(),
     )
+    cursor.execute("ANALYZE intake_dispatch")
 
 
 def start_waiting_clocks(scope: str, params: dict, now) -> int:

@@ -116,6 +116,11 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         _resolve_villages(cursor)
         # Reasons and history are stored text: in the site's language, not the caller's.
         with translation.override(settings.LANGUAGE_CODE):
+            # The dispatch plan of the tasks about to be created; a person not in it gets a `new` task.
+            cursor.execute(
+                "CREATE TEMP TABLE intake_dispatch (person_id bigint PRIMARY KEY, team_id bigint, subunit_id bigint, "
+                "assignee_id bigint) ON COMMIT DROP"
+            )
             # Looked up at call time: intake tests replace dispatch to see tasks as the intake leaves them.
             dispatch.plan_intake_dispatch(cursor)
             new_tasks, unresolved, late_merged, dispatched = _create_tasks(cursor, batch, now)
@@ -133,7 +138,7 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
     return batch
 
 
-_DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_new_task"
+_DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task"
 
 
 def _claim(cursor) -> int:
@@ -186,8 +191,7 @@ def _group_by_person(cursor) -> None:
         CREATE TEMP TABLE intake_person ON COMMIT DROP AS
         SELECT p.id AS person_id, g.person_key, g.leads, g.priority, g.division_id, g.address, g.source_task_id,
                t.id AS task_id, ''::text AS unresolved_reason, g.current_division_id, g.current_lead_id,
-               NULL::text AS household_id, NULL::bigint AS team_id, NULL::bigint AS subunit_id,
-               NULL::bigint AS assignee_id, false AS dispatch
+               NULL::text AS household_id
         FROM (
             SELECT person_key, count(*) AS leads, min(priority) AS priority,
                    (array_agg(division_id ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS division_id,
@@ -299,13 +303,13 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         "radius_due": now + timedelta(minutes=settings.RADIUS_WINDOW_MINUTES),
         "trace_due": now + timedelta(minutes=settings.TRACE_WINDOW_MINUTES),
     }
-    dispatched_at = "CASE WHEN ip.dispatch THEN %(now)s END"
+    dispatched_at = "CASE WHEN d.person_id IS NOT NULL THEN %(now)s END"
     clock_cols = {
-        "status": "CASE WHEN ip.dispatch THEN 'dispatched' ELSE 'new' END",
+        "status": "CASE WHEN d.person_id IS NOT NULL THEN 'dispatched' ELSE 'new' END",
         "dispatch_due": "%(due)s",
         "dispatched_at": dispatched_at,
-        "radius_due": "CASE WHEN ip.dispatch THEN %(radius_due)s::timestamptz END",
-        "trace_due": "CASE WHEN ip.dispatch THEN %(trace_due)s::timestamptz END",
+        "radius_due": "CASE WHEN d.person_id IS NOT NULL THEN %(radius_due)s::timestamptz END",
+        "trace_due": "CASE WHEN d.person_id IS NOT NULL THEN %(trace_due)s::timestamptz END",
         "radius_limited_at": "NULL::timestamptz",
         "traced_at": "NULL::timestamptz",
         "rework_due": "NULL::timestamptz",
@@ -326,10 +330,12 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
                 dispatch_due, dispatched_at, radius_due, trace_due, next_alert_at, version)
             SELECT ip.person_id, {clock_cols["status"]}, ip.priority, ip.division_id, ip.unresolved_reason, ip.address,
                 %(batch)s, ip.source_task_id, coalesce(st.generation + 1, 0), %(now)s, %(now)s,
-                ip.team_id, ip.subunit_id, ip.assignee_id,
+                d.team_id, d.subunit_id, d.assignee_id,
                 %(due)s, {dispatched_at}, {clock_cols["radius_due"]}, {clock_cols["trace_due"]},
-                {next_alert_sql(clock_cols)}, CASE WHEN ip.dispatch THEN 2 ELSE 1 END
-            FROM intake_person ip LEFT JOIN tasks_tracingtask st ON st.id = ip.source_task_id
+                {next_alert_sql(clock_cols)}, CASE WHEN d.person_id IS NOT NULL THEN 2 ELSE 1 END
+            FROM intake_person ip
+            LEFT JOIN intake_dispatch d ON d.person_id = ip.person_id
+            LEFT JOIN tasks_tracingtask st ON st.id = ip.source_task_id
             WHERE ip.task_id IS NULL
             ORDER BY ip.person_id
             ON CONFLICT (person_id) WHERE status IN {_ACTIVE_SQL} DO NOTHING
@@ -372,6 +378,7 @@ def _record_transitions(cursor, now: datetime) -> None:
         SELECT n.id, 'new', step.to_status, NULL, %(now)s, step.reason, step.details
         FROM intake_new_task n
         JOIN intake_person ip ON ip.person_id = n.person_id
+        LEFT JOIN intake_dispatch d ON d.person_id = n.person_id
         CROSS JOIN LATERAL (
             SELECT 1 AS ord, 'new' AS to_status, %(why)s AS reason,
                    jsonb_build_object('follow_the_person', true, 'lead', ip.current_lead_id,
@@ -379,8 +386,8 @@ def _record_transitions(cursor, now: datetime) -> None:
             WHERE ip.household_id IS NOT NULL
             UNION ALL
             SELECT 2, 'dispatched', %(dispatch_reason)s,
-                   jsonb_build_object('division', n.division_id, 'team', ip.team_id, 'subunit', ip.subunit_id,
-                                      'assignee', ip.assignee_id)
+                   jsonb_build_object('division', n.division_id, 'team', d.team_id, 'subunit', d.subunit_id,
+                                      'assignee', d.assignee_id)
             WHERE n.status = 'dispatched'
         ) AS step
         ORDER BY n.id, step.ord
