@@ -1,17 +1,21 @@
 """The deadline sweep (issue 4): every minute, record the clock warnings and breaches that are due.
 
-`sweep_step` is one bounded unit of work, in one transaction and two statements:
+`sweep_step` is one bounded unit of work: one transaction, one statement (data-modifying CTEs), so the
+rows flow from one part to the next without a round trip or a second lookup:
 
 1. Claim up to `limit` due tasks — `next_alert_at <= now`, read through the partial index
    `task_next_alert_due` (only tasks with a running clock are in it, so the cost follows the rows that
-   are due, not the table) — with `FOR UPDATE SKIP LOCKED`; for each, compute every (clock, level)
-   whose moment has come and whose bit in `clock_alerts` is not set; INSERT the Escalation rows
-   (`ON CONFLICT (task, clock, level, deadline) DO NOTHING`: the unique constraint is the last guard); set the
-   bits and advance `next_alert_at` to the next pending moment (or NULL).
-2. INSERT the Notification rows for the escalations just recorded (warning → the assignee and the
-   sub-unit leader, or the duty desk when the task has neither, e.g. a dispatch warning of a task still
-   in the queue; breach → the team leader and the duty desk: the officers on shift at the county (or
-   city) desk, else every duty officer scoped to it), and their SMS / e-mail delivery rows.
+   are due, not the table) — with `FOR UPDATE SKIP LOCKED`, reading the clock columns from the locked
+   (latest) row version; for each, compute every (clock, level) whose moment has come and whose bit in
+   `clock_alerts` is not set; INSERT the Escalation rows (`ON CONFLICT (task, clock, level, deadline)
+   DO NOTHING`: the unique constraint is the last guard); set the bits and advance `next_alert_at` to
+   the next pending moment (or NULL).
+2. INSERT the Notification rows for the escalations that INSERT returned (warning → the assignee and
+   the sub-unit leader, or the duty desk when the task has neither, e.g. a dispatch warning of a task
+   still in the queue; breach → the team leader and the duty desk: the officers on shift at the county
+   (or city) desk, else every duty officer scoped to it — computed once per county of the step, not
+   once per escalation), and, from what that INSERT returns, their SMS / e-mail delivery rows
+   (`notify.delivery_inserts`, one INSERT per configured channel).
 
 Two sweeps at the same time: the second skips the rows the first has locked; a row the first has
 already committed is re-checked by FOR UPDATE against its new `next_alert_at` and is no longer due. So

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from tasks.notify import deliver_pending
-from tasks.sweep import sweep
+from tasks.sweep import DEFAULT_LIMIT, sweep
 from tracing_center.commands import parse_now
 
 
@@ -19,9 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--now", help="evaluate as of this ISO 8601 time instead of the current time")
         parser.add_argument("--deliver", action="store_true", help="also send pending SMS / e-mail deliveries")
-        parser.add_argument("--limit", type=int, default=5000, help="tasks per transaction (default 5000)")
+        parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"tasks per transaction (default {DEFAULT_LIMIT})")
 
-    def handle(self, *args, now=None, deliver=False, limit=5000, **options):
+    def handle(self, *args, now=None, deliver=False, limit=DEFAULT_LIMIT, **options):
         moment = parse_now(now) if now else timezone.now()
         result = sweep(now=moment, limit=limit)
         self.stdout.write(
