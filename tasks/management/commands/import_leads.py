@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tasks.leads_io import DEFAULT_CHUNK, LeadFileError, import_rows, iter_file
+from tasks.leads_io import DEFAULT_CHUNK, LeadFileError, default_workers, import_csv, import_rows, iter_file
 from tasks.models import Source
 
 MAX_LISTED = 200
@@ -22,14 +22,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, metavar="FILE")
         parser.add_argument("--source", required=True, choices=Source.values)
-        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
+        parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="rows per transaction")
+        parser.add_argument(
+            "--workers", type=int, default=None,
+            help="processes validating CSV rows while this one writes (default: one per core; 0: none)",
+        )
 
-    def handle(self, *args, path, source, chunk_size, verbosity, **options):
+    def handle(self, *args, path, source, chunk_size, workers, verbosity, **options):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1")
         bar = tqdm(desc="importing", unit=" rows", disable=verbosity < 1, file=self.stderr, mininterval=0.5)
         try:
-            result = import_rows(iter_file(path), source=source, channel="file", chunk_size=chunk_size, progress=bar.update)
+            if path.suffix.lower() in {".csv", ".txt"}:
+                result = import_csv(
+                    path, source=source, channel="file", chunk_size=chunk_size, progress=bar.update,
+                    workers=default_workers() if workers is None else workers,
+                )
+            else:
+                result = import_rows(iter_file(path), source=source, channel="file", chunk_size=chunk_size, progress=bar.update)
         except LeadFileError as exc:
             raise CommandError(f"{path}: {exc}") from None
         finally:
