@@ -391,16 +391,17 @@ def _line_ends(text: str, count: int) -> int:
     return position
 
 
-def _csv_blocks(handle: IO[str], rows_per_block: int, first_block: int | None = None) -> Iterator[str]:
+def _csv_blocks(handle: IO[str], rows_per_block: int, first_block: int | None = None, second_block: int | None = None) -> Iterator[str]:
     """The text of `handle` in blocks of whole CSV records: the first of `first_block` lines (the header),
-    then rows_per_block lines each (the last one: the rest of the file).
+    the second of `second_block` lines, then rows_per_block lines each (the last one: the rest of the file).
 
     A block ends after a newline. Without a quote character before it, that newline ends a record (only
     a quoted field spans lines). With one, the block is cut after the last record but one that csv.reader
     finds in it (the last might continue after the newline) — and made longer first when that leaves nothing."""
     buffer = ""
     eof = False
-    want = first_block or rows_per_block
+    sizes = [size for size in (first_block, second_block) if size]
+    want = sizes.pop(0) if sizes else rows_per_block
     while True:
         cut = _line_ends(buffer, want)
         while not cut and not eof:
@@ -422,7 +423,7 @@ def _csv_blocks(handle: IO[str], rows_per_block: int, first_block: int | None = 
             cut = ends[-2]
         yield buffer[:cut]
         buffer = buffer[cut:]
-        want = rows_per_block
+        want = sizes.pop(0) if sizes else rows_per_block
 
 
 @dataclass
@@ -456,10 +457,17 @@ def _process_block_now(text: str, header: list[str], validator: LeadValidator) -
     positions: list[int] = []
     rows: list[dict] = []
     records = 0
+    if all(name in LEAD_FIELDS for name in header):
+        # No column for payload: _row_from comes down to the non-empty values by name (CSV gives text).
+        def row_from(values: list[str]) -> dict[str, Any]:
+            return {name: value for name, value in zip(header, values) if value}
+    else:
+        def row_from(values: list[str]) -> dict[str, Any]:
+            return _row_from(header, values)
     for records, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if any(values):
             positions.append(records - 1)
-            rows.append(_row_from(header, values))
+            rows.append(row_from(values))
     clean, rejected = validator.validate(rows)
     for lead in clean:
         lead.index = positions[lead.index]
@@ -511,7 +519,9 @@ def import_csv(
     could not see its uncommitted rows, and this process's connection cannot be closed: it validates
     in this process then."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        blocks = _csv_blocks(handle, chunk_size, first_block=1)
+        # The header alone, then a small first chunk: the workers' first results come quickly, so that
+        # this process starts writing while they validate the next chunks (a shorter idle start).
+        blocks = _csv_blocks(handle, chunk_size, first_block=1, second_block=max(1, chunk_size // 10))
         first = next(blocks, "")
         try:
             header_values, header_end = next(_record_ends(first))
