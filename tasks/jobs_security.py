@@ -2,6 +2,8 @@
 
 * `tasks.purge_personal_data` — beat, nightly at RETENTION_HOUR: the retention purge. Safe to run twice
   at once (advisory lock); a run that finds the lock taken does nothing.
+* `tasks.check_integrity` — beat, nightly: the links without a database constraint (tasks/integrity.py);
+  read-only, logs an error per broken link.
 """
 
 from celery import shared_task
@@ -15,3 +17,10 @@ def purge_personal_data_job():
 
     run = purge_personal_data(triggered_by="beat")
     return None if run is None else {"run": run.pk, "persons": run.persons}
+
+
+@shared_task(name="tasks.check_integrity", ignore_result=True)
+def check_integrity_job():
+    from .integrity import check_integrity
+
+    return {orphans.link: orphans.count for orphans in check_integrity()}

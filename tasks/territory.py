@@ -164,6 +164,10 @@ def load_division_files(paths: list[Path], *, with_teams: bool = False, progress
         result.inserted, result.updated = cursor.fetchone()
         if with_teams:
             result.units_created = create_units(cursor, staged_only=True)
+        # Fresh statistics at once: the intake's and dispatch's joins on divisions and units are planned
+        # from them, and a freshly loaded table looks nearly empty until autovacuum gets to it.
+        cursor.execute("ANALYZE tasks_division")
+        cursor.execute("ANALYZE tasks_unit")
     return result
 
 

@@ -468,6 +468,8 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-notifications": {"task": "tasks.deliver_notifications", "schedule": 20.0, "options": {"expires": 18}},
     # Retention: nightly purge of personal data past RETENTION_DAYS (tasks/retention.py).
     "purge-personal-data": {"task": "tasks.purge_personal_data", "schedule": crontab(hour=RETENTION_HOUR, minute=17)},
+    # Links without a database constraint (the intake's bulk path) still resolve (tasks/integrity.py).
+    "check-integrity": {"task": "tasks.check_integrity", "schedule": crontab(hour=RETENTION_HOUR, minute=47)},
     # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
     "reports-resend-deliveries": {"task": "reports.resend_due_deliveries", "schedule": 60.0, "options": {"expires": 55}},
     # Notices (reviews/tasks.py); each is also a `notices_*` command.

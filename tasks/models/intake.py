@@ -88,15 +88,20 @@ class Lead(models.Model):
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     # The most precise division the source gave (any level); the batch resolves it to a village.
+    # No database constraint on division, current_division, batch and task (db_constraint=False): a
+    # batch writes these for a million leads at once, and PostgreSQL checks a foreign key one row at a
+    # time (the largest cost of a batch after the writes themselves). Validation (known division codes)
+    # and the intake's set SQL (joins to existing rows) keep them consistent; Django still applies
+    # on_delete; `manage.py check_integrity` (tasks/integrity.py) verifies them.
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     address = models.TextField(_("address"), blank=True)
     # "Follow the person": where the person is now, when the source knows it; overrides the household.
     current_division = models.ForeignKey(
         "tasks.Division", verbose_name=_("current location"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     reason = models.TextField(_("reason"), blank=True)
     reported_at = models.DateTimeField(_("reported at"))
@@ -112,8 +117,13 @@ class Lead(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    batch = models.ForeignKey(IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set", db_index=False)
-    task = models.ForeignKey("tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads", db_index=False)
+    batch = models.ForeignKey(
+        IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set", db_index=False, db_constraint=False
+    )
+    task = models.ForeignKey(
+        "tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads", db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         verbose_name = _("lead")

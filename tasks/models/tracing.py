@@ -51,36 +51,48 @@ class Priority(models.IntegerChoices):
 class TracingTask(models.Model):
     SCOPE_PATH = "division__code"
 
-    person = models.ForeignKey("tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="tasks")
+    # person, division, batch, team, subunit and assignee have no database constraint (db_constraint=False):
+    # the intake inserts hundreds of thousands of tasks per batch and PostgreSQL checks each foreign key
+    # one row at a time; the intake's SQL joins them to existing rows, Django applies on_delete, and
+    # `manage.py check_integrity` (tasks/integrity.py) verifies them. See Lead for the same trade-off.
+    person = models.ForeignKey(
+        "tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="tasks", db_constraint=False
+    )
     status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.NEW)
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
     # The responsible jurisdiction: a village once resolved, else the most precise division known.
     # db_index=False on division, batch and assignee: the named indexes below serve them (task_division_prefix,
     # task_batch, task_assignee); a duplicate index costs every write of this hot table (dispatch, sweep).
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks", db_index=False
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks", db_index=False,
+        db_constraint=False,
     )
     unresolved_reason = models.TextField(_("why the village is unresolved"), blank=True)
     address = models.TextField(_("address"), blank=True)
     batch = models.ForeignKey(
-        "tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks", db_index=False
+        "tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks", db_index=False,
+        db_constraint=False,
     )
+    # Partial index task_source_task below (most tasks have none): not the automatic full one.
     source_task = models.ForeignKey(
-        "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks"
+        "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks",
+        db_index=False,
     )
     generation = models.PositiveSmallIntegerField(_("generation"), default=0)
     # No index: never looked up by these; every index costs each bulk insert and dispatch update.
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     team = models.ForeignKey(
-        "tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
     )
     subunit = models.ForeignKey(
-        "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="assigned_tasks", db_index=False,
+        related_name="assigned_tasks", db_index=False, db_constraint=False,
     )
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -126,6 +138,8 @@ class TracingTask(models.Model):
             models.Index(fields=["batch"], name="task_batch"),
             models.Index(fields=["status", "priority"], name="task_status_priority"),
             models.Index(fields=["assignee"], name="task_assignee", condition=models.Q(assignee__isnull=False)),
+            # The contact tasks a task found (chain graph, PROTECT on delete).
+            models.Index(fields=["source_task"], name="task_source_task", condition=models.Q(source_task__isnull=False)),
             # sweep_deadlines: only tasks with a running clock are in this index.
             models.Index(fields=["next_alert_at"], name="task_next_alert_due", condition=models.Q(next_alert_at__isnull=False)),
         ]
@@ -142,7 +156,10 @@ class TaskTransition(models.Model):
     """One row per state change: who, when, from, to, why."""
 
     # transition_task_at (task, at) serves lookups by task: no second index on the foreign key.
-    task = models.ForeignKey(TracingTask, on_delete=models.CASCADE, related_name="transitions", db_index=False)
+    # No database constraint (the intake writes one row per new task; see TracingTask.person).
+    task = models.ForeignKey(
+        TracingTask, on_delete=models.CASCADE, related_name="transitions", db_index=False, db_constraint=False
+    )
     from_status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=TaskStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

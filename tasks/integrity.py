@@ -1,0 +1,68 @@
+"""The links that have no database foreign-key constraint, checked in sets.
+
+The bulk write path (the intake batch: leads, tasks, their history) declares its hottest links with
+`db_constraint=False`, because PostgreSQL checks a foreign key one row at a time and a batch writes
+millions of links. Those links are written by set SQL that joins existing rows, and Django still applies
+`on_delete`; this module verifies that nothing points nowhere, one anti-join per link
+(`manage.py check_integrity`, and the nightly beat job `tasks.check_integrity`, which logs an error when
+anything is found). Read-only: safe to run at any time, twice at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+SAMPLE = 10
+
+
+@dataclass
+class Orphans:
+    link: str  # "app_label.Model.field"
+    count: int
+    sample: list  # a few ids of the rows that point nowhere
+
+
+def unconstrained_links() -> list:
+    """Every foreign key of the project's models declared without a database constraint."""
+    links = []
+    for model in apps.get_app_config("tasks").get_models():
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.many_to_one and not field.db_constraint:
+                links.append((model, field))
+    return links
+
+
+def find_orphans() -> list[Orphans]:
+    """One row per unconstrained link whose value names no existing row (count and sample)."""
+    found = []
+    with connection.cursor() as cursor:
+        for model, field in unconstrained_links():
+            target = field.related_model
+            child, parent = model._meta.db_table, target._meta.db_table
+            column, target_column = field.column, field.target_field.column
+            cursor.execute(
+                f'SELECT count(*), (array_agg(c."{model._meta.pk.column}" ORDER BY c."{model._meta.pk.column}"))[1:%s] '
+                f'FROM "{child}" c WHERE c."{column}" IS NOT NULL '
+                f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target_column}" = c."{column}")',
+                [SAMPLE],
+            )
+            count, sample = cursor.fetchone()
+            if count:
+                found.append(Orphans(f"{model._meta.label}.{field.name}", count, list(sample or [])))
+    return found
+
+
+def check_integrity() -> list[Orphans]:
+    """find_orphans(), logged: an error per broken link (the periodic job's alarm), else one info line."""
+    found = find_orphans()
+    for orphans in found:
+        logger.error("integrity: %s rows of %s point to no row (e.g. ids %s)", orphans.count, orphans.link, orphans.sample)
+    if not found:
+        logger.info("integrity: all %s unconstrained links resolve", len(unconstrained_links()))
+    return found

@@ -1,0 +1,48 @@
+"""The links declared without a database constraint (tasks/integrity.py) are checked in sets."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from tasks.integrity import find_orphans, unconstrained_links
+from tests.workflow_fixtures import make_task
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_knows_the_links_of_the_bulk_write_path():
+    names = {f"{model._meta.label}.{field.name}" for model, field in unconstrained_links()}
+    assert {
+        "tasks.Lead.division", "tasks.Lead.current_division", "tasks.Lead.batch", "tasks.Lead.task",
+        "tasks.TracingTask.person", "tasks.TracingTask.division", "tasks.TracingTask.batch",
+        "tasks.TracingTask.team", "tasks.TracingTask.subunit", "tasks.TracingTask.assignee",
+        "tasks.TaskTransition.task",
+    } <= names
+
+
+def test_a_consistent_database_passes(hainan, capsys):
+    make_task()
+    assert find_orphans() == []
+    call_command("check_integrity")
+    assert "unconstrained links resolve" in capsys.readouterr().out
+
+
+def test_a_task_pointing_to_a_missing_division_and_batch_is_reported(hainan):
+    task = make_task()
+    with connection.cursor() as cursor:
+        # What a faulty hand-written statement could do now that no constraint refuses it.
+        cursor.execute("UPDATE tasks_tracingtask SET division_id = '469999999999', batch_id = -1 WHERE id = %s", [task.pk])
+    found = {o.link: o for o in find_orphans()}
+    assert set(found) == {"tasks.TracingTask.division", "tasks.TracingTask.batch"}
+    assert found["tasks.TracingTask.division"].count == 1 and found["tasks.TracingTask.division"].sample == [task.pk]
+    with pytest.raises(CommandError, match="2 links point to missing rows"):
+        call_command("check_integrity")
+
+
+def test_the_check_runs_nightly():
+    from tracing_center.celery import app
+
+    assert app.conf.beat_schedule["check-integrity"]["task"] == "tasks.check_integrity"
