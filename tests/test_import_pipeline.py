@@ -236,3 +236,21 @@ def test_the_check_digit_shortcut_equals_the_weighted_sum():
     for n in range(0, 10**17, 7919 * 10**11 + 12345):
         first17 = f"{n:017d}"
         assert id_check_digit(first17) == "10X98765432"[sum(map(mul, map(int, first17), weights)) % 11]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_prints_the_same_summary_with_workers(hainan, tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "leads.csv"
+    path.write_text(tricky_csv(), encoding="utf-8")
+    outputs = []
+    for workers in ("2", "0"):
+        out = io.StringIO()
+        call_command("import_leads", str(path), "--source", "manual", "--chunk-size", "5", "--workers", workers,
+                     stdout=out, stderr=io.StringIO())
+        outputs.append(out.getvalue())
+        Lead.objects.all().delete()
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith("accepted 20, duplicates 4, rejected 12\n")
+    assert "  line 4: id_number: check digit should be" in outputs[0]
