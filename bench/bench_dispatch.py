@@ -4,8 +4,9 @@ Figures (targets from the issue, PostgreSQL, 2 cores):
 * dispatch of 100,000 new tasks (follow the person, least-load assignment, history rows): < 5 s;
   floor: one bare UPDATE of the same rows (status and clocks) in the same run;
 * one sweep over 1,000,000 open tasks of which 1 % are newly due: < 1 s; and with nothing due: < 50 ms;
-  floors: the bare due query with and without the partial index `task_next_alert_due`, and claiming
-  1,000 due rows with SKIP LOCKED.
+  floors: a bare UPDATE of `next_alert_at` of the swept tasks (the write the sweep cannot avoid), the
+  bare due query with and without the partial index `task_next_alert_due`, and claiming 1,000 due rows
+  with SKIP LOCKED.
 The EXPLAIN of the due query shows the partial index in use.
 
 Tasks, persons and staff are generated with set SQL (generate_series, INSERT … SELECT), never ORM loops.
@@ -212,10 +213,21 @@ def run(bench) -> None:
     # --- the sweep --------------------------------------------------------------------------------
     with bench.timer() as t:
         result = sweep(now=sweep_at)
+    swept = t.seconds
+    # Floor: the one write the sweep cannot avoid, a bare UPDATE of `next_alert_at` of the same tasks (not
+    # HOT: `next_alert_at` is indexed, so every index of the task table gets a new entry), rolled back.
+    # Measured after the sweep, on pages it has just touched: a lower bound.
+    update_floor = _timed_sql(
+        bench,
+        "UPDATE tasks_tracingtask SET next_alert_at = next_alert_at + interval '1 second' "
+        "WHERE id IN (SELECT task_id FROM tasks_escalation WHERE created_at = %s)",
+        [sweep_at], rollback=True,
+    )
+    bench.report(f"floor: bare UPDATE of next_alert_at of the {result.tasks:,} swept tasks", update_floor, "s")
     bench.report(
         f"sweep over {running:,} open tasks, {result.tasks:,} newly due ({result.escalations:,} escalations, "
         f"{result.notifications:,} notifications, {result.deliveries:,} deliveries)",
-        t.seconds, "s", floor=with_index, target=1.0,
+        swept, "s", floor=update_floor, target=1.0,
     )
     nothing_due_floor = min(_timed_sql(bench, DUE_SQL, [sweep_at]) for _ in range(3))
     bench.report("floor: bare due query with nothing due", nothing_due_floor * 1000, "ms")
