@@ -17,6 +17,7 @@ import gc
 import io
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 from collections import deque
@@ -489,6 +490,8 @@ def _worker_init(header: list[str], source: str | None, now: datetime, conn_para
         conn = _worker.get("connection")
         if conn is None or conn.closed:
             conn = _worker["connection"] = psycopg.connect(**conn_params, autocommit=True)
+            # Closed when the worker exits (multiprocessing runs these finalizers, not atexit's).
+            multiprocessing.util.Finalize(None, conn.close, exitpriority=10)
         return conn.cursor()
 
     _worker["header"] = header
