@@ -1,7 +1,8 @@
 """The deadline sweep (issue 4): every minute, record the clock warnings and breaches that are due.
 
 `sweep_step` is one bounded unit of work: one transaction, one statement (data-modifying CTEs), so the
-rows flow from one part to the next without a round trip or a second lookup:
+rows flow from one part to the next without a round trip or a second lookup — after a one-row probe of
+the same index, which ends the step at once when nothing is due (most minutes):
 
 1. Claim up to `limit` due tasks — `next_alert_at <= now`, read through the partial index
    `task_next_alert_due` (only tasks with a running clock are in it, so the cost follows the rows that
@@ -146,6 +147,9 @@ def _sweep_sql(delivery_ctes: list[str] | None = None, delivery_count: str = "0"
     """
 
 
+_ANY_DUE_SQL = "SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s LIMIT 1"
+
+
 @dataclass
 class SweepResult:
     tasks: int = 0
@@ -166,6 +170,12 @@ def sweep_step(*, now=None, limit: int = DEFAULT_LIMIT) -> SweepResult:
     now = now or timezone.now()
     delivery_ctes, delivery_count, delivery_params = delivery_inserts("notified")
     with transaction.atomic(), connection.cursor() as cursor:
+        # Most minutes nothing is due: one index probe (under a millisecond) instead of planning the
+        # statement below (about 2 ms, 20 ms on a fresh connection). Locked rows count as due here; the
+        # statement then skips them.
+        cursor.execute(_ANY_DUE_SQL, {"now": now})
+        if cursor.fetchone() is None:
+            return SweepResult()
         # The planner's estimates for the CTEs are rough and large enough to start JIT compilation,
         # which costs more (tens of ms) than the whole statement saves; this is short row-by-row work.
         cursor.execute("SET LOCAL jit = off")

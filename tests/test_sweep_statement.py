@@ -10,7 +10,7 @@ import pytest
 from tasks import notify
 from tasks.dispatch import dispatch_new_tasks
 from tasks.models import DutyShift, Notification, NotificationDelivery, Unit
-from tasks.sweep import sweep, sweep_step
+from tasks.sweep import SweepResult, sweep, sweep_step
 from tests.conftest import HOME_COUNTY, OTHER_COUNTY
 from tests.factories import UserFactory
 from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
@@ -112,10 +112,16 @@ def test_without_outside_channels_the_step_writes_the_inbox_only(two_counties, s
 
 
 def test_a_step_is_one_statement(two_counties, django_assert_max_num_queries):
-    # savepoint, SET LOCAL jit, the statement, release: whatever the number of tasks and escalations.
-    with django_assert_max_num_queries(4):
+    # savepoint, the probe, SET LOCAL jit, the statement, release: whatever the number of tasks.
+    with django_assert_max_num_queries(5):
         result = sweep_step(now=BREACH)
     assert (result.tasks, result.escalations) == (2, 4)
+
+
+def test_a_step_with_nothing_due_only_probes_the_index(two_counties, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):  # savepoint, the probe, release
+        result = sweep_step(now=D + timedelta(minutes=1))
+    assert result == SweepResult()
 
 
 def test_the_loop_stops_at_the_first_step_that_is_not_full(crew):
