@@ -285,12 +285,14 @@ def start_waiting_clocks(scope: str, params: dict, now) -> int:
         return cursor.rowcount
 
 
-def dispatch_new_tasks(*, batch_id: int | None = None, now=None) -> int:
-    """Dispatch the new tasks (of one batch, or all) in sets; return how many were dispatched."""
+def dispatch_new_tasks(*, batch_id: int | None = None, now=None, follow: bool = True) -> int:
+    """Dispatch the new tasks (of one batch, or all) in sets; return how many were dispatched.
+    `follow=False` when the person was already followed (the intake's plan_intake_dispatch did it)."""
     now = now or timezone.now()
     scope, params = ("t.batch_id = %(batch_id)s", {"batch_id": batch_id}) if batch_id is not None else ("TRUE", {})
     with transaction.atomic():
-        _follow_the_person(scope, params, now)
+        if follow:
+            _follow_the_person(scope, params, now)
         dispatched = dispatch_where(
             scope, params, now=now, from_statuses=[TaskStatus.NEW], reason=_("Automatic dispatch after the intake batch")
         )

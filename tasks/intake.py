@@ -83,7 +83,7 @@ def _dispatch(batch: IntakeBatch, now: datetime) -> None:
 
     try:
         with transaction.atomic():
-            dispatched = dispatch_new_tasks(batch_id=batch.id, now=now)
+            dispatched = dispatch_new_tasks(batch_id=batch.id, now=now, follow=False)
     except Exception as exc:
         # The intake itself is committed; the dispatch clock (dispatch_due) is running and the dispatch
         # sweep retries. Record why on the batch instead of losing the consolidation.
@@ -101,7 +101,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         if not cursor.fetchone()[0]:
             logger.info("intake: another run holds the lock; nothing done")
             return None
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+        # The person and grouping sorts of a million-lead batch stay in memory (one batch at a time: the lock).
+        cursor.execute("SET LOCAL work_mem = '1GB'")
         # ON COMMIT DROP does not fire when the caller's transaction is still open (a savepoint): drop
         # the work tables explicitly too.
         cursor.execute(_DROP_WORK_TABLES)

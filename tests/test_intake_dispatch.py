@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
+from tasks import dispatch
 from tasks.intake import intake_run
 from tasks.leads_io import ingest_rows
 from tasks.models import TaskStatus, TaskTransition, TracingTask
@@ -68,8 +69,12 @@ def mixed_leads() -> list[dict]:
 def run_both_ways(now=NOW) -> tuple[tuple[int, dict], tuple[int, dict]]:
     """The batch with dispatch as a separate step after it (rolled back), then as the intake does it;
     each time the batch's dispatched count and the outcome."""
+    separate_step = dispatch.dispatch_new_tasks
     with transaction.atomic():
-        with mock.patch("tasks.dispatch.plan_intake_dispatch"):
+        # Without the plan, the step after the batch does everything, following the person included.
+        with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch(
+            "tasks.dispatch.dispatch_new_tasks", side_effect=lambda **kw: separate_step(**{**kw, "follow": True})
+        ):
             batch = intake_run(now=now)
         separate = (batch.dispatched, outcome())
         transaction.set_rollback(True)
