@@ -186,23 +186,35 @@ def _upsert_persons(cursor, now: datetime) -> None:
 
 def _group_by_person(cursor) -> None:
     # The representative division is the most precise one given (a village beats a county), and the
-    # address travels with it; the parent task is the one of the most serious close-contact lead.
+    # address travels with it; the parent task is the one of the most serious close-contact lead; the
+    # current location is the most recent one given. One sort of the leads by person gives the
+    # representative and, as window aggregates of the same pass, the count and the best priority
+    # (ordered array_agg per person cost a sort per person and aggregate); the two rare parts are read
+    # from the few leads that have them.
     cursor.execute(
         f"""
         CREATE TEMP TABLE intake_person ON COMMIT DROP AS
-        SELECT p.id AS person_id, g.person_key, g.leads, g.priority, g.division_id, g.address, g.source_task_id,
-               t.id AS task_id, ''::text AS unresolved_reason, g.current_division_id, g.current_lead_id,
-               NULL::text AS household_id
+        SELECT p.id AS person_id, g.person_key, g.lead_count AS leads, g.best_priority AS priority, g.division_id,
+               g.address, ctx.source_task_id, t.id AS task_id, ''::text AS unresolved_reason,
+               cur.current_division_id, cur.current_lead_id, NULL::text AS household_id
         FROM (
-            SELECT person_key, count(*) AS leads, min(priority) AS priority,
-                   (array_agg(division_id ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS division_id,
-                   (array_agg(address ORDER BY length(division_id) DESC, (address <> '') DESC, priority, reported_at DESC))[1] AS address,
-                   (array_agg(related_task_id ORDER BY priority, reported_at) FILTER (WHERE related_task_id IS NOT NULL))[1] AS source_task_id,
-                   (array_agg(current_division_id ORDER BY reported_at DESC, id DESC) FILTER (WHERE current_division_id IS NOT NULL))[1] AS current_division_id,
-                   (array_agg(id ORDER BY reported_at DESC, id DESC) FILTER (WHERE current_division_id IS NOT NULL))[1] AS current_lead_id
-            FROM intake_lead GROUP BY person_key
+            SELECT DISTINCT ON (il.person_key) il.person_key, il.division_id, il.address,
+                   count(*) OVER per_person AS lead_count, min(il.priority) OVER per_person AS best_priority
+            FROM intake_lead il
+            WINDOW per_person AS (PARTITION BY il.person_key)
+            ORDER BY il.person_key, length(il.division_id) DESC, (il.address <> '') DESC, il.priority, il.reported_at DESC
         ) g
         JOIN tasks_person p ON p.person_key = g.person_key
+        LEFT JOIN (
+            SELECT DISTINCT ON (person_key) person_key, related_task_id AS source_task_id
+            FROM intake_lead WHERE related_task_id IS NOT NULL
+            ORDER BY person_key, priority, reported_at
+        ) ctx ON ctx.person_key = g.person_key
+        LEFT JOIN (
+            SELECT DISTINCT ON (person_key) person_key, current_division_id, id AS current_lead_id
+            FROM intake_lead WHERE current_division_id IS NOT NULL
+            ORDER BY person_key, reported_at DESC, id DESC
+        ) cur ON cur.person_key = g.person_key
         LEFT JOIN tasks_tracingtask t ON t.person_id = p.id AND t.status IN {_ACTIVE_SQL}
         """
     )
