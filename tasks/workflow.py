@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .clocks import compute_next_alert_at, filter_overdue  # noqa: F401  (filter_overdue: API contract)
-from .dispatch import OPEN_LOAD_STATUSES, assign_mode, dispatch_where
+from .dispatch import OPEN_LOAD_STATUSES, SLOTS_SQL, assign_mode, dispatch_where, slot_params
 from .models import Division, Notification, TaskStatus, TaskTransition, Transfer, TracingTask, Unit, User
 from .models.accounts import Role
 from .roles import can
@@ -334,7 +334,7 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
                    count(*) OVER () AS n
             FROM tasks_tracingtask t WHERE t.id = ANY(%(ids)s)
         ),
-        {_slots_sql()}
+        {SLOTS_SQL}
         SELECT cand.id, cand.subunit_id, %(subunit_division)s::varchar AS division_id, slots.user_id
         FROM cand LEFT JOIN slots ON slots.unit_id = cand.subunit_id AND slots.k = cand.k
         """
@@ -369,8 +369,7 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
         "assignee": getattr(assignee, "pk", None),
         "subunit": getattr(subunit, "pk", None),
         "subunit_division": getattr(subunit, "division_id", None),
-        "open_load": [str(s) for s in OPEN_LOAD_STATUSES],
-        "least_load": assign_mode() == "least_load",
+        **slot_params(),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -379,12 +378,6 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
     rows = [Notification(recipient_id=uid, kind=Notification.Kind.ASSIGNED, task_id=task_id, created_at=now) for task_id, uid in notified]
     Notification.objects.bulk_create(rows)
     return len(changed)
-
-
-def _slots_sql() -> str:
-    from .dispatch import _SLOTS_SQL
-
-    return _SLOTS_SQL
 
 
 @transaction.atomic
