@@ -19,7 +19,8 @@ def test_it_knows_the_links_of_the_bulk_write_path():
         "tasks.Lead.division", "tasks.Lead.current_division", "tasks.Lead.batch", "tasks.Lead.task",
         "tasks.TracingTask.person", "tasks.TracingTask.division", "tasks.TracingTask.batch",
         "tasks.TracingTask.team", "tasks.TracingTask.subunit", "tasks.TracingTask.assignee",
-        "tasks.TaskTransition.task",
+        "tasks.TaskTransition.task", "tasks.Escalation.task", "tasks.Escalation.division",
+        "tasks.Notification.recipient", "tasks.Notification.task", "tasks.Notification.escalation",
     } <= names
 
 

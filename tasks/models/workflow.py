@@ -86,8 +86,13 @@ class Escalation(models.Model):
 
     # Indexes: one_escalation_per_task_clock_level serves lookups by task, escalation_division_prefix by
     # division; no duplicate foreign-key indexes (the sweep inserts these rows in bulk).
+    # task and division, like the notifications' recipient, task and escalation, have no database constraint:
+    # the sweep writes thousands at once and PostgreSQL checks a foreign key one row at a time (a quarter
+    # of the sweep's time). The sweep's SQL takes them from existing rows; Django applies on_delete;
+    # `manage.py check_integrity` (tasks/integrity.py) verifies them nightly.
     task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="escalations", db_index=False
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="escalations", db_index=False,
+        db_constraint=False,
     )
     clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
     level = models.CharField(_("level"), max_length=10, choices=AlertLevel.choices)
@@ -96,7 +101,8 @@ class Escalation(models.Model):
     deadline = models.DateTimeField(_("deadline"))
     # The task's division when it was recorded (the task may later be transferred).
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+", db_index=False
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
@@ -132,14 +138,16 @@ class Notification(models.Model):
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("task"), null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        "tasks.TracingTask", verbose_name=_("task"), null=True, blank=True, on_delete=models.CASCADE, related_name="notifications",
+        db_constraint=False,
     )
     escalation = models.ForeignKey(
-        Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False,
+        db_constraint=False,
     )
     transfer = models.ForeignKey(
         Transfer, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False
