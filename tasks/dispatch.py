@@ -30,7 +30,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .clocks import clock_windows, next_alert_sql
@@ -290,7 +290,8 @@ def dispatch_new_tasks(*, batch_id: int | None = None, now=None, follow: bool = 
     `follow=False` when the person was already followed (the intake's plan_intake_dispatch did it)."""
     now = now or timezone.now()
     scope, params = ("t.batch_id = %(batch_id)s", {"batch_id": batch_id}) if batch_id is not None else ("TRUE", {})
-    with transaction.atomic():
+    # Reasons and history are stored text: in the site's language, whatever the caller's (as the intake).
+    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
         if follow:
             _follow_the_person(scope, params, now)
         dispatched = dispatch_where(
