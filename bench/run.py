@@ -41,6 +41,17 @@ def _recreate_database(url: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
+def _server_settings(connection) -> str:
+    """The server's version and the settings that decide bulk-write speed (figures depend on them)."""
+    names = ("shared_buffers", "max_wal_size", "wal_compression", "synchronous_commit", "checkpoint_timeout")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [list(names)])
+        settings = ", ".join(f"{name}={setting}{'' if unit is None else ' ' + unit}" for name, setting, unit in cursor.fetchall())
+    return f"PostgreSQL {version}; {settings}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("areas", nargs="*", help="benchmark areas to run (default: all); e.g. divisions intake")
@@ -74,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = Bench(connection=connection, scale=args.scale)
     print(f"Benchmarks on {os.cpu_count()} cores, scale {args.scale}, database {connection.settings_dict['NAME']}", flush=True)
+    print(f"Server: {_server_settings(connection)}", flush=True)
     for area in chosen:
         module = importlib.import_module(f"bench.bench_{area}")
         bench.area = area
