@@ -62,7 +62,7 @@ class TracingTask(models.Model):
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
     # The responsible jurisdiction: a village once resolved, else the most precise division known.
     # db_index=False on division, batch and assignee: the named indexes below serve them (task_division_prefix,
-    # task_batch, task_assignee); a duplicate index costs every write of this hot table (dispatch, sweep).
+    # task_batch, task_assignee_status); a duplicate index costs every write of this hot table (dispatch, sweep).
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks", db_index=False,
         db_constraint=False,
@@ -137,7 +137,9 @@ class TracingTask(models.Model):
             models.Index(fields=["division"], name="task_division_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["batch"], name="task_batch"),
             models.Index(fields=["status", "priority"], name="task_status_priority"),
-            models.Index(fields=["assignee"], name="task_assignee", condition=models.Q(assignee__isnull=False)),
+            # A member's tasks, and their open load counted from the index alone (dispatch's least-load
+            # choice counts every member's open tasks: without status here, one heap visit per task).
+            models.Index(fields=["assignee", "status"], name="task_assignee_status", condition=models.Q(assignee__isnull=False)),
             # The contact tasks a task found (chain graph, PROTECT on delete).
             models.Index(fields=["source_task"], name="task_source_task", condition=models.Q(source_task__isnull=False)),
             # sweep_deadlines: only tasks with a running clock are in this index.
