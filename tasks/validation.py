@@ -471,18 +471,13 @@ class LeadValidator:
             except ValueError as exc:
                 _fail(errors, "reported_at", str(exc))
 
-        raw_code = _text(row, "division_code", errors)
-        if raw_code:
-            try:
-                item.division_code = self._normalize_code(raw_code)
-            except ValueError as exc:
-                _fail(errors, "division_code", str(exc))
-        raw_code = _text(row, "current_division_code", errors)
-        if raw_code:
-            try:
-                item.current_division_code = self._normalize_code(raw_code)
-            except ValueError as exc:
-                _fail(errors, "current_division_code", str(exc))
+        for code_field in ("division_code", "current_division_code"):
+            raw_code = _text(row, code_field, errors)
+            if raw_code:
+                try:
+                    setattr(item, code_field, self._normalize_code(raw_code))
+                except ValueError as exc:
+                    _fail(errors, code_field, str(exc))
         if not address and not _raw_text(row.get("division_code")):
             _fail(errors, "division_code", _("required: give division_code, or an address that names a known county"))
 
