@@ -86,6 +86,16 @@ def auditor(hainan):
     return UserFactory(username="audrey", full_name="审计员庚", role=Role.AUDITOR, division_id=HOME_COUNTY)
 
 
+@pytest.fixture(autouse=True)
+def _site_language_after_each_test():
+    """A request with Accept-Language (or a language cookie) leaves its language active in the thread
+    after the response; reset it so that no test runs in the language an earlier one happened to ask for."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 # ---- Security (issue 9): HTTPS settings, two-factor login in tests ------------------------------------
 
 
