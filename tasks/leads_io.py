@@ -81,13 +81,6 @@ class IngestResult:
         }
 
 
-def insert_leads(leads: list[CleanLead], *, channel: str, created_by_id: int | None, received_at: datetime) -> int:
-    """Insert validated leads; return how many were new (the rest were duplicates). Call inside a transaction."""
-    if not leads:
-        return 0
-    return insert_copy_text(copy_text(leads), channel=channel, created_by_id=created_by_id, received_at=received_at)
-
-
 def insert_copy_text(text: str, *, channel: str, created_by_id: int | None, received_at: datetime) -> int:
     """Insert leads given as COPY text lines of STAGING_COLUMNS (copy_text); return how many were new.
     Call inside a transaction."""
@@ -199,6 +192,17 @@ def save_rejections(rejections: list[Rejection], *, channel: str, created_by_id:
                 )
 
 
+def _store_chunk(text: str, clean: int, rejected: list[Rejection], *, channel: str,
+                 created_by_id: int | None) -> IngestResult:
+    """One chunk in one transaction: its valid leads (COPY text of `clean` leads; the ones already received
+    count as duplicates) and its rejected rows."""
+    received_at = timezone.now()
+    with transaction.atomic():
+        accepted = insert_copy_text(text, channel=channel, created_by_id=created_by_id, received_at=received_at)
+        save_rejections(rejected, channel=channel, created_by_id=created_by_id, received_at=received_at)
+    return IngestResult(accepted=accepted, duplicates=clean - accepted, rejected=rejected)
+
+
 def ingest_rows(
     rows: list[Any],
     *,
@@ -214,11 +218,7 @@ def ingest_rows(
     with _gc_paused():
         clean, rejected = validator.validate(rows, start_index=start_index)
         text = copy_text(clean)
-    received_at = timezone.now()
-    with transaction.atomic():
-        accepted = insert_copy_text(text, channel=channel, created_by_id=created_by_id, received_at=received_at)
-        save_rejections(rejected, channel=channel, created_by_id=created_by_id, received_at=received_at)
-    return IngestResult(accepted=accepted, duplicates=len(clean) - accepted, rejected=rejected)
+    return _store_chunk(text, len(clean), rejected, channel=channel, created_by_id=created_by_id)
 
 
 # --- files -----------------------------------------------------------------------------------------------
@@ -350,11 +350,7 @@ def import_rows(
             for rejection in rejected:
                 rejection.index = lines[rejection.index]
             text = copy_text(clean)
-        received_at = timezone.now()
-        with transaction.atomic():
-            accepted = insert_copy_text(text, channel=channel, created_by_id=created_by_id, received_at=received_at)
-            save_rejections(rejected, channel=channel, created_by_id=created_by_id, received_at=received_at)
-        total.add(IngestResult(accepted, len(clean) - accepted, rejected))
+        total.add(_store_chunk(text, len(clean), rejected, channel=channel, created_by_id=created_by_id))
         if progress:
             progress(len(chunk))
     return total
@@ -580,13 +576,9 @@ class _BlockWriter:
         for rejection in block.rejected:
             rejection.index += self.next_line
         self.next_line += block.records
-        received_at = timezone.now()
-        with transaction.atomic():
-            accepted = insert_copy_text(
-                block.copy_text, channel=self.channel, created_by_id=self.created_by_id, received_at=received_at
-            )
-            save_rejections(block.rejected, channel=self.channel, created_by_id=self.created_by_id, received_at=received_at)
-        self.total.add(IngestResult(accepted, block.clean - accepted, block.rejected))
+        self.total.add(
+            _store_chunk(block.copy_text, block.clean, block.rejected, channel=self.channel, created_by_id=self.created_by_id)
+        )
         if self.progress:
             self.progress(block.rows)
 
