@@ -79,11 +79,10 @@ def intake_run(*, now: datetime | None = None) -> IntakeBatch | None:
 
 
 def _dispatch(batch: IntakeBatch, now: datetime) -> None:
-    from .dispatch import dispatch_new_tasks
-
     try:
         with transaction.atomic():
-            dispatched = dispatch_new_tasks(batch_id=batch.id, now=now, follow=False)
+            # What the batch left undispatched; the person was already followed (plan_intake_dispatch).
+            dispatched = dispatch.dispatch_new_tasks(batch_id=batch.id, now=now, follow=False)
     except Exception as exc:
         # The intake itself is committed; the dispatch clock (dispatch_due) is running and the dispatch
         # sweep retries. Record why on the batch instead of losing the consolidation.
