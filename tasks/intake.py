@@ -28,6 +28,8 @@ a FAILED batch row records the error.
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -74,7 +76,9 @@ def intake_run(*, now: datetime | None = None) -> IntakeBatch | None:
         raise
     if batch is None:
         return None
+    started = time.perf_counter()
     _dispatch(batch, now)
+    batch.step_times["dispatch rest"] = time.perf_counter() - started
     return batch
 
 
@@ -94,7 +98,23 @@ def _dispatch(batch: IntakeBatch, now: datetime) -> None:
     batch.save(update_fields=["dispatched"])
 
 
+class StepTimes(dict):
+    """Seconds per step of one batch, logged with the batch: where a slow batch spent its time."""
+
+    @contextmanager
+    def step(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.items())
+
+
 def _consolidate(now: datetime) -> IntakeBatch | None:
+    steps = StepTimes()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTAKE_LOCK_KEY])
         if not cursor.fetchone()[0]:
@@ -105,15 +125,20 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         # ON COMMIT DROP does not fire when the caller's transaction is still open (a savepoint): drop
         # the work tables explicitly too.
         cursor.execute(_DROP_WORK_TABLES)
-        claimed = _claim(cursor)
+        with steps.step("claim"):
+            claimed = _claim(cursor)
         if claimed == 0:
             cursor.execute(_DROP_WORK_TABLES)
             return None
         batch = IntakeBatch.objects.create(started_at=now, status=IntakeBatch.Status.RUNNING)
-        _upsert_persons(cursor, now)
-        _group_by_person(cursor)
-        merged = _attach_to_open_tasks(cursor, now)
-        _resolve_villages(cursor)
+        with steps.step("persons"):
+            _upsert_persons(cursor, now)
+        with steps.step("grouping"):
+            _group_by_person(cursor)
+        with steps.step("open tasks"):
+            merged = _attach_to_open_tasks(cursor, now)
+        with steps.step("villages"):
+            _resolve_villages(cursor)
         # Reasons and history are stored text: in the site's language, not the caller's.
         with translation.override(settings.LANGUAGE_CODE):
             # The dispatch plan of the tasks about to be created; a person not in it gets a `new` task.
@@ -122,10 +147,14 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
                 "assignee_id bigint) ON COMMIT DROP"
             )
             # Looked up at call time: intake tests replace dispatch to see tasks as the intake leaves them.
-            dispatch.plan_intake_dispatch(cursor)
-            new_tasks, unresolved, late_merged, dispatched = _create_tasks(cursor, batch, now)
-            _record_transitions(cursor, now)
-        _link_leads(cursor, batch, claimed)
+            with steps.step("dispatch plan"):
+                dispatch.plan_intake_dispatch(cursor)
+            with steps.step("tasks"):
+                new_tasks, unresolved, late_merged, dispatched = _create_tasks(cursor, batch, now)
+            with steps.step("history"):
+                _record_transitions(cursor, now)
+        with steps.step("lead links"):
+            _link_leads(cursor, batch, claimed)
         batch.leads = claimed
         batch.new_tasks = new_tasks
         batch.merged = merged + late_merged
@@ -135,6 +164,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         batch.finished_at = timezone.now()
         batch.save(update_fields=["leads", "new_tasks", "merged", "unresolved", "dispatched", "status", "finished_at"])
         cursor.execute(_DROP_WORK_TABLES)
+    batch.step_times = steps
+    logger.info("intake batch %s: %s leads in %s", batch.id, claimed, steps)
     return batch
 
 
