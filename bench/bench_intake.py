@@ -128,7 +128,7 @@ def run(bench) -> None:
         f"import_leads of a {rows:,}-row CSV", imported.seconds, "s", floor=copy_floor.seconds, target=60 * rows / 1_000_000
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tasks_lead WHERE batch_id IS NULL")
+        cursor.execute("SELECT count(*) FROM tasks_pendinglead")
         pending = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM tasks_leadrejection")
         rejected = cursor.fetchone()[0]
@@ -145,8 +145,8 @@ def run(bench) -> None:
                 """
                 INSERT INTO task_floor
                 SELECT DISTINCT ON (l.person_key) l.person_key, v.code, l.priority, now()
-                FROM tasks_lead l JOIN tasks_division v ON v.code = l.division_id
-                WHERE l.batch_id IS NULL
+                FROM tasks_pendinglead p JOIN tasks_lead l ON l.id = p.lead_id
+                JOIN tasks_division v ON v.code = l.division_id
                 ORDER BY l.person_key, l.priority
                 """
             )
@@ -169,6 +169,7 @@ def run(bench) -> None:
         f"batch #{batch.id}: {batch.new_tasks:,} new tasks, {batch.merged:,} merged, {batch.unresolved:,} "
         f"without a village, {batch.dispatched:,} dispatched{'; ' + batch.error if batch.error else ''}"
     )
+    bench.note(f"steps: {batch.step_times}")
 
     _bench_api(bench, villages)
     csv_path.unlink(missing_ok=True)

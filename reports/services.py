@@ -49,7 +49,7 @@ def report_snapshot(task: TracingTask) -> dict:
     person = task.person
     transitions = list(task.transitions.select_related("actor").order_by("at", "id"))
     trajectory = list(task.trajectory_entries.filter(deleted_at__isnull=True).select_related("created_by").order_by("started_at", "id"))
-    contacts = list(task.close_contacts.select_related("division", "lead").order_by("last_contact_at", "id"))
+    contacts = list(task.close_contacts.select_related("division", "lead__link").order_by("last_contact_at", "id"))
     tests = list(task.test_results.order_by("sampled_at", "id"))
     radius = list(task.radius_controls.select_related("created_by").order_by("controlled_at", "id"))
     review = (

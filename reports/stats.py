@@ -231,8 +231,9 @@ def by_batch(q: Query, limit: int = 50) -> Table:
 
 def by_source(q: Query) -> Table:
     """Leads received in the window by source (live: leads carry the source, tasks do not)."""
-    sql = """SELECT source, count(*), count(DISTINCT task_id) FROM tasks_lead
-             WHERE received_at >= %s AND received_at < %s AND division_id LIKE %s GROUP BY 1 ORDER BY 1"""
+    sql = """SELECT l.source, count(*), count(DISTINCT k.task_id)
+             FROM tasks_lead l LEFT JOIN tasks_leadlink k ON k.lead_id = l.id
+             WHERE l.received_at >= %s AND l.received_at < %s AND l.division_id LIKE %s GROUP BY 1 ORDER BY 1"""
     from tasks.models import Source
 
     labels = dict(Source.choices)

@@ -362,16 +362,19 @@ def notices_generate_for_rule(*, rule: str, area_code: str, since: datetime, act
     from tasks.models import Lead
 
     leads = Lead.objects.filter(
-        source="returnee", reported_at__gte=since, reported_at__lte=now, task__isnull=False,
-        payload__origin_division__startswith=area_code, task__division__isnull=False,
+        source="returnee", reported_at__gte=since, reported_at__lte=now, link__isnull=False,
+        payload__origin_division__startswith=area_code, link__task__division__isnull=False,
     )
     if actor is not None and not actor.is_superuser:
-        leads = leads.filter(task__division__code__startswith=actor.division_id)
+        leads = leads.filter(link__task__division__code__startswith=actor.division_id)
     found = list(
-        leads.order_by("task__person_id", "-reported_at")
-        .distinct("task__person_id")
-        .values("task__person_id", "task_id", "task__division_id", "task__person__name", "task__person__id_number", "task__address")
+        leads.order_by("link__task__person_id", "-reported_at")
+        .distinct("link__task__person_id")
+        .values("link__task__person_id", "link__task_id", "link__task__division_id", "link__task__person__name",
+                "link__task__person__id_number", "link__task__address")
     )
+    # The consumed lead's task, under the names the rest of the rule reads.
+    found = [{key.removeprefix("link__"): value for key, value in row.items()} for row in found]
     config = rules.BATCH_RULES[rule]
     rule_key = f"{rule}:{area_code}:{timezone.localtime(since).date().isoformat()}"
     already = set(Notice.objects.filter(source=NoticeSource.BATCH_RULE, rule_key=rule_key).values_list("person_id", flat=True))

@@ -182,11 +182,12 @@ def slot_params() -> dict:
 def _follow_the_person(scope: str, params: dict, now) -> int:
     sql = f"""
     WITH cur AS (
-        SELECT DISTINCT ON (l.task_id) l.task_id, l.current_division_id AS code, l.id AS lead_id
-        FROM tasks_lead l
-        JOIN tasks_tracingtask t ON t.id = l.task_id
+        SELECT DISTINCT ON (k.task_id) k.task_id, l.current_division_id AS code, l.id AS lead_id
+        FROM tasks_leadlink k
+        JOIN tasks_lead l ON l.id = k.lead_id
+        JOIN tasks_tracingtask t ON t.id = k.task_id
         WHERE l.current_division_id IS NOT NULL AND t.status = 'new' AND t.dispatched_at IS NULL AND ({scope})
-        ORDER BY l.task_id, l.reported_at DESC, l.id DESC
+        ORDER BY k.task_id, l.reported_at DESC, l.id DESC
     ),
     moved AS (
         SELECT t.id, t.division_id AS household, cur.code, cur.lead_id

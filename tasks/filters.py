@@ -45,7 +45,7 @@ class TaskFilter(django_filters.FilterSet):
     def filter_source(self, queryset, name, value):
         if not value:
             return queryset
-        return queryset.filter(Exists(Lead.objects.filter(task=OuterRef("pk"), source=value)))
+        return queryset.filter(Exists(Lead.objects.filter(link__task=OuterRef("pk"), source=value)))
 
     def filter_overdue(self, queryset, name, value):
         if not value:

@@ -3,7 +3,7 @@
 `intake_run()` is the step function behind both `python manage.py run_intake` and the Celery beat task
 (tasks/tasks.py). It runs in ONE transaction holding a transaction-level advisory lock:
 
-1. claim every pending lead (batch IS NULL) into a temp table;
+1. claim every pending lead (DELETE its PendingLead row … RETURNING) into a temp table;
 2. upsert the persons by person_key (a keyed hash, see validation.py), filling gaps only;
 3. group the claimed leads per person: the most serious priority, the most precise division (with its
    address), the close-contact parent task;
@@ -15,13 +15,12 @@
    in plain language (the duty officer's "unresolved" queue);
 6. create one task per remaining person (ON CONFLICT DO NOTHING on the one-active-task-per-person
    index: if another writer opened a task for the person meanwhile, the leads are attached to that one);
-7. set Lead.batch and Lead.task for every claimed lead (guarded by `batch IS NULL`), fill the batch
-   counts; commit. Then `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
+7. write a LeadLink (batch, task) for every claimed lead, fill the batch counts; commit. Then `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
 
 Concurrency: a second run while one is in progress finds the advisory lock taken and returns None at
-once (the next tick picks up whatever is pending). Even without the lock the final UPDATE only takes
-leads whose batch is still NULL and the run aborts unless it took all it claimed, so a lead can never be
-consumed twice. A crash at any step rolls the whole transaction back: every lead is still pending, and
+once (the next tick picks up whatever is pending). Even without the lock, a lead is claimed by deleting
+its pending row (one deleter wins) and its link's primary key is the lead, so a lead can never be
+consumed twice; the run aborts unless it links every lead it claimed. A crash at any step rolls the whole transaction back: every lead is still pending, and
 a FAILED batch row records the error.
 """
 
@@ -173,12 +172,24 @@ _DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_pla
 
 
 def _claim(cursor) -> int:
+    # DELETE … RETURNING takes each pending lead once: a concurrent claimer (were the lock bypassed)
+    # waits on the deleted rows and then skips them. A rollback makes them pending again.
     cursor.execute(
         """
-        CREATE TEMP TABLE intake_lead ON COMMIT DROP AS
-        SELECT id, person_key, priority, division_id, current_division_id, address, related_task_id, reported_at,
-               id_number, id_number_hash, name, phone, phone_hash
-        FROM tasks_lead WHERE batch_id IS NULL
+        CREATE TEMP TABLE intake_lead (
+            id bigint, person_key text, priority smallint, division_id text, current_division_id text, address text,
+            related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
+            phone_hash text
+        ) ON COMMIT DROP
+        """
+    )
+    cursor.execute(
+        """
+        WITH claimed AS (DELETE FROM tasks_pendinglead RETURNING lead_id)
+        INSERT INTO intake_lead
+        SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
+               l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash
+        FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
         """
     )
     claimed = cursor.rowcount
@@ -440,13 +451,15 @@ def _record_transitions(cursor, now: datetime) -> None:
 
 
 def _link_leads(cursor, batch: IntakeBatch, claimed: int) -> None:
+    # task_id is NOT NULL and lead_id the primary key: a lead left without a task, or linked twice,
+    # aborts the batch.
     cursor.execute(
         """
-        UPDATE tasks_lead l SET batch_id = %(batch)s, task_id = coalesce(ip.task_id, n.id)
+        INSERT INTO tasks_leadlink (lead_id, batch_id, task_id)
+        SELECT il.id, %(batch)s, coalesce(ip.task_id, n.id)
         FROM intake_lead il
         JOIN intake_person ip ON ip.person_key = il.person_key
         LEFT JOIN intake_new_task n ON n.person_id = ip.person_id
-        WHERE l.id = il.id AND l.batch_id IS NULL
         """,
         {"batch": batch.id},
     )

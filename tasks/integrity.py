@@ -33,7 +33,7 @@ def unconstrained_links() -> list:
     links = []
     for model in apps.get_app_config("tasks").get_models():
         for field in model._meta.concrete_fields:
-            if field.is_relation and field.many_to_one and not field.db_constraint:
+            if field.is_relation and (field.many_to_one or field.one_to_one) and not field.db_constraint:
                 links.append((model, field))
     return links
 
@@ -55,6 +55,29 @@ def find_orphans() -> list[Orphans]:
             count, sample = cursor.fetchone()
             if count:
                 found.append(Orphans(f"{model._meta.label}.{field.name}", count, list(sample or [])))
+        found.extend(_lead_states(cursor))
+    return found
+
+
+# A lead is pending or consumed: exactly one of its PendingLead and LeadLink rows exists (tasks/models/intake.py).
+_LEAD_STATES = {
+    "tasks.Lead: neither pending nor linked": """
+        SELECT count(*), (array_agg(l.id ORDER BY l.id))[1:%s] FROM tasks_lead l
+        WHERE NOT EXISTS (SELECT 1 FROM tasks_pendinglead p WHERE p.lead_id = l.id)
+          AND NOT EXISTS (SELECT 1 FROM tasks_leadlink k WHERE k.lead_id = l.id)""",
+    "tasks.Lead: both pending and linked": """
+        SELECT count(*), (array_agg(p.lead_id ORDER BY p.lead_id))[1:%s] FROM tasks_pendinglead p
+        JOIN tasks_leadlink k ON k.lead_id = p.lead_id""",
+}
+
+
+def _lead_states(cursor) -> list[Orphans]:
+    found = []
+    for label, sql in _LEAD_STATES.items():
+        cursor.execute(sql, [SAMPLE])
+        count, sample = cursor.fetchone()
+        if count:
+            found.append(Orphans(label, count, list(sample or [])))
     return found
 
 

@@ -145,8 +145,8 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
         cursor.execute(
             f"""UPDATE {t['lead']} l SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
                     address = '', reason = '', payload = '{{}}'::jsonb, person_key = '{PURGED_PREFIX}' || t.person_id
-                FROM {t['task']} t
-                WHERE l.task_id = t.id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
+                FROM tasks_leadlink k JOIN {t['task']} t ON t.id = k.task_id
+                WHERE l.id = k.lead_id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.leads = cursor.rowcount
         cursor.execute(

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+
+from tests.workflow_fixtures import linked_lead
 from django.utils import timezone
 
 from reviews import notices, sms
@@ -52,7 +54,7 @@ def approved_proposal(*, expert, division=HOME_VILLAGE, sources=("close_contact"
     person = PersonFactory(name=name, phone=phone, id_number=ID_NUMBER)
     task = TracingTaskFactory(person=person, division_id=division, status="approved", address=ADDRESS)
     for source in sources:
-        Lead.objects.create(source=source, reported_at=approved_at - timedelta(days=1), priority=2, task=task,
+        linked_lead(task, source=source, reported_at=approved_at - timedelta(days=1), priority=2,
                             division_id=division, address=ADDRESS, id_number=ID_NUMBER)
     review = Review.objects.create(task=task, state="claimed", expert=expert, claimed_at=approved_at)
     proposal = DisposalProposal.objects.create(

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+
+from tests.workflow_fixtures import linked_lead
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
@@ -55,7 +57,7 @@ def traced_task(*, reported_at: datetime, division: str = HOME_VILLAGE, priority
         division_id=division, status=TaskStatus.TRACED, priority=priority, created_at=reported_at,
         dispatched_at=reported_at + H, radius_limited_at=None, traced_at=reported_at + 5 * H, **kwargs,
     )
-    Lead.objects.create(source="red_code", reported_at=reported_at, priority=priority, task=task, division_id=division)
+    linked_lead(task, source="red_code", reported_at=reported_at, priority=priority, division_id=division)
     return task
 
 

@@ -11,7 +11,7 @@ from tasks.clocks import clock_windows, compute_next_alert_at, next_alert_sql
 from tasks.dispatch import dispatch_new_tasks
 from tasks.models import Lead, TaskStatus, TaskTransition, TracingTask
 from tests.conftest import HOME_COUNTY, HOME_TOWNSHIP, HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
-from tests.workflow_fixtures import T0, crew, make_task, unit  # noqa: F401
+from tests.workflow_fixtures import T0, crew, linked_lead, make_task, unit  # noqa: F401
 
 D = T0 + timedelta(minutes=5)  # the dispatch moment
 
@@ -108,7 +108,7 @@ def test_it_works_in_sets_with_a_constant_number_of_queries(crew, django_assert_
 
 
 def _lead(task, **kwargs):
-    return Lead.objects.create(task=task, source="big_data", priority=3, reported_at=T0, **kwargs)
+    return linked_lead(task, source="big_data", priority=3, reported_at=T0, **kwargs)
 
 
 def test_it_follows_the_person_to_the_current_location_given_by_a_lead(crew):
@@ -124,9 +124,9 @@ def test_it_follows_the_person_to_the_current_location_given_by_a_lead(crew):
 
 def test_the_most_recent_current_location_wins(crew):
     task = make_task(OTHER_VILLAGE_SAME_TOWNSHIP)
-    Lead.objects.create(task=task, source="big_data", priority=3, reported_at=T0 - timedelta(hours=2),
+    linked_lead(task, source="big_data", priority=3, reported_at=T0 - timedelta(hours=2),
                         current_division_id="460106001002")
-    Lead.objects.create(task=task, source="hotline", priority=6, reported_at=T0, current_division_id=HOME_VILLAGE)
+    linked_lead(task, source="hotline", priority=6, reported_at=T0, current_division_id=HOME_VILLAGE)
     dispatch_new_tasks(batch_id=task.batch_id, now=D)
     task.refresh_from_db()
     assert task.division_id == HOME_VILLAGE

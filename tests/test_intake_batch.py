@@ -207,7 +207,7 @@ def test_the_batch_counts_leads_new_tasks_merged_and_unresolved(hainan):
     batch = intake_run()
     assert (batch.leads, batch.new_tasks, batch.merged, batch.unresolved) == (5, 3, 1, 1)
     assert batch.status == IntakeBatch.Status.FINISHED and batch.finished_at >= batch.started_at
-    assert Lead.objects.filter(batch__isnull=True).count() == 0
+    assert Lead.objects.filter(pending__isnull=False).count() == 0
 
 
 def test_it_stores_what_dispatch_returns(hainan, no_dispatch):
@@ -225,7 +225,7 @@ def test_a_crash_midway_leaves_every_lead_pending(hainan):
     with mock.patch.object(intake, "_create_tasks", side_effect=RuntimeError("disk full")):
         with pytest.raises(RuntimeError):
             intake_run()
-    assert Lead.objects.filter(batch__isnull=True, task__isnull=True).count() == 3
+    assert Lead.objects.filter(pending__isnull=False, link__isnull=True).count() == 3
     assert TracingTask.objects.count() == 0 and Person.objects.count() == 0
     failed = IntakeBatch.objects.get()
     assert failed.status == IntakeBatch.Status.FAILED and "disk full" in failed.error
@@ -238,7 +238,7 @@ def test_a_crash_while_linking_leads_leaves_every_lead_pending(hainan):
     with mock.patch.object(intake, "_link_leads", side_effect=RuntimeError("killed")):
         with pytest.raises(RuntimeError):
             intake_run()
-    assert Lead.objects.filter(batch__isnull=True).count() == 2
+    assert Lead.objects.filter(pending__isnull=False).count() == 2
     assert TracingTask.objects.count() == 0
 
 
@@ -255,7 +255,7 @@ def test_a_second_run_while_the_lock_is_held_does_nothing(hainan):
             cursor.execute("ROLLBACK")
     finally:
         other.close()
-    assert Lead.objects.filter(batch__isnull=True).count() == 1
+    assert Lead.objects.filter(pending__isnull=False).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -283,8 +283,8 @@ def test_two_concurrent_runs_consume_each_lead_exactly_once(hainan, no_dispatch)
     # Leads that arrived while the first run held the lock are taken by a later run.
     while intake_run():
         pass
-    assert Lead.objects.filter(batch__isnull=True).count() == 0
-    assert Lead.objects.filter(task__isnull=True).count() == 0
+    assert Lead.objects.filter(pending__isnull=False).count() == 0
+    assert Lead.objects.filter(link__isnull=True).count() == 0
     batches = IntakeBatch.objects.filter(status=IntakeBatch.Status.FINISHED)
     assert sum(b.leads for b in batches) == Lead.objects.count() == 1004
     assert TracingTask.objects.count() == Person.objects.count() == 1004
@@ -317,4 +317,4 @@ def test_concurrent_runs_racing_on_the_same_persons_never_open_two_tasks(hainan,
         pass
     assert errors == []
     assert TracingTask.objects.count() == 50
-    assert Lead.objects.filter(task__isnull=True).count() == 0
+    assert Lead.objects.filter(link__isnull=True).count() == 0

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_it_knows_the_links_of_the_bulk_write_path():
     names = {f"{model._meta.label}.{field.name}" for model, field in unconstrained_links()}
     assert {
-        "tasks.Lead.division", "tasks.Lead.current_division", "tasks.Lead.batch", "tasks.Lead.task",
+        "tasks.Lead.division", "tasks.Lead.current_division", "tasks.LeadLink.lead", "tasks.LeadLink.batch",
+        "tasks.LeadLink.task", "tasks.PendingLead.lead",
         "tasks.TracingTask.person", "tasks.TracingTask.division", "tasks.TracingTask.batch",
         "tasks.TracingTask.team", "tasks.TracingTask.subunit", "tasks.TracingTask.assignee",
         "tasks.TaskTransition.task", "tasks.Escalation.task", "tasks.Escalation.division",
@@ -47,3 +48,17 @@ def test_the_check_runs_nightly():
     from tracing_center.celery import app
 
     assert app.conf.beat_schedule["check-integrity"]["task"] == "tasks.check_integrity"
+
+
+def test_a_lead_neither_pending_nor_linked_or_both_is_reported(hainan):
+    from tasks.models import Lead, LeadLink, PendingLead
+
+    task = make_task()
+    lost = Lead.objects.create(source="hotline", reported_at=task.created_at, priority=6, division_id=task.division_id)
+    twice = Lead.objects.create(source="hotline", reported_at=task.created_at, priority=6, division_id=task.division_id)
+    assert set(PendingLead.objects.values_list("lead_id", flat=True)) >= {lost.pk, twice.pk}  # the insert trigger
+    PendingLead.objects.filter(lead=lost).delete()
+    LeadLink.objects.create(lead=twice, task=task)
+    found = {o.link: o for o in find_orphans()}
+    assert found["tasks.Lead: neither pending nor linked"].sample == [lost.pk]
+    assert found["tasks.Lead: both pending and linked"].sample == [twice.pk]

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
+from tests.workflow_fixtures import linked_lead
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -40,7 +42,7 @@ def test_a_batch_rule_covers_every_returnee_from_the_designated_area(county_desk
     for i in range(3):
         person = PersonFactory(id_number=ID_NUMBER)
         task = TracingTaskFactory(person=person, address=ADDRESS)
-        Lead.objects.create(source="returnee", reported_at=now - timedelta(days=1), priority=5, task=task,
+        linked_lead(task, source="returnee", reported_at=now - timedelta(days=1), priority=5,
                             division_id=task.division_id, payload={"origin_division": "460202" if i < 2 else "460106"})
         persons.append(person)
     created = notices.notices_generate_for_rule(rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3),

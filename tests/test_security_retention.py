@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from tasks.models import Lead, Person, PurgeRun, TaskStatus, TracingTask
+from tests.workflow_fixtures import linked_lead
 from tasks.retention import LOCK_KEY, purge_personal_data
 from tests.factories import PersonFactory, TracingTaskFactory
 
@@ -18,8 +19,8 @@ CLOSED = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
 def _closed_task(status=TaskStatus.CLOSED, closed_at=CLOSED, **kwargs):
     person = kwargs.pop("person", None) or PersonFactory(id_number="460105199001011234", id_number_hash="h1", phone_hash="h2")
     task = TracingTaskFactory(person=person, status=status, closed_at=closed_at, address="秀英区某路 8 号", **kwargs)
-    Lead.objects.create(
-        source="manual", reported_at=CLOSED, priority=2, task=task, name=person.name, phone=person.phone,
+    linked_lead(
+        task, source="manual", reported_at=CLOSED, priority=2, name=person.name, phone=person.phone,
         id_number=person.id_number, id_number_hash="h1", address="某路 8 号", reason="张三的密接", payload={"name": person.name},
         person_key=person.person_key,
     )
@@ -46,7 +47,7 @@ def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings
     person = Person.objects.get(pk=task.person_id)
     assert (person.name, person.id_number, person.phone, person.id_number_hash, person.phone_hash) == ("", "", "", "", "")
     assert person.person_key == f"purged:{person.pk}"
-    lead = Lead.objects.get(task=task)
+    lead = Lead.objects.get(link__task=task)
     assert (lead.name, lead.id_number, lead.phone, lead.address, lead.reason, lead.payload) == ("", "", "", "", "", {})
     task.refresh_from_db()
     assert task.address == "" and task.status == TaskStatus.CLOSED and task.division_id  # statistics stay

@@ -47,3 +47,13 @@ def crew(db, hainan, field_staff, team_leader, duty_officer):
         "bob": field_staff, "dan": second, "sue": sub_leader, "tina": team_leader, "alice": duty_officer,
         "subunit": subunit, "team": team, "desk": unit("duty_desk", HOME_COUNTY),
     }
+
+
+def linked_lead(task, **fields):
+    """A lead already consumed into `task`, as its batch would leave it (linked, no longer pending)."""
+    from tasks.models import Lead, LeadLink, PendingLead
+
+    lead = Lead.objects.create(**fields)
+    PendingLead.objects.filter(lead=lead).delete()
+    LeadLink.objects.create(lead=lead, task=task, batch_id=task.batch_id)
+    return lead

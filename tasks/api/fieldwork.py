@@ -248,7 +248,7 @@ class ContactsView(_RecordList):
     serializer_class = ContactOut
     related_name = "close_contacts"
     personal = True
-    select = ("division", "lead")
+    select = ("division", "lead__link")
     service = staticmethod(services.record_contact)
 
 
@@ -335,7 +335,7 @@ class FieldworkView(FieldAPIView):
     def get(self, request, task_id):
         task = self.get_task()
         context = {"request": request}
-        contacts = list(task.close_contacts.select_related("created_by", "division", "lead"))
+        contacts = list(task.close_contacts.select_related("created_by", "division", "lead__link"))
         record_access(request, action=AccessAction.VIEW, objects=[task, *contacts], fields=["fieldwork"])
         return Response(
             {

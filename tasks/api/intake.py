@@ -35,18 +35,18 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
 
     def get_queryset(self):
-        queryset = visible_to(self.request.user, Lead.objects.all()).order_by("-id")
+        queryset = visible_to(self.request.user, Lead.objects.select_related("link")).order_by("-id")
         params = self.request.query_params
         if batch := params.get("batch"):
             if not batch.isdigit():
                 raise ValidationError({"batch": ["must be a batch id"]})
-            queryset = queryset.filter(batch_id=int(batch))
+            queryset = queryset.filter(link__batch_id=int(batch))
         if source := params.get("source"):
             if source not in Source.values:
                 raise ValidationError({"source": [f"one of {', '.join(Source.values)}"]})
             queryset = queryset.filter(source=source)
         if params.get("pending") in ("1", "true"):
-            queryset = queryset.filter(batch__isnull=True)
+            queryset = queryset.filter(pending__isnull=False)
         return queryset
 
     @extend_schema(

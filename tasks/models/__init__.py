@@ -6,7 +6,7 @@ One module per area; everything is re-exported here so that `from tasks.models i
 from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
 from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
-from .intake import IntakeBatch, Lead, LeadRejection, Person, Source
+from .intake import IntakeBatch, Lead, LeadLink, LeadRejection, PendingLead, Person, Source
 from .territory import Division, Level, normalize_code
 from .tracing import (
     ACTIVE_STATUSES,
@@ -42,6 +42,8 @@ __all__ = [
     "DutyShift",
     "IntakeBatch",
     "Lead",
+    "LeadLink",
+    "PendingLead",
     "LeadRejection",
     "Level",
     "Person",

@@ -75,8 +75,13 @@ class IntakeBatch(models.Model):
 
 
 class Lead(models.Model):
-    """One signal about one person from one source. Never deleted, never silently dropped: a lead
-    ends attached to a task (new or existing) through the batch that consumed it."""
+    """One signal about one person from one source. Never deleted, never silently dropped: a lead is
+    either pending (a PendingLead row, written by a database trigger on every insert) or consumed (a
+    LeadLink row naming the batch that took it and the task it went to), never both, never neither.
+
+    The lead row itself is written once and never updated by the intake: linking a million wide rows
+    with five index entries each was the largest cost of a batch (non-HOT updates); the narrow
+    link rows cost a tenth of it."""
 
     SCOPE_PATH = "division__code"
 
@@ -117,13 +122,6 @@ class Lead(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    batch = models.ForeignKey(
-        IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_set", db_index=False, db_constraint=False
-    )
-    task = models.ForeignKey(
-        "tasks.TracingTask", null=True, blank=True, on_delete=models.PROTECT, related_name="leads", db_index=False,
-        db_constraint=False,
-    )
 
     class Meta:
         verbose_name = _("lead")
@@ -134,15 +132,9 @@ class Lead(models.Model):
                 fields=["source", "external_id"], condition=~models.Q(external_id=""), name="lead_source_external_id_unique"
             ),
         ]
-        # Every index here is paid for by each lead inserted (COPY of 1,000,000 rows) and again when the
-        # batch links the lead to its task, so foreign keys get no automatic index (db_index=False) and
-        # only these exist; partial where most rows would be NULL at insert.
+        # Every index here is paid for by each lead inserted (COPY of 1,000,000 rows), so foreign keys get
+        # no automatic index (db_index=False) and only these exist; partial where most rows are NULL.
         indexes = [
-            # run_intake: claims the pending leads.
-            models.Index(fields=["id"], condition=models.Q(batch__isnull=True), name="lead_pending"),
-            # A task's leads (task pages, API prefetch); set by the batch.
-            models.Index(fields=["task"], name="lead_task", condition=models.Q(task__isnull=False)),
-            models.Index(fields=["batch"], name="lead_batch", condition=models.Q(batch__isnull=False)),
             # Scoped lead lists: division code LIKE 'prefix%'.
             models.Index(fields=["division"], name="lead_division_prefix", opclasses=["varchar_pattern_ops"]),
             # The close-contact leads a task found; PROTECT checks when a task is deleted.
@@ -153,6 +145,65 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id or self.pk}"
+
+    # The batch and task of a consumed lead, None while it is pending. Query through `link__task`,
+    # `link__batch`, `pending__isnull`; select_related("link") when reading many.
+    @property
+    def consumption(self) -> "LeadLink | None":
+        try:
+            return self.link
+        except LeadLink.DoesNotExist:
+            return None
+
+    @property
+    def task_id(self) -> int | None:
+        link = self.consumption
+        return link.task_id if link else None
+
+    @property
+    def task(self):
+        link = self.consumption
+        return link.task if link else None
+
+    @property
+    def batch_id(self) -> int | None:
+        link = self.consumption
+        return link.batch_id if link else None
+
+    @property
+    def batch(self) -> "IntakeBatch | None":
+        link = self.consumption
+        return link.batch if link else None
+
+
+class PendingLead(models.Model):
+    """The intake's inbox: one row per lead no batch has consumed yet. A statement trigger on tasks_lead
+    (migration 0015) inserts it for every lead inserted, by any path (COPY, ORM, SQL), so a lead cannot
+    be stored without being pending; the batch deletes the rows it claims (DELETE … RETURNING: a lead
+    is claimed once, by one batch) and writes their LeadLink in the same transaction. Narrow on
+    purpose: a claim reads only pending leads, whatever the number of leads ever received."""
+
+    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="pending", db_constraint=False)
+
+    class Meta:
+        verbose_name = _("pending lead")
+        verbose_name_plural = _("pending leads")
+
+
+class LeadLink(models.Model):
+    """A consumed lead: the batch that took it and the task it went to (new, or an open one it was
+    merged into). Written once per lead by the batch, in sets; never updated."""
+
+    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="link", db_constraint=False)
+    # Null only for a lead attached to a task outside a batch (by hand: data repair, fixtures).
+    batch = models.ForeignKey(
+        IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_links", db_constraint=False
+    )
+    task = models.ForeignKey("tasks.TracingTask", on_delete=models.PROTECT, related_name="lead_links", db_constraint=False)
+
+    class Meta:
+        verbose_name = _("lead link")
+        verbose_name_plural = _("lead links")
 
 
 class LeadRejection(models.Model):

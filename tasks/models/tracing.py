@@ -121,6 +121,8 @@ class TracingTask(models.Model):
     clock_alerts = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Optimistic concurrency for edits from phones that were offline.
     version = models.PositiveIntegerField(default=1)
+    # The leads behind the task, through the rows the intake batch writes when it consumes them.
+    leads = models.ManyToManyField("tasks.Lead", through="tasks.LeadLink", related_name="+", blank=True)
     # Security (issue 9): a task on legal hold keeps its person's data past the retention period.
     legal_hold = models.BooleanField(_("legal hold"), default=False, db_default=False)
     legal_hold_reason = models.TextField(_("legal hold reason"), blank=True, default="", db_default="")

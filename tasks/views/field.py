@@ -213,7 +213,7 @@ def field_task(request, task_id: int):
         text, css = remaining_text(due, now) if not done else ("", "")
         clocks.append({"clock": clock, "label": label, "due": due, "done": done, "remaining": text, "remaining_class": css})
     trajectory = list(task.trajectory_entries.filter(deleted_at__isnull=True).select_related("division", "created_by"))
-    contacts = list(task.close_contacts.select_related("division", "lead", "lead__task"))
+    contacts = list(task.close_contacts.select_related("division", "lead__link"))
     record_access(request, action=AccessAction.VIEW, objects=[task, *contacts])
     if not unmasked:
         for contact in contacts:

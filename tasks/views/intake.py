@@ -27,7 +27,7 @@ from ..api.tasks import task_list_queryset
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
 from ..masking import sees_unmasked
-from ..models import AccessAction, IntakeBatch, Lead, LeadRejection, Source
+from ..models import AccessAction, IntakeBatch, Lead, LeadRejection, PendingLead, Source
 from ..roles import can
 
 PAGE_SIZE = 50
@@ -51,7 +51,7 @@ def intake(request):
     context = {
         "batches": IntakeBatch.objects.order_by("-started_at", "-id")[:20],
         "rejected_today": LeadRejection.objects.filter(received_at__gte=_today_start()).count(),
-        "pending": Lead.objects.filter(batch__isnull=True).count(),
+        "pending": PendingLead.objects.count(),
         "my_rejections": LeadRejection.objects.filter(created_by=request.user).order_by("-received_at", "-id")[:20],
         "can_create": can(request.user, "lead.create"),
         "interval": settings.INTAKE_INTERVAL_MINUTES,
