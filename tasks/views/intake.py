@@ -27,7 +27,7 @@ from ..api.tasks import task_list_queryset
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
 from ..masking import sees_unmasked
-from ..models import AccessAction, IntakeBatch, Lead, LeadRejection, PendingLead, Source
+from ..models import AccessAction, IntakeBatch, LeadRejection, PendingLead, Source
 from ..roles import can
 
 PAGE_SIZE = 50
