@@ -20,6 +20,7 @@ def test_it_knows_the_links_of_the_bulk_write_path():
         "tasks.LeadLink.task", "tasks.PendingLead.lead",
         "tasks.TracingTask.person", "tasks.TracingTask.division", "tasks.TracingTask.batch",
         "tasks.TracingTask.team", "tasks.TracingTask.subunit", "tasks.TracingTask.assignee",
+        "tasks.TracingTask.source_task", "tasks.TracingTask.merged_into", "tasks.TaskTransition.actor",
         "tasks.TaskTransition.task", "tasks.Escalation.task", "tasks.Escalation.division",
         "tasks.Notification.recipient", "tasks.Notification.task", "tasks.Notification.escalation",
     } <= names

@@ -74,13 +74,17 @@ class TracingTask(models.Model):
         db_constraint=False,
     )
     # Partial index task_source_task below (most tasks have none): not the automatic full one.
+    # No database constraint on source_task and merged_into either: PostgreSQL queues a deferred check
+    # per inserted row even when the value is NULL, as it is for nearly every task of a batch.
     source_task = models.ForeignKey(
         "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     generation = models.PositiveSmallIntegerField(_("generation"), default=0)
     # No index: never looked up by these; every index costs each bulk insert and dispatch update.
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
 
     team = models.ForeignKey(
         "tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
@@ -166,14 +170,23 @@ class TaskTransition(models.Model):
     )
     from_status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=TaskStatus.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # NULL for the system's own transitions (a million per intake batch): no database constraint (a
+    # deferred check is queued per row, NULL or not) and a partial index (PROTECT's look-up when an
+    # account is deleted) that those rows stay out of.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )
     at = models.DateTimeField(default=timezone.now)
     reason = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["task", "at"], name="transition_task_at")]
+        indexes = [
+            models.Index(fields=["task", "at"], name="transition_task_at"),
+            models.Index(fields=["actor"], name="transition_actor", condition=models.Q(actor__isnull=False)),
+        ]
 
 
 # Direct foreign keys for django-guardian's per-object exceptions ("share this task with that
