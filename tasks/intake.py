@@ -174,10 +174,13 @@ _DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_pla
 def _claim(cursor) -> int:
     # DELETE … RETURNING takes each pending lead once: a concurrent claimer (were the lock bypassed)
     # waits on the deleted rows and then skips them. A rollback makes them pending again.
+    # person_key sorts under the "C" collation: the keys are ASCII ("id:"/"pn:" and hex), so the order is
+    # the same, and the database's C.UTF-8 would take the slow locale-aware path in every person sort
+    # (3 s of the persons' DISTINCT ON alone at a million leads).
     cursor.execute(
         """
         CREATE TEMP TABLE intake_lead (
-            id bigint, person_key text, priority smallint, division_id text, current_division_id text, address text,
+            id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
             phone_hash text
         ) ON COMMIT DROP
@@ -425,28 +428,36 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
 
 def _record_transitions(cursor, now: datetime) -> None:
     """The history of the tasks just created, as dispatch would have written it: new → new when the
-    person was followed to their current location, then new → dispatched."""
+    person was followed to their current location, then new → dispatched. Two plain inserts (the
+    follow rows first, so a task's rows keep their order by id) rather than one over a lateral union:
+    a second cheaper than the union at a million tasks."""
+    params = {**follow_reasons(), "now": now, "dispatch_reason": _("Automatic dispatch after the intake batch")}
     cursor.execute(
         """
         INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
-        SELECT n.id, 'new', step.to_status, NULL, %(now)s, step.reason, step.details
+        SELECT n.id, 'new', 'new', NULL, %(now)s, %(why)s,
+               jsonb_build_object('follow_the_person', true, 'lead', ip.current_lead_id,
+                                  'division', jsonb_build_object('from', ip.household_id, 'to', ip.division_id))
         FROM intake_new_task n
         JOIN intake_person ip ON ip.person_id = n.person_id
-        LEFT JOIN intake_dispatch d ON d.person_id = n.person_id
-        CROSS JOIN LATERAL (
-            SELECT 1 AS ord, 'new' AS to_status, %(why)s AS reason,
-                   jsonb_build_object('follow_the_person', true, 'lead', ip.current_lead_id,
-                                      'division', jsonb_build_object('from', ip.household_id, 'to', ip.division_id)) AS details
-            WHERE ip.household_id IS NOT NULL
-            UNION ALL
-            SELECT 2, 'dispatched', %(dispatch_reason)s,
-                   jsonb_build_object('division', n.division_id, 'team', d.team_id, 'subunit', d.subunit_id,
-                                      'assignee', d.assignee_id)
-            WHERE n.status = 'dispatched'
-        ) AS step
-        ORDER BY n.id, step.ord
+        WHERE ip.household_id IS NOT NULL
+        ORDER BY n.id
         """,
-        {**follow_reasons(), "now": now, "dispatch_reason": _("Automatic dispatch after the intake batch")},
+        params,
+    )
+    # A task is inserted dispatched exactly when the plan has a row for its person.
+    cursor.execute(
+        """
+        INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
+        SELECT n.id, 'new', 'dispatched', NULL, %(now)s, %(dispatch_reason)s,
+               jsonb_build_object('division', n.division_id, 'team', d.team_id, 'subunit', d.subunit_id,
+                                  'assignee', d.assignee_id)
+        FROM intake_new_task n
+        JOIN intake_dispatch d ON d.person_id = n.person_id
+        WHERE n.status = 'dispatched'
+        ORDER BY n.id
+        """,
+        params,
     )
 
 
