@@ -38,25 +38,17 @@ def unconstrained_links() -> list:
     return links
 
 
-def find_orphans() -> list[Orphans]:
-    """One row per unconstrained link whose value names no existing row (count and sample)."""
-    found = []
-    with connection.cursor() as cursor:
-        for model, field in unconstrained_links():
-            target = field.related_model
-            child, parent = model._meta.db_table, target._meta.db_table
-            column, target_column = field.column, field.target_field.column
-            cursor.execute(
-                f'SELECT count(*), (array_agg(c."{model._meta.pk.column}" ORDER BY c."{model._meta.pk.column}"))[1:%s] '
-                f'FROM "{child}" c WHERE c."{column}" IS NOT NULL '
-                f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target_column}" = c."{column}")',
-                [SAMPLE],
-            )
-            count, sample = cursor.fetchone()
-            if count:
-                found.append(Orphans(f"{model._meta.label}.{field.name}", count, list(sample or [])))
-        found.extend(_lead_states(cursor))
-    return found
+def _checks():
+    """(label, SQL giving the count and a sample of ids) for every unconstrained link, then the lead states."""
+    for model, field in unconstrained_links():
+        child, parent = model._meta.db_table, field.related_model._meta.db_table
+        pk, column, target_column = model._meta.pk.column, field.column, field.target_field.column
+        yield f"{model._meta.label}.{field.name}", (
+            f'SELECT count(*), (array_agg(c."{pk}" ORDER BY c."{pk}"))[1:%s] '
+            f'FROM "{child}" c WHERE c."{column}" IS NOT NULL '
+            f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target_column}" = c."{column}")'
+        )
+    yield from _LEAD_STATES.items()
 
 
 # A lead is pending or consumed: exactly one of its PendingLead and LeadLink rows exists (tasks/models/intake.py).
@@ -71,13 +63,16 @@ _LEAD_STATES = {
 }
 
 
-def _lead_states(cursor) -> list[Orphans]:
+def find_orphans() -> list[Orphans]:
+    """One row per unconstrained link whose value names no existing row, and per broken lead state
+    (count and sample)."""
     found = []
-    for label, sql in _LEAD_STATES.items():
-        cursor.execute(sql, [SAMPLE])
-        count, sample = cursor.fetchone()
-        if count:
-            found.append(Orphans(label, count, list(sample or [])))
+    with connection.cursor() as cursor:
+        for label, sql in _checks():
+            cursor.execute(sql, [SAMPLE])
+            count, sample = cursor.fetchone()
+            if count:
+                found.append(Orphans(label, count, list(sample or [])))
     return found
 
 

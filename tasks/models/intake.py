@@ -93,8 +93,8 @@ class Lead(models.Model):
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     # The most precise division the source gave (any level); the batch resolves it to a village.
-    # No database constraint on division, current_division, batch and task (db_constraint=False): a
-    # batch writes these for a million leads at once, and PostgreSQL checks a foreign key one row at a
+    # No database constraint on division and current_division (db_constraint=False), nor on the
+    # LeadLink and PendingLead rows below: a batch writes these for a million leads at once, and PostgreSQL checks a foreign key one row at a
     # time (the largest cost of a batch after the writes themselves). Validation (known division codes)
     # and the intake's set SQL (joins to existing rows) keep them consistent; Django still applies
     # on_delete; `manage.py check_integrity` (tasks/integrity.py) verifies them.
