@@ -115,19 +115,21 @@ def _sweep_sql(delivery_ctes: list[str] | None = None, delivery_count: str = "0"
     ),
     escalation AS MATERIALIZED (
         SELECT e.id, e.task_id, e.level, t.division_id, t.assignee_id, sub.leader_id AS subunit_leader_id,
+               tm.leader_id AS team_leader_id,
                jsonb_build_object('clock', e.clock, 'level', e.level, 'deadline', e.deadline, 'division', e.division_id) AS data
         FROM escalated e
         JOIN due t ON t.id = e.task_id
         LEFT JOIN tasks_unit sub ON sub.id = t.subunit_id
+        -- Joined here, once per escalation (a hash join), rather than in the breach branch below, where
+        -- the planner looped over every team of the province for each escalation.
+        LEFT JOIN tasks_unit tm ON tm.kind = 'team' AND tm.division_id = left(t.division_id, 9)
     ),
     recipients AS (
         SELECT e.id, e.assignee_id AS user_id FROM escalation e WHERE e.level = 'warning'
         UNION ALL
         SELECT e.id, e.subunit_leader_id FROM escalation e WHERE e.level = 'warning'
         UNION ALL
-        SELECT e.id, tm.leader_id FROM escalation e
-        JOIN tasks_unit tm ON tm.kind = 'team' AND tm.division_id = left(e.division_id, 9)
-        WHERE e.level = 'breach'
+        SELECT e.id, e.team_leader_id FROM escalation e WHERE e.level = 'breach'
         UNION ALL
         SELECT e.id, d.user_id FROM escalation e
         JOIN desk d ON d.county = left(e.division_id, 6)
@@ -176,9 +178,6 @@ def sweep_step(*, now=None, limit: int = DEFAULT_LIMIT) -> SweepResult:
         cursor.execute(_ANY_DUE_SQL, {"now": now})
         if cursor.fetchone() is None:
             return SweepResult()
-        # The planner's estimates for the CTEs are rough and large enough to start JIT compilation,
-        # which costs more (tens of ms) than the whole statement saves; this is short row-by-row work.
-        cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             _sweep_sql(delivery_ctes, delivery_count),
             {**clock_windows(), **delivery_params, "now": now, "limit": limit},

@@ -54,3 +54,13 @@ def test_redis_urls_are_checked(monkeypatch):
 def test_time_zone_and_language(settings):
     assert settings.TIME_ZONE == "Asia/Shanghai" and settings.USE_TZ
     assert settings.LANGUAGE_CODE == "zh-hans"
+
+
+@pytest.mark.django_db
+def test_connections_run_without_jit_compilation():
+    # The bulk statements (intake, dispatch, sweep) would each spend about a second compiling.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

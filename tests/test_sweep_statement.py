@@ -112,8 +112,8 @@ def test_without_outside_channels_the_step_writes_the_inbox_only(two_counties, s
 
 
 def test_a_step_is_one_statement(two_counties, django_assert_max_num_queries):
-    # savepoint, the probe, SET LOCAL jit, the statement, release: whatever the number of tasks.
-    with django_assert_max_num_queries(5):
+    # savepoint, the probe, the statement, release: whatever the number of tasks.
+    with django_assert_max_num_queries(4):
         result = sweep_step(now=BREACH)
     assert (result.tasks, result.escalations) == (2, 4)
 
