@@ -210,6 +210,35 @@ def test_the_batch_counts_leads_new_tasks_merged_and_unresolved(hainan):
     assert Lead.objects.filter(pending__isnull=False).count() == 0
 
 
+def test_a_person_who_got_an_active_task_meanwhile_has_the_leads_attached_to_it(hainan, caplog):
+    from reports.rollups import rollup_differences
+
+    send(lead(id_number=resident_id(), division_code=KANGAN_VILLAGE, source="red_code"), lead(id_number=resident_id()))
+    opened = {}
+
+    def another_writer(cursor):
+        # Between the batch's look at open tasks (step 4) and its insert, someone opens a task for a person
+        # of the batch: the plain INSERT meets the one-active-task index and the batch falls back to ON CONFLICT.
+        cursor.execute("SELECT person_id FROM intake_person WHERE division_id = %s", [KANGAN_VILLAGE])
+        opened["task"] = TracingTaskFactory(person=Person.objects.get(pk=cursor.fetchone()[0]), division_id=KANGAN_VILLAGE)
+
+    with caplog.at_level("INFO", logger="tasks.intake"), mock.patch("tasks.dispatch.plan_intake_dispatch", side_effect=another_writer):
+        batch = intake_run()
+    assert "inserting with ON CONFLICT" in caplog.text
+    assert (batch.leads, batch.new_tasks, batch.merged) == (2, 1, 1)
+    assert TracingTask.objects.count() == 2
+    assert list(opened["task"].leads.values_list("source", flat=True)) == ["red_code"]
+    assert Lead.objects.filter(link__isnull=True).count() == 0
+    assert all(not rows for rows in rollup_differences().values())  # the refused INSERT left no count behind
+
+
+def test_without_a_race_the_tasks_are_inserted_in_one_plain_statement(hainan, caplog):
+    send(lead(), lead())
+    with caplog.at_level("INFO", logger="tasks.intake"):
+        assert intake_run().new_tasks == 2
+    assert "ON CONFLICT" not in caplog.text
+
+
 def test_it_stores_what_dispatch_returns(hainan, no_dispatch):
     no_dispatch.return_value = 1
     send(lead())
