@@ -148,6 +148,9 @@ class Notice(models.Model):
     token_salt = models.CharField(max_length=32, blank=True)
     token_hash = models.CharField(max_length=64, blank=True)
     token_expires_at = models.DateTimeField(_("link expires at"), null=True, blank=True)
+    # Keyed hash of the number the SMS went to (tasks.validation.phone_hash), set at push: a reply from
+    # that number is matched to this notice (reviews/notices.py sms_inbound).
+    phone_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     first_opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
 
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
@@ -185,6 +188,8 @@ class Notice(models.Model):
             ),
         ]
         indexes = [
+            # SMS replies: the pushed notices sent to a number.
+            models.Index(fields=["phone_hash"], name="notice_phone_hash", condition=~models.Q(phone_hash="")),
             # push step (notices_push): approved notices by earliest push time.
             models.Index(fields=["push_after"], name="notice_push_due", condition=models.Q(state="approved")),
             # remind step (notices_remind): pushed, unacknowledged, not yet reminded.

@@ -38,7 +38,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import Division, Person, Role, Unit
+from tasks.models import Division, Role, Unit
 from tasks.selectors import visible_to
 
 from . import notice_rules as rules
@@ -526,9 +526,12 @@ def push_step(*, now: datetime | None = None, limit: int = 200) -> int:
             notice.remind_at = _later(now, remind, notice.urgent)
             deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.POPUP, status=NoticeDelivery.Status.SENT,
                                              attempts=1, created_at=now, next_attempt_at=now, sent_at=now))
+            notice.phone_hash = notice.person.phone_hash if notice.person.phone else ""
             if notice.person.phone:
                 deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, created_at=now, next_attempt_at=now))
-        Notice.objects.bulk_update(rows, ["state", "pushed_at", "token_salt", "token_hash", "token_expires_at", "remind_at"])
+        Notice.objects.bulk_update(
+            rows, ["state", "pushed_at", "token_salt", "token_hash", "token_expires_at", "remind_at", "phone_hash"]
+        )
         NoticeDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     return len(rows)
 
@@ -624,6 +627,7 @@ def remind_step(*, now: datetime | None = None, limit: int = 500) -> int:
             notice.escalate_at = _later(now, escalate, notice.urgent)
             deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.POPUP, kind=NoticeDelivery.Kind.REMINDER,
                                              status=NoticeDelivery.Status.SENT, attempts=1, created_at=now, sent_at=now))
+            notice.phone_hash = notice.person.phone_hash if notice.person.phone else ""
             if notice.person.phone:
                 deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, kind=NoticeDelivery.Kind.REMINDER,
                                                  created_at=now, next_attempt_at=now))
@@ -679,22 +683,23 @@ def notice_opened(*, notice: Notice, now: datetime | None = None) -> None:
 ACK_WORDS = {"1", "确认", "收到", "已收到", "是", "好", "ok", "y", "yes"}
 
 
-def _persons_with_phone(phone: str) -> QuerySet[Person]:
+def _notices_sent_to(phone: str) -> QuerySet[Notice]:
     from tasks.validation import phone_hash
 
     digits = "".join(ch for ch in phone if ch.isdigit())
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    # Phones are encrypted at rest (tasks/crypto.py): the blind index is the only way to match one.
-    return Person.objects.filter(phone_hash=phone_hash(digits))
+    # Phones are encrypted at rest (tasks/crypto.py): the keyed hash of the number the notice was sent to
+    # is the only way to match one.
+    return Notice.objects.filter(phone_hash=phone_hash(digits), pushed_at__isnull=False)
 
 
 def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:
-    """A reply from a person's phone: an acknowledgement word acknowledges their latest pushed notice;
-    any other text becomes feedback on their latest notice. Returns what was done (for the gateway)."""
+    """A reply from a phone: an acknowledgement word acknowledges the latest pushed notice sent to that
+    number; any other text becomes feedback on it. Returns what was done (for the gateway)."""
     now = now or timezone.now()
     words = (text or "").strip()
-    notices = Notice.objects.filter(person__in=_persons_with_phone(sender).values("pk"), pushed_at__isnull=False)
+    notices = _notices_sent_to(sender)
     if words.lower() in ACK_WORDS:
         notice = notices.filter(state=NoticeState.PUSHED).order_by("-pushed_at", "-id").first()
         if notice is None:

@@ -69,6 +69,7 @@ def _tables():
     from django.contrib.contenttypes.models import ContentType
 
     from reports.models import ReportVersion
+    from reviews.models import Notice
 
     from .models import CloseContact, ContactAttempt, Lead, LeadRejection, Person, RadiusControl, TestResult, TracingTask, TrajectoryEntry
 
@@ -84,6 +85,7 @@ def _tables():
         "person": Person._meta.db_table,
         "task": TracingTask._meta.db_table,
         "lead": Lead._meta.db_table,
+        "notice": Notice._meta.db_table,
         "logentry": LogEntry._meta.db_table,
         "person_ct": ct[Person].pk,
         "task_ct": ct[TracingTask].pk,
@@ -149,6 +151,10 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
                 WHERE l.id = k.lead_id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.leads = cursor.rowcount
+        # The number a notice was sent to (its keyed hash) is the person's data too.
+        cursor.execute(
+            f"UPDATE {t['notice']} SET phone_hash = '' WHERE phone_hash <> '' AND person_id IN (SELECT id FROM purge_person_ids)"
+        )
         cursor.execute(
             f"""UPDATE {t['task']} SET address = '', unresolved_reason = ''
                 WHERE person_id IN (SELECT id FROM purge_person_ids)"""

@@ -85,6 +85,20 @@ def test_a_signed_sms_reply_acknowledges_and_a_bad_signature_is_refused(client, 
     assert live_notice.state == NoticeState.ACKNOWLEDGED and live_notice.ack_channel == "sms"
 
 
+def test_an_sms_reply_is_matched_to_the_number_the_notice_was_sent_to(client, settings, live_notice):
+    from tasks.validation import phone_hash
+
+    settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
+    assert live_notice.phone_hash == phone_hash("13900002222")
+    # The person's record gets another number after the push: the reply still comes from the one texted.
+    person = live_notice.person
+    person.phone, person.phone_hash = "13900003333", phone_hash("13900003333")
+    person.save(update_fields=["phone", "phone_hash"])
+    assert _signed(client, {"from": "13900003333", "text": "1"}, "inbound-secret").json() == {"result": "nothing_to_acknowledge"}
+    response = _signed(client, {"from": "13900002222", "text": "1"}, "inbound-secret")
+    assert response.json() == {"result": "acknowledged", "notice": live_notice.pk}
+
+
 def test_an_sms_reply_with_other_text_becomes_feedback(client, settings, live_notice):
     settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
     response = _signed(client, {"from": "13900002222", "text": "我不是密接，那天不在现场"}, "inbound-secret")

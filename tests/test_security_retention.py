@@ -54,6 +54,19 @@ def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings
     assert name not in str(list(Person.objects.values()))
 
 
+def test_the_number_a_notice_was_sent_to_is_forgotten_with_the_person(hainan, settings):
+    from reviews.models import Notice
+
+    task = _closed_task()
+    kept = _closed_task(closed_at=CLOSED + dt.timedelta(days=30), person=PersonFactory(phone_hash="h3"))
+    for t in (task, kept):
+        Notice.objects.create(person=t.person, task=t, division_id=t.division_id, source="batch_rule", rule_key=f"r{t.pk}",
+                              category="close_contact", title="通知", text="请居家", phone_hash=t.person.phone_hash)
+    purge_personal_data(now=_edge(settings, 1))
+    assert Notice.objects.get(task=task).phone_hash == ""
+    assert Notice.objects.get(task=kept).phone_hash == "h3"
+
+
 def test_a_legal_hold_keeps_the_data(hainan, settings):
     task = _closed_task(legal_hold=True, legal_hold_reason="诉讼保全")
     run = purge_personal_data(now=_edge(settings, 3600))
