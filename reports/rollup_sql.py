@@ -6,6 +6,7 @@ How the rollups stay exact:
   (REFERENCING OLD TABLE / NEW TABLE). Whatever writes tasks (the intake's INSERT ... SELECT, the
   dispatch's bulk UPDATE, the sweep, a service's save(), a DELETE), the statement's rows are counted
   once: -1 per old row, +1 per new row, grouped by the rollup key; unchanged keys cancel out (HAVING).
+  The rows are first grouped once on the columns the keys come from (tasks_function_sql).
 * The delta is applied with INSERT ... ON CONFLICT DO UPDATE SET n = n + delta, which is atomic per key
   under concurrency (no read-modify-write, no lost update), inside the writer's transaction (a rollback
   rolls the delta back too).
@@ -96,7 +97,64 @@ def upsert(table: str, sources: list[tuple[str, str]]) -> str:
     )
 
 
+# The task columns the rollup keys are computed from.
+KEY_COLUMNS = ("division_id", "status", "priority", "clock_alerts", "batch_id", "created_at", "dispatch_due",
+               "dispatched_at", "radius_due", "radius_limited_at", "trace_due", "traced_at", "approved_at")
+
+
+def _grouped_rows(sources: list[tuple[str, str]]) -> str:
+    """`r`: the statement's rows grouped on the key columns, with `d` = the signed count of each group.
+    The rows of one statement share most of their values (an intake batch's tasks have the same batch,
+    creation and dispatch times), so a million rows collapse to about as many groups as villages ×
+    statuses × priorities, and the three rollups then group those instead of scanning the transition
+    tables ten times. An UPDATE's unchanged rows cancel out here (-1 + 1)."""
+    cols = ", ".join(KEY_COLUMNS)
+    inner = " UNION ALL ".join(f"SELECT {sign}::bigint AS d, {cols} FROM {rel}" for rel, sign in sources)
+    return (f"r AS MATERIALIZED (SELECT sum(d) AS d, {cols} FROM ({inner}) AS x "
+            f"GROUP BY {cols} HAVING sum(d) <> 0)")
+
+
+def statement_sql(sources: list[tuple[str, str]]) -> str:
+    """The trigger's one statement: `r` (see _grouped_rows), then per rollup table its delta and an
+    upsert in key order. The upserts come in the same order (TABLES) in every branch, so two writers
+    lock rollup keys in one order whatever they do to tasks."""
+    ctes = [_grouped_rows(sources)]
+    upserts = []
+    for table in TABLES:
+        builder, keys = TABLES[table]
+        ks = [f"k{i}" for i in range(1, len(keys) + 1)]
+        cols = ", ".join(keys)
+        order = ", ".join(f'{k} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(k) else k for k in ks)
+        ctes.append(f"delta_{table} AS MATERIALIZED (SELECT {', '.join(ks)}, sum(d) AS d "
+                    f"FROM ({builder('r', 'r.d')}) AS x GROUP BY {', '.join(ks)} HAVING sum(d) <> 0)")
+        upserts.append(f"INSERT INTO {table} AS t ({cols}, n) SELECT {', '.join(ks)}, d FROM delta_{table} "
+                       f"ORDER BY {order} ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n")
+    ctes += [f"upsert_{table} AS ({insert})" for table, insert in zip(list(TABLES)[:-1], upserts[:-1])]
+    return "WITH " + ",\n      ".join(ctes) + "\n    " + upserts[-1]
+
+
+def tasks_function_sql() -> str:
+    """The rollup trigger function as installed now (migration 0004, which copies this text)."""
+    return f"""
+CREATE OR REPLACE FUNCTION reports_rollup_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    {statement_sql([("new_rows", "1")])};
+  ELSIF TG_OP = 'UPDATE' THEN
+    {statement_sql([("old_rows", "-1"), ("new_rows", "1")])};
+  ELSIF TG_OP = 'DELETE' THEN
+    {statement_sql([("old_rows", "-1")])};
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+"""
+
+
 def function_sql() -> str:
+    """The functions and triggers as migration 0002 installed them (reports_rollup_tasks since replaced:
+    tasks_function_sql)."""
+
     def body(sources):
         return ";\n    ".join(upsert(table, sources) for table in TABLES) + ";"
 

@@ -119,3 +119,31 @@ def test_two_concurrent_writers_lose_no_update(hainan):
     assert TracingTask.objects.count() == 20
     assert total() == 20
     assert_exact()
+
+
+def test_the_installed_trigger_function_is_the_one_rollup_sql_generates():
+    # Migrations copy the SQL (they must not import app code): this keeps the copy and the source equal.
+    import importlib
+
+    from reports.rollup_sql import tasks_function_sql
+
+    migration = importlib.import_module("reports.migrations.0004_rollup_trigger_grouped")
+    assert migration.FUNCTION == tasks_function_sql()
+
+
+@pytest.mark.django_db
+def test_an_update_that_changes_no_rollup_key_leaves_the_rollups_alone(hainan):
+    tasks = [make_task(priority=p) for p in (1, 2, 2)]
+    before = {table: rows for table, rows in _rollup_rows().items()}
+    TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).update(address="某路 1 号", version=7)
+    assert _rollup_rows() == before
+    assert_exact()
+
+
+def _rollup_rows():
+    with connection.cursor() as cursor:
+        rows = {}
+        for table in ("reports_divisioncount", "reports_batchcount", "reports_eventcount"):
+            cursor.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+            rows[table] = cursor.fetchall()
+        return rows
