@@ -627,7 +627,6 @@ def remind_step(*, now: datetime | None = None, limit: int = 500) -> int:
             notice.escalate_at = _later(now, escalate, notice.urgent)
             deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.POPUP, kind=NoticeDelivery.Kind.REMINDER,
                                              status=NoticeDelivery.Status.SENT, attempts=1, created_at=now, sent_at=now))
-            notice.phone_hash = notice.person.phone_hash if notice.person.phone else ""
             if notice.person.phone:
                 deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, kind=NoticeDelivery.Kind.REMINDER,
                                                  created_at=now, next_attempt_at=now))
