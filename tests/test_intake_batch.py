@@ -347,3 +347,12 @@ def test_concurrent_runs_racing_on_the_same_persons_never_open_two_tasks(hainan,
     assert errors == []
     assert TracingTask.objects.count() == 50
     assert Lead.objects.filter(link__isnull=True).count() == 0
+
+
+def test_a_tasks_leads_are_found_through_the_hash_index_of_the_links(hainan):
+    send(lead(), lead())
+    intake_run()
+    task = TracingTask.objects.first()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: make the planner show its index
+    assert "leadlink_task" in task.leads.all().explain()

@@ -1,6 +1,7 @@
 """Leads, the persons they resolve to, and the 10-minute intake batches that consolidate them."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import HashIndex
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -199,11 +200,19 @@ class LeadLink(models.Model):
     batch = models.ForeignKey(
         IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_links", db_constraint=False
     )
-    task = models.ForeignKey("tasks.TracingTask", on_delete=models.PROTECT, related_name="lead_links", db_constraint=False)
+    task = models.ForeignKey(
+        "tasks.TracingTask", on_delete=models.PROTECT, related_name="lead_links", db_constraint=False, db_index=False
+    )
 
     class Meta:
         verbose_name = _("lead link")
         verbose_name_plural = _("lead links")
+        indexes = [
+            # A task's leads are only ever looked up by equality. A batch writes a million links in lead
+            # order, so their task ids arrive in random order: a B-tree took 4 of the 7.5 s of that
+            # INSERT, a hash index about 1 s less (measured on a copy of a batch's links).
+            HashIndex(fields=["task"], name="leadlink_task"),
+        ]
 
 
 class LeadRejection(models.Model):
