@@ -13,8 +13,9 @@
    of the given subtree whose name appears in the address is looked for — a unique village resolves the
    task; several, or none, leave the task on the most precise division known with `unresolved_reason`
    in plain language (the duty officer's "unresolved" queue);
-6. create one task per remaining person (ON CONFLICT DO NOTHING on the one-active-task-per-person
-   index: if another writer opened a task for the person meanwhile, the leads are attached to that one);
+6. create one task per remaining person, by a plain INSERT in a savepoint; if the one-active-task-per-
+   person index refuses it (another writer opened a task for a person meanwhile), again with ON CONFLICT
+   DO NOTHING, and the leads of those persons are attached to the task the other writer opened;
 7. write a LeadLink (batch, task) for every claimed lead, fill the batch counts; commit. Then `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
 
 Concurrency: a second run while one is in progress finds the advisory lock taken and returns None at
