@@ -80,21 +80,28 @@ TEXT_KEYS = {
 }
 
 
-def upsert(table: str, sources: list[tuple[str, str]]) -> str:
-    """INSERT ... SELECT the summed deltas of `sources` [(relation, sign)] into `table`."""
+def _delta_and_insert(table: str, sources: list[tuple[str, str]], delta: str) -> tuple[str, str]:
+    """The summed deltas of `sources` [(relation, sign)] for `table` (a SELECT, to be the CTE `delta`),
+    and the INSERT … ON CONFLICT that applies them. Grouped first (a hash aggregate, materialized), then
+    the few resulting keys are sorted (byte order, COLLATE "C") so that concurrent writers lock them in
+    one order."""
     builder, keys = TABLES[table]
     inner = " UNION ALL ".join(builder(rel, sign) for rel, sign in sources)
-    ks = [f"k{i}" for i in range(1, len(keys) + 1)]
+    ks = ", ".join(f"k{i}" for i in range(1, len(keys) + 1))
     cols = ", ".join(keys)
-    # Grouped first (a hash aggregate over the statement's rows, materialized), then the few resulting
-    # keys are sorted (byte order, COLLATE "C") so that concurrent writers lock them in one order.
-    order = ", ".join(f'{k} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(k) else k for k in ks)
+    order = ", ".join(f'k{i} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(f"k{i}") else f"k{i}"
+                      for i in range(1, len(keys) + 1))
     return (
-        f"WITH delta AS MATERIALIZED (SELECT {', '.join(ks)}, sum(d) AS d FROM ({inner}) AS x "
-        f"GROUP BY {', '.join(ks)} HAVING sum(d) <> 0) "
-        f"INSERT INTO {table} AS t ({cols}, n) SELECT {', '.join(ks)}, d FROM delta ORDER BY {order} "
-        f"ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n"
+        f"SELECT {ks}, sum(d) AS d FROM ({inner}) AS x GROUP BY {ks} HAVING sum(d) <> 0",
+        f"INSERT INTO {table} AS t ({cols}, n) SELECT {ks}, d FROM {delta} ORDER BY {order} "
+        f"ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n",
     )
+
+
+def upsert(table: str, sources: list[tuple[str, str]]) -> str:
+    """INSERT ... SELECT the summed deltas of `sources` [(relation, sign)] into `table`."""
+    delta, insert = _delta_and_insert(table, sources, "delta")
+    return f"WITH delta AS MATERIALIZED ({delta}) {insert}"
 
 
 # The task columns the rollup keys are computed from.
@@ -121,14 +128,9 @@ def statement_sql(sources: list[tuple[str, str]]) -> str:
     ctes = [_grouped_rows(sources)]
     upserts = []
     for table in TABLES:
-        builder, keys = TABLES[table]
-        ks = [f"k{i}" for i in range(1, len(keys) + 1)]
-        cols = ", ".join(keys)
-        order = ", ".join(f'{k} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(k) else k for k in ks)
-        ctes.append(f"delta_{table} AS MATERIALIZED (SELECT {', '.join(ks)}, sum(d) AS d "
-                    f"FROM ({builder('r', 'r.d')}) AS x GROUP BY {', '.join(ks)} HAVING sum(d) <> 0)")
-        upserts.append(f"INSERT INTO {table} AS t ({cols}, n) SELECT {', '.join(ks)}, d FROM delta_{table} "
-                       f"ORDER BY {order} ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n")
+        delta, insert = _delta_and_insert(table, [("r", "r.d")], f"delta_{table}")
+        ctes.append(f"delta_{table} AS MATERIALIZED ({delta})")
+        upserts.append(insert)
     ctes += [f"upsert_{table} AS ({insert})" for table, insert in zip(list(TABLES)[:-1], upserts[:-1])]
     return "WITH " + ",\n      ".join(ctes) + "\n    " + upserts[-1]
 

@@ -16,13 +16,14 @@
 6. create one task per remaining person, by a plain INSERT in a savepoint; if the one-active-task-per-
    person index refuses it (another writer opened a task for a person meanwhile), again with ON CONFLICT
    DO NOTHING, and the leads of those persons are attached to the task the other writer opened;
-7. write a LeadLink (batch, task) for every claimed lead, fill the batch counts; commit. Then `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
+7. write a LeadLink (batch, task) for every claimed lead, fill the batch counts; commit. Then
+   `tasks.dispatch.dispatch_new_tasks(batch_id=…)` runs on the committed tasks.
 
 Concurrency: a second run while one is in progress finds the advisory lock taken and returns None at
 once (the next tick picks up whatever is pending). Even without the lock, a lead is claimed by deleting
 its pending row (one deleter wins) and its link's primary key is the lead, so a lead can never be
-consumed twice; the run aborts unless it links every lead it claimed. A crash at any step rolls the whole transaction back: every lead is still pending, and
-a FAILED batch row records the error.
+consumed twice; the run aborts unless it links every lead it claimed. A crash at any step rolls the
+whole transaction back: every lead is still pending, and a FAILED batch row records the error.
 """
 
 from __future__ import annotations
