@@ -20,7 +20,11 @@ without one. Purging clears, in set-based UPDATEs:
   constraint needs), coordinates and note; ContactAttempt and TestResult notes;
 * the frozen report versions of those tasks (reports.ReportVersion.data): the person's name, ID number,
   phone and address, the contacts' name, ID number, phone and place, the trajectory's address,
-  companions and activity, the radius controls' site and note.
+  companions and activity, the radius controls' site and note;
+* the notices sent to the person (reviews.Notice): the text and the values it was rendered from (the
+  masked name, the measure and its dates, the county) and the hash of the number it went to; the
+  person's written feedback and the desk's answer to it (an answered feedback keeps the placeholder
+  "-", which its CHECK constraint needs). Title, category, states and times stay.
 
 Apart from the persons, every run (not a dry run) deletes the LeadRejection rows received more than
 RETENTION_DAYS ago: they hold the (encrypted) raw rows of people who never became a task.
@@ -62,6 +66,7 @@ class StepResult:
     log_entries: int = 0
     field_records: int = 0
     report_versions: int = 0
+    notices: int = 0
 
 
 def _tables():
@@ -69,7 +74,7 @@ def _tables():
     from django.contrib.contenttypes.models import ContentType
 
     from reports.models import ReportVersion
-    from reviews.models import Notice
+    from reviews.models import Notice, NoticeFeedback
 
     from .models import CloseContact, ContactAttempt, Lead, LeadRejection, Person, RadiusControl, TestResult, TracingTask, TrajectoryEntry
 
@@ -86,6 +91,7 @@ def _tables():
         "task": TracingTask._meta.db_table,
         "lead": Lead._meta.db_table,
         "notice": Notice._meta.db_table,
+        "feedback": NoticeFeedback._meta.db_table,
         "logentry": LogEntry._meta.db_table,
         "person_ct": ct[Person].pk,
         "task_ct": ct[TracingTask].pk,
@@ -151,10 +157,18 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
                 WHERE l.id = k.lead_id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.leads = cursor.rowcount
-        # The number a notice was sent to (its keyed hash) is the person's data too.
+        # Notices: what was written to the person, from their data, and the number (its keyed hash) it
+        # went to; then what the person wrote back and the answer, which quote each other.
         cursor.execute(
-            f"UPDATE {t['notice']} SET phone_hash = '' WHERE phone_hash <> '' AND person_id IN (SELECT id FROM purge_person_ids)"
+            f"""UPDATE {t['notice']} SET text = '', variables = '{{}}'::jsonb, phone_hash = ''
+                WHERE person_id IN (SELECT id FROM purge_person_ids)"""
         )
+        result.notices = cursor.rowcount
+        cursor.execute(
+            f"""UPDATE {t['feedback']} SET text = '', answer = CASE WHEN answer = '' THEN '' ELSE '-' END
+                WHERE notice_id IN (SELECT id FROM {t['notice']} WHERE person_id IN (SELECT id FROM purge_person_ids))"""
+        )
+        result.notices += cursor.rowcount
         cursor.execute(
             f"""UPDATE {t['task']} SET address = '', unresolved_reason = ''
                 WHERE person_id IN (SELECT id FROM purge_person_ids)"""
@@ -258,13 +272,14 @@ def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, t
                 run.log_entries += step.log_entries
                 run.field_records += step.field_records
                 run.report_versions += step.report_versions
+                run.notices += step.notices
         run.finished_at = timezone.now()
         run.save()
         log.info(
             "purge_personal_data%s: cutoff %s, %d persons, %d leads, %d tasks, %d history entries, %d field records, "
-            "%d report versions, %d rejected rows deleted, %d kept by legal hold",
+            "%d report versions, %d notices and feedback, %d rejected rows deleted, %d kept by legal hold",
             " (dry run)" if dry_run else "", cutoff.isoformat(), run.persons, run.leads, run.tasks, run.log_entries,
-            run.field_records, run.report_versions, run.rejections, held,
+            run.field_records, run.report_versions, run.notices, run.rejections, held,
         )
         return run
     finally:

@@ -54,17 +54,33 @@ def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings
     assert name not in str(list(Person.objects.values()))
 
 
-def test_the_number_a_notice_was_sent_to_is_forgotten_with_the_person(hainan, settings):
-    from reviews.models import Notice
+def test_notices_and_feedback_are_anonymised_with_the_person(hainan, settings):
+    from reviews.models import Notice, NoticeFeedback
 
     task = _closed_task()
     kept = _closed_task(closed_at=CLOSED + dt.timedelta(days=30), person=PersonFactory(phone_hash="h3"))
     for t in (task, kept):
-        Notice.objects.create(person=t.person, task=t, division_id=t.division_id, source="batch_rule", rule_key=f"r{t.pk}",
-                              category="close_contact", title="通知", text="请居家", phone_hash=t.person.phone_hash)
-    purge_personal_data(now=_edge(settings, 1))
-    assert Notice.objects.get(task=task).phone_hash == ""
-    assert Notice.objects.get(task=kept).phone_hash == "h3"
+        notice = Notice.objects.create(
+            person=t.person, task=t, division_id=t.division_id, source="batch_rule", rule_key=f"r{t.pk}",
+            category="close_contact", title="居家隔离通知", text="张**：请于11月20日起居家隔离14天",
+            variables={"name": "张**", "start_date": "11月20日", "county": "秀英区"}, phone_hash=t.person.phone_hash,
+        )
+        NoticeFeedback.objects.create(notice=notice, text="我住在某路8号，隔离期间需要买药", due_at=CLOSED)
+        NoticeFeedback.objects.create(
+            notice=notice, text="电话13800000000", due_at=CLOSED, state="answered", answer="已联系社区送药", answered_at=CLOSED
+        )
+    run = purge_personal_data(now=_edge(settings, 1))
+    assert run.notices == 3  # one notice, two feedback rows
+    notice = Notice.objects.get(task=task)
+    assert (notice.text, notice.variables, notice.phone_hash) == ("", {}, "")
+    assert (notice.title, notice.category) == ("居家隔离通知", "close_contact")  # what was sent, not to whom
+    feedback = sorted(NoticeFeedback.objects.filter(notice=notice).values_list("state", "text", "answer"))
+    assert feedback == [("answered", "", "-"), ("open", "", "")]
+    other = Notice.objects.get(task=kept)
+    assert (other.text, other.phone_hash) == ("张**：请于11月20日起居家隔离14天", "h3")
+    assert set(NoticeFeedback.objects.filter(notice=other).values_list("text", flat=True)) == {
+        "我住在某路8号，隔离期间需要买药", "电话13800000000"}
+    assert purge_personal_data(now=_edge(settings, 2)).notices == 0
 
 
 def test_a_legal_hold_keeps_the_data(hainan, settings):

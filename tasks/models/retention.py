@@ -18,6 +18,7 @@ class PurgeRun(models.Model):
     log_entries = models.PositiveIntegerField(_("change-history entries scrubbed"), default=0)
     field_records = models.PositiveIntegerField(_("field records anonymised"), default=0)
     report_versions = models.PositiveIntegerField(_("report versions anonymised"), default=0)
+    notices = models.PositiveIntegerField(_("notices and feedback anonymised"), default=0, db_default=0)
     rejections = models.PositiveIntegerField(_("rejected intake rows deleted"), default=0)
     held = models.PositiveIntegerField(_("persons kept by a legal hold"), default=0)
     triggered_by = models.CharField(_("triggered by"), max_length=50, blank=True)
