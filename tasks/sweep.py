@@ -24,12 +24,23 @@ each escalation is recorded once, and notified once (unique escalation + recipie
 
 `sweep` loops the step until a step finds less than a full batch; the Celery beat job and
 `manage.py sweep_deadlines [--now ISO8601]` both call it. `now` evaluates the clocks as of that time.
+When many tasks are due at once (a batch dispatched together reaches its warnings together), it runs
+the steps on up to SWEEP_WORKERS connections at the same time: the steps are independent (each claims
+its own rows with SKIP LOCKED, the statement is the one above), and a step keeps one database backend
+busy, so a second backend on a second core shortens a large sweep. Not by half on the 2-core bench
+machine: the two backends also wait for each other's WAL writes (stock `wal_buffers`); 10,000 due
+tasks took 0.71 s instead of 0.91 s on average over five alternating pairs of runs. Inside a
+transaction (tests, a caller's atomic block) other connections could not see its rows: it stays on
+the caller's connection.
 """
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -38,6 +49,9 @@ from .notify import delivery_inserts
 
 # Tasks per step (one transaction, one statement).
 DEFAULT_LIMIT = 5000
+# Fewer due tasks than this per extra connection are not worth its set-up (connecting, and planning the
+# statement on a fresh connection: about 20 ms).
+PARALLEL_MIN_PER_WORKER = 2000
 
 
 # The task columns the sweep reads, taken from the locked row (FOR UPDATE returns its latest version).
@@ -150,6 +164,11 @@ def _sweep_sql(delivery_ctes: list[str] | None = None, delivery_count: str = "0"
 
 
 _ANY_DUE_SQL = "SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s LIMIT 1"
+# How many are due, counted up to a cap from the same partial index (index only: cost follows the due rows).
+_COUNT_DUE_SQL = (
+    "SELECT count(*) FROM (SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s "
+    "LIMIT %(cap)s) due"
+)
 
 
 @dataclass
@@ -186,13 +205,47 @@ def sweep_step(*, now=None, limit: int = DEFAULT_LIMIT) -> SweepResult:
     return SweepResult(tasks=tasks, escalations=escalations, notifications=notifications, deliveries=deliveries)
 
 
-def sweep(*, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000) -> SweepResult:
-    """Loop the step until a step finds less than a full batch (or max_rounds, a safety stop)."""
-    now = now or timezone.now()
+def _sweep_on_this_connection(now, limit: int, max_rounds: int) -> SweepResult:
     total = SweepResult()
     for _round in range(max_rounds):
         result = sweep_step(now=now, limit=limit)
         total += result
         if result.tasks < limit:
             break
+    return total
+
+
+def _sweep_on_own_connection(now, limit: int, max_rounds: int) -> SweepResult:
+    try:
+        return _sweep_on_this_connection(now, limit, max_rounds)
+    finally:
+        connection.close()  # this thread's connection (Django keeps one per thread)
+
+
+def sweep(*, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000, workers: int | None = None) -> SweepResult:
+    """Loop the step until a step finds less than a full batch (or max_rounds, a safety stop); with many
+    tasks due, on up to `workers` (SWEEP_WORKERS) connections at once (see the module docstring).
+
+    Each connection loops until its own step comes back short. A step comes back short when it found
+    fewer unlocked due rows than its limit, i.e. every other due row is held by another connection's
+    step, which will loop again if it was full: no due row is left behind."""
+    now = now or timezone.now()
+    workers = settings.SWEEP_WORKERS if workers is None else workers
+    if workers <= 1 or connection.in_atomic_block:
+        return _sweep_on_this_connection(now, limit, max_rounds)
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_DUE_SQL, {"now": now, "cap": workers * max(limit, PARALLEL_MIN_PER_WORKER)})
+        due = cursor.fetchone()[0]
+    if not due:
+        return SweepResult()
+    workers = max(1, min(workers, due // PARALLEL_MIN_PER_WORKER))
+    if workers == 1:
+        return _sweep_on_this_connection(now, limit, max_rounds)
+    # Equal shares, so that the connections finish together.
+    share = min(limit, math.ceil(due / workers))
+    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="sweep") as pool:
+        others = [pool.submit(_sweep_on_own_connection, now, share, max_rounds) for _ in range(workers - 1)]
+        total = _sweep_on_this_connection(now, share, max_rounds)
+        for future in others:
+            total += future.result()
     return total

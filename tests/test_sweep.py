@@ -159,6 +159,17 @@ def test_no_clock_runs_for_a_cancelled_task(field_task):
     assert field_task.next_alert_at is None
 
 
+def test_inside_a_transaction_the_sweep_stays_on_the_callers_connection(field_task, monkeypatch):
+    import tasks.sweep as sweep_module
+
+    def no_threads(*args, **kwargs):
+        raise AssertionError("another connection could not see this transaction's rows")
+
+    monkeypatch.setattr(sweep_module, "PARALLEL_MIN_PER_WORKER", 1)
+    monkeypatch.setattr(sweep_module, "ThreadPoolExecutor", no_threads)
+    assert sweep(now=D + timedelta(hours=3, seconds=1), workers=4).escalations == 2
+
+
 def test_the_sweep_query_reads_the_partial_index(field_task):
     from tasks.sweep import _sweep_sql
     from tasks.clocks import clock_windows

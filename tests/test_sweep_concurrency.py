@@ -79,3 +79,38 @@ def test_a_sweep_racing_a_field_milestone_does_not_lose_it(due_tasks, field_staf
     assert task.radius_limited_at == moment
     # Whatever the order, the radius clock has stopped and next_alert_at is the trace warning.
     assert task.next_alert_at == D + timedelta(hours=8)
+
+
+@pytest.mark.parametrize("limit", [7, 5000])
+def test_a_large_sweep_shares_the_due_tasks_between_connections(due_tasks, monkeypatch, limit):
+    import tasks.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "PARALLEL_MIN_PER_WORKER", 10)  # 60 due: worth two connections here
+    runs = []
+    real = sweep_module._sweep_on_this_connection
+
+    def recording(now, share, max_rounds):
+        result = real(now, share, max_rounds)
+        runs.append((threading.current_thread().name, share, result.tasks))
+        return result
+
+    monkeypatch.setattr(sweep_module, "_sweep_on_this_connection", recording)
+    moment = D + timedelta(hours=3, seconds=1)
+    result = sweep(now=moment, limit=limit, workers=2)
+    # One share on the caller's connection, one on a thread's own connection; equal shares (at most the limit).
+    assert sorted(name.startswith("sweep") for name, _, _ in runs) == [False, True]
+    assert {share for _, share, _ in runs} == {min(limit, 30)}
+    assert sum(tasks for _, _, tasks in runs) == result.tasks == 60
+    assert (result.escalations, Escalation.objects.count()) == (120, 120)
+    assert Notification.objects.filter(escalation__level="breach").count() == 120
+    assert sweep(now=moment, workers=2).tasks == 0  # nothing left behind
+
+
+def test_a_small_sweep_stays_on_one_connection(due_tasks, monkeypatch):
+    import tasks.sweep as sweep_module
+
+    def no_threads(*args, **kwargs):
+        raise AssertionError("60 due tasks are not worth a second connection")
+
+    monkeypatch.setattr(sweep_module, "ThreadPoolExecutor", no_threads)
+    assert sweep(now=D + timedelta(hours=3, seconds=1), workers=2).escalations == 120

@@ -216,6 +216,9 @@ INTAKE_INTERVAL_MINUTES = env_int("INTAKE_INTERVAL_MINUTES", 10, minimum=1)
 DISPATCH_WINDOW_MINUTES = env_int("DISPATCH_WINDOW_MINUTES", 30, minimum=1)
 RADIUS_WINDOW_MINUTES = env_int("RADIUS_WINDOW_MINUTES", 180, minimum=1)
 TRACE_WINDOW_MINUTES = env_int("TRACE_WINDOW_MINUTES", 600, minimum=1)
+# Database connections a large deadline sweep may use at once (tasks/sweep.py): one per core the
+# database server can give it.
+SWEEP_WORKERS = env_int("SWEEP_WORKERS", 2, minimum=1)
 CLOCK_WARNING_FRACTION = 0.8
 
 # A keyed hash of identity numbers and phones is what persons are matched on; the key must not be the
