@@ -238,9 +238,12 @@ def run(bench) -> None:
         f"{result.notifications:,} notifications, {result.deliveries:,} deliveries)",
         swept, "s", floor=update_floor, target=1.0,
     )
+    # The idle sweep first: the index still holds an entry for the old version of each swept task. The
+    # sweep's ordered index scans mark them dead for every later scan (in service, the next minute's
+    # sweep does); the floor's bitmap scan would not, and would visit the 10,000 dead rows each time.
+    idle = min(_timed_call(bench, lambda: sweep(now=sweep_at)) for _ in range(5))
     nothing_due_floor = min(_timed_sql(bench, DUE_SQL, [sweep_at]) for _ in range(3))
     bench.report("floor: bare due query with nothing due", nothing_due_floor * 1000, "ms")
-    idle = min(_timed_call(bench, lambda: sweep(now=sweep_at)) for _ in range(5))
     bench.report("sweep with nothing due", idle * 1000, "ms", floor=nothing_due_floor * 1000, target=50)
 
 
