@@ -159,7 +159,7 @@ def _users():
     from tasks.models import Role, User
     from tasks.twofactor import ensure_confirmed_device
 
-    officer = User.objects.create_user(username="bench-duty", password="Bench-Duty-Password-42", role=Role.DUTY_OFFICER,
+    officer = User.objects.create_user(username="bench-reports-duty", password="Bench-Duty-Password-42", role=Role.DUTY_OFFICER,
                                        division_id=CITY, full_name="值班员基准")
     device = ensure_confirmed_device(officer)
     session = SessionStore()
