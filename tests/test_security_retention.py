@@ -162,9 +162,11 @@ def test_the_command_takes_now_and_dry_run(hainan, settings, capsys):
     _closed_task()
     moment = _edge(settings, 1).isoformat()
     call_command("purge_personal_data", "--now", moment, "--dry-run")
-    assert "Would anonymise 1 persons" in capsys.readouterr().out
+    assert "Would anonymise 1 persons; 0 rejected intake rows to delete; cut-off" in capsys.readouterr().out
     call_command("purge_personal_data", "--now", moment)
-    assert "Anonymised 1 persons" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Anonymised 1 persons (1 leads, 1 tasks" in out
+    assert "0 field records, 0 report versions, 0 notices and feedback); 0 rejected intake rows deleted" in out
 
 
 def test_the_retention_job_is_scheduled_nightly(settings):

@@ -21,8 +21,15 @@ class Command(BaseCommand):
         if run is None:
             self.stdout.write("Another purge is running; nothing done.")
             return
-        verb = "Would anonymise" if dry_run else "Anonymised"
+        if dry_run:  # a dry run counts the persons and the rejected rows only
+            done = f"Would anonymise {run.persons} persons; {run.rejections} rejected intake rows to delete"
+        else:
+            done = (
+                f"Anonymised {run.persons} persons ({run.leads} leads, {run.tasks} tasks, {run.log_entries} history "
+                f"entries, {run.field_records} field records, {run.report_versions} report versions, {run.notices} "
+                f"notices and feedback); {run.rejections} rejected intake rows deleted"
+            )
         self.stdout.write(
-            f"{verb} {run.persons} persons ({run.leads} leads, {run.tasks} tasks, {run.log_entries} history entries); "
-            f"cut-off {timezone.localtime(run.cutoff):%Y-%m-%d %H:%M:%S}; {run.held} kept by a legal hold. Run #{run.pk}."
+            f"{done}; cut-off {timezone.localtime(run.cutoff):%Y-%m-%d %H:%M:%S}; {run.held} kept by a legal hold. "
+            f"Run #{run.pk}."
         )
