@@ -163,12 +163,10 @@ def _sweep_sql(delivery_ctes: list[str] | None = None, delivery_count: str = "0"
     """
 
 
-_ANY_DUE_SQL = "SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s LIMIT 1"
+_DUE_ROWS_SQL = "SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s"
+_ANY_DUE_SQL = _DUE_ROWS_SQL + " LIMIT 1"
 # How many are due, counted up to a cap from the same partial index (index only: cost follows the due rows).
-_COUNT_DUE_SQL = (
-    "SELECT count(*) FROM (SELECT 1 FROM tasks_tracingtask WHERE next_alert_at IS NOT NULL AND next_alert_at <= %(now)s "
-    "LIMIT %(cap)s) due"
-)
+_COUNT_DUE_SQL = f"SELECT count(*) FROM ({_DUE_ROWS_SQL} LIMIT %(cap)s) due"
 
 
 @dataclass
@@ -238,8 +236,8 @@ def sweep(*, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000, worke
         due = cursor.fetchone()[0]
     if not due:
         return SweepResult()
-    workers = max(1, min(workers, due // PARALLEL_MIN_PER_WORKER))
-    if workers == 1:
+    workers = min(workers, due // PARALLEL_MIN_PER_WORKER)
+    if workers <= 1:
         return _sweep_on_this_connection(now, limit, max_rounds)
     # Equal shares, so that the connections finish together.
     share = min(limit, math.ceil(due / workers))
