@@ -5,6 +5,7 @@ Without DATABASE_URL / REDIS_URL (a developer's shell), commands use the embedde
 of scripts/run.py in DEBUG mode, starting them when they are not running and stopping them afterwards
 unless another process (run.py, test.py) still uses them. With both set (production, CI) nothing changes.
 """
+
 import atexit
 import os
 import sys
@@ -27,7 +28,7 @@ def _use_embedded_servers() -> None:
 
 def main():
     """Run administrative tasks."""
-    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tracing_center.settings')
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracing_center.settings")
     _use_embedded_servers()
     try:
         from django.core.management import execute_from_command_line
@@ -40,5 +41,5 @@ def main():
     execute_from_command_line(sys.argv)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -66,7 +66,7 @@ def _timed_sql(bench, sql: str, params=None, *, rollback: bool = False, before: 
 
 def run(bench) -> None:
     from tasks.dispatch import dispatch_new_tasks
-    from tasks.models import IntakeBatch, Person, TracingTask, User, UnitMembership
+    from tasks.models import IntakeBatch, Person, TracingTask, UnitMembership, User
     from tasks.sweep import sweep
 
     n_new = bench.scaled(100_000, 100)
@@ -81,16 +81,28 @@ def run(bench) -> None:
     with bench.timer() as t:
         _insert_select(
             User,
-            {"password": "'!'", "is_superuser": "false", "username": "'bench_' || u.id || '_' || g", "first_name": "''",
-             "last_name": "''", "email": "''", "is_staff": "false", "is_active": "true", "date_joined": "%(t0)s",
-             "full_name": "''", "role": "CASE WHEN g = 0 THEN 'team_leader' ELSE 'field_staff' END",
-             "division_id": "u.division_id", "phone": "CASE WHEN g = 0 THEN '139' || lpad(u.id::text, 8, '0') ELSE '' END"},
+            {
+                "password": "'!'",
+                "is_superuser": "false",
+                "username": "'bench_' || u.id || '_' || g",
+                "first_name": "''",
+                "last_name": "''",
+                "email": "''",
+                "is_staff": "false",
+                "is_active": "true",
+                "date_joined": "%(t0)s",
+                "full_name": "''",
+                "role": "CASE WHEN g = 0 THEN 'team_leader' ELSE 'field_staff' END",
+                "division_id": "u.division_id",
+                "phone": "CASE WHEN g = 0 THEN '139' || lpad(u.id::text, 8, '0') ELSE '' END",
+            },
             "FROM tasks_unit u CROSS JOIN generate_series(0, 2) AS g WHERE u.kind IN ('subunit', 'team') "
             "AND (u.kind = 'subunit' OR g = 0)",
             {"t0": t0},
         )
         _insert_select(
-            UnitMembership, {"unit_id": "u.id", "user_id": "usr.id", "joined_at": "%(t0)s"},
+            UnitMembership,
+            {"unit_id": "u.id", "user_id": "usr.id", "joined_at": "%(t0)s"},
             "FROM tasks_unit u JOIN tasks_user usr ON usr.division_id = u.division_id AND usr.role = 'field_staff' "
             "AND usr.username LIKE 'bench\\_%%' WHERE u.kind = 'subunit'",
             {"t0": t0},
@@ -110,8 +122,15 @@ def run(bench) -> None:
     with bench.timer() as t:
         _insert_select(
             Person,
-            {"person_key": "'bench:' || g", "id_number": "''", "id_number_hash": "''", "name": "''", "phone": "''",
-             "phone_hash": "''", "created_at": "%(t0)s"},
+            {
+                "person_key": "'bench:' || g",
+                "id_number": "''",
+                "id_number_hash": "''",
+                "name": "''",
+                "phone": "''",
+                "phone_hash": "''",
+                "created_at": "%(t0)s",
+            },
             "FROM generate_series(1, %(n)s) AS g",
             {"t0": t0, "n": n_total},
         )
@@ -125,11 +144,20 @@ def run(bench) -> None:
         # 1 % of the new tasks have no village (they stay in the county desk's queue).
         _insert_select(
             TracingTask,
-            {"person_id": "%(p0)s + g - 1", "status": "'new'", "priority": "1 + g %% 6",
-             "division_id": "CASE WHEN g %% 100 = 0 THEN left(v.division_id, 6) ELSE v.division_id END",
-             "unresolved_reason": "''", "address": "''", "batch_id": "%(batch)s", "generation": "0",
-             "created_at": "%(t0)s", "updated_at": "%(t0)s", "dispatch_due": "%(t0)s + interval '30 minutes'",
-             "version": "1"},
+            {
+                "person_id": "%(p0)s + g - 1",
+                "status": "'new'",
+                "priority": "1 + g %% 6",
+                "division_id": "CASE WHEN g %% 100 = 0 THEN left(v.division_id, 6) ELSE v.division_id END",
+                "unresolved_reason": "''",
+                "address": "''",
+                "batch_id": "%(batch)s",
+                "generation": "0",
+                "created_at": "%(t0)s",
+                "updated_at": "%(t0)s",
+                "dispatch_due": "%(t0)s + interval '30 minutes'",
+                "version": "1",
+            },
             "FROM generate_series(1, %(n)s) AS g, nv JOIN v ON TRUE WHERE v.i = g %% nv.c",
             {"p0": first_person, "n": n_new, "batch": batch.pk, "t0": t0},
             with_sql=village_cte,
@@ -155,13 +183,20 @@ def run(bench) -> None:
         cursor.execute("VACUUM tasks_tracingtask")
     with bench.timer() as t:
         dispatched = dispatch_new_tasks(batch_id=batch.pk, now=dispatch_at)
-    bench.report(f"dispatch of {n_new:,} new tasks ({dispatched:,} dispatched, rest queued)", t.seconds, "s",
-                 floor=floor, target=5.0)
+    bench.report(
+        f"dispatch of {n_new:,} new tasks ({dispatched:,} dispatched, rest queued)",
+        t.seconds,
+        "s",
+        floor=floor,
+        target=5.0,
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT max(spread) FROM (SELECT subunit_id, max(c) - min(c) AS spread FROM (SELECT subunit_id, assignee_id, "
             "count(*) AS c FROM tasks_tracingtask WHERE batch_id = %s AND assignee_id IS NOT NULL "
-            "GROUP BY subunit_id, assignee_id) a GROUP BY subunit_id) s", [batch.pk])
+            "GROUP BY subunit_id, assignee_id) a GROUP BY subunit_id) s",
+            [batch.pk],
+        )
         spread = cursor.fetchone()[0]
     bench.note(f"least-load check: largest difference of assigned counts within a sub-unit: {spread}")
 
@@ -175,22 +210,38 @@ def run(bench) -> None:
         )
         _insert_select(
             TracingTask,
-            {"person_id": "%(p0)s + %(n_new)s + g - 1", "status": "CASE WHEN g %% 3 = 0 THEN 'received' ELSE 'dispatched' END",
-             "priority": "1 + g %% 6", "division_id": "v.division_id", "unresolved_reason": "''", "address": "''",
-             "batch_id": "%(batch)s", "generation": "0", "created_at": "%(s)s - interval '1 day'",
-             "updated_at": "%(s)s - interval '1 day'", "version": "2",
-             "subunit_id": "su.id", "assignee_id": "m.uid",
-             "dispatch_due": f"({dispatched_expr}) + interval '20 minutes'",
-             "dispatched_at": dispatched_expr,
-             "radius_due": f"({dispatched_expr}) + interval '3 hours'",
-             "trace_due": f"({dispatched_expr}) + interval '10 hours'",
-             "next_alert_at": f"({dispatched_expr}) + interval '144 minutes'"},
+            {
+                "person_id": "%(p0)s + %(n_new)s + g - 1",
+                "status": "CASE WHEN g %% 3 = 0 THEN 'received' ELSE 'dispatched' END",
+                "priority": "1 + g %% 6",
+                "division_id": "v.division_id",
+                "unresolved_reason": "''",
+                "address": "''",
+                "batch_id": "%(batch)s",
+                "generation": "0",
+                "created_at": "%(s)s - interval '1 day'",
+                "updated_at": "%(s)s - interval '1 day'",
+                "version": "2",
+                "subunit_id": "su.id",
+                "assignee_id": "m.uid",
+                "dispatch_due": f"({dispatched_expr}) + interval '20 minutes'",
+                "dispatched_at": dispatched_expr,
+                "radius_due": f"({dispatched_expr}) + interval '3 hours'",
+                "trace_due": f"({dispatched_expr}) + interval '10 hours'",
+                "next_alert_at": f"({dispatched_expr}) + interval '144 minutes'",
+            },
             "FROM generate_series(1, %(n)s) AS g, nv JOIN v ON TRUE "
             "JOIN tasks_unit su ON su.division_id = v.division_id AND su.kind = 'subunit' "
             "LEFT JOIN (SELECT unit_id, min(user_id) AS uid FROM tasks_unitmembership GROUP BY unit_id) m ON m.unit_id = su.id "
             "WHERE v.i = g %% nv.c",
-            {"p0": first_person, "n_new": n_new, "n": n_background, "batch": batch.pk, "s": sweep_at,
-             "every": max(1, n_background // n_due)},
+            {
+                "p0": first_person,
+                "n_new": n_new,
+                "n": n_background,
+                "batch": batch.pk,
+                "s": sweep_at,
+                "every": max(1, n_background // n_due),
+            },
             with_sql=village_cte,
         )
         with connection.cursor() as cursor:
@@ -199,7 +250,11 @@ def run(bench) -> None:
             running = cursor.fetchone()[0]
             cursor.execute("SELECT count(*) FROM (" + DUE_SQL + ") d", [sweep_at])
             due_now = cursor.fetchone()[0]
-    bench.report(f"setup: {n_background:,} more open tasks ({running:,} with a running clock, {due_now:,} due)", t.seconds, "s")
+    bench.report(
+        f"setup: {n_background:,} more open tasks ({running:,} with a running clock, {due_now:,} due)",
+        t.seconds,
+        "s",
+    )
     _check_next_alert(bench)
     # The setup wrote about a gigabyte of WAL, so a checkpoint would otherwise be writing its pages back
     # during the floors and the sweep (as the intake bench, which checkpoints before its batch). Untimed.
@@ -210,14 +265,19 @@ def run(bench) -> None:
     with_index = min(_timed_sql(bench, DUE_SQL, [sweep_at]) for _ in range(3))
     bench.report(f"floor: bare due query, partial index ({due_now:,} due)", with_index * 1000, "ms")
     without_index = min(
-        _timed_sql(bench, DUE_SQL, [sweep_at], rollback=True, before="DROP INDEX task_next_alert_due") for _ in range(2)
+        _timed_sql(bench, DUE_SQL, [sweep_at], rollback=True, before="DROP INDEX task_next_alert_due")
+        for _ in range(2)
     )
     bench.report("floor: bare due query, without the partial index", without_index * 1000, "ms")
     claim_sql = DUE_SQL + " ORDER BY next_alert_at LIMIT 1000 FOR UPDATE SKIP LOCKED"
     claim = min(_timed_sql(bench, claim_sql, [sweep_at], rollback=True) for _ in range(3))
     bench.report("floor: claim 1,000 due rows with SKIP LOCKED", claim * 1000, "ms")
     bench.note("EXPLAIN of the sweep's due query:")
-    bench.note(bench.explain(DUE_SQL.replace("%s", f"'{sweep_at.isoformat()}'") + " ORDER BY next_alert_at LIMIT 5000"))
+    bench.note(
+        bench.explain(
+            DUE_SQL.replace("%s", f"'{sweep_at.isoformat()}'") + " ORDER BY next_alert_at LIMIT 5000"
+        )
+    )
 
     # --- the sweep --------------------------------------------------------------------------------
     with bench.timer() as t:
@@ -230,13 +290,19 @@ def run(bench) -> None:
         bench,
         "UPDATE tasks_tracingtask SET next_alert_at = next_alert_at + interval '1 second' "
         "WHERE id IN (SELECT task_id FROM tasks_escalation WHERE created_at = %s)",
-        [sweep_at], rollback=True,
+        [sweep_at],
+        rollback=True,
     )
-    bench.report(f"floor: bare UPDATE of next_alert_at of the {result.tasks:,} swept tasks", update_floor, "s")
+    bench.report(
+        f"floor: bare UPDATE of next_alert_at of the {result.tasks:,} swept tasks", update_floor, "s"
+    )
     bench.report(
         f"sweep over {running:,} open tasks, {result.tasks:,} newly due ({result.escalations:,} escalations, "
         f"{result.notifications:,} notifications, {result.deliveries:,} deliveries)",
-        swept, "s", floor=update_floor, target=1.0,
+        swept,
+        "s",
+        floor=update_floor,
+        target=1.0,
     )
     # The idle sweep first: the index still holds an entry for the old version of each swept task. The
     # sweep's ordered index scans mark them dead for every later scan (in service, the next minute's

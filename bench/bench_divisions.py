@@ -13,10 +13,14 @@ from bench.harness import DIVISIONS_DIR
 def run(bench):
     townships = DIVISIONS_DIR / "china_townships.csv"
     villages = DIVISIONS_DIR / "china_villages.csv.gz"
-    raw = townships.read_bytes().split(b"\n", 1)[1] + gzip.decompress(villages.read_bytes()).split(b"\n", 1)[1]
+    raw = (
+        townships.read_bytes().split(b"\n", 1)[1] + gzip.decompress(villages.read_bytes()).split(b"\n", 1)[1]
+    )
     rows = raw.count(b"\n")
     with bench.connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE division_copy_floor (code text, name text, level text, parent text)")
+        cursor.execute(
+            "CREATE TEMP TABLE division_copy_floor (code text, name text, level text, parent text)"
+        )
         with bench.timer() as floor:
             with cursor.copy("COPY division_copy_floor FROM STDIN (FORMAT csv)") as copy:
                 stream = io.BytesIO(raw)
@@ -28,10 +32,22 @@ def run(bench):
     with bench.timer() as first:
         call_command("load_divisions", str(townships), str(villages), "--with-teams", verbosity=0)
     bench._country_loaded = True
-    bench.report("load_divisions whole country, first run (with teams)", first.seconds, "s", floor=floor.seconds, target=120)
+    bench.report(
+        "load_divisions whole country, first run (with teams)",
+        first.seconds,
+        "s",
+        floor=floor.seconds,
+        target=120,
+    )
     with bench.timer() as second:
         call_command("load_divisions", str(townships), str(villages), "--with-teams", verbosity=0)
-    bench.report("load_divisions whole country, second run (no change)", second.seconds, "s", floor=floor.seconds, target=120)
+    bench.report(
+        "load_divisions whole country, second run (no change)",
+        second.seconds,
+        "s",
+        floor=floor.seconds,
+        target=120,
+    )
 
     sql = "SELECT count(*) FROM tasks_division WHERE code LIKE %s"
     with bench.timer() as subtree:

@@ -25,21 +25,40 @@ ASSET = re.compile(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src)="([^
 
 def _setup(n: int):
     from tasks import workflow
-    from tasks.models import IntakeBatch, Person, Priority, Role, TracingTask, Unit, UnitMembership, User
-
-    from tasks.models import Division
+    from tasks.models import (
+        Division,
+        IntakeBatch,
+        Person,
+        Priority,
+        Role,
+        TracingTask,
+        Unit,
+        UnitMembership,
+        User,
+    )
 
     if not Division.objects.filter(code=VILLAGE).exists():
         call_command("load_divisions", str(HAINAN_CSV), "--with-teams", verbosity=0)
     user = User.objects.filter(username="bench-field").first() or User.objects.create_user(
-        username="bench-field", password="Bench-Field-Password-42", role=Role.FIELD_STAFF, division_id=VILLAGE,
+        username="bench-field",
+        password="Bench-Field-Password-42",
+        role=Role.FIELD_STAFF,
+        division_id=VILLAGE,
         full_name="网格员基准",
     )
-    UnitMembership.objects.get_or_create(unit=Unit.objects.get(kind="subunit", division_id=VILLAGE), user=user)
-    batch = IntakeBatch.objects.create(started_at=timezone.now() - timedelta(minutes=5), status=IntakeBatch.Status.FINISHED)
+    UnitMembership.objects.get_or_create(
+        unit=Unit.objects.get(kind="subunit", division_id=VILLAGE), user=user
+    )
+    batch = IntakeBatch.objects.create(
+        started_at=timezone.now() - timedelta(minutes=5), status=IntakeBatch.Status.FINISHED
+    )
     for i in range(n):
-        person = Person.objects.create(person_key=f"bench-field:{i}", name=f"测试人员{i}", phone=f"139{i:08d}")
-        task = TracingTask.objects.create(person=person, priority=Priority.CLOSE_CONTACT + i % 4, division_id=VILLAGE, batch=batch)
+        person = Person.objects.create(
+            person_key=f"bench-field:{i}", name=f"测试人员{i}", phone=f"139{i:08d}"
+        )
+        task = TracingTask.objects.create(
+            person=person, priority=Priority.CLOSE_CONTACT + i % 4, division_id=VILLAGE, batch=batch
+        )
         workflow.task_dispatch(task=task)
     return user
 
@@ -76,6 +95,17 @@ def run(bench):
     zipped = sum(len(gzip.compress(body, 6)) for body in files.values())
     for name, body in files.items():
         bench.note(f"{name}: {len(body) / 1024:.1f} KB ({len(gzip.compress(body, 6)) / 1024:.1f} KB gzip)")
-    bench.report(f"my tasks first load, {cards} tasks: HTML+CSS+JS+service worker, uncompressed", raw / 1024, "KB", target=200, better="lower")
+    bench.report(
+        f"my tasks first load, {cards} tasks: HTML+CSS+JS+service worker, uncompressed",
+        raw / 1024,
+        "KB",
+        target=200,
+        better="lower",
+    )
     bench.report("my tasks first load, gzip-compressed", zipped / 1024, "KB", target=200, better="lower")
-    bench.report("my tasks later load (shell cached): HTML only, gzip", len(gzip.compress(html, 6)) / 1024, "KB", better="lower")
+    bench.report(
+        "my tasks later load (shell cached): HTML only, gzip",
+        len(gzip.compress(html, 6)) / 1024,
+        "KB",
+        better="lower",
+    )

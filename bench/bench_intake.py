@@ -79,7 +79,9 @@ def write_csv(path: Path, rows: int, villages, *, seed: int = 3, prefix: str = "
                 address = f"海南省海口市{cname}{tname}{_short(vname)}{person % 50 + 1}号"
                 counts["address_only"] += 1
             reported = (base + timedelta(seconds=n % 7200)).isoformat()
-            lines.append(f"{source},{prefix}{n},{id_number},{name},{phone},{division},{address},,{reported}\n")
+            lines.append(
+                f"{source},{prefix}{n},{id_number},{name},{phone},{division},{address},,{reported}\n"
+            )
             if len(lines) >= 50_000:
                 out.writelines(lines)
                 lines = []
@@ -88,8 +90,15 @@ def write_csv(path: Path, rows: int, villages, *, seed: int = 3, prefix: str = "
 
 
 def _short(name: str) -> str:
-    for suffix, keep in (("村民委员会", "村"), ("村委员会", "村"), ("村委会", "村"), ("社区居民委员会", "社区"),
-                         ("社区居委会", "社区"), ("居民委员会", ""), ("居委会", "")):
+    for suffix, keep in (
+        ("村民委员会", "村"),
+        ("村委员会", "村"),
+        ("村委会", "村"),
+        ("社区居民委员会", "社区"),
+        ("社区居委会", "社区"),
+        ("居民委员会", ""),
+        ("居委会", ""),
+    ):
         if name.endswith(suffix):
             return name[: -len(suffix)] + keep
     return name
@@ -126,7 +135,11 @@ def run(bench) -> None:
     with bench.timer() as imported:
         call_command("import_leads", str(csv_path), "--source", "manual", verbosity=0)
     bench.report(
-        f"import_leads of a {rows:,}-row CSV", imported.seconds, "s", floor=copy_floor.seconds, target=60 * rows / 1_000_000
+        f"import_leads of a {rows:,}-row CSV",
+        imported.seconds,
+        "s",
+        floor=copy_floor.seconds,
+        target=60 * rows / 1_000_000,
     )
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tasks_pendinglead")
@@ -153,7 +166,9 @@ def run(bench) -> None:
             )
             floor_tasks = cursor.rowcount
         cursor.execute("ROLLBACK")
-    bench.report(f"SQL floor: {pending:,} leads → {floor_tasks:,} tasks in one statement", sql_floor.seconds, "s")
+    bench.report(
+        f"SQL floor: {pending:,} leads → {floor_tasks:,} tasks in one statement", sql_floor.seconds, "s"
+    )
 
     from tasks.intake import intake_run
 
@@ -240,11 +255,19 @@ def _bench_api(bench, villages) -> None:
     if status >= 300:
         bench.note(f"POST /api/v1/leads/ answered {status}: {str(result)[:200]}")
         return
-    bench.report(f"POST /api/v1/leads/ 10,000 leads via {path} (accepted {result['accepted']:,})", first.seconds, "s", target=2)
+    bench.report(
+        f"POST /api/v1/leads/ 10,000 leads via {path} (accepted {result['accepted']:,})",
+        first.seconds,
+        "s",
+        target=2,
+    )
     with bench.timer() as again:
         status, result, path = post()
     bench.report(
-        f"POST /api/v1/leads/ same 10,000 again (duplicates {result.get('duplicates', 0):,})", again.seconds, "s", target=2
+        f"POST /api/v1/leads/ same 10,000 again (duplicates {result.get('duplicates', 0):,})",
+        again.seconds,
+        "s",
+        target=2,
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import http.client
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -91,11 +90,14 @@ def _generate(bench, n: int) -> None:
         with bench.timer() as timer:
             while done < n:
                 size = min(chunk, n - done)
-                cursor.execute("""
+                cursor.execute(
+                    """
                     INSERT INTO tasks_person (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
                     SELECT 'bench:' || g, '', '', '', '', '', now() FROM generate_series(%s, %s) AS g""",
-                               [base + done + 1, base + done + size])
-                cursor.execute("""
+                    [base + done + 1, base + done + size],
+                )
+                cursor.execute(
+                    """
                     WITH p AS (
                         SELECT id, row_number() OVER (ORDER BY id) AS k FROM tasks_person
                         WHERE person_key LIKE 'bench:%%' AND id > %s ORDER BY id LIMIT %s
@@ -123,31 +125,48 @@ def _generate(bench, n: int) -> None:
                            CASE WHEN roll < 900 THEN t0 + make_interval(mins => 800 + roll %% 100) END,
                            CASE WHEN roll >= 990 AND roll %% 3 = 0 THEN 3 WHEN roll >= 990 AND roll %% 3 = 1 THEN 1 ELSE 0 END,
                            1, false, ''
-                    FROM b""", [base + done, size, villages, villages, batches])
+                    FROM b""",
+                    [base + done, size, villages, villages, batches],
+                )
                 done += size
-        bench.report(f"generate {n:,} tasks (set SQL, rollup triggers on)", n / timer.seconds, "rows/s", better="higher")
+        bench.report(
+            f"generate {n:,} tasks (set SQL, rollup triggers on)",
+            n / timer.seconds,
+            "rows/s",
+            better="higher",
+        )
 
 
 def _chain(bench, size: int = 2000) -> int:
     """A case with a binary tree of `size` - 1 tasks its contacts opened."""
     with bench.connection.cursor() as cursor:
-        cursor.execute("SELECT id, batch_id, division_id FROM tasks_tracingtask WHERE division_id LIKE '4601%%' ORDER BY id LIMIT 1")
+        cursor.execute(
+            "SELECT id, batch_id, division_id FROM tasks_tracingtask WHERE division_id LIKE '4601%%' ORDER BY id LIMIT 1"
+        )
         root, batch, division = cursor.fetchone()
-        cursor.execute("""
+        cursor.execute(
+            """
             INSERT INTO tasks_person (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
-            SELECT 'chain:' || g, '', '', '', '', '', now() FROM generate_series(1, %s) AS g""", [size - 1])
-        cursor.execute("""
+            SELECT 'chain:' || g, '', '', '', '', '', now() FROM generate_series(1, %s) AS g""",
+            [size - 1],
+        )
+        cursor.execute(
+            """
             INSERT INTO tasks_tracingtask (person_id, status, priority, division_id, unresolved_reason, address, batch_id, generation,
                 created_at, updated_at, clock_alerts, version, legal_hold, legal_hold_reason)
             SELECT id, 'dispatched', 1, %s, '', '', %s, 1, now(), now(), 0, 1, false, ''
-            FROM tasks_person WHERE person_key LIKE 'chain:%%' ORDER BY id RETURNING id""", [division, batch])
+            FROM tasks_person WHERE person_key LIKE 'chain:%%' ORDER BY id RETURNING id""",
+            [division, batch],
+        )
         ids = [row[0] for row in cursor.fetchall()]
         nodes = [root, *ids]
         pairs = [(nodes[i], nodes[(i - 1) // 2]) for i in range(1, len(nodes))]
-        cursor.execute("""
+        cursor.execute(
+            """
             UPDATE tasks_tracingtask t SET source_task_id = v.parent, generation = 1
             FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, parent) WHERE t.id = v.id""",
-                       [[p[0] for p in pairs], [p[1] for p in pairs]])
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
+        )
     return root
 
 
@@ -159,8 +178,13 @@ def _users():
     from tasks.models import Role, User
     from tasks.twofactor import ensure_confirmed_device
 
-    officer = User.objects.create_user(username="bench-reports-duty", password="Bench-Duty-Password-42", role=Role.DUTY_OFFICER,
-                                       division_id=CITY, full_name="值班员基准")
+    officer = User.objects.create_user(
+        username="bench-reports-duty",
+        password="Bench-Duty-Password-42",
+        role=Role.DUTY_OFFICER,
+        division_id=CITY,
+        full_name="值班员基准",
+    )
     device = ensure_confirmed_device(officer)
     session = SessionStore()
     session[SESSION_KEY] = str(officer.pk)
@@ -181,14 +205,37 @@ def _free_port() -> int:
 
 
 def _start_gunicorn(port: int, **extra):
-    env = {**os.environ, **extra, "BENCH_REPORTS_WSGI": "1", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
-           "CSRF_COOKIE_SECURE": "false", "SECURE_HSTS_SECONDS": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "LOG_LEVEL": "WARNING", "STATIC_MANIFEST": "false"}
+    env = {
+        **os.environ,
+        **extra,
+        "BENCH_REPORTS_WSGI": "1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_MANIFEST": "false",
+    }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
-        [gunicorn, "--workers", "2", "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--chdir", str(ROOT), "bench.bench_reports:application"],
-        env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            gunicorn,
+            "--workers",
+            "2",
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(ROOT),
+            "bench.bench_reports:application",
+        ],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -203,7 +250,9 @@ def _start_gunicorn(port: int, **extra):
     raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
 
 
-def _load(port: int, path: str, cookie: str | None, duration: float = DURATION, clients: int = CLIENTS) -> dict:
+def _load(
+    port: int, path: str, cookie: str | None, duration: float = DURATION, clients: int = CLIENTS
+) -> dict:
     """`clients` threads, each sending GET `path` in a loop on its own connection until `duration` is
     over (bounded: no request is started after the deadline; each has a 30 s timeout)."""
     latencies: list[float] = []
@@ -248,9 +297,18 @@ def _load(port: int, path: str, cookie: str | None, duration: float = DURATION, 
     latencies.sort()
 
     def pct(p):
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+        )
 
-    return {"rps": len(latencies) / elapsed, "p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "n": len(latencies), "errors": errors[0]}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "n": len(latencies),
+        "errors": errors[0],
+    }
 
 
 # ---- run ----------------------------------------------------------------------------------------------
@@ -270,24 +328,42 @@ def run(bench):
         cursor.execute("ANALYZE")
     with bench.timer() as t:
         diffs = rollup_differences()
-    bench.report(f"rollups equal a live count ({'yes' if not any(diffs.values()) else 'NO'}): check time", t.seconds, "s")
+    bench.report(
+        f"rollups equal a live count ({'yes' if not any(diffs.values()) else 'NO'}): check time",
+        t.seconds,
+        "s",
+    )
     officer, cookie = _users()
 
     # in-process: statistics and the chain
     from django.contrib.auth.models import AnonymousUser  # noqa: F401
 
-    commander = type(officer).objects.create_user(username="bench-cmd", password="Bench-Command-Password-42", role="commander",
-                                                 division_id="46", full_name="指挥基准")
+    commander = type(officer).objects.create_user(
+        username="bench-cmd",
+        password="Bench-Command-Password-42",
+        role="commander",
+        division_id="46",
+        full_name="指挥基准",
+    )
     from django.utils import timezone
 
     now = timezone.now()
     for level in ("city", "county", "village"):
-        q = stats.Query(root="46", level=level, statuses=[], priorities=[], since=now - timedelta(days=1), until=now)
+        q = stats.Query(
+            root="46", level=level, statuses=[], priorities=[], since=now - timedelta(days=1), until=now
+        )
         stats.by_division(q)  # warm
         with bench.timer() as t:
             table = stats.by_division(q)
-        bench.report(f"province statistics by {level} ({len(table.rows)} rows, rollup)", t.seconds * 1000, "ms", target=1000)
-    q = stats.Query(root="46", level="city", statuses=[], priorities=[], since=now - timedelta(days=1), until=now)
+        bench.report(
+            f"province statistics by {level} ({len(table.rows)} rows, rollup)",
+            t.seconds * 1000,
+            "ms",
+            target=1000,
+        )
+    q = stats.Query(
+        root="46", level="city", statuses=[], priorities=[], since=now - timedelta(days=1), until=now
+    )
     with bench.timer() as t:
         stats.by_time(q, "hour")
     bench.report("province hourly trend, 24 h (rollup)", t.seconds * 1000, "ms", target=1000)
@@ -300,7 +376,9 @@ def run(bench):
     bench.report("dashboard data of a city, computed in process (no cache)", t.seconds * 1000, "ms")
     with bench.timer() as t:
         graph = chain(commander, root)
-    bench.report(f"cluster graph, {len(graph['nodes'])} nodes (one recursive CTE)", t.seconds * 1000, "ms", target=1000)
+    bench.report(
+        f"cluster graph, {len(graph['nodes'])} nodes (one recursive CTE)", t.seconds * 1000, "ms", target=1000
+    )
 
     # under gunicorn
     connection.close()
@@ -313,18 +391,37 @@ def run(bench):
         bench.report("bare JSON view p95", floor["p95"], "ms")
         bench.report("bare JSON view p99", floor["p99"], "ms")
         auth = _load(port, "/bench/bare-auth/", cookie)
-        bench.report("bare JSON view, logged in (session + user + 2FA lookups): req/s", auth["rps"], "req/s", floor=floor["rps"], better="higher")
+        bench.report(
+            "bare JSON view, logged in (session + user + 2FA lookups): req/s",
+            auth["rps"],
+            "req/s",
+            floor=floor["rps"],
+            better="higher",
+        )
         bench.report("bare JSON view, logged in p95", auth["p95"], "ms")
         _load(port, "/api/v1/stats/dashboard/", cookie, duration=2)
         dash = _load(port, "/api/v1/stats/dashboard/", cookie)
-        bench.note(f"dashboard: {dash['n']} answers, {dash['errors']} errors, p50 {dash['p50']:.1f} ms; "
-                   f"ratio to the logged-in bare view {dash['rps'] / auth['rps']:.2f}×")
-        bench.report("dashboard data endpoint: req/s (≥ 10 % of the bare view)", dash["rps"], "req/s", floor=floor["rps"],
-                     target=0.10 * floor["rps"], better="higher")
+        bench.note(
+            f"dashboard: {dash['n']} answers, {dash['errors']} errors, p50 {dash['p50']:.1f} ms; "
+            f"ratio to the logged-in bare view {dash['rps'] / auth['rps']:.2f}×"
+        )
+        bench.report(
+            "dashboard data endpoint: req/s (≥ 10 % of the bare view)",
+            dash["rps"],
+            "req/s",
+            floor=floor["rps"],
+            target=0.10 * floor["rps"],
+            better="higher",
+        )
         bench.report("dashboard data endpoint p95", dash["p95"], "ms", target=100)
         bench.report("dashboard data endpoint p99", dash["p99"], "ms")
         live = _load(port, "/bench/live-county/", None, duration=DURATION)
-        bench.report("live COUNT GROUP BY county (floor of a rollup-less design): req/s", live["rps"], "req/s", better="higher")
+        bench.report(
+            "live COUNT GROUP BY county (floor of a rollup-less design): req/s",
+            live["rps"],
+            "req/s",
+            better="higher",
+        )
         bench.report("live COUNT GROUP BY county p99", live["p99"], "ms")
     finally:
         proc.terminate()
@@ -338,7 +435,13 @@ def run(bench):
     try:
         _load(port, "/api/v1/stats/dashboard/", cookie, duration=2)
         raw = _load(port, "/api/v1/stats/dashboard/", cookie)
-        bench.report("dashboard data endpoint, no cache: req/s", raw["rps"], "req/s", floor=floor["rps"], better="higher")
+        bench.report(
+            "dashboard data endpoint, no cache: req/s",
+            raw["rps"],
+            "req/s",
+            floor=floor["rps"],
+            better="higher",
+        )
         bench.report("dashboard data endpoint, no cache p95", raw["p95"], "ms")
     finally:
         proc.terminate()

@@ -54,8 +54,16 @@ class Bench:
     figures: list[Figure] = field(default_factory=list)
     _country_loaded: bool = False
 
-    def report(self, label: str, value: float, unit: str, *, floor: float | None = None, target: float | None = None,
-               better: str = "lower") -> Figure:
+    def report(
+        self,
+        label: str,
+        value: float,
+        unit: str,
+        *,
+        floor: float | None = None,
+        target: float | None = None,
+        better: str = "lower",
+    ) -> Figure:
         figure = Figure(self.area, label, value, unit, floor, target, better)
         self.figures.append(figure)
         parts = [f"  {label}: {_fmt(value)} {unit}"]

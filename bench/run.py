@@ -34,8 +34,16 @@ def _recreate_database(url: str) -> None:
 
     settings_db = connections["default"].settings_dict
     name = settings_db["NAME"]
-    params = {k: v for k, v in {"host": settings_db.get("HOST"), "port": settings_db.get("PORT"),
-                                 "user": settings_db.get("USER"), "password": settings_db.get("PASSWORD")}.items() if v}
+    params = {
+        k: v
+        for k, v in {
+            "host": settings_db.get("HOST"),
+            "port": settings_db.get("PORT"),
+            "user": settings_db.get("USER"),
+            "password": settings_db.get("PASSWORD"),
+        }.items()
+        if v
+    }
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -47,16 +55,27 @@ def _server_settings(connection) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
-        cursor.execute("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [list(names)])
-        settings = ", ".join(f"{name}={setting}{'' if unit is None else ' ' + unit}" for name, setting, unit in cursor.fetchall())
+        cursor.execute(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [list(names)]
+        )
+        settings = ", ".join(
+            f"{name}={setting}{'' if unit is None else ' ' + unit}"
+            for name, setting, unit in cursor.fetchall()
+        )
     return f"PostgreSQL {version}; {settings}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("areas", nargs="*", help="benchmark areas to run (default: all); e.g. divisions intake")
-    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1.0")),
-                        help="size of the generated data, 1.0 = the sizes the issues name")
+    parser.add_argument(
+        "areas", nargs="*", help="benchmark areas to run (default: all); e.g. divisions intake"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("BENCH_SCALE", "1.0")),
+        help="size of the generated data, 1.0 = the sizes the issues name",
+    )
     args = parser.parse_args(argv)
 
     os.environ["DATABASE_URL"] = _bench_database_url()
@@ -77,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     call_command("load_divisions", str(HAINAN_CSV), "--with-teams", verbosity=0)
 
     bench_dir = Path(__file__).parent
-    available = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(bench_dir)]) if m.name.startswith("bench_"))
+    available = sorted(
+        m.name[len("bench_") :] for m in pkgutil.iter_modules([str(bench_dir)]) if m.name.startswith("bench_")
+    )
     chosen = args.areas or available
     unknown = [a for a in chosen if a not in available]
     if unknown:
         parser.error(f"unknown area(s) {', '.join(unknown)}; available: {', '.join(available)}")
 
     bench = Bench(connection=connection, scale=args.scale)
-    print(f"Benchmarks on {os.cpu_count()} cores, scale {args.scale}, database {connection.settings_dict['NAME']}", flush=True)
+    print(
+        f"Benchmarks on {os.cpu_count()} cores, scale {args.scale}, database {connection.settings_dict['NAME']}",
+        flush=True,
+    )
     print(f"Server: {_server_settings(connection)}", flush=True)
     for area in chosen:
         module = importlib.import_module(f"bench.bench_{area}")

@@ -35,12 +35,15 @@ def _query(request):
 
 
 STATS_PARAMETERS = [
-    OpenApiParameter("group_by", str, enum=["division", "status", "priority", "batch", "source", "hour", "day"]),
+    OpenApiParameter(
+        "group_by", str, enum=["division", "status", "priority", "batch", "source", "hour", "day"]
+    ),
     OpenApiParameter("level", str, enum=["province", "city", "county", "township", "village"]),
     OpenApiParameter("division", str, description="division code inside your territory"),
     OpenApiParameter("status", str, description="comma-separated statuses, or `active`"),
     OpenApiParameter("priority", str, description="comma-separated priorities 1-6"),
-    OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME),
+    OpenApiParameter("since", OpenApiTypes.DATETIME),
+    OpenApiParameter("until", OpenApiTypes.DATETIME),
     OpenApiParameter("export", str, enum=["csv", "xlsx"]),
 ]
 
@@ -55,8 +58,17 @@ class StatsView(APIView):
         fmt = request.query_params.get("export")
         if fmt:
             return export_table(request._request, table, fmt, dict(request.query_params.items()))
-        return Response({"group_by": q.group_by, "division": q.root, "level": q.level, "since": q.since, "until": q.until,
-                         "columns": table.columns, "results": table.as_dicts()})
+        return Response(
+            {
+                "group_by": q.group_by,
+                "division": q.root,
+                "level": q.level,
+                "since": q.since,
+                "until": q.until,
+                "columns": table.columns,
+                "results": table.as_dicts(),
+            }
+        )
 
 
 class SlaView(APIView):
@@ -77,8 +89,14 @@ def dashboard_data(request):
     if request.method != "GET":
         return JsonResponse({"detail": "Method not allowed."}, status=405)
     if not can(request.user, "stats.view"):
-        return JsonResponse({"detail": "Authentication credentials were not provided." if not request.user.is_authenticated
-                             else "Your role may not do this."}, status=403)
+        return JsonResponse(
+            {
+                "detail": "Authentication credentials were not provided."
+                if not request.user.is_authenticated
+                else "Your role may not do this."
+            },
+            status=403,
+        )
     root = scope_code(request.user)
     if root is None:
         raise Http404

@@ -15,5 +15,9 @@ class ReportsConfig(AppConfig):
 
         post_save.connect(signals.on_review_saved, sender=Review, dispatch_uid="reports_review_approved")
         for model in (TrajectoryEntry, CloseContact, TestResult, RadiusControl):
-            post_save.connect(signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_change_{model.__name__}")
-            post_delete.connect(signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_delete_{model.__name__}")
+            post_save.connect(
+                signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_change_{model.__name__}"
+            )
+            post_delete.connect(
+                signals.on_report_data_changed, sender=model, dispatch_uid=f"reports_delete_{model.__name__}"
+            )

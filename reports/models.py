@@ -30,9 +30,15 @@ class DivisionCount(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["division_code", "status", "priority", "clock_state"], name="rollup_division_key"),
+            models.UniqueConstraint(
+                fields=["division_code", "status", "priority", "clock_state"], name="rollup_division_key"
+            ),
         ]
-        indexes = [models.Index(fields=["division_code"], name="rollup_division_prefix", opclasses=["varchar_pattern_ops"])]
+        indexes = [
+            models.Index(
+                fields=["division_code"], name="rollup_division_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
 
 
 class BatchCount(models.Model):
@@ -44,7 +50,9 @@ class BatchCount(models.Model):
     n = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["batch_id", "county", "status"], name="rollup_batch_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["batch_id", "county", "status"], name="rollup_batch_key")
+        ]
         indexes = [models.Index(fields=["county", "batch_id"], name="rollup_batch_county")]
 
 
@@ -74,10 +82,15 @@ def _map_snapshot(data, convert):
         return data
     out = dict(data)
     if isinstance(out.get("person"), dict):
-        out["person"] = {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in out["person"].items()}
+        out["person"] = {
+            k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v
+            for k, v in out["person"].items()
+        }
     if isinstance(out.get("contacts"), list):
         out["contacts"] = [
-            {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in c.items()} if isinstance(c, dict) else c
+            {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in c.items()}
+            if isinstance(c, dict)
+            else c
             for c in out["contacts"]
         ]
     return out
@@ -120,10 +133,14 @@ class ReportVersion(models.Model):
         APPROVAL = "approval", _("approval")
         CHANGE = "change", _("change after approval")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="report_versions")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="report_versions"
+    )
     number = models.PositiveIntegerField(_("version"))
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
-    review = models.ForeignKey("reviews.Review", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    review = models.ForeignKey(
+        "reviews.Review", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     data = SnapshotField()  # identity values encrypted at rest
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -132,7 +149,9 @@ class ReportVersion(models.Model):
         verbose_name = _("report version")
         verbose_name_plural = _("report versions")
         ordering = ["task", "-number"]
-        constraints = [models.UniqueConstraint(fields=["task", "number"], name="report_version_number_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "number"], name="report_version_number_unique")
+        ]
 
     def __str__(self) -> str:
         return f"T{self.task_id} v{self.number}"
@@ -162,9 +181,15 @@ class UpstreamDelivery(models.Model):
         verbose_name = _("upstream delivery")
         verbose_name_plural = _("upstream deliveries")
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["version", "endpoint"], name="delivery_once_per_endpoint")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "endpoint"], name="delivery_once_per_endpoint")
+        ]
         # resend_due_deliveries (beat): pending rows whose retry moment has come.
-        indexes = [models.Index(fields=["next_attempt_at"], name="delivery_pending_due", condition=models.Q(status="pending"))]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_pending_due", condition=models.Q(status="pending")
+            )
+        ]
 
 
 class DeliveryAttempt(models.Model):

@@ -42,12 +42,20 @@ def render_pdf(*, user, data: dict, version=None, now=None) -> tuple[bytes, int]
     Chinese text uses Noto Sans CJK (Debian fonts-noto-cjk), embedded (subset) by WeasyPrint."""
     from weasyprint import CSS, HTML
 
-    html = render_to_string("reports/report_pdf.html", {
-        "r": masked_for(user, data), "version": version, "watermark": watermark_text(user, now), "tiles": range(12),
-        "printed_at": timezone.localtime(now or timezone.now()),
-    })
+    html = render_to_string(
+        "reports/report_pdf.html",
+        {
+            "r": masked_for(user, data),
+            "version": version,
+            "watermark": watermark_text(user, now),
+            "tiles": range(12),
+            "printed_at": timezone.localtime(now or timezone.now()),
+        },
+    )
     css_path = finders.find("reports/report_pdf.css")
-    document = HTML(string=html, base_url=str(Path(settings.BASE_DIR))).render(stylesheets=[CSS(filename=css_path)])
+    document = HTML(string=html, base_url=str(Path(settings.BASE_DIR))).render(
+        stylesheets=[CSS(filename=css_path)]
+    )
     return document.write_pdf(), len(document.pages)
 
 
@@ -87,15 +95,43 @@ def chain(user, root_id: int) -> dict:
             shared = set(tasks_visible_to(user).filter(pk__in=outside).values_list("pk", flat=True))
     nodes, edges = [], []
     iso = lambda v: timezone.localtime(v).isoformat() if v else None  # noqa: E731
-    for (tid, source, generation, status, division, created, dispatched, radius, traced, approved, trace_due, depth) in rows:
+    for (
+        tid,
+        source,
+        generation,
+        status,
+        division,
+        created,
+        dispatched,
+        radius,
+        traced,
+        approved,
+        trace_due,
+        depth,
+    ) in rows:
         visible = division.startswith(prefix) or tid in shared
-        node = {"id": f"t{tid}", "generation": generation, "depth": depth, "status": status, "visible": visible}
+        node = {
+            "id": f"t{tid}",
+            "generation": generation,
+            "depth": depth,
+            "status": status,
+            "visible": visible,
+        }
         if visible:
-            node.update({
-                "task": tid, "label": f"T{tid}", "division": division, "created_at": iso(created), "dispatched_at": iso(dispatched),
-                "radius_limited_at": iso(radius), "traced_at": iso(traced), "approved_at": iso(approved), "trace_due": iso(trace_due),
-                "url": reverse("report_task", args=[tid]),
-            })
+            node.update(
+                {
+                    "task": tid,
+                    "label": f"T{tid}",
+                    "division": division,
+                    "created_at": iso(created),
+                    "dispatched_at": iso(dispatched),
+                    "radius_limited_at": iso(radius),
+                    "traced_at": iso(traced),
+                    "approved_at": iso(approved),
+                    "trace_due": iso(trace_due),
+                    "url": reverse("report_task", args=[tid]),
+                }
+            )
         else:
             node["label"] = "·"
         nodes.append(node)
@@ -104,5 +140,10 @@ def chain(user, root_id: int) -> dict:
     generations: dict[int, int] = {}
     for node in nodes:
         generations[node["generation"]] = generations.get(node["generation"], 0) + 1
-    return {"root": root_id, "nodes": nodes, "edges": edges, "truncated": len(rows) >= CHAIN_LIMIT,
-            "generations": dict(sorted(generations.items()))}
+    return {
+        "root": root_id,
+        "nodes": nodes,
+        "edges": edges,
+        "truncated": len(rows) >= CHAIN_LIMIT,
+        "generations": dict(sorted(generations.items())),
+    }

@@ -34,8 +34,10 @@ def _hour(expr: str) -> str:
 
 
 def division_rows(rel: str, sign: str) -> str:
-    return (f"SELECT {rel}.division_id AS k1, {rel}.status AS k2, {rel}.priority::smallint AS k3, "
-            f"({CLOCK_STATE.format(r=rel)})::smallint AS k4, {sign}::bigint AS d FROM {rel}")
+    return (
+        f"SELECT {rel}.division_id AS k1, {rel}.status AS k2, {rel}.priority::smallint AS k3, "
+        f"({CLOCK_STATE.format(r=rel)})::smallint AS k4, {sign}::bigint AS d FROM {rel}"
+    )
 
 
 def batch_rows(rel: str, sign: str) -> str:
@@ -60,8 +62,10 @@ def event_rows(rel: str, sign: str) -> str:
     parts = []
     for name, expr in EVENTS:
         at = expr.format(r=rel)
-        parts.append(f"SELECT left({rel}.division_id, 6) AS k1, '{name}'::varchar AS k2, {_hour(at)} AS k3, {sign}::bigint AS d "
-                     f"FROM {rel} WHERE ({at}) IS NOT NULL")
+        parts.append(
+            f"SELECT left({rel}.division_id, 6) AS k1, '{name}'::varchar AS k2, {_hour(at)} AS k3, {sign}::bigint AS d "
+            f"FROM {rel} WHERE ({at}) IS NOT NULL"
+        )
     return " UNION ALL ".join(parts)
 
 
@@ -89,8 +93,10 @@ def _delta_and_insert(table: str, sources: list[tuple[str, str]], delta: str) ->
     inner = " UNION ALL ".join(builder(rel, sign) for rel, sign in sources)
     ks = ", ".join(f"k{i}" for i in range(1, len(keys) + 1))
     cols = ", ".join(keys)
-    order = ", ".join(f'k{i} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(f"k{i}") else f"k{i}"
-                      for i in range(1, len(keys) + 1))
+    order = ", ".join(
+        f'k{i} COLLATE "C"' if TEXT_KEYS.get(table, {}).get(f"k{i}") else f"k{i}"
+        for i in range(1, len(keys) + 1)
+    )
     return (
         f"SELECT {ks}, sum(d) AS d FROM ({inner}) AS x GROUP BY {ks} HAVING sum(d) <> 0",
         f"INSERT INTO {table} AS t ({cols}, n) SELECT {ks}, d FROM {delta} ORDER BY {order} "
@@ -105,8 +111,21 @@ def upsert(table: str, sources: list[tuple[str, str]]) -> str:
 
 
 # The task columns the rollup keys are computed from.
-KEY_COLUMNS = ("division_id", "status", "priority", "clock_alerts", "batch_id", "created_at", "dispatch_due",
-               "dispatched_at", "radius_due", "radius_limited_at", "trace_due", "traced_at", "approved_at")
+KEY_COLUMNS = (
+    "division_id",
+    "status",
+    "priority",
+    "clock_alerts",
+    "batch_id",
+    "created_at",
+    "dispatch_due",
+    "dispatched_at",
+    "radius_due",
+    "radius_limited_at",
+    "trace_due",
+    "traced_at",
+    "approved_at",
+)
 
 
 def _grouped_rows(sources: list[tuple[str, str]]) -> str:
@@ -117,8 +136,10 @@ def _grouped_rows(sources: list[tuple[str, str]]) -> str:
     tables ten times. An UPDATE's unchanged rows cancel out here (-1 + 1)."""
     cols = ", ".join(KEY_COLUMNS)
     inner = " UNION ALL ".join(f"SELECT {sign}::bigint AS d, {cols} FROM {rel}" for rel, sign in sources)
-    return (f"r AS MATERIALIZED (SELECT sum(d) AS d, {cols} FROM ({inner}) AS x "
-            f"GROUP BY {cols} HAVING sum(d) <> 0)")
+    return (
+        f"r AS MATERIALIZED (SELECT sum(d) AS d, {cols} FROM ({inner}) AS x "
+        f"GROUP BY {cols} HAVING sum(d) <> 0)"
+    )
 
 
 def statement_sql(sources: list[tuple[str, str]]) -> str:
@@ -209,9 +230,11 @@ DROP FUNCTION IF EXISTS reports_rollup_truncate();
 
 # The dashboard's clock lists: active tasks by their earliest running deadline (partial: active only).
 ACTIVE = "('new','dispatched','received','radius_limited','traced','submitted','returned','transferring')"
-RUNNING_DEADLINE = ("LEAST(CASE WHEN dispatched_at IS NULL THEN dispatch_due END, "
-                    "CASE WHEN radius_limited_at IS NULL THEN radius_due END, "
-                    "CASE WHEN traced_at IS NULL THEN trace_due END)")
+RUNNING_DEADLINE = (
+    "LEAST(CASE WHEN dispatched_at IS NULL THEN dispatch_due END, "
+    "CASE WHEN radius_limited_at IS NULL THEN radius_due END, "
+    "CASE WHEN traced_at IS NULL THEN trace_due END)"
+)
 INDEX_SQL = f"""
 -- dashboard clock lists (reports/stats.py clock_lists): active tasks by earliest running deadline.
 CREATE INDEX IF NOT EXISTS reports_task_running_deadline ON tasks_tracingtask (({RUNNING_DEADLINE})) WHERE status IN {ACTIVE};

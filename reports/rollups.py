@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from .rollup_sql import CLOCK_STATE, EVENTS, fill_sql
 
 LIVE = {
-    "reports_divisioncount": f"""SELECT division_id, status, priority::smallint, ({CLOCK_STATE.format(r='t')})::smallint, count(*)
+    "reports_divisioncount": f"""SELECT division_id, status, priority::smallint, ({CLOCK_STATE.format(r="t")})::smallint, count(*)
         FROM tasks_tracingtask t GROUP BY 1, 2, 3, 4""",
     "reports_batchcount": "SELECT batch_id::bigint, left(division_id, 6), status, count(*) FROM tasks_tracingtask GROUP BY 1, 2, 3",
 }
@@ -21,8 +21,10 @@ ROLLUP = {
 def _events_live() -> str:
     # Written differently from the trigger (LATERAL VALUES, date_trunc in UTC) on purpose: an independent count.
     values = ", ".join(f"('{name}', {expr.format(r='t')})" for name, expr in EVENTS)
-    return (f"SELECT left(t.division_id, 6), e.event, date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*) "
-            f"FROM tasks_tracingtask t CROSS JOIN LATERAL (VALUES {values}) AS e(event, at) WHERE e.at IS NOT NULL GROUP BY 1, 2, 3")
+    return (
+        f"SELECT left(t.division_id, 6), e.event, date_trunc('hour', e.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*) "
+        f"FROM tasks_tracingtask t CROSS JOIN LATERAL (VALUES {values}) AS e(event, at) WHERE e.at IS NOT NULL GROUP BY 1, 2, 3"
+    )
 
 
 def rollup_differences() -> dict[str, set]:

@@ -45,22 +45,34 @@ def report_snapshot(task: TracingTask) -> dict:
     """Everything the report shows, unmasked (masking is applied per reader when rendering)."""
     from reviews.models import Decision, DisposalProposal, Review, ReviewState
 
-    task = TracingTask.objects.select_related("person", "division", "batch", "assignee", "source_task").get(pk=task.pk)
+    task = TracingTask.objects.select_related("person", "division", "batch", "assignee", "source_task").get(
+        pk=task.pk
+    )
     person = task.person
     transitions = list(task.transitions.select_related("actor").order_by("at", "id"))
-    trajectory = list(task.trajectory_entries.filter(deleted_at__isnull=True).select_related("created_by").order_by("started_at", "id"))
-    contacts = list(task.close_contacts.select_related("division", "lead__link").order_by("last_contact_at", "id"))
+    trajectory = list(
+        task.trajectory_entries.filter(deleted_at__isnull=True)
+        .select_related("created_by")
+        .order_by("started_at", "id")
+    )
+    contacts = list(
+        task.close_contacts.select_related("division", "lead__link").order_by("last_contact_at", "id")
+    )
     tests = list(task.test_results.order_by("sampled_at", "id"))
     radius = list(task.radius_controls.select_related("created_by").order_by("controlled_at", "id"))
     review = (
         Review.objects.filter(task=task, state=ReviewState.DECIDED, decision=Decision.APPROVE)
-        .select_related("expert").order_by("-decided_at", "-id").first()
+        .select_related("expert")
+        .order_by("-decided_at", "-id")
+        .first()
     )
     findings = list(review.findings.order_by("id")) if review else []
-    disposal = DisposalProposal.objects.filter(review=review).prefetch_related("risk_areas").first() if review else None
-    contact_tasks = dict(
-        TracingTask.objects.filter(source_task=task).values_list("person__person_key", "id")
+    disposal = (
+        DisposalProposal.objects.filter(review=review).prefetch_related("risk_areas").first()
+        if review
+        else None
     )
+    contact_tasks = dict(TracingTask.objects.filter(source_task=task).values_list("person__person_key", "id"))
     investigators = {}
     for record in [*radius, *trajectory]:
         investigators.setdefault(record.created_by_id, record.created_by)
@@ -69,45 +81,109 @@ def report_snapshot(task: TracingTask) -> dict:
     submitted = next((t for t in reversed(transitions) if t.to_status == "submitted"), None)
     return {
         "task": {
-            "id": task.pk, "status": task.status, "status_label": str(task.get_status_display()), "priority": task.priority,
-            "priority_label": str(task.get_priority_display()), "division": task.division_id, "division_path": task.division.path_name(),
-            "generation": task.generation, "source_task": task.source_task_id, "batch": task.batch_id,
-            "created_at": _iso(task.created_at), "dispatched_at": _iso(task.dispatched_at), "radius_limited_at": _iso(task.radius_limited_at),
-            "traced_at": _iso(task.traced_at), "submitted_at": _iso(task.submitted_at), "approved_at": _iso(task.approved_at),
-            "dispatch_due": _iso(task.dispatch_due), "radius_due": _iso(task.radius_due), "trace_due": _iso(task.trace_due),
+            "id": task.pk,
+            "status": task.status,
+            "status_label": str(task.get_status_display()),
+            "priority": task.priority,
+            "priority_label": str(task.get_priority_display()),
+            "division": task.division_id,
+            "division_path": task.division.path_name(),
+            "generation": task.generation,
+            "source_task": task.source_task_id,
+            "batch": task.batch_id,
+            "created_at": _iso(task.created_at),
+            "dispatched_at": _iso(task.dispatched_at),
+            "radius_limited_at": _iso(task.radius_limited_at),
+            "traced_at": _iso(task.traced_at),
+            "submitted_at": _iso(task.submitted_at),
+            "approved_at": _iso(task.approved_at),
+            "dispatch_due": _iso(task.dispatch_due),
+            "radius_due": _iso(task.radius_due),
+            "trace_due": _iso(task.trace_due),
         },
-        "person": {"name": person.name, "id_number": person.id_number, "phone": person.phone, "address": task.address,
-                   "division_name": task.division.name},
+        "person": {
+            "name": person.name,
+            "id_number": person.id_number,
+            "phone": person.phone,
+            "address": task.address,
+            "division_name": task.division.name,
+        },
         "timeline": [
-            {"at": _iso(t.at), "from": t.from_status, "to": t.to_status, "actor": t.actor.display_name if t.actor else "", "reason": t.reason}
+            {
+                "at": _iso(t.at),
+                "from": t.from_status,
+                "to": t.to_status,
+                "actor": t.actor.display_name if t.actor else "",
+                "reason": t.reason,
+            }
             for t in transitions
         ],
-        "radius": [{"at": _iso(r.controlled_at), "measure": r.get_measure_display(), "site": r.quarantine_site, "note": r.note} for r in radius],
+        "radius": [
+            {
+                "at": _iso(r.controlled_at),
+                "measure": r.get_measure_display(),
+                "site": r.quarantine_site,
+                "note": r.note,
+            }
+            for r in radius
+        ],
         "trajectory": [
-            {"from": _iso(e.started_at), "until": _iso(e.ended_at), "place": e.place_name, "address": e.address, "activity": e.activity,
-             "transport": e.get_transport_display(), "vehicle": e.vehicle_number, "companions": e.companions}
+            {
+                "from": _iso(e.started_at),
+                "until": _iso(e.ended_at),
+                "place": e.place_name,
+                "address": e.address,
+                "activity": e.activity,
+                "transport": e.get_transport_display(),
+                "vehicle": e.vehicle_number,
+                "companions": e.companions,
+            }
             for e in trajectory
         ],
         "contacts": [
-            {"name": c.name, "id_number": c.id_number, "phone": c.phone, "relation": c.get_relation_display(),
-             "last_contact_at": _iso(c.last_contact_at), "place": c.last_contact_place, "division_name": c.division.name,
-             "task": c.lead.task_id if c.lead_id and c.lead and c.lead.task_id else None}
+            {
+                "name": c.name,
+                "id_number": c.id_number,
+                "phone": c.phone,
+                "relation": c.get_relation_display(),
+                "last_contact_at": _iso(c.last_contact_at),
+                "place": c.last_contact_place,
+                "division_name": c.division.name,
+                "task": c.lead.task_id if c.lead_id and c.lead and c.lead.task_id else None,
+            }
             for c in contacts
         ],
         "contact_tasks": sorted(contact_tasks.values()),
         "tests": [
-            {"sampled_at": _iso(t.sampled_at), "type": t.get_test_type_display(), "result": t.get_result_display(), "lab": t.lab}
+            {
+                "sampled_at": _iso(t.sampled_at),
+                "type": t.get_test_type_display(),
+                "result": t.get_result_display(),
+                "lab": t.lab,
+            }
             for t in tests
         ],
         "findings": [{"rule": f.rule, "severity": f.severity, "params": f.params} for f in findings],
         "review": {
-            "expert": _user(review.expert), "decided_at": _iso(review.decided_at), "reasons": review.reasons, "round": review.round,
-        } if review else None,
+            "expert": _user(review.expert),
+            "decided_at": _iso(review.decided_at),
+            "reasons": review.reasons,
+            "round": review.round,
+        }
+        if review
+        else None,
         "disposal": {
-            "measure": disposal.get_measure_display(), "days": disposal.measure_days, "tests": disposal.test_schedule_days,
-            "note": disposal.note, "notify_person": disposal.notify_person,
-            "risk_areas": [{"level": a.get_level_display(), "place": a.place} for a in disposal.risk_areas.all()],
-        } if disposal else None,
+            "measure": disposal.get_measure_display(),
+            "days": disposal.measure_days,
+            "tests": disposal.test_schedule_days,
+            "note": disposal.note,
+            "notify_person": disposal.notify_person,
+            "risk_areas": [
+                {"level": a.get_level_display(), "place": a.place} for a in disposal.risk_areas.all()
+            ],
+        }
+        if disposal
+        else None,
         "signoff": {
             "investigated_by": [_user(u) for u in investigators.values()],
             "submitted_at": _iso(submitted.at) if submitted else _iso(task.submitted_at),
@@ -121,18 +197,31 @@ def report_snapshot(task: TracingTask) -> dict:
 def _digest(data: dict) -> str:
     stable = {k: v for k, v in data.items() if k not in ("task",)}
     stable["task_clocks"] = {k: v for k, v in data["task"].items() if k not in ("status", "status_label")}
-    return hashlib.sha256(json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
 
 
 @transaction.atomic
-def report_version_create(*, task: TracingTask, reason: str, review=None, now: datetime | None = None) -> ReportVersion:
+def report_version_create(
+    *, task: TracingTask, reason: str, review=None, now: datetime | None = None
+) -> ReportVersion:
     """Freeze the next numbered version of `task`'s report and record its upstream deliveries."""
     now = now or timezone.now()
-    TracingTask.objects.select_for_update().filter(pk=task.pk).values_list("pk", flat=True).first()  # one numbering at a time
+    TracingTask.objects.select_for_update().filter(pk=task.pk).values_list(
+        "pk", flat=True
+    ).first()  # one numbering at a time
     data = report_snapshot(task)
     number = (ReportVersion.objects.filter(task=task).aggregate(m=Max("number"))["m"] or 0) + 1
-    version = ReportVersion.objects.create(task=task, number=number, reason=reason, review=review, data=data,
-                                           digest=_digest(data), created_at=now)
+    version = ReportVersion.objects.create(
+        task=task,
+        number=number,
+        reason=reason,
+        review=review,
+        data=data,
+        digest=_digest(data),
+        created_at=now,
+    )
     deliveries_record(version=version, now=now)
     return version
 
@@ -154,7 +243,10 @@ def report_refresh(*, task_id: int, now: datetime | None = None) -> ReportVersio
 
 def deliveries_record(*, version: ReportVersion, now: datetime) -> list[UpstreamDelivery]:
     endpoints = [e for e in settings.UPSTREAM_ENDPOINTS if e]
-    deliveries = [UpstreamDelivery.objects.create(version=version, endpoint=e, next_attempt_at=now, created_at=now) for e in endpoints]
+    deliveries = [
+        UpstreamDelivery.objects.create(version=version, endpoint=e, next_attempt_at=now, created_at=now)
+        for e in endpoints
+    ]
     if deliveries:
         ids = [d.pk for d in deliveries]
 
@@ -177,13 +269,20 @@ def payload(version: ReportVersion) -> bytes:
     """The JSON body: identifiers, state and the PDF link; no personal data (the PDF is behind login)."""
     data = version.data
     body = {
-        "report_id": f"T{version.task_id}", "version": version.number, "reason": version.reason,
-        "task_id": version.task_id, "division": data["task"]["division"], "status": data["task"]["status"],
-        "generation": data["task"]["generation"], "approved_at": data["task"]["approved_at"],
+        "report_id": f"T{version.task_id}",
+        "version": version.number,
+        "reason": version.reason,
+        "task_id": version.task_id,
+        "division": data["task"]["division"],
+        "status": data["task"]["status"],
+        "generation": data["task"]["generation"],
+        "approved_at": data["task"]["approved_at"],
         "reviewed_by": (data.get("signoff") or {}).get("reviewed_by"),
-        "contacts": len(data.get("contacts", [])), "contact_tasks": data.get("contact_tasks", []),
+        "contacts": len(data.get("contacts", [])),
+        "contact_tasks": data.get("contact_tasks", []),
         "created_at": _iso(version.created_at),
-        "pdf_url": settings.REPORTS_BASE_URL.rstrip("/") + reverse("report_version_pdf", args=[version.task_id, version.number]),
+        "pdf_url": settings.REPORTS_BASE_URL.rstrip("/")
+        + reverse("report_version_pdf", args=[version.task_id, version.number]),
     }
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -202,9 +301,16 @@ def _post(url: str, body: bytes, signature: str) -> int:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        conn.request("POST", path, body=body, headers={
-            "Content-Type": "application/json; charset=utf-8", "X-TC-Signature": signature, "User-Agent": "tracing-center/1",
-        })
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "X-TC-Signature": signature,
+                "User-Agent": "tracing-center/1",
+            },
+        )
         response = conn.getresponse()
         response.read()
         return response.status
@@ -218,8 +324,10 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
     now = now or timezone.now()
     with transaction.atomic():
         delivery = (
-            UpstreamDelivery.objects.select_for_update(skip_locked=True).select_related("version")
-            .filter(pk=delivery_id, status=UpstreamDelivery.Status.PENDING, next_attempt_at__lte=now).first()
+            UpstreamDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("version")
+            .filter(pk=delivery_id, status=UpstreamDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .first()
         )
         if delivery is None:
             return "skipped"
@@ -233,7 +341,12 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
         ok = status_code is not None and 200 <= status_code < 300
         delivery.attempts += 1
         DeliveryAttempt.objects.create(
-            delivery=delivery, number=delivery.attempts, at=now, status_code=status_code, ok=ok, error=error,
+            delivery=delivery,
+            number=delivery.attempts,
+            at=now,
+            status_code=status_code,
+            ok=ok,
+            error=error,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
         if ok:
@@ -262,8 +375,11 @@ def _mark_reported_when_acknowledged(version: ReportVersion, now: datetime) -> N
         return
     count = version.deliveries.count()
     task_change_status(
-        task=task, to_status=TaskStatus.REPORTED, now=now,
-        reason=_("Report v%(number)s acknowledged by %(count)s upstream endpoint(s)") % {"number": version.number, "count": count},
+        task=task,
+        to_status=TaskStatus.REPORTED,
+        now=now,
+        reason=_("Report v%(number)s acknowledged by %(count)s upstream endpoint(s)")
+        % {"number": version.number, "count": count},
     )
 
 
@@ -271,5 +387,6 @@ def due_deliveries(now: datetime | None = None, limit: int = 100) -> list[int]:
     now = now or timezone.now()
     return list(
         UpstreamDelivery.objects.filter(status=UpstreamDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
     )

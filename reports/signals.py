@@ -23,7 +23,9 @@ def on_review_saved(sender, instance, created, raw=False, update_fields=None, **
 
     if ReportVersion.objects.filter(review=instance).exists():
         return
-    report_version_create(task=instance.task, reason=ReportVersion.Reason.APPROVAL, review=instance, now=instance.decided_at)
+    report_version_create(
+        task=instance.task, reason=ReportVersion.Reason.APPROVAL, review=instance, now=instance.decided_at
+    )
 
 
 def on_report_data_changed(sender, instance, raw=False, **kwargs):
@@ -41,6 +43,7 @@ def on_report_data_changed(sender, instance, raw=False, **kwargs):
         return
     if not TracingTask.objects.filter(pk=task_id, status__in=APPROVED_STATES).exists():
         return
+
     def refresh():  # idempotent: a new version only when the snapshot differs
         from .services import report_refresh
 

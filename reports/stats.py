@@ -116,7 +116,15 @@ def parse_query(user, params) -> Query:
         raise BadParameter("since must be before until")
     if until - since > timedelta(days=400):
         raise BadParameter("a window is at most 400 days")
-    return Query(root=root, level=level, statuses=statuses, priorities=priorities, since=since, until=until, group_by=group_by)
+    return Query(
+        root=root,
+        level=level,
+        statuses=statuses,
+        priorities=priorities,
+        since=since,
+        until=until,
+        group_by=group_by,
+    )
 
 
 def _child_level(code: str) -> str:
@@ -179,8 +187,11 @@ def by_division(q: Query) -> Table:
 def by_status(q: Query) -> Table:
     where, params = _division_filter(q)
     rows = dict(_fetch(f"SELECT status, sum(n) FROM reports_divisioncount WHERE {where} GROUP BY 1", params))
-    return Table("status", ["status", "label", "tasks"],
-                 [[s.value, str(s.label), int(rows.get(s.value) or 0)] for s in TaskStatus if rows.get(s.value)])
+    return Table(
+        "status",
+        ["status", "label", "tasks"],
+        [[s.value, str(s.label), int(rows.get(s.value) or 0)] for s in TaskStatus if rows.get(s.value)],
+    )
 
 
 def by_priority(q: Query) -> Table:
@@ -188,15 +199,28 @@ def by_priority(q: Query) -> Table:
 
     where, params = _division_filter(q)
     active = f"coalesce(sum(n) FILTER (WHERE status IN {ACTIVE}), 0)"
-    rows = {r[0]: r[1:] for r in _fetch(f"SELECT priority, sum(n), {active} FROM reports_divisioncount WHERE {where} GROUP BY 1", params)}
-    return Table("priority", ["priority", "label", "tasks", "active"],
-                 [[p.value, str(p.label), int(rows[p.value][0]), int(rows[p.value][1])] for p in Priority if p.value in rows])
+    rows = {
+        r[0]: r[1:]
+        for r in _fetch(
+            f"SELECT priority, sum(n), {active} FROM reports_divisioncount WHERE {where} GROUP BY 1", params
+        )
+    }
+    return Table(
+        "priority",
+        ["priority", "label", "tasks", "active"],
+        [
+            [p.value, str(p.label), int(rows[p.value][0]), int(rows[p.value][1])]
+            for p in Priority
+            if p.value in rows
+        ],
+    )
 
 
 def by_batch(q: Query, limit: int = 50) -> Table:
     """The latest intake batches (started in the window) and their tasks in the territory by status."""
     batches = list(
-        IntakeBatch.objects.filter(started_at__gte=q.since, started_at__lt=q.until).order_by("-started_at")
+        IntakeBatch.objects.filter(started_at__gte=q.since, started_at__lt=q.until)
+        .order_by("-started_at")
         .values("id", "started_at", "status", "leads")[:limit]
     )
     ids = [b["id"] for b in batches]
@@ -222,10 +246,17 @@ def by_batch(q: Query, limit: int = 50) -> Table:
     rows = []
     for b in batches:
         c = counts.get(b["id"], {})
-        rows.append([
-            b["id"], timezone.localtime(b["started_at"]).isoformat(), b["status"], b["leads"], sum(c.values()),
-            sum(v for k, v in c.items() if k in ACTIVE_LIST), c.get(TaskStatus.NEW, 0),
-        ])
+        rows.append(
+            [
+                b["id"],
+                timezone.localtime(b["started_at"]).isoformat(),
+                b["status"],
+                b["leads"],
+                sum(c.values()),
+                sum(v for k, v in c.items() if k in ACTIVE_LIST),
+                c.get(TaskStatus.NEW, 0),
+            ]
+        )
     return Table("batch", ["batch", "started_at", "batch_status", "leads", "tasks", "active", "new"], rows)
 
 
@@ -238,16 +269,31 @@ def by_source(q: Query) -> Table:
 
     labels = dict(Source.choices)
     rows = _fetch(sql, [q.since, q.until, q.root + "%"])
-    return Table("source", ["source", "label", "leads", "tasks"], [[s, str(labels.get(s, s)), int(n), int(t)] for s, n, t in rows])
+    return Table(
+        "source",
+        ["source", "label", "leads", "tasks"],
+        [[s, str(labels.get(s, s)), int(n), int(t)] for s, n, t in rows],
+    )
 
 
-EVENT_NAMES = ("created", "dispatched", "dispatched_ontime", "radius_limited", "radius_ontime", "traced", "traced_ontime", "approved")
+EVENT_NAMES = (
+    "created",
+    "dispatched",
+    "dispatched_ontime",
+    "radius_limited",
+    "radius_ontime",
+    "traced",
+    "traced_ontime",
+    "approved",
+)
 
 
 def by_time(q: Query, window: str) -> Table:
     """Milestones per hour or (local) day in [since, until): from the hourly event rollup."""
     tz = timezone.get_current_timezone_name()
-    bucket = "hour" if window == "hour" else f"(date_trunc('day', hour AT TIME ZONE '{tz}') AT TIME ZONE '{tz}')"
+    bucket = (
+        "hour" if window == "hour" else f"(date_trunc('day', hour AT TIME ZONE '{tz}') AT TIME ZONE '{tz}')"
+    )
     cols = ", ".join(f"coalesce(sum(n) FILTER (WHERE event = '{e}'), 0)" for e in EVENT_NAMES)
     sql = f"""SELECT {bucket} AS b, {cols} FROM reports_eventcount
               WHERE hour >= %s AND hour < %s AND county LIKE %s GROUP BY 1 ORDER BY 1"""
@@ -258,12 +304,34 @@ def by_time(q: Query, window: str) -> Table:
     out = []
     for r in rows:
         created, dispatched, d_ok, radius, r_ok, traced, t_ok, approved = (int(v) for v in r[1:])
-        out.append([timezone.localtime(r[0]).isoformat(), created, dispatched, radius, traced, approved,
-                    _share(d_ok, dispatched), _share(r_ok, radius), _share(t_ok, traced)])
-    return Table(window, [window, *TIME_COLUMNS], out, {"since": q.since.isoformat(), "until": q.until.isoformat()})
+        out.append(
+            [
+                timezone.localtime(r[0]).isoformat(),
+                created,
+                dispatched,
+                radius,
+                traced,
+                approved,
+                _share(d_ok, dispatched),
+                _share(r_ok, radius),
+                _share(t_ok, traced),
+            ]
+        )
+    return Table(
+        window, [window, *TIME_COLUMNS], out, {"since": q.since.isoformat(), "until": q.until.isoformat()}
+    )
 
 
-TIME_COLUMNS = ["created", "dispatched", "radius_limited", "traced", "approved", "dispatch_sla", "radius_sla", "trace_sla"]
+TIME_COLUMNS = [
+    "created",
+    "dispatched",
+    "radius_limited",
+    "traced",
+    "approved",
+    "dispatch_sla",
+    "radius_sla",
+    "trace_sla",
+]
 
 
 def _by_time_live(q: Query, window: str) -> Table:
@@ -285,10 +353,22 @@ def _by_time_live(q: Query, window: str) -> Table:
     out = []
     for b in sorted(rows):
         c = rows[b]
-        out.append([timezone.localtime(b).isoformat(), c.get("created", 0), c.get("dispatched", 0), c.get("radius_limited", 0),
-                    c.get("traced", 0), c.get("approved", 0), _share(c.get("dispatched_ok", 0), c.get("dispatched", 0)),
-                    _share(c.get("radius_limited_ok", 0), c.get("radius_limited", 0)), _share(c.get("traced_ok", 0), c.get("traced", 0))])
-    return Table(window, [window, *TIME_COLUMNS], out, {"since": q.since.isoformat(), "until": q.until.isoformat()})
+        out.append(
+            [
+                timezone.localtime(b).isoformat(),
+                c.get("created", 0),
+                c.get("dispatched", 0),
+                c.get("radius_limited", 0),
+                c.get("traced", 0),
+                c.get("approved", 0),
+                _share(c.get("dispatched_ok", 0), c.get("dispatched", 0)),
+                _share(c.get("radius_limited_ok", 0), c.get("radius_limited", 0)),
+                _share(c.get("traced_ok", 0), c.get("traced", 0)),
+            ]
+        )
+    return Table(
+        window, [window, *TIME_COLUMNS], out, {"since": q.since.isoformat(), "until": q.until.isoformat()}
+    )
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -330,43 +410,67 @@ def sla(q: Query) -> dict:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '64MB'")
-        (n, d_ok, radius, r_ok, traced, t_ok, m_d, m_r, m_t), = _fetch(sql, [window_minutes, q.since, q.until, q.root + "%"])
+        ((n, d_ok, radius, r_ok, traced, t_ok, m_d, m_r, m_t),) = _fetch(
+            sql, [window_minutes, q.since, q.until, q.root + "%"]
+        )
     where, params = _division_filter(Query(q.root, q.level, [], q.priorities, q.since, q.until))
     backlog, warning, overdue = _fetch(
         f"""SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE clock_state = 1), 0), coalesce(sum(n) FILTER (WHERE clock_state = 2), 0)
-            FROM reports_divisioncount WHERE {where} AND status IN {ACTIVE}""", params)[0]
+            FROM reports_divisioncount WHERE {where} AND status IN {ACTIVE}""",
+        params,
+    )[0]
 
     def minutes(seconds):
         return round(float(seconds) / 60, 1) if seconds is not None else None
 
     return {
-        "division": q.root, "since": q.since.isoformat(), "until": q.until.isoformat(),
+        "division": q.root,
+        "since": q.since.isoformat(),
+        "until": q.until.isoformat(),
         "dispatched": n,
         "dispatch_within_30_min": _share(d_ok, n),
-        "radius_limited": radius, "radius_within_3_h": _share(r_ok, radius),
-        "traced": traced, "traced_within_10_h": _share(t_ok, traced),
+        "radius_limited": radius,
+        "radius_within_3_h": _share(r_ok, radius),
+        "traced": traced,
+        "traced_within_10_h": _share(t_ok, traced),
         "median_minutes": {"dispatch": minutes(m_d), "radius": minutes(m_r), "trace": minutes(m_t)},
-        "backlog": int(backlog), "warning": int(warning), "overdue": int(overdue),
+        "backlog": int(backlog),
+        "warning": int(warning),
+        "overdue": int(overdue),
     }
 
 
 # ---- dashboard -------------------------------------------------------------------------------------
 
 
-def clock_lists(root: str, now: datetime, *, limit: int = 15, horizon_minutes: int = 60) -> dict[str, list[dict]]:
+def clock_lists(
+    root: str, now: datetime, *, limit: int = 15, horizon_minutes: int = 60
+) -> dict[str, list[dict]]:
     """Active tasks whose earliest running deadline has passed (breached) or comes within the horizon
     (about to expire), earliest first; through the reports_task_running_deadline index."""
     out = {}
     for key, cond, params, order in (
         ("breached", f"{RUNNING_DEADLINE} <= %s", [now], "ASC"),
-        ("expiring", f"{RUNNING_DEADLINE} > %s AND {RUNNING_DEADLINE} <= %s", [now, now + timedelta(minutes=horizon_minutes)], "ASC"),
+        (
+            "expiring",
+            f"{RUNNING_DEADLINE} > %s AND {RUNNING_DEADLINE} <= %s",
+            [now, now + timedelta(minutes=horizon_minutes)],
+            "ASC",
+        ),
     ):
         sql = f"""SELECT id, division_id, status, priority, {RUNNING_DEADLINE} AS deadline FROM tasks_tracingtask
                   WHERE status IN {ACTIVE} AND {cond} AND division_id LIKE %s ORDER BY {RUNNING_DEADLINE} {order}, id LIMIT %s"""
         rows = _fetch(sql, [*params, root + "%", limit])
         out[key] = [
-            {"id": r[0], "division": r[1], "status": r[2], "priority": r[3], "deadline": r[4].isoformat(),
-             "minutes": round((r[4] - now).total_seconds() / 60), "url": reverse("report_task", args=[r[0]])}
+            {
+                "id": r[0],
+                "division": r[1],
+                "status": r[2],
+                "priority": r[3],
+                "deadline": r[4].isoformat(),
+                "minutes": round((r[4] - now).total_seconds() / 60),
+                "url": reverse("report_task", args=[r[0]]),
+            }
             for r in rows
         ]
     return out
@@ -387,20 +491,36 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
     for row in divisions.as_dicts():
         for key in totals:
             totals[key] += row[key]
-    last = IntakeBatch.objects.order_by("-started_at", "-id").values("id", "started_at", "finished_at", "status", "leads", "new_tasks").first()
+    last = (
+        IntakeBatch.objects.order_by("-started_at", "-id")
+        .values("id", "started_at", "finished_at", "status", "leads", "new_tasks")
+        .first()
+    )
     batches = {"last": None, "next_at": None}
     if last:
-        in_scope = _fetch(
-            "SELECT coalesce(sum(n), 0) FROM reports_batchcount WHERE batch_id = %s AND county LIKE %s", [last["id"], root[:6] + "%"]
-        )[0][0] if len(root) <= 6 else _fetch(
-            "SELECT count(*) FROM tasks_tracingtask WHERE batch_id = %s AND division_id LIKE %s", [last["id"], root + "%"]
-        )[0][0]
+        in_scope = (
+            _fetch(
+                "SELECT coalesce(sum(n), 0) FROM reports_batchcount WHERE batch_id = %s AND county LIKE %s",
+                [last["id"], root[:6] + "%"],
+            )[0][0]
+            if len(root) <= 6
+            else _fetch(
+                "SELECT count(*) FROM tasks_tracingtask WHERE batch_id = %s AND division_id LIKE %s",
+                [last["id"], root + "%"],
+            )[0][0]
+        )
         batches["last"] = {
-            "id": last["id"], "started_at": last["started_at"].isoformat(), "status": last["status"], "leads": last["leads"],
-            "new_tasks": last["new_tasks"], "tasks_here": int(in_scope),
+            "id": last["id"],
+            "started_at": last["started_at"].isoformat(),
+            "status": last["status"],
+            "leads": last["leads"],
+            "new_tasks": last["new_tasks"],
+            "tasks_here": int(in_scope),
             "url": reverse("intake_batch", args=[last["id"]]),
         }
-        batches["next_at"] = (last["started_at"] + timedelta(minutes=settings.INTAKE_INTERVAL_MINUTES)).isoformat()
+        batches["next_at"] = (
+            last["started_at"] + timedelta(minutes=settings.INTAKE_INTERVAL_MINUTES)
+        ).isoformat()
     transfers = transfers_visible_to(user).filter(status="pending").count()
     trend = by_time(Query(root, level, [], [], now - timedelta(hours=24), now), "hour")
     max_active = max((r["active"] for r in divisions.as_dicts()), default=0)
@@ -411,11 +531,19 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
         "by_status": by_state,
         "totals": totals,
         "clocks": clock_lists(root, now),
-        "queues": {"unresolved": totals["unresolved"], "transfers_pending": transfers,
-                   "unresolved_url": reverse("unresolved_queue"), "transfers_url": reverse("transfer_inbox")},
+        "queues": {
+            "unresolved": totals["unresolved"],
+            "transfers_pending": transfers,
+            "unresolved_url": reverse("unresolved_queue"),
+            "transfers_url": reverse("transfer_inbox"),
+        },
         "divisions": [
-            {**{k: row[k] for k in ("code", "name", "total", "active", "warning", "overdue", "unresolved")},
-             "load": round(row["active"] / max_active, 3) if max_active else 0.0}
+            {
+                **{
+                    k: row[k] for k in ("code", "name", "total", "active", "warning", "overdue", "unresolved")
+                },
+                "load": round(row["active"] / max_active, 3) if max_active else 0.0,
+            }
             for row in divisions.as_dicts()
         ],
         "trend": {"columns": trend.columns, "rows": trend.rows},
@@ -431,7 +559,6 @@ def dashboard_json(user, root: str) -> bytes:
 
     from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
-
     from django.utils.translation import get_language
 
     from tasks.models import IntakeBatch

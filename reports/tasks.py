@@ -15,7 +15,9 @@ def push_delivery(self, delivery_id: int):
     if status == "pending":
         from .models import UpstreamDelivery
 
-        attempts = UpstreamDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
+        attempts = (
+            UpstreamDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
+        )
         raise self.retry(countdown=services.backoff(attempts).total_seconds())
     return status
 

@@ -40,10 +40,16 @@ def dashboard(request):
     if root is None:
         raise Http404
     initial = json.loads(stats.dashboard_json(request.user, root))
-    return render(request, "reports/dashboard.html", {
-        "data_url": "/api/v1/stats/dashboard/", "poll_seconds": settings.DASHBOARD_POLL_SECONDS, "initial": initial,
-        "division_codes": [d["code"] for d in initial["divisions"]],
-    })
+    return render(
+        request,
+        "reports/dashboard.html",
+        {
+            "data_url": "/api/v1/stats/dashboard/",
+            "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
+            "initial": initial,
+            "division_codes": [d["code"] for d in initial["divisions"]],
+        },
+    )
 
 
 @login_required
@@ -56,11 +62,20 @@ def stats_page(request):
     except stats.BadParameter as exc:
         return HttpResponseBadRequest(str(exc))
     chartable = q.group_by in ("hour", "day")
-    return render(request, "reports/stats.html", {
-        "q": q, "table": table, "sla": sla, "groups": stats.GROUPS, "levels": stats.LEVELS, "chartable": chartable,
-        "query_string": request.GET.urlencode(),
-        "division_codes": [row[0] for row in table.rows] if q.group_by == "division" else [],
-    })
+    return render(
+        request,
+        "reports/stats.html",
+        {
+            "q": q,
+            "table": table,
+            "sla": sla,
+            "groups": stats.GROUPS,
+            "levels": stats.LEVELS,
+            "chartable": chartable,
+            "query_string": request.GET.urlencode(),
+            "division_codes": [row[0] for row in table.rows] if q.group_by == "division" else [],
+        },
+    )
 
 
 def export_table(request, table: stats.Table, fmt: str, params: dict) -> HttpResponse:
@@ -84,11 +99,15 @@ def export_table(request, table: stats.Table, fmt: str, params: dict) -> HttpRes
             sheet.append(row)
         out = io.BytesIO()
         book.save(out)
-        response = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response = HttpResponse(
+            out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
     else:
         return HttpResponseBadRequest("export must be csv or xlsx")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    ExportLog.objects.create(user=request.user, table=table.name, format=fmt, params=params, rows=len(table.rows))
+    ExportLog.objects.create(
+        user=request.user, table=table.name, format=fmt, params=params, rows=len(table.rows)
+    )
     return response
 
 
@@ -117,8 +136,14 @@ def report_task(request, task_id: int):
     task = _task(request, task_id)
     data = report_snapshot(task)
     record_access(request, action=AccessAction.REPORT, objects=[task])
-    versions = ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
-    return render(request, "reports/report.html", {"task": task, "r": masked_for(request.user, data), "versions": versions, "version": None})
+    versions = (
+        ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
+    )
+    return render(
+        request,
+        "reports/report.html",
+        {"task": task, "r": masked_for(request.user, data), "versions": versions, "version": None},
+    )
 
 
 @login_required
@@ -128,8 +153,14 @@ def report_version(request, task_id: int, number: int):
     if version is None:
         raise Http404
     record_access(request, action=AccessAction.REPORT, objects=[task])
-    versions = ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
-    return render(request, "reports/report.html", {"task": task, "r": masked_for(request.user, version.data), "versions": versions, "version": version})
+    versions = (
+        ReportVersion.objects.filter(task=task).order_by("-number").only("number", "reason", "created_at")
+    )
+    return render(
+        request,
+        "reports/report.html",
+        {"task": task, "r": masked_for(request.user, version.data), "versions": versions, "version": version},
+    )
 
 
 def _pdf_response(request, task, data, version):
@@ -163,27 +194,37 @@ def report_cluster(request, task_id: int):
     task = _task(request, task_id)
     graph = chain(request.user, task.pk)
     visible_ids = [n["task"] for n in graph["nodes"] if n.get("task")]
-    record_access(request, action=AccessAction.REPORT, objects=tasks_visible_to(request.user).filter(pk__in=visible_ids))
+    record_access(
+        request, action=AccessAction.REPORT, objects=tasks_visible_to(request.user).filter(pk__in=visible_ids)
+    )
     by_status: dict[str, int] = {}
     for node in graph["nodes"]:
         by_status[node["status"]] = by_status.get(node["status"], 0) + 1
-    return render(request, "reports/cluster.html", {
-        "task": task, "r": masked_for(request.user, report_snapshot(task)), "graph": graph, "by_status": sorted(by_status.items()),
-    })
+    return render(
+        request,
+        "reports/cluster.html",
+        {
+            "task": task,
+            "r": masked_for(request.user, report_snapshot(task)),
+            "graph": graph,
+            "by_status": sorted(by_status.items()),
+        },
+    )
 
 
 @login_required
 def report_chain(request, task_id: int):
     task = _task(request, task_id)
-    return render(request, "reports/chain.html", {"task": task, "data_url": f"/api/v1/reports/chain/{task.pk}/"})
+    return render(
+        request, "reports/chain.html", {"task": task, "data_url": f"/api/v1/reports/chain/{task.pk}/"}
+    )
 
 
 @login_required
 def deliveries(request):
     """Every push to upstream platforms and each of its attempts (the reader's territory only)."""
     _require(request.user, "stats.view")
-    rows = (
-        visible_to(request.user, UpstreamDelivery.objects.select_related("version").prefetch_related("attempt_log"))
-        .order_by("-created_at", "-id")[:200]
-    )
+    rows = visible_to(
+        request.user, UpstreamDelivery.objects.select_related("version").prefetch_related("attempt_log")
+    ).order_by("-created_at", "-id")[:200]
     return render(request, "reports/deliveries.html", {"deliveries": rows, "title": _("Upstream reporting")})

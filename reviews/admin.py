@@ -38,4 +38,5 @@ class FindingAdmin(ReadOnly):
 class DisposalProposalAdmin(ReadOnly):
     list_display = ["id", "task", "measure", "measure_days", "notify_person", "approved_at"]
 
+
 from . import notice_admin  # noqa: E402,F401  Notices (issue 8)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -27,18 +28,24 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from django.utils.translation import gettext as _
-
+from tasks.access_log import record_access
 from tasks.api.permissions import capability
 from tasks.api.serializers import PersonSerializer
-from tasks.access_log import record_access
 from tasks.models import AccessAction, User
 from tasks.roles import can
 from tasks.workflow import IllegalTransition
 
 from . import services
 from .fieldwork_adapter import kind_of
-from .models import DisposalProposal, Finding, PersonMeasure, Review, ReviewComment, RiskAreaDesignation, RiskLevel
+from .models import (
+    DisposalProposal,
+    Finding,
+    PersonMeasure,
+    Review,
+    ReviewComment,
+    RiskAreaDesignation,
+    RiskLevel,
+)
 from .selectors import comments_for_task, get_review_or_404, review_detail, review_queue
 
 
@@ -57,7 +64,9 @@ def call(service, **kwargs):
     except DjangoPermissionDenied as exc:
         raise exceptions.PermissionDenied(str(exc) or None) from None
     except DjangoValidationError as exc:
-        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}) from None
+        raise exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        ) from None
 
 
 # ---- output -----------------------------------------------------------------------------------------
@@ -105,7 +114,18 @@ class RiskAreaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RiskAreaDesignation
-        fields = ["id", "entry_id", "level", "place", "address", "division_code", "latitude", "longitude", "start", "end"]
+        fields = [
+            "id",
+            "entry_id",
+            "level",
+            "place",
+            "address",
+            "division_code",
+            "latitude",
+            "longitude",
+            "start",
+            "end",
+        ]
 
 
 class DisposalSerializer(serializers.ModelSerializer):
@@ -115,8 +135,19 @@ class DisposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = DisposalProposal
         fields = [
-            "id", "review", "task", "person", "measure", "measure_days", "test_schedule_days", "notify_person", "note",
-            "risk_areas", "proposed_by", "created_at", "approved_at",
+            "id",
+            "review",
+            "task",
+            "person",
+            "measure",
+            "measure_days",
+            "test_schedule_days",
+            "notify_person",
+            "note",
+            "risk_areas",
+            "proposed_by",
+            "created_at",
+            "approved_at",
         ]
 
 
@@ -137,7 +168,17 @@ class ReviewQueueSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["id", "task", "round", "state", "expert", "claimed_at", "submitted_at", "waiting_seconds", "findings"]
+        fields = [
+            "id",
+            "task",
+            "round",
+            "state",
+            "expert",
+            "claimed_at",
+            "submitted_at",
+            "waiting_seconds",
+            "findings",
+        ]
 
     def get_waiting_seconds(self, obj) -> int:
         return int(obj.waiting.total_seconds())
@@ -157,12 +198,30 @@ class ReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = [
-            "id", "task", "round", "state", "expert", "assigned_by", "submitted_at", "claimed_at", "decision", "reasons",
-            "decided_at", "rework_due", "findings", "comments", "disposal",
+            "id",
+            "task",
+            "round",
+            "state",
+            "expert",
+            "assigned_by",
+            "submitted_at",
+            "claimed_at",
+            "decision",
+            "reasons",
+            "decided_at",
+            "rework_due",
+            "findings",
+            "comments",
+            "disposal",
         ]
 
     def get_disposal(self, obj) -> dict | None:
-        proposal = DisposalProposal.objects.filter(review=obj).prefetch_related("risk_areas").select_related("proposed_by").first()
+        proposal = (
+            DisposalProposal.objects.filter(review=obj)
+            .prefetch_related("risk_areas")
+            .select_related("proposed_by")
+            .first()
+        )
         return DisposalSerializer(proposal).data if proposal else None
 
 
@@ -175,7 +234,9 @@ class AssignInput(serializers.Serializer):
 
 class CommentInput(serializers.Serializer):
     body = serializers.CharField(max_length=4000)
-    target_kind = serializers.ChoiceField(choices=["trajectory", "contact", "test", "attempt"], required=False, allow_null=True)
+    target_kind = serializers.ChoiceField(
+        choices=["trajectory", "contact", "test", "attempt"], required=False, allow_null=True
+    )
     target_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
 
@@ -191,7 +252,9 @@ class RiskAreaInput(serializers.Serializer):
 class DisposalInput(serializers.Serializer):
     measure = serializers.ChoiceField(choices=PersonMeasure.choices)
     measure_days = serializers.IntegerField(min_value=0, max_value=60, default=0)
-    test_schedule_days = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=60), default=list)
+    test_schedule_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=60), default=list
+    )
     notify_person = serializers.BooleanField(default=True)
     note = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
     risk_areas = RiskAreaInput(many=True, required=False, default=list)
@@ -230,7 +293,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return get_review_or_404(self.request.user, self.kwargs["pk"])
 
     def _detail(self, review: Review, code=status.HTTP_200_OK) -> Response:
-        return Response(ReviewSerializer(review_detail(review), context={"request": self.request}).data, status=code)
+        return Response(
+            ReviewSerializer(review_detail(review), context={"request": self.request}).data, status=code
+        )
 
     @extend_schema(responses=ReviewSerializer)
     def retrieve(self, request, *args, **kwargs):
@@ -250,7 +315,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         review = self.get_object()
         data = AssignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        review = call(services.review_assign, review=review, actor=request.user, expert=data.validated_data["expert"])
+        review = call(
+            services.review_assign, review=review, actor=request.user, expert=data.validated_data["expert"]
+        )
         return self._detail(review)
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
@@ -259,13 +326,21 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def comments(self, request, pk=None):
         review = self.get_object()
         if request.method == "GET":
-            rows = ReviewComment.objects.filter(review=review).select_related("author", "review").order_by("created_at", "id")
+            rows = (
+                ReviewComment.objects.filter(review=review)
+                .select_related("author", "review")
+                .order_by("created_at", "id")
+            )
             return Response(CommentSerializer(rows, many=True).data)
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
         comment = call(
-            services.review_comment, review=review, actor=request.user, body=data.validated_data["body"],
-            target_kind=data.validated_data.get("target_kind"), target_id=data.validated_data.get("target_id"),
+            services.review_comment,
+            review=review,
+            actor=request.user,
+            body=data.validated_data["body"],
+            target_kind=data.validated_data.get("target_kind"),
+            target_id=data.validated_data.get("target_id"),
         )
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
@@ -275,7 +350,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         review = self.get_object()
         data = ReturnInput(data=request.data)
         data.is_valid(raise_exception=True)
-        review = call(services.review_return, review=review, actor=request.user, reasons=data.validated_data["reasons"])
+        review = call(
+            services.review_return, review=review, actor=request.user, reasons=data.validated_data["reasons"]
+        )
         return self._detail(review)
 
     @extend_schema(request=ApproveInput, responses=ReviewSerializer)
@@ -285,7 +362,10 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = ApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
         review = call(
-            services.review_approve, review=review, actor=request.user, disposal=data.validated_data["disposal"],
+            services.review_approve,
+            review=review,
+            actor=request.user,
+            disposal=data.validated_data["disposal"],
             reasons=data.validated_data["reasons"],
         )
         return self._detail(review)

@@ -9,6 +9,10 @@ router = SimpleRouter(trailing_slash=True)
 router.register("reviews", api.ReviewViewSet, basename="review")
 
 urlpatterns = [
-    path("tasks/<int:task_id>/review-comments/", api.TaskReviewCommentsView.as_view(), name="task-review-comments"),
+    path(
+        "tasks/<int:task_id>/review-comments/",
+        api.TaskReviewCommentsView.as_view(),
+        name="task-review-comments",
+    ),
     *router.urls,
 ]

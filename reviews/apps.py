@@ -23,4 +23,6 @@ class ReviewsConfig(AppConfig):
 
         # tasks/ must not import reviews/ (reports → reviews → tasks): the review queue entry is opened
         # by listening to the history row the workflow writes for every move.
-        post_save.connect(signals.on_task_transition, sender=TaskTransition, dispatch_uid="reviews.on_task_transition")
+        post_save.connect(
+            signals.on_task_transition, sender=TaskTransition, dispatch_uid="reviews.on_task_transition"
+        )

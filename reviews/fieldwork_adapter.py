@@ -43,7 +43,9 @@ def target_entry(task, kind: str, entry_id: int):
 
 
 def live_entries(task):
-    return TrajectoryEntry.objects.filter(task=task, deleted_at__isnull=True).order_by("started_at", "ended_at", "id")
+    return TrajectoryEntry.objects.filter(task=task, deleted_at__isnull=True).order_by(
+        "started_at", "ended_at", "id"
+    )
 
 
 def entries_of(task) -> list[Entry]:
@@ -64,7 +66,12 @@ def entries_of(task) -> list[Entry]:
 
 def contacts_of(task) -> list[Contact]:
     return [
-        Contact(id=row.pk, name=row.name, last_contact_at=row.last_contact_at, last_contact_place=row.last_contact_place)
+        Contact(
+            id=row.pk,
+            name=row.name,
+            last_contact_at=row.last_contact_at,
+            last_contact_place=row.last_contact_place,
+        )
         for row in CloseContact.objects.filter(task=task).order_by("created_at", "id")
     ]
 

@@ -136,7 +136,9 @@ RULES: dict[str, tuple[Any, Any]] = {
     ),
     "no_trajectory": (
         gettext_lazy("No trajectory"),
-        gettext_lazy("The task was submitted without any trajectory entry for the investigated window (%(from_at)s to %(to_at)s)."),
+        gettext_lazy(
+            "The task was submitted without any trajectory entry for the investigated window (%(from_at)s to %(to_at)s)."
+        ),
     ),
     "impossible_travel": (
         gettext_lazy("Impossible travel"),
@@ -155,7 +157,9 @@ RULES: dict[str, tuple[Any, Any]] = {
     ),
     "contact_incomplete": (
         gettext_lazy("Contact without time or place"),
-        gettext_lazy("The close contact %(name)s has no %(missing)s of the last contact: the exposure cannot be assessed."),
+        gettext_lazy(
+            "The close contact %(name)s has no %(missing)s of the last contact: the exposure cannot be assessed."
+        ),
     ),
     "positive_without_trajectory": (
         gettext_lazy("Positive test without trajectory"),
@@ -198,8 +202,12 @@ def rule_overlap(facts: Facts) -> list[FindingData]:
                     ERROR,
                     ("trajectory", entry.id),
                     {
-                        "place": _place(entry), "start_at": _iso(entry.start), "other_id": latest.id,
-                        "other_place": _place(latest), "other_end_at": _iso(latest.until), "minutes": minutes,
+                        "place": _place(entry),
+                        "start_at": _iso(entry.start),
+                        "other_id": latest.id,
+                        "other_place": _place(latest),
+                        "other_end_at": _iso(latest.until),
+                        "minutes": minutes,
                     },
                 )
             )
@@ -276,9 +284,16 @@ def rule_impossible_travel(facts: Facts, *, limits: dict[str, int], min_km: floa
                 ERROR,
                 ("trajectory", second.id),
                 {
-                    "from_id": first.id, "from_place": _place(first), "from_at": _iso(left), "place": _place(second),
-                    "to_at": _iso(second.start), "km": round(km, 1), "minutes": round(hours * 60), "kmh": kmh,
-                    "limit": limit, "mode": mode,
+                    "from_id": first.id,
+                    "from_place": _place(first),
+                    "from_at": _iso(left),
+                    "place": _place(second),
+                    "to_at": _iso(second.start),
+                    "km": round(km, 1),
+                    "minutes": round(hours * 60),
+                    "kmh": kmh,
+                    "limit": limit,
+                    "mode": mode,
                 },
             )
         )
@@ -295,8 +310,11 @@ def rule_outside_window(facts: Facts) -> list[FindingData]:
                     WARNING,
                     ("trajectory", entry.id),
                     {
-                        "place": _place(entry), "start_at": _iso(entry.start), "window_start_at": _iso(facts.window_start),
-                        "window_end_at": _iso(facts.window_end), "side": "before" if entry.until < facts.window_start else "after",
+                        "place": _place(entry),
+                        "start_at": _iso(entry.start),
+                        "window_start_at": _iso(facts.window_start),
+                        "window_end_at": _iso(facts.window_end),
+                        "side": "before" if entry.until < facts.window_start else "after",
                     },
                 )
             )
@@ -313,7 +331,12 @@ def rule_contact_incomplete(facts: Facts) -> list[FindingData]:
             missing.append("place")
         if missing:
             found.append(
-                FindingData("contact_incomplete", WARNING, ("contact", contact.id), {"name": contact.name, "missing": missing})
+                FindingData(
+                    "contact_incomplete",
+                    WARNING,
+                    ("contact", contact.id),
+                    {"name": contact.name, "missing": missing},
+                )
             )
     return found
 
@@ -349,15 +372,25 @@ def rule_contact_before_exposure(facts: Facts) -> list[FindingData]:
             "contact_before_exposure",
             WARNING,
             ("contact", contact.id),
-            {"name": contact.name, "contact_at": _iso(contact.last_contact_at), "exposure_at": _iso(exposure)},
+            {
+                "name": contact.name,
+                "contact_at": _iso(contact.last_contact_at),
+                "exposure_at": _iso(exposure),
+            },
         )
         for contact in facts.contacts
         if contact.last_contact_at is not None and contact.last_contact_at < exposure
     ]
 
 
-def evaluate(facts: Facts, *, gap_hours: float | None = None, limits: dict[str, int] | None = None,
-             min_km: float | None = None, lookback_days: int | None = None) -> list[FindingData]:
+def evaluate(
+    facts: Facts,
+    *,
+    gap_hours: float | None = None,
+    limits: dict[str, int] | None = None,
+    min_km: float | None = None,
+    lookback_days: int | None = None,
+) -> list[FindingData]:
     """Every rule over `facts`; thresholds default to the settings."""
     gap_hours = settings.REVIEW_GAP_HOURS if gap_hours is None else gap_hours
     limits = settings.REVIEW_SPEED_LIMITS_KMH if limits is None else limits
@@ -444,10 +477,19 @@ def compute_findings(review) -> list:
     facts = load_facts(task, submitted_at=review.submitted_at)
     rows = []
     for item in evaluate(facts):
-        target_type, target_id = (content_type_for(item.target[0]), item.target[1]) if item.target else (None, None)
+        target_type, target_id = (
+            (content_type_for(item.target[0]), item.target[1]) if item.target else (None, None)
+        )
         rows.append(
-            Finding(task=task, review=review, rule=item.rule, severity=item.severity, params=item.params,
-                    target_type=target_type, target_id=target_id)
+            Finding(
+                task=task,
+                review=review,
+                rule=item.rule,
+                severity=item.severity,
+                params=item.params,
+                target_type=target_type,
+                target_id=target_id,
+            )
         )
     Finding.objects.filter(review=review).delete()
     return Finding.objects.bulk_create(rows)

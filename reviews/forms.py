@@ -7,12 +7,19 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import PersonMeasure, RiskLevel
 
-TARGET_KINDS = [("trajectory", "trajectory"), ("contact", "contact"), ("test", "test"), ("attempt", "attempt")]
+TARGET_KINDS = [
+    ("trajectory", "trajectory"),
+    ("contact", "contact"),
+    ("test", "test"),
+    ("attempt", "attempt"),
+]
 
 
 class CommentForm(forms.Form):
     body = forms.CharField(label=_("Comment"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
-    target_kind = forms.ChoiceField(choices=[("", "")] + TARGET_KINDS, required=False, widget=forms.HiddenInput)
+    target_kind = forms.ChoiceField(
+        choices=[("", "")] + TARGET_KINDS, required=False, widget=forms.HiddenInput
+    )
     target_id = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
@@ -37,13 +44,22 @@ class ApproveForm(forms.Form):
     measure = forms.ChoiceField(label=_("Measure for the person"), choices=PersonMeasure.choices)
     measure_days = forms.IntegerField(label=_("Days"), min_value=0, max_value=60, initial=14)
     test_schedule_days = forms.CharField(
-        label=_("Tests on days"), max_length=100, required=False, initial="1, 4, 7",
+        label=_("Tests on days"),
+        max_length=100,
+        required=False,
+        initial="1, 4, 7",
         help_text=_("Days counted from the approval, day 1 being today; separated by commas."),
     )
     notify_person = forms.BooleanField(label=_("Send a notice to the person"), required=False, initial=True)
-    note = forms.CharField(label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    reasons = forms.CharField(label=_("Remarks on the approval"), max_length=4000, required=False,
-                              widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    reasons = forms.CharField(
+        label=_("Remarks on the approval"),
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args, entries=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,7 +67,9 @@ class ApproveForm(forms.Form):
         for entry in entries:
             name = f"risk_{entry.pk}"
             self.fields[name] = forms.ChoiceField(
-                label=entry.place_name, required=False, choices=[("", _("not a risk area")), *RiskLevel.choices]
+                label=entry.place_name,
+                required=False,
+                choices=[("", _("not a risk area")), *RiskLevel.choices],
             )
             self.risk_fields.append((entry, name))
 
@@ -67,6 +85,8 @@ class ApproveForm(forms.Form):
             "notify_person": data.get("notify_person", False),
             "note": data.get("note", ""),
             "risk_areas": [
-                {"entry_id": entry.pk, "level": data[name]} for entry, name in self.risk_fields if data.get(name)
+                {"entry_id": entry.pk, "level": data[name]}
+                for entry, name in self.risk_fields
+                if data.get(name)
             ],
         }

@@ -41,19 +41,38 @@ class Review(models.Model):
 
     SCOPE_PATH = "task__division__code"
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="reviews")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="reviews"
+    )
     # The history row of the submission this review answers (one review per submission).
     submission = models.OneToOneField(
-        "tasks.TaskTransition", verbose_name=_("submission"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tasks.TaskTransition",
+        verbose_name=_("submission"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     round = models.PositiveSmallIntegerField(_("round"), default=1)
     submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
-    state = models.CharField(_("state"), max_length=10, choices=ReviewState.choices, default=ReviewState.PENDING)
+    state = models.CharField(
+        _("state"), max_length=10, choices=ReviewState.choices, default=ReviewState.PENDING
+    )
     expert = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("reviewer"), null=True, blank=True, on_delete=models.PROTECT, related_name="reviews"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviews",
     )
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assigned by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices, blank=True)
@@ -69,7 +88,9 @@ class Review(models.Model):
         permissions = [("assign_review", _("Can assign reviews to experts (lead expert)"))]
         constraints = [
             models.UniqueConstraint(
-                fields=["task"], condition=models.Q(state__in=["pending", "claimed"]), name="one_open_review_per_task"
+                fields=["task"],
+                condition=models.Q(state__in=["pending", "claimed"]),
+                name="one_open_review_per_task",
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "withdrawn"])
@@ -86,13 +107,18 @@ class Review(models.Model):
                 name="review_decision_only_when_decided",
             ),
             models.CheckConstraint(
-                condition=~models.Q(decision="return") | (~models.Q(reasons="") & models.Q(rework_due__isnull=False)),
+                condition=~models.Q(decision="return")
+                | (~models.Q(reasons="") & models.Q(rework_due__isnull=False)),
                 name="review_return_has_reasons_and_clock",
             ),
         ]
         indexes = [
             # The review queue: open reviews only.
-            models.Index(fields=["submitted_at"], name="review_queue_open", condition=models.Q(state__in=["pending", "claimed"])),
+            models.Index(
+                fields=["submitted_at"],
+                name="review_queue_open",
+                condition=models.Q(state__in=["pending", "claimed"]),
+            ),
             models.Index(fields=["task", "submitted_at"], name="review_task"),
         ]
 
@@ -110,11 +136,19 @@ class ReviewComment(models.Model):
 
     SCOPE_PATH = "task__division__code"
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="review_comments")
-    review = models.ForeignKey(Review, verbose_name=_("review"), on_delete=models.PROTECT, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="review_comments"
+    )
+    review = models.ForeignKey(
+        Review, verbose_name=_("review"), on_delete=models.PROTECT, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
     body = models.TextField(_("comment"))
-    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     target_id = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(_("written at"), default=timezone.now)
 
@@ -151,13 +185,19 @@ class Finding(models.Model):
 
     SCOPE_PATH = "task__division__code"
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="review_findings")
-    review = models.ForeignKey(Review, verbose_name=_("review"), on_delete=models.CASCADE, related_name="findings")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="review_findings"
+    )
+    review = models.ForeignKey(
+        Review, verbose_name=_("review"), on_delete=models.CASCADE, related_name="findings"
+    )
     rule = models.CharField(_("rule"), max_length=40)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
     params = models.JSONField(default=dict, blank=True)
     # The entry the finding is about (shown next to it); NULL for the task as a whole.
-    target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     target_id = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -198,13 +238,17 @@ class DisposalProposal(models.Model):
 
     SCOPE_PATH = "task__division__code"
 
-    review = models.OneToOneField(Review, verbose_name=_("review"), on_delete=models.PROTECT, related_name="disposal")
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="disposals")
-    person = models.ForeignKey("tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="disposals")
-    measure = models.CharField(_("measure"), max_length=30, choices=PersonMeasure.choices)
-    measure_days = models.PositiveSmallIntegerField(
-        _("days"), default=0, validators=[MaxValueValidator(60)]
+    review = models.OneToOneField(
+        Review, verbose_name=_("review"), on_delete=models.PROTECT, related_name="disposal"
     )
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.PROTECT, related_name="disposals"
+    )
+    person = models.ForeignKey(
+        "tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="disposals"
+    )
+    measure = models.CharField(_("measure"), max_length=30, choices=PersonMeasure.choices)
+    measure_days = models.PositiveSmallIntegerField(_("days"), default=0, validators=[MaxValueValidator(60)])
     test_schedule_days = ArrayField(
         models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(60)]),
         verbose_name=_("test on days"),
@@ -213,7 +257,9 @@ class DisposalProposal(models.Model):
     )
     notify_person = models.BooleanField(_("send a notice to the person"), default=True)
     note = models.TextField(_("note"), blank=True)
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("proposed by"), on_delete=models.PROTECT, related_name="+")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("proposed by"), on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("proposed at"), default=timezone.now)
     # When the review approving the task was decided (the same moment as review.decided_at).
     approved_at = models.DateTimeField(_("approved at"))
@@ -231,7 +277,9 @@ class DisposalProposal(models.Model):
         ]
         indexes = [
             # The notices issue: proposals that ask for a notice, newest first.
-            models.Index(fields=["approved_at"], name="disposal_to_notify", condition=models.Q(notify_person=True)),
+            models.Index(
+                fields=["approved_at"], name="disposal_to_notify", condition=models.Q(notify_person=True)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -249,13 +297,24 @@ class RiskAreaDesignation(models.Model):
     position and times are copied: the proposal keeps saying what was decided even if the entry is
     edited in a later round."""
 
-    proposal = models.ForeignKey(DisposalProposal, verbose_name=_("proposal"), on_delete=models.PROTECT, related_name="risk_areas")
-    entry_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposal = models.ForeignKey(
+        DisposalProposal, verbose_name=_("proposal"), on_delete=models.PROTECT, related_name="risk_areas"
+    )
+    entry_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     entry_id = models.PositiveBigIntegerField(null=True, blank=True)
     level = models.CharField(_("risk level"), max_length=10, choices=RiskLevel.choices)
     place = models.CharField(_("place"), max_length=200)
     address = models.TextField(_("address"), blank=True)
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    division = models.ForeignKey(
+        "tasks.Division",
+        verbose_name=_("division"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     start = models.DateTimeField(_("from"), null=True, blank=True)
@@ -266,11 +325,14 @@ class RiskAreaDesignation(models.Model):
         verbose_name_plural = _("risk-area designations")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["proposal", "entry_type", "entry_id"], name="one_designation_per_entry"),
+            models.UniqueConstraint(
+                fields=["proposal", "entry_type", "entry_id"], name="one_designation_per_entry"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.place} ({self.level})"
 
+
 # Notices (issue 8): the models live in their own module.
-from .models_notices import *  # noqa: E402,F401,F403
+from .models_notices import *  # noqa: E402, F403

@@ -22,8 +22,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
-    "AckChannel", "BoardMessage", "Notice", "NoticeCategory", "NoticeDelivery", "NoticeFeedback", "NoticeFollowUp",
-    "NoticeSource", "NoticeState", "NoticeTemplate",
+    "AckChannel",
+    "BoardMessage",
+    "Notice",
+    "NoticeCategory",
+    "NoticeDelivery",
+    "NoticeFeedback",
+    "NoticeFollowUp",
+    "NoticeSource",
+    "NoticeState",
+    "NoticeTemplate",
 ]
 
 
@@ -40,13 +48,20 @@ class NoticeTemplate(models.Model):
     Data, not msgids: administrators edit it (Django admin, /notices/templates/). A template can never
     reference the ID number, the phone or an address: `clean()` refuses it."""
 
-    category = models.CharField(_("risk category"), max_length=30, choices=NoticeCategory.choices, unique=True)
+    category = models.CharField(
+        _("risk category"), max_length=30, choices=NoticeCategory.choices, unique=True
+    )
     title = models.CharField(_("title"), max_length=100)
     body = models.TextField(_("text"))
     urgent = models.BooleanField(_("urgent by default"), default=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("updated by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -90,21 +105,41 @@ class AckChannel(models.TextChoices):
 class Notice(models.Model):
     SCOPE_PATH = "division__code"
 
-    person = models.ForeignKey("tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="notices")
+    person = models.ForeignKey(
+        "tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="notices"
+    )
     task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("task"), null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+        "tasks.TracingTask",
+        verbose_name=_("task"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
     )
     # Where the person is (the task's village): decides which desks review it and which sub-unit follows up.
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+")
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+"
+    )
     source = models.CharField(_("source"), max_length=20, choices=NoticeSource.choices)
     proposal = models.ForeignKey(
-        "reviews.DisposalProposal", verbose_name=_("disposal proposal"), null=True, blank=True, on_delete=models.PROTECT,
+        "reviews.DisposalProposal",
+        verbose_name=_("disposal proposal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="notices",
     )
     rule = models.CharField(_("batch rule"), max_length=60, blank=True)
-    rule_key = models.CharField(max_length=120, blank=True)  # e.g. "returnees:4201:2026-11-20": one notice per person and run key
+    rule_key = models.CharField(
+        max_length=120, blank=True
+    )  # e.g. "returnees:4201:2026-11-20": one notice per person and run key
     supersedes = models.OneToOneField(
-        "self", verbose_name=_("corrects"), null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+        "self",
+        verbose_name=_("corrects"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
     )
     category = models.CharField(_("risk category"), max_length=30, choices=NoticeCategory.choices)
     title = models.CharField(_("title"), max_length=100)
@@ -112,25 +147,47 @@ class Notice(models.Model):
     # The values the text was rendered from (never the ID number or an address: notice_rules.VARIABLES).
     variables = models.JSONField(default=dict, blank=True)
     urgent = models.BooleanField(_("urgent"), default=False)
-    state = models.CharField(_("state"), max_length=20, choices=NoticeState.choices, default=NoticeState.DRAFT)
+    state = models.CharField(
+        _("state"), max_length=20, choices=NoticeState.choices, default=NoticeState.DRAFT
+    )
     version = models.PositiveIntegerField(default=1)
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("submitted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     county_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("county reviewer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("county reviewer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     county_reviewed_at = models.DateTimeField(_("county reviewed at"), null=True, blank=True)
     city_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("city reviewer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("city reviewer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     city_reviewed_at = models.DateTimeField(_("city reviewed at"), null=True, blank=True)
     rejection_reason = models.TextField(_("reason for rejection"), blank=True)
     rejected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("rejected by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rejected by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
     rejections = models.PositiveSmallIntegerField(default=0)
@@ -154,7 +211,9 @@ class Notice(models.Model):
     first_opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
 
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
-    ack_channel = models.CharField(_("acknowledged by"), max_length=10, choices=AckChannel.choices, blank=True)
+    ack_channel = models.CharField(
+        _("acknowledged by"), max_length=10, choices=AckChannel.choices, blank=True
+    )
     remind_at = models.DateTimeField(_("remind at"), null=True, blank=True)
     reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
     escalate_at = models.DateTimeField(_("follow-up at"), null=True, blank=True)
@@ -170,20 +229,31 @@ class Notice(models.Model):
                 fields=["proposal"], condition=models.Q(source="disposal"), name="one_notice_per_proposal"
             ),
             models.UniqueConstraint(
-                fields=["person", "rule_key"], condition=models.Q(source="batch_rule"), name="one_notice_per_person_rule_run"
+                fields=["person", "rule_key"],
+                condition=models.Q(source="batch_rule"),
+                name="one_notice_per_person_rule_run",
             ),
-            models.UniqueConstraint(fields=["token_hash"], condition=~models.Q(token_hash=""), name="notice_token_unique"),
+            models.UniqueConstraint(
+                fields=["token_hash"], condition=~models.Q(token_hash=""), name="notice_token_unique"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(state__in=["approved", "pushed", "acknowledged"])
-                | models.Q(county_reviewer__isnull=False, city_reviewer__isnull=False, approved_at__isnull=False, push_after__isnull=False),
+                | models.Q(
+                    county_reviewer__isnull=False,
+                    city_reviewer__isnull=False,
+                    approved_at__isnull=False,
+                    push_after__isnull=False,
+                ),
                 name="notice_approved_has_both_reviewers",
             ),
             models.CheckConstraint(
-                condition=~models.Q(state__in=["rejected_county", "rejected_city"]) | ~models.Q(rejection_reason=""),
+                condition=~models.Q(state__in=["rejected_county", "rejected_city"])
+                | ~models.Q(rejection_reason=""),
                 name="notice_rejection_has_reason",
             ),
             models.CheckConstraint(
-                condition=~models.Q(state__in=["pushed", "acknowledged"]) | models.Q(pushed_at__isnull=False, token_hash__gt=""),
+                condition=~models.Q(state__in=["pushed", "acknowledged"])
+                | models.Q(pushed_at__isnull=False, token_hash__gt=""),
                 name="notice_pushed_has_link",
             ),
         ]
@@ -194,16 +264,24 @@ class Notice(models.Model):
             models.Index(fields=["push_after"], name="notice_push_due", condition=models.Q(state="approved")),
             # remind step (notices_remind): pushed, unacknowledged, not yet reminded.
             models.Index(
-                fields=["remind_at"], name="notice_remind_due",
+                fields=["remind_at"],
+                name="notice_remind_due",
                 condition=models.Q(state="pushed", reminder_sent_at__isnull=True),
             ),
             # remind step: reminded, still unacknowledged, no follow-up item yet.
             models.Index(
-                fields=["escalate_at"], name="notice_escalate_due",
-                condition=models.Q(state="pushed", reminder_sent_at__isnull=False, followed_up_at__isnull=True),
+                fields=["escalate_at"],
+                name="notice_escalate_due",
+                condition=models.Q(
+                    state="pushed", reminder_sent_at__isnull=False, followed_up_at__isnull=True
+                ),
             ),
             # review queues and lists by territory.
-            models.Index(fields=["division", "state"], name="notice_division_state", opclasses=["varchar_pattern_ops", "varchar_pattern_ops"]),
+            models.Index(
+                fields=["division", "state"],
+                name="notice_division_state",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
             models.Index(fields=["person", "created_at"], name="notice_person"),
         ]
 
@@ -251,11 +329,17 @@ class NoticeDelivery(models.Model):
         ordering = ["id"]
         constraints = [
             # A second push or remind run cannot queue the same message twice.
-            models.UniqueConstraint(fields=["notice", "channel", "kind"], name="one_notice_delivery_per_channel_kind"),
+            models.UniqueConstraint(
+                fields=["notice", "channel", "kind"], name="one_notice_delivery_per_channel_kind"
+            ),
         ]
         indexes = [
             # SMS delivery step (notices_deliver): pending rows only.
-            models.Index(fields=["next_attempt_at"], name="notice_delivery_pending", condition=models.Q(status="pending")),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notice_delivery_pending",
+                condition=models.Q(status="pending"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -280,7 +364,12 @@ class NoticeFeedback(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
     answer = models.TextField(_("answer"), blank=True)
     answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("answered by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
@@ -290,11 +379,14 @@ class NoticeFeedback(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(state="open") | (~models.Q(answer="") & models.Q(answered_at__isnull=False)),
+                condition=models.Q(state="open")
+                | (~models.Q(answer="") & models.Q(answered_at__isnull=False)),
                 name="notice_feedback_answered_complete",
             ),
         ]
-        indexes = [models.Index(fields=["due_at"], name="notice_feedback_open", condition=models.Q(state="open"))]
+        indexes = [
+            models.Index(fields=["due_at"], name="notice_feedback_open", condition=models.Q(state="open"))
+        ]
 
     def __str__(self) -> str:
         return f"F{self.pk} on N{self.notice_id} ({self.state})"
@@ -306,12 +398,26 @@ class NoticeFollowUp(models.Model):
     SCOPE_PATH = "division__code"
 
     notice = models.OneToOneField(Notice, on_delete=models.PROTECT, related_name="follow_up")
-    unit = models.ForeignKey("tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        "tasks.Unit",
+        verbose_name=_("sub-unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("done by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("done by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     note = models.TextField(_("note"), blank=True)
 
@@ -320,7 +426,12 @@ class NoticeFollowUp(models.Model):
         verbose_name_plural = _("notice follow-ups")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["division"], name="notice_followup_open", opclasses=["varchar_pattern_ops"], condition=models.Q(done_at__isnull=True)),
+            models.Index(
+                fields=["division"],
+                name="notice_followup_open",
+                opclasses=["varchar_pattern_ops"],
+                condition=models.Q(done_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -333,12 +444,19 @@ class BoardMessage(models.Model):
 
     SCOPE_PATH = "division__code"
 
-    division = models.ForeignKey("tasks.Division", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+")
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+"
+    )
     text = models.TextField(_("text"))
     published_at = models.DateTimeField(_("published at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     rule_key = models.CharField(max_length=120, blank=True)
 
@@ -347,7 +465,9 @@ class BoardMessage(models.Model):
         verbose_name_plural = _("display board messages")
         ordering = ["-published_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["rule_key"], condition=~models.Q(rule_key=""), name="one_board_message_per_rule_run"),
+            models.UniqueConstraint(
+                fields=["rule_key"], condition=~models.Q(rule_key=""), name="one_board_message_per_rule_run"
+            ),
         ]
 
     def __str__(self) -> str:

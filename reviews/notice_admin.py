@@ -4,7 +4,14 @@ here (they change only through reviews/notices.py)."""
 
 from django.contrib import admin
 
-from .models_notices import BoardMessage, Notice, NoticeDelivery, NoticeFeedback, NoticeFollowUp, NoticeTemplate
+from .models_notices import (
+    BoardMessage,
+    Notice,
+    NoticeDelivery,
+    NoticeFeedback,
+    NoticeFollowUp,
+    NoticeTemplate,
+)
 
 
 @admin.register(NoticeTemplate)
@@ -44,7 +51,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin):
-    list_display = ("id", "category", "state", "urgent", "division", "approved_at", "pushed_at", "acknowledged_at")
+    list_display = (
+        "id",
+        "category",
+        "state",
+        "urgent",
+        "division",
+        "approved_at",
+        "pushed_at",
+        "acknowledged_at",
+    )
     list_filter = ("state", "category", "urgent")
     exclude = ("token_salt", "token_hash")
 

@@ -38,8 +38,24 @@ VARIABLES: dict[str, str] = {
 }
 # Never available, and named in the error when a template tries them.
 FORBIDDEN = {
-    "id_number", "id", "idcard", "id_card", "identity", "resident_id", "身份证", "身份证号", "address", "addr",
-    "home_address", "detail_address", "住址", "地址", "phone", "mobile", "手机号", "电话号码",
+    "id_number",
+    "id",
+    "idcard",
+    "id_card",
+    "identity",
+    "resident_id",
+    "身份证",
+    "身份证号",
+    "address",
+    "addr",
+    "home_address",
+    "detail_address",
+    "住址",
+    "地址",
+    "phone",
+    "mobile",
+    "手机号",
+    "电话号码",
 }
 
 TOKEN = re.compile(r"\{([^{}]*)\}")
@@ -113,10 +129,20 @@ def validate_template_text(text: str, *, field: str = "body") -> None:
     written into the template itself."""
     errors = []
     for name in template_variables(text):
-        if name.lower() in FORBIDDEN or any(word in name.lower() for word in ("id_number", "address", "idcard", "phone")):
-            errors.append(_("A notice may never contain “%(name)s”: the ID number, phone and address are not available.") % {"name": name})
+        if name.lower() in FORBIDDEN or any(
+            word in name.lower() for word in ("id_number", "address", "idcard", "phone")
+        ):
+            errors.append(
+                _(
+                    "A notice may never contain “%(name)s”: the ID number, phone and address are not available."
+                )
+                % {"name": name}
+            )
         elif name not in VARIABLES:
-            errors.append(_("Unknown variable {%(name)s}. Available: %(names)s.") % {"name": name, "names": ", ".join(VARIABLES)})
+            errors.append(
+                _("Unknown variable {%(name)s}. Available: %(names)s.")
+                % {"name": name, "names": ", ".join(VARIABLES)}
+            )
     if TOKEN.sub("", text).count("{") or TOKEN.sub("", text).count("}"):
         errors.append(_("Unbalanced braces: write variables as {name}."))
     if ID_PATTERN.search(text) or PHONE_PATTERN.search(text):
@@ -184,8 +210,17 @@ def render(title: str, body: str, values: dict, *, secrets: list[str]) -> Render
     return Rendered(out_title, out_text, values)
 
 
-def variables_for(*, person_name: str, measure: str = "", measure_days: int = 0, start: datetime | None = None,
-                  test_days: list[int] | None = None, area: str = "", county: str = "", desk: str = "") -> dict:
+def variables_for(
+    *,
+    person_name: str,
+    measure: str = "",
+    measure_days: int = 0,
+    start: datetime | None = None,
+    test_days: list[int] | None = None,
+    area: str = "",
+    county: str = "",
+    desk: str = "",
+) -> dict:
     start_day = timezone.localtime(start or timezone.now()).date()
     days = measure_days or getattr(settings, "NOTICE_DEFAULT_MONITORING_DAYS", 14)
     tests = test_days or [1]

@@ -58,9 +58,12 @@ class ResubmitForm(forms.Form):
 
 
 class AnswerForm(forms.Form):
-    answer = forms.CharField(label=gettext_lazy("Answer to the person"), widget=forms.Textarea(attrs={"rows": 3}))
+    answer = forms.CharField(
+        label=gettext_lazy("Answer to the person"), widget=forms.Textarea(attrs={"rows": 3})
+    )
     corrected_text = forms.CharField(
-        label=gettext_lazy("Corrected notice text (only when the notice was wrong)"), required=False,
+        label=gettext_lazy("Corrected notice text (only when the notice was wrong)"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
@@ -72,13 +75,20 @@ class TemplateForm(forms.Form):
 
 
 class RuleForm(forms.Form):
-    rule = forms.ChoiceField(label=gettext_lazy("Rule"), choices=[("returnees_from_area", gettext_lazy("all returnees from a designated area"))])
+    rule = forms.ChoiceField(
+        label=gettext_lazy("Rule"),
+        choices=[("returnees_from_area", gettext_lazy("all returnees from a designated area"))],
+    )
     area_code = forms.CharField(label=gettext_lazy("Designated area (division code)"), max_length=12)
     since = forms.DateField(label=gettext_lazy("Reported since"))
 
 
 class FeedbackForm(forms.Form):
-    text = forms.CharField(label=gettext_lazy("What is wrong with this notice?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(
+        label=gettext_lazy("What is wrong with this notice?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
 
 def _errors(exc: ValidationError) -> str:
@@ -92,9 +102,15 @@ def _staff(user) -> None:
 
 def _row(notice: Notice, unmasked: bool) -> dict:
     return {
-        "id": notice.pk, "state": notice.state, "category": notice.category, "urgent": notice.urgent,
-        "division": notice.division_id, "person": notice.person.name if unmasked else mask_name(notice.person.name),
-        "title": notice.title, "submitted_at": notice.submitted_at, "push_due": notice.push_due,
+        "id": notice.pk,
+        "state": notice.state,
+        "category": notice.category,
+        "urgent": notice.urgent,
+        "division": notice.division_id,
+        "person": notice.person.name if unmasked else mask_name(notice.person.name),
+        "title": notice.title,
+        "submitted_at": notice.submitted_at,
+        "push_due": notice.push_due,
     }
 
 
@@ -109,10 +125,17 @@ def queue(request, level: str):
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [_row(n, unmasked) for n in rows]})
-    return render(request, "notices/queue.html", {
-        "rows": rows, "level": level, "may_review": notices.can_review(request.user, level), "unmasked": unmasked,
-        "title": _("County review of notices") if level == "county" else _("City review of notices"),
-    })
+    return render(
+        request,
+        "notices/queue.html",
+        {
+            "rows": rows,
+            "level": level,
+            "may_review": notices.can_review(request.user, level),
+            "unmasked": unmasked,
+            "title": _("County review of notices") if level == "county" else _("City review of notices"),
+        },
+    )
 
 
 @login_required
@@ -139,7 +162,11 @@ def notice_list(request):
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [_row(n, unmasked) for n in rows]})
-    return render(request, "notices/list.html", {"rows": rows, "state": state, "states": NoticeState.choices, "unmasked": unmasked})
+    return render(
+        request,
+        "notices/list.html",
+        {"rows": rows, "state": state, "states": NoticeState.choices, "unmasked": unmasked},
+    )
 
 
 @login_required
@@ -150,8 +177,16 @@ def returned(request):
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [_row(n, unmasked) for n in rows]})
-    return render(request, "notices/queue.html", {"rows": rows, "level": "returned", "title": _("Notices returned for correction"),
-                                                  "unmasked": unmasked})
+    return render(
+        request,
+        "notices/queue.html",
+        {
+            "rows": rows,
+            "level": "returned",
+            "title": _("Notices returned for correction"),
+            "unmasked": unmasked,
+        },
+    )
 
 
 @login_required
@@ -159,23 +194,38 @@ def returned(request):
 def detail(request, pk: int):
     _staff(request.user)
     notice = notices.get_notice_or_404(request.user, pk)
-    record_access(request, action=AccessAction.VIEW, objects=[notice.task] if notice.task_id else [notice.person])
+    record_access(
+        request, action=AccessAction.VIEW, objects=[notice.task] if notice.task_id else [notice.person]
+    )
     user = request.user
-    level = "county" if notice.state == NoticeState.COUNTY_REVIEW else "city" if notice.state == NoticeState.CITY_REVIEW else None
-    return render(request, "notices/detail.html", {
-        "notice": notice,
-        "unmasked": sees_unmasked(user),
-        "may_decide": bool(level) and notices.can_review(user, level),
-        "may_correct": notice.state in (NoticeState.DRAFT, NoticeState.REJECTED_COUNTY, NoticeState.REJECTED_CITY)
-        and (notice.submitted_by_id == user.pk or notices.can_review(user, "county")),
-        "may_answer": notices.can_review(user, "county") or notices.can_review(user, "city"),
-        "reject_form": RejectForm(),
-        "resubmit_form": ResubmitForm(initial={"title": notice.title, "text": notice.text, "urgent": notice.urgent}),
-        "answer_form": AnswerForm(),
-        "feedback": list(notice.feedback.select_related("answered_by")),
-        "deliveries": list(notice.deliveries.all()),
-        "follow_up": NoticeFollowUp.objects.filter(notice=notice).first(),
-    })
+    level = (
+        "county"
+        if notice.state == NoticeState.COUNTY_REVIEW
+        else "city"
+        if notice.state == NoticeState.CITY_REVIEW
+        else None
+    )
+    return render(
+        request,
+        "notices/detail.html",
+        {
+            "notice": notice,
+            "unmasked": sees_unmasked(user),
+            "may_decide": bool(level) and notices.can_review(user, level),
+            "may_correct": notice.state
+            in (NoticeState.DRAFT, NoticeState.REJECTED_COUNTY, NoticeState.REJECTED_CITY)
+            and (notice.submitted_by_id == user.pk or notices.can_review(user, "county")),
+            "may_answer": notices.can_review(user, "county") or notices.can_review(user, "city"),
+            "reject_form": RejectForm(),
+            "resubmit_form": ResubmitForm(
+                initial={"title": notice.title, "text": notice.text, "urgent": notice.urgent}
+            ),
+            "answer_form": AnswerForm(),
+            "feedback": list(notice.feedback.select_related("answered_by")),
+            "deliveries": list(notice.deliveries.all()),
+            "follow_up": NoticeFollowUp.objects.filter(notice=notice).first(),
+        },
+    )
 
 
 def _decide(request, pk: int, action):
@@ -217,8 +267,13 @@ def resubmit(request, pk: int):
         form = ResubmitForm(request.POST)
         if not form.is_valid():
             raise ValidationError(_("The title and the text are required."))
-        notices.notice_resubmit(notice=notice, actor=request.user, title=form.cleaned_data["title"],
-                                text=form.cleaned_data["text"], urgent=form.cleaned_data["urgent"])
+        notices.notice_resubmit(
+            notice=notice,
+            actor=request.user,
+            title=form.cleaned_data["title"],
+            text=form.cleaned_data["text"],
+            urgent=form.cleaned_data["urgent"],
+        )
         messages.success(request, _("Corrected and sent to the county desk again."))
 
     return _decide(request, pk, act)
@@ -228,10 +283,24 @@ def resubmit(request, pk: int):
 @require_GET
 def feedback_queue(request):
     _staff(request.user)
-    rows = list(notices.feedback_visible_to(request.user).filter(state=NoticeFeedback.State.OPEN).order_by("due_at", "id")[:500])
+    rows = list(
+        notices.feedback_visible_to(request.user)
+        .filter(state=NoticeFeedback.State.OPEN)
+        .order_by("due_at", "id")[:500]
+    )
     if request.GET.get("format") == "json":
-        return JsonResponse({"results": [{"id": f.pk, "notice": f.notice_id, "due_at": f.due_at, "text": f.text} for f in rows]})
-    return render(request, "notices/feedback_queue.html", {"rows": rows, "answer_form": AnswerForm(), "now": timezone.now()})
+        return JsonResponse(
+            {
+                "results": [
+                    {"id": f.pk, "notice": f.notice_id, "due_at": f.due_at, "text": f.text} for f in rows
+                ]
+            }
+        )
+    return render(
+        request,
+        "notices/feedback_queue.html",
+        {"rows": rows, "answer_form": AnswerForm(), "now": timezone.now()},
+    )
 
 
 @login_required
@@ -247,8 +316,12 @@ def feedback_answer(request, pk: int):
         messages.error(request, _("Write the answer to the person."))
     else:
         try:
-            notices.feedback_answer(feedback=feedback, actor=request.user, answer=form.cleaned_data["answer"],
-                                    corrected_text=form.cleaned_data["corrected_text"])
+            notices.feedback_answer(
+                feedback=feedback,
+                actor=request.user,
+                answer=form.cleaned_data["answer"],
+                corrected_text=form.cleaned_data["corrected_text"],
+            )
             messages.success(request, _("Answered: the person sees the answer on the notice page."))
         except notices.NoticeConflict as exc:
             messages.error(request, exc.message)
@@ -256,7 +329,9 @@ def feedback_answer(request, pk: int):
             messages.error(request, _errors(exc))
         except PermissionDenied as exc:
             messages.error(request, str(exc))
-    return redirect(request.POST.get("back") == "detail" and f"/notices/{feedback.notice_id}/" or "notice_feedback_queue")
+    return redirect(
+        request.POST.get("back") == "detail" and f"/notices/{feedback.notice_id}/" or "notice_feedback_queue"
+    )
 
 
 @login_required
@@ -264,8 +339,14 @@ def feedback_answer(request, pk: int):
 def follow_ups(request):
     rows = list(notices.follow_ups_visible_to(request.user).filter(done_at__isnull=True)[:500])
     if request.GET.get("format") == "json":
-        return JsonResponse({"results": [{"id": f.pk, "notice": f.notice_id, "division": f.division_id, "created_at": f.created_at}
-                                         for f in rows]})
+        return JsonResponse(
+            {
+                "results": [
+                    {"id": f.pk, "notice": f.notice_id, "division": f.division_id, "created_at": f.created_at}
+                    for f in rows
+                ]
+            }
+        )
     return render(request, "notices/follow_ups.html", {"rows": rows})
 
 
@@ -289,7 +370,10 @@ def follow_up_done(request, pk: int):
 def templates(request):
     if not notices.can_edit_templates(request.user):
         raise PermissionDenied
-    rows = [(category, label, *notices.templates_by_category()[category]) for category, label in NoticeCategory.choices]
+    rows = [
+        (category, label, *notices.templates_by_category()[category])
+        for category, label in NoticeCategory.choices
+    ]
     return render(request, "notices/templates.html", {"rows": rows, "variables": notice_rules.VARIABLES})
 
 
@@ -310,9 +394,15 @@ def template_edit(request, category: str):
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
-    return render(request, "notices/template_edit.html", {
-        "form": form, "category": NoticeCategory(category).label, "variables": notice_rules.VARIABLES,
-    })
+    return render(
+        request,
+        "notices/template_edit.html",
+        {
+            "form": form,
+            "category": NoticeCategory(category).label,
+            "variables": notice_rules.VARIABLES,
+        },
+    )
 
 
 @login_required
@@ -324,8 +414,12 @@ def rules_run(request):
     if request.method == "POST" and form.is_valid():
         since = timezone.make_aware(datetime.combine(form.cleaned_data["since"], datetime.min.time()))
         try:
-            count = notices.notices_generate_for_rule(rule=form.cleaned_data["rule"], area_code=form.cleaned_data["area_code"],
-                                                      since=since, actor=request.user)
+            count = notices.notices_generate_for_rule(
+                rule=form.cleaned_data["rule"],
+                area_code=form.cleaned_data["area_code"],
+                since=since,
+                actor=request.user,
+            )
             messages.success(request, _("%(n)d notices created and sent to the county desk.") % {"n": count})
             return redirect("notice_queue_county")
         except ValidationError as exc:
@@ -338,8 +432,10 @@ def _period(request) -> tuple[datetime, datetime]:
     start = parse_date(request.GET.get("start") or "") or today - timedelta(days=29)
     end = parse_date(request.GET.get("end") or "") or today
     tz = timezone.get_current_timezone()
-    return (timezone.make_aware(datetime.combine(start, datetime.min.time()), tz),
-            timezone.make_aware(datetime.combine(end + timedelta(days=1), datetime.min.time()), tz))
+    return (
+        timezone.make_aware(datetime.combine(start, datetime.min.time()), tz),
+        timezone.make_aware(datetime.combine(end + timedelta(days=1), datetime.min.time()), tz),
+    )
 
 
 def _level(request) -> int:
@@ -351,11 +447,20 @@ def _level(request) -> int:
 def evaluation(request):
     _staff(request.user)
     start, end = _period(request)
-    rows = notices.evaluation(user=request.user, start=start, end=end, division=request.GET.get("division") or None,
-                              level=_level(request))
+    rows = notices.evaluation(
+        user=request.user,
+        start=start,
+        end=end,
+        division=request.GET.get("division") or None,
+        level=_level(request),
+    )
     if request.GET.get("format") == "json":
         return JsonResponse({"start": start, "end": end, "results": rows})
-    return render(request, "notices/evaluation.html", {"rows": rows, "start": start.date(), "end": (end - timedelta(days=1)).date()})
+    return render(
+        request,
+        "notices/evaluation.html",
+        {"rows": rows, "start": start.date(), "end": (end - timedelta(days=1)).date()},
+    )
 
 
 # --- the person's page (public, by token) ------------------------------------------------------------------------
@@ -363,10 +468,13 @@ def evaluation(request):
 
 def _person_context(notice: Notice, **extra) -> dict:
     return {
-        "notice": notice, "token_path": "", "feedback": list(notice.feedback.order_by("created_at", "id")),
+        "notice": notice,
+        "token_path": "",
+        "feedback": list(notice.feedback.order_by("created_at", "id")),
         "may_acknowledge": notice.state == NoticeState.PUSHED,
         "takes_feedback": notice.state in (NoticeState.PUSHED, NoticeState.ACKNOWLEDGED),
-        "hotline": getattr(settings, "NOTICE_HOTLINE", "12320"), **extra,
+        "hotline": getattr(settings, "NOTICE_HOTLINE", "12320"),
+        **extra,
     }
 
 
@@ -374,7 +482,9 @@ def _person_context(notice: Notice, **extra) -> dict:
 def person_page(request, token: str):
     notice = notices.notice_by_token(token)
     notices.notice_opened(notice=notice)
-    response = render(request, "notices/person.html", _person_context(notice, token=token, form=FeedbackForm()))
+    response = render(
+        request, "notices/person.html", _person_context(notice, token=token, form=FeedbackForm())
+    )
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
@@ -400,7 +510,12 @@ def person_feedback(request, token: str):
             error = exc.message
         except ValidationError as exc:
             error = _errors(exc)
-    response = render(request, "notices/person.html", _person_context(notice, token=token, form=form, error=error), status=400)
+    response = render(
+        request,
+        "notices/person.html",
+        _person_context(notice, token=token, form=form, error=error),
+        status=400,
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -420,8 +535,13 @@ def sms_inbound(request):
     X-Notice-Signature: sha256=HMAC-SHA256(NOTICE_SMS_INBOUND_SECRET, timestamp + "." + raw body)."""
     secret = getattr(settings, "NOTICE_SMS_INBOUND_SECRET", "")
     body = request.body
-    if not sms.verify(secret, request.headers.get("X-Notice-Timestamp", ""), body, request.headers.get("X-Notice-Signature", ""),
-                      max_age=getattr(settings, "NOTICE_SMS_INBOUND_MAX_AGE_SECONDS", 300)):
+    if not sms.verify(
+        secret,
+        request.headers.get("X-Notice-Timestamp", ""),
+        body,
+        request.headers.get("X-Notice-Signature", ""),
+        max_age=getattr(settings, "NOTICE_SMS_INBOUND_MAX_AGE_SECONDS", 300),
+    ):
         return JsonResponse({"detail": "bad signature"}, status=403)
     try:
         data = json.loads(body or b"{}")
@@ -444,10 +564,32 @@ class NoticeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notice
         fields = [
-            "id", "state", "category", "source", "urgent", "title", "text", "division", "task", "person_name", "version",
-            "submitted_at", "county_reviewer", "county_reviewed_at", "city_reviewer", "city_reviewed_at",
-            "rejection_reason", "rejected_at", "approved_at", "push_after", "push_due", "pushed_at",
-            "acknowledged_at", "ack_channel", "reminder_sent_at", "followed_up_at",
+            "id",
+            "state",
+            "category",
+            "source",
+            "urgent",
+            "title",
+            "text",
+            "division",
+            "task",
+            "person_name",
+            "version",
+            "submitted_at",
+            "county_reviewer",
+            "county_reviewed_at",
+            "city_reviewer",
+            "city_reviewed_at",
+            "rejection_reason",
+            "rejected_at",
+            "approved_at",
+            "push_after",
+            "push_due",
+            "pushed_at",
+            "acknowledged_at",
+            "ack_channel",
+            "reminder_sent_at",
+            "followed_up_at",
         ]
 
     def get_person_name(self, obj) -> str:
@@ -461,7 +603,11 @@ class NoticeListApi(ListAPIView):
     serializer_class = NoticeSerializer
 
     def get_queryset(self):
-        queryset = notices.notices_visible_to(self.request.user).select_related("person").order_by("-created_at", "-id")
+        queryset = (
+            notices.notices_visible_to(self.request.user)
+            .select_related("person")
+            .order_by("-created_at", "-id")
+        )
         state = self.request.query_params.get("state")
         return queryset.filter(state=state) if state else queryset
 
@@ -505,7 +651,9 @@ class NoticeRejectApi(APIView):
         data = NoticeRejectionInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            notice = notices.notice_reject(notice=notice, actor=request.user, reason=data.validated_data["reason"])
+            notice = notices.notice_reject(
+                notice=notice, actor=request.user, reason=data.validated_data["reason"]
+            )
         except PermissionDenied as exc:
             raise ApiPermissionDenied(str(exc)) from None
         except ValidationError as exc:
@@ -520,8 +668,10 @@ class NoticeEvaluationApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATE), OpenApiParameter("end", OpenApiTypes.DATE),
-            OpenApiParameter("level", str, enum=["county", "city", "township"]), OpenApiParameter("division", str),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
+            OpenApiParameter("level", str, enum=["county", "city", "township"]),
+            OpenApiParameter("division", str),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -529,6 +679,11 @@ class NoticeEvaluationApi(APIView):
         if not (request.user.is_superuser or request.user.role in notices.STAFF_ROLES):
             raise NotFound
         start, end = _period(request)
-        rows = notices.evaluation(user=request.user, start=start, end=end, division=request.query_params.get("division") or None,
-                                  level=_level(request))
+        rows = notices.evaluation(
+            user=request.user,
+            start=start,
+            end=end,
+            division=request.query_params.get("division") or None,
+            level=_level(request),
+        )
         return Response({"start": start, "end": end, "results": rows})

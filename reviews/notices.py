@@ -93,7 +93,11 @@ def can_review(user, level: str) -> bool:
 
 
 def can_edit_templates(user) -> bool:
-    return getattr(user, "is_authenticated", False) and user.is_active and (user.is_superuser or user.role == Role.ADMIN)
+    return (
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and (user.is_superuser or user.role == Role.ADMIN)
+    )
 
 
 def can_run_rules(user) -> bool:
@@ -118,19 +122,28 @@ def get_notice_or_404(user, pk: int) -> Notice:
 
 def review_queue(user, level: str) -> QuerySet[Notice]:
     state = NoticeState.COUNTY_REVIEW if level == "county" else NoticeState.CITY_REVIEW
-    return notices_visible_to(user).filter(state=state).select_related("person", "division").order_by("-urgent", "submitted_at", "id")
+    return (
+        notices_visible_to(user)
+        .filter(state=state)
+        .select_related("person", "division")
+        .order_by("-urgent", "submitted_at", "id")
+    )
 
 
 def returned_to(user) -> QuerySet[Notice]:
     """Rejected notices waiting for correction: the submitter's, and all of the territory for a desk."""
-    queryset = notices_visible_to(user).filter(state__in=[NoticeState.REJECTED_COUNTY, NoticeState.REJECTED_CITY])
+    queryset = notices_visible_to(user).filter(
+        state__in=[NoticeState.REJECTED_COUNTY, NoticeState.REJECTED_CITY]
+    )
     if desk_level(user) is None and not user.is_superuser:
         queryset = queryset.filter(submitted_by=user)
     return queryset.select_related("person", "division").order_by("rejected_at", "id")
 
 
 def feedback_visible_to(user) -> QuerySet[NoticeFeedback]:
-    return NoticeFeedback.objects.filter(notice__in=notices_visible_to(user).values("pk")).select_related("notice", "notice__person")
+    return NoticeFeedback.objects.filter(notice__in=notices_visible_to(user).values("pk")).select_related(
+        "notice", "notice__person"
+    )
 
 
 def follow_ups_visible_to(user) -> QuerySet[NoticeFollowUp]:
@@ -208,7 +221,9 @@ def push_schedule(approved_at: datetime, urgent: bool) -> tuple[datetime, dateti
     push_after = approved_at
     margin = timedelta(minutes=_setting("NOTICE_QUIET_MARGIN_MINUTES", 60))
     if in_quiet_hours(approved_at) or next_quiet_start(approved_at) - approved_at < margin:
-        push_after = quiet_end_after(approved_at if in_quiet_hours(approved_at) else next_quiet_start(approved_at))
+        push_after = quiet_end_after(
+            approved_at if in_quiet_hours(approved_at) else next_quiet_start(approved_at)
+        )
     push_due = add_daytime(approved_at, _setting("NOTICE_PUSH_MINUTES", 120))
     return push_after, max(push_due, push_after)
 
@@ -229,7 +244,9 @@ def _token_key() -> bytes:
 def token_for(notice: Notice) -> str:
     """The link token of a pushed notice: derived from the row's salt with a key that is not in the
     database (the database keeps only its SHA-256)."""
-    digest = hmac.new(_token_key(), f"notice:{notice.pk}:{notice.token_salt}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        _token_key(), f"notice:{notice.pk}:{notice.token_salt}".encode(), hashlib.sha256
+    ).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
 
 
@@ -249,7 +266,10 @@ def notice_by_token(token: str, *, now: datetime | None = None) -> Notice:
         raise Http404
     notice = (
         Notice.objects.select_related("person", "superseded_by")
-        .filter(token_hash=token_hash(token), state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED, NoticeState.SUPERSEDED])
+        .filter(
+            token_hash=token_hash(token),
+            state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED, NoticeState.SUPERSEDED],
+        )
         .first()
     )
     if notice is None or notice.token_expires_at is None or notice.token_expires_at <= now:
@@ -277,7 +297,9 @@ def templates_by_category() -> dict[str, tuple[str, str, bool]]:
 
 
 @transaction.atomic
-def template_save(*, actor, category: str, title: str, body: str, urgent: bool, now: datetime | None = None) -> NoticeTemplate:
+def template_save(
+    *, actor, category: str, title: str, body: str, urgent: bool, now: datetime | None = None
+) -> NoticeTemplate:
     if not can_edit_templates(actor):
         raise PermissionDenied(_("Only an administrator edits notice templates."))
     if category not in NoticeCategory.values:
@@ -295,7 +317,11 @@ def template_save(*, actor, category: str, title: str, body: str, urgent: bool, 
 
 def _desk_names(county_codes: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     counties = dict(Division.objects.filter(code__in=county_codes).values_list("code", "name"))
-    desks = dict(Unit.objects.filter(kind=Unit.Kind.DUTY_DESK, division_id__in=county_codes).values_list("division_id", "name"))
+    desks = dict(
+        Unit.objects.filter(kind=Unit.Kind.DUTY_DESK, division_id__in=county_codes).values_list(
+            "division_id", "name"
+        )
+    )
     return counties, desks
 
 
@@ -328,25 +354,47 @@ def notices_generate_from_proposals(*, now: datetime | None = None, limit: int =
         title, body, urgent = templates[category]
         county = p.task.division_id[:6]
         values = rules.variables_for(
-            person_name=p.person.name, measure=p.measure, measure_days=p.measure_days, start=p.approved_at,
-            test_days=list(p.test_schedule_days), county=counties.get(county, ""), desk=desks.get(county, ""),
+            person_name=p.person.name,
+            measure=p.measure,
+            measure_days=p.measure_days,
+            start=p.approved_at,
+            test_days=list(p.test_schedule_days),
+            county=counties.get(county, ""),
+            desk=desks.get(county, ""),
         )
         try:
-            rendered = rules.render(title, body, values, secrets=_secrets_of(p.person.id_number, p.task.address))
+            rendered = rules.render(
+                title, body, values, secrets=_secrets_of(p.person.id_number, p.task.address)
+            )
         except rules.NoticeUnsafe:
             logger.error("notice for proposal %s not generated: the text would contain personal data", p.pk)
             continue
-        rows.append(Notice(
-            person_id=p.person_id, task_id=p.task_id, division_id=p.task.division_id, source=NoticeSource.DISPOSAL,
-            proposal_id=p.pk, category=category, title=rendered.title, text=rendered.text, variables=rendered.variables,
-            urgent=urgent, state=NoticeState.COUNTY_REVIEW, created_at=now, submitted_at=now, submitted_by_id=p.proposed_by_id,
-        ))
+        rows.append(
+            Notice(
+                person_id=p.person_id,
+                task_id=p.task_id,
+                division_id=p.task.division_id,
+                source=NoticeSource.DISPOSAL,
+                proposal_id=p.pk,
+                category=category,
+                title=rendered.title,
+                text=rendered.text,
+                variables=rendered.variables,
+                urgent=urgent,
+                state=NoticeState.COUNTY_REVIEW,
+                created_at=now,
+                submitted_at=now,
+                submitted_by_id=p.proposed_by_id,
+            )
+        )
     created = Notice.objects.bulk_create(rows, ignore_conflicts=True)
     return len(created)
 
 
 @transaction.atomic
-def notices_generate_for_rule(*, rule: str, area_code: str, since: datetime, actor=None, now: datetime | None = None) -> int:
+def notices_generate_for_rule(
+    *, rule: str, area_code: str, since: datetime, actor=None, now: datetime | None = None
+) -> int:
     """A batch rule over a set of persons, e.g. "returnees_from_area": every person with a returnee lead
     from `area_code` (payload origin_division) since `since` gets a notice, submitted to the county
     desk; the area gets one aggregate display-board message. One SELECT, one INSERT. Idempotent per
@@ -362,22 +410,36 @@ def notices_generate_for_rule(*, rule: str, area_code: str, since: datetime, act
     from tasks.models import Lead
 
     leads = Lead.objects.filter(
-        source="returnee", reported_at__gte=since, reported_at__lte=now, link__isnull=False,
-        payload__origin_division__startswith=area_code, link__task__division__isnull=False,
+        source="returnee",
+        reported_at__gte=since,
+        reported_at__lte=now,
+        link__isnull=False,
+        payload__origin_division__startswith=area_code,
+        link__task__division__isnull=False,
     )
     if actor is not None and not actor.is_superuser:
         leads = leads.filter(link__task__division__code__startswith=actor.division_id)
     found = list(
         leads.order_by("link__task__person_id", "-reported_at")
         .distinct("link__task__person_id")
-        .values("link__task__person_id", "link__task_id", "link__task__division_id", "link__task__person__name",
-                "link__task__person__id_number", "link__task__address")
+        .values(
+            "link__task__person_id",
+            "link__task_id",
+            "link__task__division_id",
+            "link__task__person__name",
+            "link__task__person__id_number",
+            "link__task__address",
+        )
     )
     # The consumed lead's task, under the names the rest of the rule reads.
     found = [{key.removeprefix("link__"): value for key, value in row.items()} for row in found]
     config = rules.BATCH_RULES[rule]
     rule_key = f"{rule}:{area_code}:{timezone.localtime(since).date().isoformat()}"
-    already = set(Notice.objects.filter(source=NoticeSource.BATCH_RULE, rule_key=rule_key).values_list("person_id", flat=True))
+    already = set(
+        Notice.objects.filter(source=NoticeSource.BATCH_RULE, rule_key=rule_key).values_list(
+            "person_id", flat=True
+        )
+    )
     found = [row for row in found if row["task__person_id"] not in already]
     title, body, urgent = template_for(config["category"])
     counties, desks = _desk_names({row["task__division_id"][:6] for row in found})
@@ -385,27 +447,55 @@ def notices_generate_for_rule(*, rule: str, area_code: str, since: datetime, act
     for row in found:
         county = row["task__division_id"][:6]
         values = rules.variables_for(
-            person_name=row["task__person__name"], start=now, area=area.name,
-            county=counties.get(county, ""), desk=desks.get(county, ""),
+            person_name=row["task__person__name"],
+            start=now,
+            area=area.name,
+            county=counties.get(county, ""),
+            desk=desks.get(county, ""),
         )
         try:
-            rendered = rules.render(title, body, values, secrets=_secrets_of(row["task__person__id_number"], row["task__address"]))
+            rendered = rules.render(
+                title, body, values, secrets=_secrets_of(row["task__person__id_number"], row["task__address"])
+            )
         except rules.NoticeUnsafe:
-            logger.error("batch notice for person %s not generated: personal data in the text", row["task__person_id"])
+            logger.error(
+                "batch notice for person %s not generated: personal data in the text", row["task__person_id"]
+            )
             continue
-        rows.append(Notice(
-            person_id=row["task__person_id"], task_id=row["task_id"], division_id=row["task__division_id"],
-            source=NoticeSource.BATCH_RULE, rule=rule, rule_key=rule_key, category=config["category"],
-            title=rendered.title, text=rendered.text, variables=rendered.variables, urgent=urgent,
-            state=NoticeState.COUNTY_REVIEW, created_at=now, submitted_at=now, submitted_by=actor,
-        ))
+        rows.append(
+            Notice(
+                person_id=row["task__person_id"],
+                task_id=row["task_id"],
+                division_id=row["task__division_id"],
+                source=NoticeSource.BATCH_RULE,
+                rule=rule,
+                rule_key=rule_key,
+                category=config["category"],
+                title=rendered.title,
+                text=rendered.text,
+                variables=rendered.variables,
+                urgent=urgent,
+                state=NoticeState.COUNTY_REVIEW,
+                created_at=now,
+                submitted_at=now,
+                submitted_by=actor,
+            )
+        )
     # ON CONFLICT DO NOTHING covers a concurrent run of the same rule; the count is of this run's rows.
     created = Notice.objects.bulk_create(rows, ignore_conflicts=True)
     board_text = config["board_text"].replace("{area}", area.name)
     rules.validate_board_text(board_text)
     BoardMessage.objects.bulk_create(
-        [BoardMessage(division=area, text=board_text, published_at=now, expires_at=now + timedelta(days=14),
-                      created_by=actor, rule_key=rule_key)],
+        [
+            BoardMessage(
+                division=area,
+                text=board_text,
+                published_at=now,
+                expires_at=now + timedelta(days=14),
+                created_by=actor,
+                rule_key=rule_key,
+            )
+        ],
         ignore_conflicts=True,
     )
     return len(created)
@@ -430,11 +520,22 @@ def notice_approve(*, notice: Notice, actor, now: datetime | None = None) -> Not
         return notice
     if notice.state == NoticeState.CITY_REVIEW and can_review(actor, "city"):
         if notice.county_reviewer_id == actor.pk:
-            raise NoticeConflict(_("The county reviewer cannot also give the city approval."), "same_reviewer")
+            raise NoticeConflict(
+                _("The county reviewer cannot also give the city approval."), "same_reviewer"
+            )
         notice.state, notice.city_reviewer, notice.city_reviewed_at = NoticeState.APPROVED, actor, now
         notice.approved_at = now
         notice.push_after, notice.push_due = push_schedule(now, notice.urgent)
-        notice.save(update_fields=["state", "city_reviewer", "city_reviewed_at", "approved_at", "push_after", "push_due"])
+        notice.save(
+            update_fields=[
+                "state",
+                "city_reviewer",
+                "city_reviewed_at",
+                "approved_at",
+                "push_after",
+                "push_due",
+            ]
+        )
         return notice
     if notice.state in (NoticeState.COUNTY_REVIEW, NoticeState.CITY_REVIEW):
         raise PermissionDenied(_("This notice waits for the other review level."))
@@ -450,7 +551,11 @@ def notice_reject(*, notice: Notice, actor, reason: str, now: datetime | None = 
         raise ValidationError({"reason": _("Say why the notice is rejected.")})
     notice = _lock(notice)
     if notice.state == NoticeState.COUNTY_REVIEW and can_review(actor, "county"):
-        notice.state, notice.county_reviewer, notice.county_reviewed_at = NoticeState.REJECTED_COUNTY, actor, now
+        notice.state, notice.county_reviewer, notice.county_reviewed_at = (
+            NoticeState.REJECTED_COUNTY,
+            actor,
+            now,
+        )
     elif notice.state == NoticeState.CITY_REVIEW and can_review(actor, "city"):
         notice.state, notice.city_reviewer, notice.city_reviewed_at = NoticeState.REJECTED_CITY, actor, now
     elif notice.state in (NoticeState.COUNTY_REVIEW, NoticeState.CITY_REVIEW):
@@ -459,8 +564,19 @@ def notice_reject(*, notice: Notice, actor, reason: str, now: datetime | None = 
         raise NoticeConflict(_("This notice is not waiting for a review."), "not_in_review")
     notice.rejection_reason, notice.rejected_by, notice.rejected_at = reason, actor, now
     notice.rejections += 1
-    notice.save(update_fields=["state", "county_reviewer", "county_reviewed_at", "city_reviewer", "city_reviewed_at",
-                               "rejection_reason", "rejected_by", "rejected_at", "rejections"])
+    notice.save(
+        update_fields=[
+            "state",
+            "county_reviewer",
+            "county_reviewed_at",
+            "city_reviewer",
+            "city_reviewed_at",
+            "rejection_reason",
+            "rejected_by",
+            "rejected_at",
+            "rejections",
+        ]
+    )
     return notice
 
 
@@ -468,20 +584,27 @@ def _check_text(notice: Notice, title: str, text: str) -> None:
     rules.validate_template_text(title, field="title")
     rules.validate_template_text(text, field="text")
     try:
-        rules.assert_no_identifiers(title + "\n" + text, secrets=_secrets_of(
-            notice.person.id_number, notice.task.address if notice.task_id else ""))
+        rules.assert_no_identifiers(
+            title + "\n" + text,
+            secrets=_secrets_of(notice.person.id_number, notice.task.address if notice.task_id else ""),
+        )
     except rules.NoticeUnsafe as exc:
-        raise ValidationError({"text": _("A notice may never contain the ID number, a phone number or an address.")}) from exc
+        raise ValidationError(
+            {"text": _("A notice may never contain the ID number, a phone number or an address.")}
+        ) from exc
 
 
 @transaction.atomic
-def notice_resubmit(*, notice: Notice, actor, title: str, text: str, urgent: bool | None = None,
-                    now: datetime | None = None) -> Notice:
+def notice_resubmit(
+    *, notice: Notice, actor, title: str, text: str, urgent: bool | None = None, now: datetime | None = None
+) -> Notice:
     """Correct a rejected (or draft) notice and send it to the county desk again; both levels review anew."""
     now = now or timezone.now()
     notice = _lock(notice)
     if notice.state not in (NoticeState.DRAFT, NoticeState.REJECTED_COUNTY, NoticeState.REJECTED_CITY):
-        raise NoticeConflict(_("Only a draft or a rejected notice can be corrected and resubmitted."), "not_rejected")
+        raise NoticeConflict(
+            _("Only a draft or a rejected notice can be corrected and resubmitted."), "not_rejected"
+        )
     if not (notice.submitted_by_id == actor.pk or can_review(actor, "county")):
         raise PermissionDenied(_("Only the submitter or the county desk corrects a notice."))
     title, text = (title or "").strip(), (text or "").strip()
@@ -524,13 +647,27 @@ def push_step(*, now: datetime | None = None, limit: int = 200) -> int:
             notice.token_hash = token_hash(token_for(notice))
             notice.token_expires_at = now + ttl
             notice.remind_at = _later(now, remind, notice.urgent)
-            deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.POPUP, status=NoticeDelivery.Status.SENT,
-                                             attempts=1, created_at=now, next_attempt_at=now, sent_at=now))
+            deliveries.append(
+                NoticeDelivery(
+                    notice=notice,
+                    channel=NoticeDelivery.Channel.POPUP,
+                    status=NoticeDelivery.Status.SENT,
+                    attempts=1,
+                    created_at=now,
+                    next_attempt_at=now,
+                    sent_at=now,
+                )
+            )
             notice.phone_hash = notice.person.phone_hash if notice.person.phone else ""
             if notice.person.phone:
-                deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, created_at=now, next_attempt_at=now))
+                deliveries.append(
+                    NoticeDelivery(
+                        notice=notice, channel=NoticeDelivery.Channel.SMS, created_at=now, next_attempt_at=now
+                    )
+                )
         Notice.objects.bulk_update(
-            rows, ["state", "pushed_at", "token_salt", "token_hash", "token_expires_at", "remind_at", "phone_hash"]
+            rows,
+            ["state", "pushed_at", "token_salt", "token_hash", "token_expires_at", "remind_at", "phone_hash"],
         )
         NoticeDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     return len(rows)
@@ -566,7 +703,11 @@ def deliver_step(*, now: datetime | None = None, limit: int = 100) -> int:
     with transaction.atomic():
         rows = list(
             NoticeDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=NoticeDelivery.Status.PENDING, next_attempt_at__lte=now, channel=NoticeDelivery.Channel.SMS)
+            .filter(
+                status=NoticeDelivery.Status.PENDING,
+                next_attempt_at__lte=now,
+                channel=NoticeDelivery.Channel.SMS,
+            )
             .select_related("notice", "notice__person")
             .order_by("next_attempt_at", "id")[:limit]
         )
@@ -579,28 +720,37 @@ def deliver_step(*, now: datetime | None = None, limit: int = 100) -> int:
             not_needed = row.kind == NoticeDelivery.Kind.REMINDER and notice.state != NoticeState.PUSHED
             if stale or not_needed or not notice.person.phone:
                 row.status = NoticeDelivery.Status.FAILED
-                row.last_error = "too late: not sent" if stale else CANCELLED_REASON if not_needed else "no phone"
+                row.last_error = (
+                    "too late: not sent" if stale else CANCELLED_REASON if not_needed else "no phone"
+                )
                 continue
             to_send.append(row)
         if to_send:
             messages = [sms.SmsMessage(row.pk, row.notice.person.phone, sms_text(row)) for row in to_send]
             try:
                 results = sms.get_backend().send_messages(messages)
-            except Exception as exc:  # noqa: BLE001 - a broken backend fails its rows, not the step
+            except Exception as exc:
                 logger.exception("notice SMS backend failed")
                 results = {m.delivery_id: (repr(exc), "") for m in messages}
             for row in to_send:
                 error, gateway_id = results.get(row.pk, ("no result from backend", ""))
                 row.attempts += 1
                 if error is None:
-                    row.status, row.sent_at, row.last_error, row.gateway_id = NoticeDelivery.Status.SENT, now, "", gateway_id
+                    row.status, row.sent_at, row.last_error, row.gateway_id = (
+                        NoticeDelivery.Status.SENT,
+                        now,
+                        "",
+                        gateway_id,
+                    )
                 elif row.attempts >= max_attempts:
                     row.status, row.last_error = NoticeDelivery.Status.FAILED, error
                     logger.error("notice SMS %s failed for good: %s", row.pk, error)
                 else:
                     row.last_error = error
-                    row.next_attempt_at = _later(now, min(2 ** row.attempts, 60), row.notice.urgent)
-        NoticeDelivery.objects.bulk_update(rows, ["status", "attempts", "sent_at", "last_error", "next_attempt_at", "gateway_id"])
+                    row.next_attempt_at = _later(now, min(2**row.attempts, 60), row.notice.urgent)
+        NoticeDelivery.objects.bulk_update(
+            rows, ["status", "attempts", "sent_at", "last_error", "next_attempt_at", "gateway_id"]
+        )
     return len(rows)
 
 
@@ -625,26 +775,54 @@ def remind_step(*, now: datetime | None = None, limit: int = 500) -> int:
         for notice in rows:
             notice.reminder_sent_at = now
             notice.escalate_at = _later(now, escalate, notice.urgent)
-            deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.POPUP, kind=NoticeDelivery.Kind.REMINDER,
-                                             status=NoticeDelivery.Status.SENT, attempts=1, created_at=now, sent_at=now))
+            deliveries.append(
+                NoticeDelivery(
+                    notice=notice,
+                    channel=NoticeDelivery.Channel.POPUP,
+                    kind=NoticeDelivery.Kind.REMINDER,
+                    status=NoticeDelivery.Status.SENT,
+                    attempts=1,
+                    created_at=now,
+                    sent_at=now,
+                )
+            )
             if notice.person.phone:
-                deliveries.append(NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, kind=NoticeDelivery.Kind.REMINDER,
-                                                 created_at=now, next_attempt_at=now))
+                deliveries.append(
+                    NoticeDelivery(
+                        notice=notice,
+                        channel=NoticeDelivery.Channel.SMS,
+                        kind=NoticeDelivery.Kind.REMINDER,
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
         Notice.objects.bulk_update(rows, ["reminder_sent_at", "escalate_at"])
         NoticeDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         handled += len(rows)
     with transaction.atomic():
         rows = list(
             Notice.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(state=NoticeState.PUSHED, reminder_sent_at__isnull=False, followed_up_at__isnull=True, escalate_at__lte=now)
+            .filter(
+                state=NoticeState.PUSHED,
+                reminder_sent_at__isnull=False,
+                followed_up_at__isnull=True,
+                escalate_at__lte=now,
+            )
             .order_by("escalate_at", "id")[:limit]
         )
         if rows:
             units = dict(
-                Unit.objects.filter(kind=Unit.Kind.SUBUNIT, division_id__in={n.division_id for n in rows}).values_list("division_id", "pk")
+                Unit.objects.filter(
+                    kind=Unit.Kind.SUBUNIT, division_id__in={n.division_id for n in rows}
+                ).values_list("division_id", "pk")
             )
             NoticeFollowUp.objects.bulk_create(
-                [NoticeFollowUp(notice=n, unit_id=units.get(n.division_id), division_id=n.division_id, created_at=now) for n in rows],
+                [
+                    NoticeFollowUp(
+                        notice=n, unit_id=units.get(n.division_id), division_id=n.division_id, created_at=now
+                    )
+                    for n in rows
+                ],
                 ignore_conflicts=True,
             )
             for notice in rows:
@@ -655,9 +833,12 @@ def remind_step(*, now: datetime | None = None, limit: int = 500) -> int:
 
 
 @transaction.atomic
-def follow_up_done(*, follow_up: NoticeFollowUp, actor, note: str = "", now: datetime | None = None) -> NoticeFollowUp:
+def follow_up_done(
+    *, follow_up: NoticeFollowUp, actor, note: str = "", now: datetime | None = None
+) -> NoticeFollowUp:
     updated = NoticeFollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
-        done_at=now or timezone.now(), done_by=actor, note=(note or "").strip())
+        done_at=now or timezone.now(), done_by=actor, note=(note or "").strip()
+    )
     if not updated:
         raise NoticeConflict(_("This follow-up is already done."), "done")
     follow_up.refresh_from_db()
@@ -671,12 +852,15 @@ def notice_acknowledge(*, notice: Notice, channel: str, now: datetime | None = N
     """Pushed → acknowledged, once (conditional UPDATE). False when it already was."""
     now = now or timezone.now()
     updated = Notice.objects.filter(pk=notice.pk, state=NoticeState.PUSHED).update(
-        state=NoticeState.ACKNOWLEDGED, acknowledged_at=now, ack_channel=channel)
+        state=NoticeState.ACKNOWLEDGED, acknowledged_at=now, ack_channel=channel
+    )
     return updated == 1
 
 
 def notice_opened(*, notice: Notice, now: datetime | None = None) -> None:
-    Notice.objects.filter(pk=notice.pk, first_opened_at__isnull=True).update(first_opened_at=now or timezone.now())
+    Notice.objects.filter(pk=notice.pk, first_opened_at__isnull=True).update(
+        first_opened_at=now or timezone.now()
+    )
 
 
 ACK_WORDS = {"1", "确认", "收到", "已收到", "是", "好", "ok", "y", "yes"}
@@ -705,7 +889,11 @@ def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:
             return {"result": "nothing_to_acknowledge"}
         notice_acknowledge(notice=notice, channel=AckChannel.SMS, now=now)
         return {"result": "acknowledged", "notice": notice.pk}
-    notice = notices.filter(state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED]).order_by("-pushed_at", "-id").first()
+    notice = (
+        notices.filter(state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED])
+        .order_by("-pushed_at", "-id")
+        .first()
+    )
     if notice is None or not words:
         return {"result": "ignored"}
     feedback = feedback_submit(notice=notice, text=words, now=now)
@@ -730,7 +918,9 @@ def feedback_submit(*, notice: Notice, text: str, now: datetime | None = None) -
 
 
 @transaction.atomic
-def feedback_answer(*, feedback: NoticeFeedback, actor, answer: str, corrected_text: str = "", now: datetime | None = None) -> NoticeFeedback:
+def feedback_answer(
+    *, feedback: NoticeFeedback, actor, answer: str, corrected_text: str = "", now: datetime | None = None
+) -> NoticeFeedback:
     """The desk answers. With `corrected_text` the notice was wrong: a corrected notice (source
     correction) supersedes it and goes through both review levels; the old link keeps showing the
     answer. Without, the desk explains. Either way the answer reaches the person (page + SMS)."""
@@ -740,21 +930,39 @@ def feedback_answer(*, feedback: NoticeFeedback, actor, answer: str, corrected_t
         raise ValidationError({"answer": _("Write the answer to the person.")})
     if not can_review(actor, "county") and not can_review(actor, "city"):
         raise PermissionDenied(_("Only a county or city duty desk answers feedback."))
-    feedback = NoticeFeedback.objects.select_for_update(of=("self",)).select_related("notice", "notice__person", "notice__task").get(pk=feedback.pk)
+    feedback = (
+        NoticeFeedback.objects.select_for_update(of=("self",))
+        .select_related("notice", "notice__person", "notice__task")
+        .get(pk=feedback.pk)
+    )
     if feedback.state != NoticeFeedback.State.OPEN:
         raise NoticeConflict(_("This feedback has already been answered."), "answered")
     notice = feedback.notice
     if corrected_text.strip():
         _check_text(notice, notice.title, corrected_text.strip())
-        if Notice.objects.filter(pk=notice.pk, state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED]).update(
-                state=NoticeState.SUPERSEDED) != 1:
+        if (
+            Notice.objects.filter(
+                pk=notice.pk, state__in=[NoticeState.PUSHED, NoticeState.ACKNOWLEDGED]
+            ).update(state=NoticeState.SUPERSEDED)
+            != 1
+        ):
             raise NoticeConflict(_("This notice has already been corrected."), "superseded")
         try:
             Notice.objects.create(
-                person_id=notice.person_id, task_id=notice.task_id, division_id=notice.division_id, source=NoticeSource.CORRECTION,
-                supersedes=notice, category=notice.category, title=notice.title, text=corrected_text.strip(),
-                variables=notice.variables, urgent=notice.urgent, state=NoticeState.COUNTY_REVIEW, created_at=now,
-                submitted_by=actor, submitted_at=now,
+                person_id=notice.person_id,
+                task_id=notice.task_id,
+                division_id=notice.division_id,
+                source=NoticeSource.CORRECTION,
+                supersedes=notice,
+                category=notice.category,
+                title=notice.title,
+                text=corrected_text.strip(),
+                variables=notice.variables,
+                urgent=notice.urgent,
+                state=NoticeState.COUNTY_REVIEW,
+                created_at=now,
+                submitted_by=actor,
+                submitted_at=now,
             )
         except IntegrityError as exc:
             raise NoticeConflict(_("This notice has already been corrected."), "superseded") from exc
@@ -765,8 +973,15 @@ def feedback_answer(*, feedback: NoticeFeedback, actor, answer: str, corrected_t
     feedback.save(update_fields=["state", "answer", "answered_by", "answered_at"])
     if notice.person.phone:
         NoticeDelivery.objects.bulk_create(
-            [NoticeDelivery(notice=notice, channel=NoticeDelivery.Channel.SMS, kind=NoticeDelivery.Kind.ANSWER, created_at=now,
-                            next_attempt_at=now)],
+            [
+                NoticeDelivery(
+                    notice=notice,
+                    channel=NoticeDelivery.Channel.SMS,
+                    kind=NoticeDelivery.Kind.ANSWER,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            ],
             ignore_conflicts=True,
         )
     return feedback
@@ -780,7 +995,8 @@ def board(*, now: datetime | None = None) -> dict:
     in the last 24 hours and how many were acknowledged. No names, no numbers of a person."""
     now = now or timezone.now()
     messages = list(
-        BoardMessage.objects.filter(published_at__lte=now).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        BoardMessage.objects.filter(published_at__lte=now)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .select_related("division")[:50]
     )
     counts = list(
@@ -790,7 +1006,9 @@ def board(*, now: datetime | None = None) -> dict:
         .annotate(pushed=Count("id"), acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)))
         .order_by("county")
     )
-    names = dict(Division.objects.filter(code__in=[row["county"] for row in counts]).values_list("code", "name"))
+    names = dict(
+        Division.objects.filter(code__in=[row["county"] for row in counts]).values_list("code", "name")
+    )
     for row in counts:
         row["name"] = names.get(row["county"], row["county"])
     return {"messages": messages, "counts": counts}
@@ -800,7 +1018,9 @@ def _minutes(value) -> float | None:
     return round(value.total_seconds() / 60, 1) if value is not None else None
 
 
-def evaluation(*, user, start: datetime, end: datetime, division: str | None = None, level: int = 6) -> list[dict]:
+def evaluation(
+    *, user, start: datetime, end: datetime, division: str | None = None, level: int = 6
+) -> list[dict]:
     """Figures per division (county by default; level = code length 4/6/9) for notices pushed in
     [start, end): accuracy (1 − share corrected after feedback), timeliness (approval → push, share on
     time, push → acknowledgement), acknowledgement rate, feedback answered within the target."""
@@ -827,23 +1047,32 @@ def evaluation(*, user, start: datetime, end: datetime, division: str | None = N
         for row in NoticeFeedback.objects.filter(notice__in=queryset.values("pk"))
         .annotate(area=Substr("notice__division_id", 1, level))
         .values("area")
-        .annotate(total=Count("id"), in_time=Count("id", filter=Q(answered_at__isnull=False, answered_at__lte=F("due_at"))))
+        .annotate(
+            total=Count("id"),
+            in_time=Count("id", filter=Q(answered_at__isnull=False, answered_at__lte=F("due_at"))),
+        )
     }
     names = dict(Division.objects.filter(code__in=[row["area"] for row in rows]).values_list("code", "name"))
     result = []
     for row in rows:
         pushed = row["pushed"] or 1
         fb = feedback.get(row["area"], {"total": 0, "in_time": 0})
-        result.append({
-            "division": row["area"], "name": names.get(row["area"], row["area"]),
-            "pushed": row["pushed"], "acknowledged": row["acknowledged"],
-            "acknowledgement_rate": round(row["acknowledged"] / pushed, 3),
-            "corrected": row["corrected"], "accuracy": round(1 - row["corrected"] / pushed, 3),
-            "pushed_on_time_rate": round(row["on_time"] / pushed, 3),
-            "approval_to_push_minutes": _minutes(row["approval_to_push"]),
-            "push_to_ack_minutes": _minutes(row["push_to_ack"]),
-            "followed_up": row["followed_up"],
-            "feedback": fb["total"], "feedback_in_time": fb["in_time"],
-            "feedback_in_time_rate": round(fb["in_time"] / fb["total"], 3) if fb["total"] else None,
-        })
+        result.append(
+            {
+                "division": row["area"],
+                "name": names.get(row["area"], row["area"]),
+                "pushed": row["pushed"],
+                "acknowledged": row["acknowledged"],
+                "acknowledgement_rate": round(row["acknowledged"] / pushed, 3),
+                "corrected": row["corrected"],
+                "accuracy": round(1 - row["corrected"] / pushed, 3),
+                "pushed_on_time_rate": round(row["on_time"] / pushed, 3),
+                "approval_to_push_minutes": _minutes(row["approval_to_push"]),
+                "push_to_ack_minutes": _minutes(row["push_to_ack"]),
+                "followed_up": row["followed_up"],
+                "feedback": fb["total"],
+                "feedback_in_time": fb["in_time"],
+                "feedback_in_time_rate": round(fb["in_time"] / fb["total"], 3) if fb["total"] else None,
+            }
+        )
     return result

@@ -4,7 +4,7 @@ tasks.selectors.tasks_visible_to: the expert's territory plus the tasks shared w
 
 from __future__ import annotations
 
-from django.db.models import Count, ExpressionWrapper, F, DurationField, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -43,7 +43,11 @@ def review_queue(user, *, now=None) -> QuerySet[Review]:
 def get_review_or_404(user, pk: int) -> Review:
     """Fetch and authorise in one step (healthchecks `_get_rw_check_for_user`)."""
     try:
-        return reviews_visible_to(user).select_related("task", "task__person", "task__division", "expert").get(pk=pk)
+        return (
+            reviews_visible_to(user)
+            .select_related("task", "task__person", "task__division", "expert")
+            .get(pk=pk)
+        )
     except Review.DoesNotExist:
         raise Http404 from None
 
@@ -55,7 +59,10 @@ def review_detail(review: Review) -> Review:
         .select_related("task", "task__person", "task__division", "expert", "assigned_by")
         .prefetch_related(
             Prefetch("findings", queryset=Finding.objects.order_by("id")),
-            Prefetch("comments", queryset=ReviewComment.objects.select_related("author").order_by("created_at", "id")),
+            Prefetch(
+                "comments",
+                queryset=ReviewComment.objects.select_related("author").order_by("created_at", "id"),
+            ),
         )
         .get()
     )

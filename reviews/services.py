@@ -76,7 +76,10 @@ def _lock(review: Review) -> Review:
 
 def _require_open(review: Review) -> None:
     if review.state == ReviewState.DECIDED:
-        raise ReviewConflict(_("This review is decided: a decision cannot be changed. A later change needs a new review."), "decided")
+        raise ReviewConflict(
+            _("This review is decided: a decision cannot be changed. A later change needs a new review."),
+            "decided",
+        )
     if review.state != ReviewState.PENDING and review.state != ReviewState.CLAIMED:
         raise ReviewConflict(_("This review is closed."), "closed")
 
@@ -84,7 +87,8 @@ def _require_open(review: Review) -> None:
 def _require_holder(review: Review, actor) -> None:
     if review.state == ReviewState.CLAIMED and review.expert_id != actor.pk:
         raise ReviewConflict(
-            _("%(expert)s is reviewing this task.") % {"expert": review.expert.display_name}, "claimed_by_other"
+            _("%(expert)s is reviewing this task.") % {"expert": review.expert.display_name},
+            "claimed_by_other",
         )
 
 
@@ -167,8 +171,15 @@ def review_assign(*, review: Review, actor, expert, now: datetime | None = None)
 
 
 @transaction.atomic
-def review_comment(*, review: Review, actor, body: str, target_kind: str | None = None, target_id: int | None = None,
-                   now: datetime | None = None) -> ReviewComment:
+def review_comment(
+    *,
+    review: Review,
+    actor,
+    body: str,
+    target_kind: str | None = None,
+    target_id: int | None = None,
+    now: datetime | None = None,
+) -> ReviewComment:
     """A comment on the task or on one of its entries (`target_kind` trajectory / contact / test /
     attempt, `target_id`). Allowed while the review is open, to its holder (or anyone, unclaimed)."""
     from .fieldwork_adapter import content_type_for, target_entry
@@ -187,8 +198,13 @@ def review_comment(*, review: Review, actor, body: str, target_kind: str | None 
             raise ValidationError({"target": _("This entry is not part of the task.")})
         target_type = content_type_for(target_kind)
     return ReviewComment.objects.create(
-        task=review.task, review=review, author=actor, body=body, target_type=target_type,
-        target_id=int(target_id) if target_type else None, created_at=now,
+        task=review.task,
+        review=review,
+        author=actor,
+        body=body,
+        target_type=target_type,
+        target_id=int(target_id) if target_type else None,
+        created_at=now,
     )
 
 
@@ -237,14 +253,21 @@ def review_return(*, review: Review, actor, reasons: str, now: datetime | None =
     task = review.task
     rework_due = now + timedelta(minutes=settings.REVIEW_RETURN_WINDOW_MINUTES)
     task_change_status(
-        task=task, to_status=TaskStatus.RETURNED, actor=actor, now=now, reason=reasons, **_rework_clock_changes(task, now)
+        task=task,
+        to_status=TaskStatus.RETURNED,
+        actor=actor,
+        now=now,
+        reason=reasons,
+        **_rework_clock_changes(task, now),
     )
     review.state = ReviewState.DECIDED
     review.decision = Decision.RETURN
     review.reasons = reasons
     review.decided_at = now
     review.rework_due = rework_due
-    review.save(update_fields=["state", "expert", "claimed_at", "decision", "reasons", "decided_at", "rework_due"])
+    review.save(
+        update_fields=["state", "expert", "claimed_at", "decision", "reasons", "decided_at", "rework_due"]
+    )
     return review
 
 
@@ -276,12 +299,20 @@ def clean_disposal(task: TracingTask, data: dict[str, Any]) -> dict[str, Any]:
         errors["test_schedule_days"] = [_("Test days are numbers from 1 to 60, e.g. 1, 4, 7.")]
     areas = []
     for index, area in enumerate(data.get("risk_areas") or []):
-        entry = target_entry(task, "trajectory", int(area.get("entry_id") or 0)) if str(area.get("entry_id") or "").isdigit() else None
+        entry = (
+            target_entry(task, "trajectory", int(area.get("entry_id") or 0))
+            if str(area.get("entry_id") or "").isdigit()
+            else None
+        )
         level = area.get("level") or ""
         if entry is None:
-            errors.setdefault("risk_areas", []).append(_("Entry %(n)s: not a place of this trajectory.") % {"n": index + 1})
+            errors.setdefault("risk_areas", []).append(
+                _("Entry %(n)s: not a place of this trajectory.") % {"n": index + 1}
+            )
         elif level not in RiskLevel.values:
-            errors.setdefault("risk_areas", []).append(_("Entry %(n)s: choose a risk level.") % {"n": index + 1})
+            errors.setdefault("risk_areas", []).append(
+                _("Entry %(n)s: choose a risk level.") % {"n": index + 1}
+            )
         else:
             areas.append((entry, level))
     if len({entry.pk for entry, _level in areas}) != len(areas):
@@ -289,14 +320,19 @@ def clean_disposal(task: TracingTask, data: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return {
-        "measure": measure, "measure_days": days, "test_schedule_days": schedule, "areas": areas,
-        "notify_person": bool(data.get("notify_person", True)), "note": (data.get("note") or "").strip(),
+        "measure": measure,
+        "measure_days": days,
+        "test_schedule_days": schedule,
+        "areas": areas,
+        "notify_person": bool(data.get("notify_person", True)),
+        "note": (data.get("note") or "").strip(),
     }
 
 
 @transaction.atomic
-def review_approve(*, review: Review, actor, disposal: dict[str, Any], reasons: str = "",
-                   now: datetime | None = None) -> Review:
+def review_approve(
+    *, review: Review, actor, disposal: dict[str, Any], reasons: str = "", now: datetime | None = None
+) -> Review:
     """Approve the investigation with a disposal proposal (for the notices issue). The proposal is
     written before the review is marked decided: from then on the database refuses to change either."""
     from django.contrib.contenttypes.models import ContentType
@@ -308,24 +344,44 @@ def review_approve(*, review: Review, actor, disposal: dict[str, Any], reasons: 
     task = review.task
     cleaned = clean_disposal(task, disposal)
     proposal = DisposalProposal.objects.create(
-        review=review, task=task, person_id=task.person_id, measure=cleaned["measure"], measure_days=cleaned["measure_days"],
-        test_schedule_days=cleaned["test_schedule_days"], notify_person=cleaned["notify_person"], note=cleaned["note"],
-        proposed_by=actor, created_at=now, approved_at=now,
+        review=review,
+        task=task,
+        person_id=task.person_id,
+        measure=cleaned["measure"],
+        measure_days=cleaned["measure_days"],
+        test_schedule_days=cleaned["test_schedule_days"],
+        notify_person=cleaned["notify_person"],
+        note=cleaned["note"],
+        proposed_by=actor,
+        created_at=now,
+        approved_at=now,
     )
     if cleaned["areas"]:
         entry_type = ContentType.objects.get_for_model(cleaned["areas"][0][0])
         RiskAreaDesignation.objects.bulk_create(
             [
                 RiskAreaDesignation(
-                    proposal=proposal, entry_type=entry_type, entry_id=entry.pk, level=level, place=entry.place_name,
-                    address=entry.address, division_id=entry.division_id, latitude=entry.latitude, longitude=entry.longitude,
-                    start=entry.started_at, end=entry.ended_at,
+                    proposal=proposal,
+                    entry_type=entry_type,
+                    entry_id=entry.pk,
+                    level=level,
+                    place=entry.place_name,
+                    address=entry.address,
+                    division_id=entry.division_id,
+                    latitude=entry.latitude,
+                    longitude=entry.longitude,
+                    start=entry.started_at,
+                    end=entry.ended_at,
                 )
                 for entry, level in cleaned["areas"]
             ]
         )
     task_change_status(
-        task=task, to_status=TaskStatus.APPROVED, actor=actor, now=now, reason=reasons or _("Approved by expert review"),
+        task=task,
+        to_status=TaskStatus.APPROVED,
+        actor=actor,
+        now=now,
+        reason=reasons or _("Approved by expert review"),
         approved_at=now,
     )
     review.state = ReviewState.DECIDED

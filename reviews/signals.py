@@ -16,6 +16,8 @@ def on_task_transition(sender, instance, created, raw=False, **kwargs):
     if instance.to_status == TaskStatus.SUBMITTED and instance.from_status != TaskStatus.SUBMITTED:
         services.review_open(submission=instance)
     elif instance.from_status == TaskStatus.SUBMITTED and instance.to_status not in (
-        TaskStatus.SUBMITTED, TaskStatus.RETURNED, TaskStatus.APPROVED
+        TaskStatus.SUBMITTED,
+        TaskStatus.RETURNED,
+        TaskStatus.APPROVED,
     ):
         services.review_withdraw_for_task(task_id=instance.task_id)

@@ -45,7 +45,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, *, max_age: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, *, max_age: int = 300, now: float | None = None
+) -> bool:
     """The inbound webhook's check: a fresh timestamp and a matching signature (constant time)."""
     if not secret or not timestamp or not signature:
         return False
@@ -74,15 +76,22 @@ class HttpGatewayBackend(BaseSmsBackend):
         timeout = float(self.options.get("timeout", 5))
         results = {}
         for m in messages:
-            body = json.dumps({"to": m.to, "text": m.text, "client_ref": str(m.delivery_id)}, ensure_ascii=False).encode()
+            body = json.dumps(
+                {"to": m.to, "text": m.text, "client_ref": str(m.delivery_id)}, ensure_ascii=False
+            ).encode()
             timestamp = str(int(time.time()))
             request = urllib.request.Request(
-                url, data=body, method="POST",
-                headers={"Content-Type": "application/json; charset=utf-8", "X-Notice-Timestamp": timestamp,
-                         "X-Notice-Signature": sign(secret, timestamp, body)},
+                url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "X-Notice-Timestamp": timestamp,
+                    "X-Notice-Signature": sign(secret, timestamp, body),
+                },
             )
             try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
+                with urllib.request.urlopen(request, timeout=timeout) as response:
                     payload = response.read()
                     try:
                         gateway_id = str(json.loads(payload or b"{}").get("id", ""))

@@ -16,7 +16,9 @@ def run_loop(step, *, now=None, limit: int, max_rounds: int = 100) -> int:
     return total
 
 
-@shared_task(name="reviews.notices_generate", autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+@shared_task(
+    name="reviews.notices_generate", autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3
+)
 def notices_generate() -> int:
     from .notices import notices_generate_from_proposals
 
@@ -30,14 +32,18 @@ def notices_push() -> int:
     return run_loop(push_step, limit=200)
 
 
-@shared_task(name="reviews.notices_deliver", autoretry_for=(OperationalError,), retry_backoff=10, max_retries=3)
+@shared_task(
+    name="reviews.notices_deliver", autoretry_for=(OperationalError,), retry_backoff=10, max_retries=3
+)
 def notices_deliver() -> int:
     from .notices import deliver_step
 
     return run_loop(deliver_step, limit=100)
 
 
-@shared_task(name="reviews.notices_remind", autoretry_for=(OperationalError,), retry_backoff=10, max_retries=3)
+@shared_task(
+    name="reviews.notices_remind", autoretry_for=(OperationalError,), retry_backoff=10, max_retries=3
+)
 def notices_remind() -> int:
     from .notices import remind_step
 

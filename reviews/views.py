@@ -57,15 +57,30 @@ def queue(request):
         row.waiting_label = waiting_text(row.waiting.total_seconds())
     if request.GET.get("format") == "json":
         # The same rows for scripts and the route walker; the full API is /api/v1/reviews/.
-        return JsonResponse({"results": [
-            {"id": row.pk, "task": row.task_id, "priority": row.task.priority, "state": row.state,
-             "waiting_seconds": int(row.waiting.total_seconds()), "errors": row.errors, "warnings": row.warnings}
-            for row in rows
-        ]})
+        return JsonResponse(
+            {
+                "results": [
+                    {
+                        "id": row.pk,
+                        "task": row.task_id,
+                        "priority": row.task.priority,
+                        "state": row.state,
+                        "waiting_seconds": int(row.waiting.total_seconds()),
+                        "errors": row.errors,
+                        "warnings": row.warnings,
+                    }
+                    for row in rows
+                ]
+            }
+        )
     return render(
         request,
         "reviews/queue.html",
-        {"rows": rows, "unmasked": sees_unmasked(request.user), "lead": services.is_lead_expert(request.user)},
+        {
+            "rows": rows,
+            "unmasked": sees_unmasked(request.user),
+            "lead": services.is_lead_expert(request.user),
+        },
     )
 
 
@@ -95,16 +110,16 @@ def _by_target(rows) -> dict:
 
 
 def _experts_for(review) -> list[User]:
-    candidates = User.objects.filter(is_active=True, role="cdc_expert").order_by("full_name", "username")[:200]
+    candidates = User.objects.filter(is_active=True, role="cdc_expert").order_by("full_name", "username")[
+        :200
+    ]
     return [expert for expert in candidates if services.sees_task(expert, review.task_id)]
 
 
 def _context(request, review, *, return_form=None, approve_form=None, comment_form=None) -> dict:
     review = review_detail(review)
     task = review.task
-    all_comments = list(
-        task.review_comments.select_related("author", "review").order_by("created_at", "id")
-    )
+    all_comments = list(task.review_comments.select_related("author", "review").order_by("created_at", "id"))
     findings = list(review.findings.all())
     for finding in findings:
         kind = kind_of(finding.target_type_id)
@@ -117,13 +132,19 @@ def _context(request, review, *, return_form=None, approve_form=None, comment_fo
         result = []
         for obj in objs:
             kind = KIND_BY_MODEL[type(obj)]
-            result.append(Annotated(obj, kind, findings_by.get((kind, obj.pk), []), comments_by.get((kind, obj.pk), [])))
+            result.append(
+                Annotated(obj, kind, findings_by.get((kind, obj.pk), []), comments_by.get((kind, obj.pk), []))
+            )
         return result
 
     trajectory = annotate(entries)
     points = [
         {
-            "id": e.pk, "n": index + 1, "lat": float(e.latitude), "lon": float(e.longitude), "place": e.place_name,
+            "id": e.pk,
+            "n": index + 1,
+            "lat": float(e.latitude),
+            "lon": float(e.longitude),
+            "place": e.place_name,
             "from": timezone.localtime(e.started_at).strftime("%m-%d %H:%M"),
             "until": timezone.localtime(e.ended_at).strftime("%m-%d %H:%M"),
             "severity": item.worst,
@@ -146,8 +167,14 @@ def _context(request, review, *, return_form=None, approve_form=None, comment_fo
         "points": points,
         "contacts": annotate(CloseContact.objects.filter(task=task).order_by("last_contact_at", "id")),
         "tests": annotate(TestResult.objects.filter(task=task).order_by("sampled_at", "id")),
-        "attempts": annotate(ContactAttempt.objects.filter(task=task).select_related("created_by").order_by("attempted_at", "id")),
-        "radius_controls": RadiusControl.objects.filter(task=task).select_related("division").order_by("controlled_at", "id"),
+        "attempts": annotate(
+            ContactAttempt.objects.filter(task=task)
+            .select_related("created_by")
+            .order_by("attempted_at", "id")
+        ),
+        "radius_controls": RadiusControl.objects.filter(task=task)
+        .select_related("division")
+        .order_by("controlled_at", "id"),
         "task_comments": comments_by.get((None, None), []),
         "all_comments": all_comments,
         "history": task.transitions.select_related("actor").order_by("at", "id"),
@@ -173,7 +200,9 @@ def detail(request, pk: int):
     review = get_review_or_404(request.user, pk)
     context = _context(request, review)
     # A read of personal data (the person, the close contacts): recorded after it is authorised.
-    record_access(request, action=AccessAction.VIEW, objects=[review.task, *(item.obj for item in context["contacts"])])
+    record_access(
+        request, action=AccessAction.VIEW, objects=[review.task, *(item.obj for item in context["contacts"])]
+    )
     return render(request, "reviews/review.html", context)
 
 
@@ -202,7 +231,11 @@ def claim(request, pk: int):
 @require_POST
 def assign(request, pk: int):
     review = get_review_or_404(request.user, pk)
-    expert = User.objects.filter(pk=request.POST.get("expert") or 0).first() if str(request.POST.get("expert", "")).isdigit() else None
+    expert = (
+        User.objects.filter(pk=request.POST.get("expert") or 0).first()
+        if str(request.POST.get("expert", "")).isdigit()
+        else None
+    )
     if expert is None:
         messages.error(request, _("Choose an expert."))
         return redirect("review_detail", pk=review.pk)
@@ -223,8 +256,11 @@ def comment(request, pk: int):
     if form.is_valid():
         try:
             services.review_comment(
-                review=review, actor=request.user, body=form.cleaned_data["body"],
-                target_kind=form.cleaned_data.get("target_kind") or None, target_id=form.cleaned_data.get("target_id"),
+                review=review,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                target_kind=form.cleaned_data.get("target_kind") or None,
+                target_id=form.cleaned_data.get("target_id"),
             )
         except (ValidationError, PermissionDenied) as exc:
             _fail(request, exc)
@@ -232,7 +268,11 @@ def comment(request, pk: int):
             messages.success(request, _("Comment saved."))
     else:
         messages.error(request, _("Write the comment."))
-    anchor = f"#{form.data.get('target_kind')}-{form.data.get('target_id')}" if form.data.get("target_id") else "#comments"
+    anchor = (
+        f"#{form.data.get('target_kind')}-{form.data.get('target_id')}"
+        if form.data.get("target_id")
+        else "#comments"
+    )
     return redirect(f"{request.path.rsplit('/comment/', 1)[0]}/{anchor}")
 
 
@@ -260,7 +300,10 @@ def approve(request, pk: int):
     if form.is_valid():
         try:
             services.review_approve(
-                review=review, actor=request.user, disposal=form.disposal(), reasons=form.cleaned_data.get("reasons", "")
+                review=review,
+                actor=request.user,
+                disposal=form.disposal(),
+                reasons=form.cleaned_data.get("reasons", ""),
             )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):

@@ -112,8 +112,18 @@ def ensure_venv(requirements_name: str) -> None:
         stamps = {}
     if stamps.get(requirements_name) != wanted:
         say(f"installing {requirements_name} into {VENV} (first run or requirements changed; takes a minute)")
-        command = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                   "--progress-bar", "off", "-r", str(requirements)]
+        command = [
+            str(VENV_PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "-r",
+            str(requirements),
+        ]
         if subprocess.run(command).returncode != 0:
             fail(f"`{' '.join(command)}` failed; see the pip output above.")
         stamps[requirements_name] = wanted

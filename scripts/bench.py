@@ -11,10 +11,10 @@ import sys
 if sys.version_info < (3, 11):
     sys.exit("Python 3.11 or newer is required. Run `python3.11 scripts/bench.py`.")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bootstrap  # noqa: E402
+import _bootstrap
 
 _bootstrap.bootstrap("requirements-test.txt")
 
@@ -40,7 +40,9 @@ def main() -> int:
     services = embedded.services_from_env(redis_db=2)
     try:
         services.start()
-        return subprocess.run([sys.executable, "-m", "bench.run", *sys.argv[1:]], cwd=_bootstrap.ROOT).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "bench.run", *sys.argv[1:]], cwd=_bootstrap.ROOT
+        ).returncode
     except (embedded.Terminated, KeyboardInterrupt):
         return 130
     finally:

@@ -89,7 +89,9 @@ class EmbeddedPostgres:
             self.account = self._ensure_system_user(os.environ.get("EMBEDDED_PG_USER", "tracing-pg"))
 
     # -- running the bundled binaries (as the unprivileged account when we are root) ---------------
-    def _run(self, exe: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(
+        self, exe: str, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         kwargs: dict = {}
         if self.account is not None:
             kwargs.update(user=self.account.pw_uid, group=self.account.pw_gid, extra_groups=[])
@@ -128,9 +130,22 @@ class EmbeddedPostgres:
         nologin = "/usr/sbin/nologin" if Path("/usr/sbin/nologin").exists() else "/bin/false"
         try:
             subprocess.run(
-                [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                 "--shell", nologin, "--comment", "embedded PostgreSQL of tracing_center", name],
-                check=True, capture_output=True, text=True,
+                [
+                    useradd,
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    nologin,
+                    "--comment",
+                    "embedded PostgreSQL of tracing_center",
+                    name,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
         except (OSError, subprocess.CalledProcessError) as exc:
             detail = getattr(exc, "stderr", "") or exc
@@ -253,7 +268,17 @@ class EmbeddedPostgres:
                 ]
             )
             self._run(
-                "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start"
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
             )
             say(f"PostgreSQL started: data in {self.pgdata}, socket in {socket_dir}, log {self.log}")
         self.ensure_database()
@@ -277,7 +302,9 @@ class EmbeddedPostgres:
                     raise
                 time.sleep(0.2)
         with connection:
-            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.database]).fetchone()
+            exists = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [self.database]
+            ).fetchone()
             if not exists:
                 connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
                 say(f"created database {self.database}")
@@ -285,7 +312,9 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not self.is_running():
             return
-        result = self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop", check=False)
+        result = self._run(
+            "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", "stop", check=False
+        )
         if result.returncode == 0:
             say("PostgreSQL stopped")
         else:
@@ -353,8 +382,13 @@ class EmbeddedRedis:
         if not state.get("port"):
             return False
         try:
-            client = redis.Redis(host="127.0.0.1", port=state["port"], password=state["password"],
-                                 socket_connect_timeout=1, socket_timeout=2)
+            client = redis.Redis(
+                host="127.0.0.1",
+                port=state["port"],
+                password=state["password"],
+                socket_connect_timeout=1,
+                socket_timeout=2,
+            )
             with client:
                 return bool(client.ping())
         except redis.RedisError:
@@ -456,7 +490,9 @@ def _read_registry() -> dict[str, list]:
         registry = json.loads(REGISTRY.read_text())
     except (OSError, ValueError):
         registry = {}
-    return {name: [entry for entry in registry.get(name, []) if _alive(entry)] for name in ("postgres", "redis")}
+    return {
+        name: [entry for entry in registry.get(name, []) if _alive(entry)] for name in ("postgres", "redis")
+    }
 
 
 class Services:
@@ -467,7 +503,7 @@ class Services:
         self.me = [os.getpid(), psutil.Process().create_time()]
         self.started = False
 
-    def start(self) -> "Services":
+    def start(self) -> Services:
         if not self.servers:
             return self
         with _locked():
@@ -496,7 +532,9 @@ class Services:
                 users = [entry for entry in registry[server.name] if entry != self.me]
                 registry[server.name] = users
                 if users:
-                    say(f"{server.name} left running: still used by pid {', '.join(str(e[0]) for e in users)}")
+                    say(
+                        f"{server.name} left running: still used by pid {', '.join(str(e[0]) for e in users)}"
+                    )
                 else:
                     try:
                         server.stop()
@@ -505,7 +543,7 @@ class Services:
             REGISTRY.write_text(json.dumps(registry))
         self.started = False
 
-    def __enter__(self) -> "Services":
+    def __enter__(self) -> Services:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

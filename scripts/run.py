@@ -18,10 +18,10 @@ if sys.version_info < (3, 11):
         % (sys.version.split()[0], sys.executable)
     )
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bootstrap  # noqa: E402
+import _bootstrap
 
 _bootstrap.bootstrap("requirements.txt")
 
@@ -132,15 +132,28 @@ def main() -> int:
 
         children["web"] = start_child(
             "web",
-            [PYTHON, "-m", "gunicorn", "tracing_center.wsgi:application",
-             "--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-             "--workers", os.environ.get("WEB_WORKERS", "2"), "--no-control-socket",
-             "--access-logfile", "-", "--timeout", "120"],
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "tracing_center.wsgi:application",
+                "--bind",
+                f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "--workers",
+                os.environ.get("WEB_WORKERS", "2"),
+                "--no-control-socket",
+                "--access-logfile",
+                "-",
+                "--timeout",
+                "120",
+            ],
         )
         children["worker"] = start_child(
             "worker", [PYTHON, "-m", "celery", "-A", "tracing_center", "worker", "-c", "2", "-l", "INFO"]
         )
-        children["beat"] = start_child("beat", [PYTHON, "-m", "celery", "-A", "tracing_center", "beat", "-l", "INFO"])
+        children["beat"] = start_child(
+            "beat", [PYTHON, "-m", "celery", "-A", "tracing_center", "beat", "-l", "INFO"]
+        )
 
         if not wait_for_port(host, port, children["web"]):
             say("the web server did not come up")
@@ -148,8 +161,11 @@ def main() -> int:
         time.sleep(3)  # let the worker and beat print their banners first, so the address is the last thing
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
-        print(f"\n    Tracing Command Center is running: open http://{shown}:{port}/"
-              f"\n    (demo accounts are printed above; Ctrl+C stops everything)\n", flush=True)
+        print(
+            f"\n    Tracing Command Center is running: open http://{shown}:{port}/"
+            f"\n    (demo accounts are printed above; Ctrl+C stops everything)\n",
+            flush=True,
+        )
 
         while True:
             for name, child in children.items():

@@ -16,10 +16,10 @@ if sys.version_info < (3, 11):
         % (sys.version.split()[0], sys.executable)
     )
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bootstrap  # noqa: E402
+import _bootstrap
 
 _bootstrap.bootstrap("requirements-test.txt")
 

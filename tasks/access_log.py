@@ -30,7 +30,13 @@ from .models import AccessAction, AccessLog, Lead, Person, TracingTask
 from .security import client_ip
 from .selectors import scope_code
 
-__all__ = ["AccessAction", "access_visible_to", "changes_visible_to", "record_access", "reveal_personal_fields"]
+__all__ = [
+    "AccessAction",
+    "access_visible_to",
+    "changes_visible_to",
+    "record_access",
+    "reveal_personal_fields",
+]
 
 REVEALABLE_FIELDS = ("id_number", "phone", "address")
 
@@ -130,8 +136,12 @@ def record_access(
         object_type, object_id, person_id, task_id, division_code = _describe(obj)
         rows.append(
             AccessLog(
-                object_type=object_type, object_id=object_id, person_id=person_id, task_id=task_id,
-                division_code=division_code, **common,
+                object_type=object_type,
+                object_id=object_id,
+                person_id=person_id,
+                task_id=task_id,
+                division_code=division_code,
+                **common,
             )
         )
     _fill_person_divisions(rows)
@@ -145,8 +155,10 @@ def _fill_person_divisions(rows: list[AccessLog]) -> None:
     if not wanted:
         return
     latest = dict(
-        TracingTask.objects.filter(person_id__in=wanted).order_by("person_id", "-created_at", "-id")
-        .distinct("person_id").values_list("person_id", "division_id")
+        TracingTask.objects.filter(person_id__in=wanted)
+        .order_by("person_id", "-created_at", "-id")
+        .distinct("person_id")
+        .values_list("person_id", "division_id")
     )
     for row in rows:
         if row.object_type == "person" and not row.division_code:
@@ -163,8 +175,16 @@ def _insert_select(common: dict, queryset: QuerySet) -> int:
         f"sub._type, sub._id, sub._person, sub._task, COALESCE(sub._division, '') FROM ({select_sql}) sub"
     )
     params = [
-        common["at"], common["user_id"], common["username"], common["actor_division_code"], common["action"],
-        json.dumps(common["fields"]), common["reason"], common["ip"], common["user_agent"], common["path"],
+        common["at"],
+        common["user_id"],
+        common["username"],
+        common["actor_division_code"],
+        common["action"],
+        json.dumps(common["fields"]),
+        common["reason"],
+        common["ip"],
+        common["user_agent"],
+        common["path"],
         *select_params,
     ]
     with connection.cursor() as cursor:
@@ -198,7 +218,9 @@ def changes_visible_to(user):
         return entries.none()
     if prefix == "":
         return entries
-    ct = ContentType.objects.get_for_models(TracingTask, Person, User, Unit, UnitMembership, DutyShift, Division)
+    ct = ContentType.objects.get_for_models(
+        TracingTask, Person, User, Unit, UnitMembership, DutyShift, Division
+    )
     tasks = tasks_visible_to(user)
     units = units_visible_to(user)
     condition = (
@@ -207,14 +229,19 @@ def changes_visible_to(user):
         | Q(content_type=ct[Person], object_id__in=tasks.values("person_id"))
         | Q(content_type=ct[User], object_id__in=accounts_visible_to(user).values("pk"))
         | Q(content_type=ct[Unit], object_id__in=units.values("pk"))
-        | Q(content_type=ct[UnitMembership], object_id__in=UnitMembership.objects.filter(unit__in=units).values("pk"))
+        | Q(
+            content_type=ct[UnitMembership],
+            object_id__in=UnitMembership.objects.filter(unit__in=units).values("pk"),
+        )
         | Q(content_type=ct[DutyShift], object_id__in=DutyShift.objects.filter(unit__in=units).values("pk"))
         | Q(content_type=ct[Division], object_pk__in=divisions_visible_to(user).values("code"))
     )
     return entries.filter(condition)
 
 
-def reveal_personal_fields(request, *, task: TracingTask, reason: str, fields: Iterable[str] = REVEALABLE_FIELDS) -> dict:
+def reveal_personal_fields(
+    request, *, task: TracingTask, reason: str, fields: Iterable[str] = REVEALABLE_FIELDS
+) -> dict:
     """The unmasked values of a visible task's person, logged with the reason. The caller has fetched
     `task` through the visibility selector and checked the role (masking.sees_unmasked)."""
     wanted = [field for field in REVEALABLE_FIELDS if field in set(fields)] or list(REVEALABLE_FIELDS)

@@ -24,12 +24,21 @@ def _hash_code(code: str) -> str:
 
 @transaction.atomic
 def account_create(
-    *, username: str, role: str, division_code: str, full_name: str = "", password: str | None = None, phone: str = ""
+    *,
+    username: str,
+    role: str,
+    division_code: str,
+    full_name: str = "",
+    password: str | None = None,
+    phone: str = "",
 ) -> User:
     """Create an account. Without a password the account is inactive until activated with a code."""
     errors: dict[str, list[str]] = {}
     if role not in Role.values:
-        errors["role"] = [_("unknown role %(role)s; use one of: %(roles)s") % {"role": role, "roles": ", ".join(Role.values)}]
+        errors["role"] = [
+            _("unknown role %(role)s; use one of: %(roles)s")
+            % {"role": role, "roles": ", ".join(Role.values)}
+        ]
     try:
         code = normalize_code(division_code)
         division = Division.objects.get(code=code)
@@ -65,7 +74,9 @@ def activation_code_issue(*, user: User) -> str:
     now = timezone.now()
     with transaction.atomic():
         ActivationCode.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
-        ActivationCode.objects.create(user=user, code_hash=_hash_code(raw), expires_at=now + settings.ACTIVATION_CODE_TTL)
+        ActivationCode.objects.create(
+            user=user, code_hash=_hash_code(raw), expires_at=now + settings.ACTIVATION_CODE_TTL
+        )
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 

@@ -56,5 +56,14 @@ class TracingTaskAdmin(GuardedModelAdmin):
 
     list_display = ["id", "status", "priority", "division", "assignee", "created_at"]
     list_filter = ["status", "priority"]
-    raw_id_fields = ["person", "division", "batch", "source_task", "merged_into", "team", "subunit", "assignee"]
+    raw_id_fields = [
+        "person",
+        "division",
+        "batch",
+        "source_task",
+        "merged_into",
+        "team",
+        "subunit",
+        "assignee",
+    ]
     readonly_fields = ["status", "dispatch_due", "radius_due", "trace_due", "next_alert_at"]

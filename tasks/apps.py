@@ -30,5 +30,7 @@ class TasksConfig(AppConfig):
         auditlog.register(ContactAttempt)
         auditlog.register(RadiusControl)
         auditlog.register(TrajectoryEntry, exclude_fields=["last_edit_key"])
-        auditlog.register(CloseContact, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask")
+        auditlog.register(
+            CloseContact, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask"
+        )
         auditlog.register(TestResult)

@@ -128,7 +128,9 @@ OVERDUE_VALUES = tuple(clock.name for clock in CLOCKS)
 def overdue_q(clock_name: str, now: datetime) -> Q:
     """Tasks whose `clock_name` clock still runs and is past its deadline (breached, not yet met)."""
     clock = CLOCK_BY_NAME[clock_name]
-    return Q(**{f"{clock.due_field}__lte": now, f"{clock.stop_field}__isnull": True}) & ~Q(status__in=CLOCKLESS_STATUSES)
+    return Q(**{f"{clock.due_field}__lte": now, f"{clock.stop_field}__isnull": True}) & ~Q(
+        status__in=CLOCKLESS_STATUSES
+    )
 
 
 def filter_overdue(queryset: QuerySet, value: str, now: datetime | None = None) -> QuerySet:

@@ -60,7 +60,7 @@ def parse_key(text: str) -> bytes:
     if len(raw) != 32:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (44 characters), e.g. the output of "
-            "python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
         )
     return raw
 
@@ -98,7 +98,9 @@ class Keyring:
             blob = base64.urlsafe_b64decode(token[len(PREFIX) + 9 :])
             return cipher.decrypt(blob[:_NONCE], blob[_NONCE:], None).decode()
         except Exception as exc:  # InvalidTag, bad base64, bad UTF-8
-            raise DecryptionError(f"a value encrypted with key id {kid} does not decrypt (tampered or corrupt): {type(exc).__name__}") from None
+            raise DecryptionError(
+                f"a value encrypted with key id {kid} does not decrypt (tampered or corrupt): {type(exc).__name__}"
+            ) from None
 
 
 _keyring_cache: tuple[Any, Keyring] | None = None
@@ -161,7 +163,9 @@ def protect_row(row: Any) -> Any:
         for name in PROTECTED_ROW_KEYS:
             value = out.get(name)
             if value not in (None, ""):
-                out[name] = encrypt(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
+                out[name] = encrypt(
+                    value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+                )
         return out
     if row is None:
         return row
@@ -177,6 +181,7 @@ def reveal_row(row: Any) -> Any:
 
 
 # --- model field -----------------------------------------------------------------------------------------
+
 
 class EncryptedCharField(models.CharField):
     """A CharField whose value is encrypted in the database (a `text` column holding the envelope).
@@ -257,7 +262,7 @@ def rotate_stored_values(*, batch_size: int = 5000, log=None) -> dict[str, int]:
         stale = " OR ".join(f"({c} <> '' AND left({c}, {len(prefix)}) <> %(prefix)s)" for c in columns)
         select = f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %(after)s AND ({stale}) ORDER BY id LIMIT %(limit)s"
         sets = ", ".join(f"{c} = u.new_{c}" for c in columns)
-        arrays = ", ".join(f"%s::text[], %s::text[]" for _ in columns)
+        arrays = ", ".join("%s::text[], %s::text[]" for _ in columns)
         names = ", ".join(f"old_{c}, new_{c}" for c in columns)
         same = " AND ".join(f"t.{c} = u.old_{c}" for c in columns)
         update = f"UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS u(id, {names}) WHERE t.id = u.id AND {same}"
@@ -271,7 +276,10 @@ def rotate_stored_values(*, batch_size: int = 5000, log=None) -> dict[str, int]:
                 params: list[Any] = [[r[0] for r in rows]]
                 for i in range(len(columns)):
                     old = [r[1 + i] for r in rows]
-                    params += [old, [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old]]
+                    params += [
+                        old,
+                        [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old],
+                    ]
                 cursor.execute(update, params)
                 total += cursor.rowcount
                 after = rows[-1][0]
@@ -302,8 +310,13 @@ def rotate_report_snapshots(*, batch_size: int = 1000, log=None) -> int:
     after, total = 0, 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, data FROM {SNAPSHOT_TABLE} WHERE id > %s ORDER BY id LIMIT %s", [after, batch_size])
-            rows = [(pk, json.loads(data) if isinstance(data, str) else data) for pk, data in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT id, data FROM {SNAPSHOT_TABLE} WHERE id > %s ORDER BY id LIMIT %s",
+                [after, batch_size],
+            )
+            rows = [
+                (pk, json.loads(data) if isinstance(data, str) else data) for pk, data in cursor.fetchall()
+            ]
             if not rows:
                 break
             after = rows[-1][0]
@@ -312,8 +325,11 @@ def rotate_report_snapshots(*, batch_size: int = 1000, log=None) -> int:
                 cursor.execute(
                     f"UPDATE {SNAPSHOT_TABLE} t SET data = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, old, new) "
                     "WHERE t.id = u.id AND t.data = u.old::jsonb",
-                    [[c[0] for c in changed], [json.dumps(c[1], ensure_ascii=False) for c in changed],
-                     [json.dumps(c[2], ensure_ascii=False) for c in changed]],
+                    [
+                        [c[0] for c in changed],
+                        [json.dumps(c[1], ensure_ascii=False) for c in changed],
+                        [json.dumps(c[2], ensure_ascii=False) for c in changed],
+                    ],
                 )
                 total += cursor.rowcount
         if log:

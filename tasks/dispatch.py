@@ -89,7 +89,9 @@ slots AS (
 """
 
 
-def dispatch_where(where: str, params: dict, *, now, from_statuses, actor_id=None, reason: str = "") -> list[int]:
+def dispatch_where(
+    where: str, params: dict, *, now, from_statuses, actor_id=None, reason: str = ""
+) -> list[int]:
     """Dispatch, in one statement, the tasks `t` matching `where` whose status is in `from_statuses`
     and whose division is a village with a unit. Returns the ids dispatched. Caller holds the
     transaction."""
@@ -262,7 +264,9 @@ def plan_intake_dispatch(cursor) -> None:
 def start_waiting_clocks(scope: str, params: dict, now) -> int:
     """New tasks that stay in the duty desk's queue: start their dispatch clock, compute
     next_alert_at, and give a reason when there is none."""
-    new_cols = {"dispatch_due": "COALESCE(t.dispatch_due, COALESCE(b.started_at, t.created_at) + %(dispatch_window)s)"}
+    new_cols = {
+        "dispatch_due": "COALESCE(t.dispatch_due, COALESCE(b.started_at, t.created_at) + %(dispatch_window)s)"
+    }
     sql = f"""
     UPDATE tasks_tracingtask t
     SET dispatch_due = {new_cols["dispatch_due"]},
@@ -292,13 +296,19 @@ def dispatch_new_tasks(*, batch_id: int | None = None, now=None, follow: bool = 
     """Dispatch the new tasks (of one batch, or all) in sets; return how many were dispatched.
     `follow=False` when the person was already followed (the intake's plan_intake_dispatch did it)."""
     now = now or timezone.now()
-    scope, params = ("t.batch_id = %(batch_id)s", {"batch_id": batch_id}) if batch_id is not None else ("TRUE", {})
+    scope, params = (
+        ("t.batch_id = %(batch_id)s", {"batch_id": batch_id}) if batch_id is not None else ("TRUE", {})
+    )
     # Reasons and history are stored text: in the site's language, whatever the caller's (as the intake).
     with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
         if follow:
             _follow_the_person(scope, params, now)
         dispatched = dispatch_where(
-            scope, params, now=now, from_statuses=[TaskStatus.NEW], reason=_("Automatic dispatch after the intake batch")
+            scope,
+            params,
+            now=now,
+            from_statuses=[TaskStatus.NEW],
+            reason=_("Automatic dispatch after the intake batch"),
         )
         start_waiting_clocks(scope, params, now)
     return len(dispatched)

@@ -120,50 +120,74 @@ def describe_change(task: TracingTask, actor, seen_version: int | None) -> Field
     """Why the client's form (based on `seen_version`) is stale, in words a field worker understands."""
     status = task.status
     last = (
-        TaskTransition.objects.filter(task=task).exclude(actor=actor).select_related("actor").order_by("-at", "-id").first()
+        TaskTransition.objects.filter(task=task)
+        .exclude(actor=actor)
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
     )
-    by = {"who": _who(last.actor) if last and last.actor_id else _("the system"), "when": _when(last.at if last else None)}
+    by = {
+        "who": _who(last.actor) if last and last.actor_id else _("the system"),
+        "when": _when(last.at if last else None),
+    }
     if status == S.TRANSFERRING:
-        transfer = Transfer.objects.filter(task=task, status=Transfer.Status.PENDING).select_related("to_division").first()
+        transfer = (
+            Transfer.objects.filter(task=task, status=Transfer.Status.PENDING)
+            .select_related("to_division")
+            .first()
+        )
         target = transfer.to_division.name if transfer else "?"
         return FieldConflict(
             "transferred",
-            _("This task was transferred to %(to)s meanwhile (by %(who)s, %(when)s). Your form was not saved.")
+            _(
+                "This task was transferred to %(to)s meanwhile (by %(who)s, %(when)s). Your form was not saved."
+            )
             % {"to": target, **by},
             task,
         )
     if status == S.RETURNED:
         return FieldConflict(
             "returned",
-            _("This task was returned for more work meanwhile (by %(who)s, %(when)s). Reload it to see the comments.") % by,
+            _(
+                "This task was returned for more work meanwhile (by %(who)s, %(when)s). Reload it to see the comments."
+            )
+            % by,
             task,
         )
     if status in (S.SUBMITTED, S.APPROVED, S.REPORTED, S.CLOSED):
         return FieldConflict(
             "submitted",
-            _("This task was already submitted for review (“%(status)s”, %(when)s): it can no longer be changed here.")
+            _(
+                "This task was already submitted for review (“%(status)s”, %(when)s): it can no longer be changed here."
+            )
             % {"status": S(status).label, "when": _when(task.submitted_at) or by["when"]},
             task,
         )
     if status in (S.CANCELLED, S.MERGED):
         return FieldConflict(
             "closed",
-            _("This task was %(status)s meanwhile (by %(who)s, %(when)s).") % {"status": S(status).label, **by},
+            _("This task was %(status)s meanwhile (by %(who)s, %(when)s).")
+            % {"status": S(status).label, **by},
             task,
         )
     if status == S.NEW:
-        return FieldConflict("not_dispatched", _("This task is back with the duty desk and is not dispatched to you."), task)
+        return FieldConflict(
+            "not_dispatched", _("This task is back with the duty desk and is not dispatched to you."), task
+        )
     if last is not None and (last.details or {}).get("assignment"):
         assignee = task.assignee
         if assignee is not None and assignee != actor:
             return FieldConflict(
                 "reassigned",
-                _("This task was re-assigned to %(to)s meanwhile (by %(who)s, %(when)s).") % {"to": _who(assignee), **by},
+                _("This task was re-assigned to %(to)s meanwhile (by %(who)s, %(when)s).")
+                % {"to": _who(assignee), **by},
                 task,
             )
     return FieldConflict(
         "stale",
-        _("This task changed meanwhile (now “%(status)s”, by %(who)s, %(when)s). Reload it and check before saving again.")
+        _(
+            "This task changed meanwhile (now “%(status)s”, by %(who)s, %(when)s). Reload it and check before saving again."
+        )
         % {"status": S(status).label, **by},
         task,
         seen_version=seen_version,
@@ -194,7 +218,9 @@ def _key(raw) -> uuid.UUID:
 def _existing(model: type[Model], key: uuid.UUID, task: TracingTask):
     row = model.objects.filter(idempotency_key=key).first()
     if row is not None and row.task_id != task.pk:
-        raise FieldConflict("idempotency_key_reused", _("This idempotency key was already used for another task."), task)
+        raise FieldConflict(
+            "idempotency_key_reused", _("This idempotency key was already used for another task."), task
+        )
     return row
 
 
@@ -268,7 +294,11 @@ def _choice(data: dict, name: str, choices, errors: _Errors, *, default: str | N
         return ""
     value = str(raw)
     if value not in choices.values:
-        errors.add(name, _("unknown value %(value)s; one of %(choices)s") % {"value": value[:40], "choices": ", ".join(choices.values)})
+        errors.add(
+            name,
+            _("unknown value %(value)s; one of %(choices)s")
+            % {"value": value[:40], "choices": ", ".join(choices.values)},
+        )
         return ""
     return value
 
@@ -307,7 +337,11 @@ def _division(data: dict, name: str, errors: _Errors, *, required: bool) -> Divi
         errors.add(name, _("no division has code %(code)s") % {"code": code[:20]})
         return None
     if division.level in ("province", "city"):
-        errors.add(name, _("choose a county, township or village, not a whole %(level)s") % {"level": division.get_level_display()})
+        errors.add(
+            name,
+            _("choose a county, township or village, not a whole %(level)s")
+            % {"level": division.get_level_display()},
+        )
         return None
     return division
 
@@ -337,7 +371,9 @@ def _coordinates(data: dict, errors: _Errors) -> tuple[Decimal | None, Decimal |
 
 
 def _created(model: type[Model], *, task, actor, key, now, **values):
-    return model.objects.create(task=task, idempotency_key=key, created_by=actor, created_at=now, updated_at=now, **values)
+    return model.objects.create(
+        task=task, idempotency_key=key, created_by=actor, created_at=now, updated_at=now, **values
+    )
 
 
 def _start_record(model, *, task: TracingTask, actor, data: dict):
@@ -421,8 +457,18 @@ def record_radius(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
 # --- trajectory ----------------------------------------------------------------------------------------
 
 TRAJECTORY_FIELDS = (
-    "started_at", "ended_at", "place_name", "address", "division_code", "latitude", "longitude", "activity",
-    "transport", "vehicle_number", "seat", "companions",
+    "started_at",
+    "ended_at",
+    "place_name",
+    "address",
+    "division_code",
+    "latitude",
+    "longitude",
+    "activity",
+    "transport",
+    "vehicle_number",
+    "seat",
+    "companions",
 )
 NUMBERED_TRANSPORT = frozenset({"bus", "metro", "train", "flight", "ship", "taxi"})
 
@@ -431,10 +477,17 @@ def _trajectory_values(data: dict, now, *, partial_of: TrajectoryEntry | None = 
     """Validated field values; with `partial_of`, fields absent from `data` keep the entry's values."""
     if partial_of is not None:
         base = {
-            "started_at": partial_of.started_at, "ended_at": partial_of.ended_at, "place_name": partial_of.place_name,
-            "address": partial_of.address, "division_code": partial_of.division_id or "",
-            "latitude": partial_of.latitude, "longitude": partial_of.longitude, "activity": partial_of.activity,
-            "transport": partial_of.transport, "vehicle_number": partial_of.vehicle_number, "seat": partial_of.seat,
+            "started_at": partial_of.started_at,
+            "ended_at": partial_of.ended_at,
+            "place_name": partial_of.place_name,
+            "address": partial_of.address,
+            "division_code": partial_of.division_id or "",
+            "latitude": partial_of.latitude,
+            "longitude": partial_of.longitude,
+            "activity": partial_of.activity,
+            "transport": partial_of.transport,
+            "vehicle_number": partial_of.vehicle_number,
+            "seat": partial_of.seat,
             "companions": partial_of.companions,
         }
         data = {**base, **{k: v for k, v in data.items() if k in TRAJECTORY_FIELDS}}
@@ -449,13 +502,17 @@ def _trajectory_values(data: dict, now, *, partial_of: TrajectoryEntry | None = 
         "latitude": latitude,
         "longitude": longitude,
         "activity": _text(data, "activity", errors, limit=2000),
-        "transport": _choice(data, "transport", TrajectoryEntry.Transport, errors, default=TrajectoryEntry.Transport.NONE),
+        "transport": _choice(
+            data, "transport", TrajectoryEntry.Transport, errors, default=TrajectoryEntry.Transport.NONE
+        ),
         "vehicle_number": _text(data, "vehicle_number", errors, limit=50),
         "seat": _text(data, "seat", errors, limit=30),
         "companions": _text(data, "companions", errors, limit=2000),
     }
     if values["started_at"] and values["ended_at"] and values["ended_at"] < values["started_at"]:
-        errors.add("ended_at", _("ends before it starts (%(start)s)") % {"start": _when(values["started_at"])})
+        errors.add(
+            "ended_at", _("ends before it starts (%(start)s)") % {"start": _when(values["started_at"])}
+        )
     if values["transport"] in ("train", "flight") and not values["vehicle_number"]:
         errors.add("vehicle_number", _("required for a train or flight: the train or flight number"))
     errors.raise_if_any()
@@ -495,7 +552,9 @@ def _check_revision(entry: TrajectoryEntry, data: dict) -> None:
         who = _who(entry.updated_by) if entry.updated_by_id else _who(entry.created_by)
         raise FieldConflict(
             "entry_changed",
-            _("This trajectory entry was changed by %(who)s at %(when)s meanwhile. Reload it before editing again.")
+            _(
+                "This trajectory entry was changed by %(who)s at %(when)s meanwhile. Reload it before editing again."
+            )
             % {"who": who, "when": _when(entry.updated_at)},
             entry.task,
             entry={"id": entry.pk, "revision": entry.revision},
@@ -516,7 +575,9 @@ def trajectory_edit(*, task: TracingTask, actor, entry_id, data: dict, now=None)
         return Outcome(entry, False, task)
     _check_fresh(task, actor, data.get("version"))
     if entry.deleted_at is not None:
-        raise FieldConflict("entry_deleted", _("This trajectory entry was deleted meanwhile."), task, entry={"id": entry.pk})
+        raise FieldConflict(
+            "entry_deleted", _("This trajectory entry was deleted meanwhile."), task, entry={"id": entry.pk}
+        )
     _check_revision(entry, data)
     values = _trajectory_values(data, now, partial_of=entry)
     changed = [name for name, value in values.items() if getattr(entry, name) != value]
@@ -578,7 +639,10 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
             errors.add("phone", exc)
     address = _text(data, "address", errors, limit=500)
     if not (raw_id or raw_phone or (name and address)):
-        errors.add("id_number", _("required to find the person: give the ID number, or the phone, or the name and address"))
+        errors.add(
+            "id_number",
+            _("required to find the person: give the ID number, or the phone, or the name and address"),
+        )
     if not name and not errors.errors.get("id_number"):
         errors.add("name", _("required"))
     values = {
@@ -622,7 +686,17 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
         channel="field",
         created_by=actor,
     )
-    record = _created(CloseContact, task=task, actor=actor, key=key, now=now, id_number=id_number, phone=phone, lead=lead, **values)
+    record = _created(
+        CloseContact,
+        task=task,
+        actor=actor,
+        key=key,
+        now=now,
+        id_number=id_number,
+        phone=phone,
+        lead=lead,
+        **values,
+    )
     return Outcome(record, True, task)
 
 
@@ -652,7 +726,9 @@ def record_test(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
 # --- completeness, traced (10-hour milestone), submit ---------------------------------------------------
 
 
-def missing_for(task: TracingTask, *, no_close_contacts: bool = False, for_submit: bool = True) -> dict[str, str]:
+def missing_for(
+    task: TracingTask, *, no_close_contacts: bool = False, for_submit: bool = True
+) -> dict[str, str]:
     """What is still missing before the trajectory can be marked traced (`for_submit=False`) or the task
     submitted for review: {item: what to do}, empty when complete."""
     missing: dict[str, str] = {}
@@ -681,7 +757,10 @@ def mark_traced(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     now = now or timezone.now()
     _require_fieldwork(actor)
     task = _lock(task)
-    if task.status in (S.TRACED, S.SUBMITTED, S.APPROVED, S.REPORTED, S.CLOSED) and task.traced_at is not None:
+    if (
+        task.status in (S.TRACED, S.SUBMITTED, S.APPROVED, S.REPORTED, S.CLOSED)
+        and task.traced_at is not None
+    ):
         return Outcome(None, False, task)
     _check_fresh(task, actor, data.get("version"))
     missing = missing_for(task, for_submit=False)
@@ -702,9 +781,13 @@ def submit(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
     now = now or timezone.now()
     _require_fieldwork(actor)
     task = _lock(task)
-    if task.status == S.SUBMITTED and data.get("idempotency_key") and task.transitions.filter(
-        to_status=S.SUBMITTED, details__idempotency_key=str(data.get("idempotency_key"))
-    ).exists():
+    if (
+        task.status == S.SUBMITTED
+        and data.get("idempotency_key")
+        and task.transitions.filter(
+            to_status=S.SUBMITTED, details__idempotency_key=str(data.get("idempotency_key"))
+        ).exists()
+    ):
         return Outcome(None, False, task)
     _check_fresh(task, actor, data.get("version"))
     errors = _Errors()
@@ -718,11 +801,19 @@ def submit(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
         # The radius record exists but did not move the task (e.g. recorded before a receipt rule
         # changed): take the milestone now, at the time of the first limiting record.
         task = _ensure_received(task, actor, now)
-        first = task.radius_controls.exclude(measure=RadiusControl.Measure.NOT_REACHED).order_by("controlled_at").first()
-        task = workflow.task_mark_radius_limited(task=task, actor=actor, at=first.controlled_at if first else None, now=now)
+        first = (
+            task.radius_controls.exclude(measure=RadiusControl.Measure.NOT_REACHED)
+            .order_by("controlled_at")
+            .first()
+        )
+        task = workflow.task_mark_radius_limited(
+            task=task, actor=actor, at=first.controlled_at if first else None, now=now
+        )
     if task.status == S.RADIUS_LIMITED:
         task = workflow.task_mark_traced(task=task, actor=actor, now=now)
-    task = workflow.task_submit(task=task, actor=actor, now=now, reason=(data.get("note") or "").strip()[:2000])
+    task = workflow.task_submit(
+        task=task, actor=actor, now=now, reason=(data.get("note") or "").strip()[:2000]
+    )
     key = data.get("idempotency_key")
     if key:
         last = task.transitions.filter(to_status=S.SUBMITTED).order_by("-at", "-id").first()

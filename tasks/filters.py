@@ -29,9 +29,16 @@ class TaskFilter(django_filters.FilterSet):
         label=_("overdue"),
         method="filter_overdue",
         help_text=_("dispatch, radius, trace or rework (comma-separated: any of them)"),
-        validators=[RegexValidator(r"^(dispatch|radius|trace|rework)(,(dispatch|radius|trace|rework))*$", _("overdue must be dispatch, radius, trace or rework"))],
+        validators=[
+            RegexValidator(
+                r"^(dispatch|radius|trace|rework)(,(dispatch|radius|trace|rework))*$",
+                _("overdue must be dispatch, radius, trace or rework"),
+            )
+        ],
     )
-    unassigned = django_filters.BooleanFilter(label=_("unassigned"), method="filter_unassigned", widget=forms.CheckboxInput)
+    unassigned = django_filters.BooleanFilter(
+        label=_("unassigned"), method="filter_unassigned", widget=forms.CheckboxInput
+    )
 
     class Meta:
         model = TracingTask

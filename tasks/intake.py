@@ -38,8 +38,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .clocks import clock_windows, next_alert_sql
 from . import dispatch
+from .clocks import clock_windows, next_alert_sql
 from .dispatch import follow_reasons
 from .models import ACTIVE_STATUSES, IntakeBatch
 
@@ -72,7 +72,10 @@ def intake_run(*, now: datetime | None = None) -> IntakeBatch | None:
     except Exception as exc:
         # The transaction rolled back: every claimed lead is pending again. Keep a trace of the failure.
         IntakeBatch.objects.create(
-            started_at=now, finished_at=timezone.now(), status=IntakeBatch.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+            started_at=now,
+            finished_at=timezone.now(),
+            status=IntakeBatch.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         raise
     if batch is None:
@@ -163,14 +166,26 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
         batch.dispatched = dispatched
         batch.status = IntakeBatch.Status.FINISHED
         batch.finished_at = timezone.now()
-        batch.save(update_fields=["leads", "new_tasks", "merged", "unresolved", "dispatched", "status", "finished_at"])
+        batch.save(
+            update_fields=[
+                "leads",
+                "new_tasks",
+                "merged",
+                "unresolved",
+                "dispatched",
+                "status",
+                "finished_at",
+            ]
+        )
         cursor.execute(_DROP_WORK_TABLES)
     batch.step_times = steps
     logger.info("intake batch %s: %s leads in %s", batch.id, claimed, steps)
     return batch
 
 
-_DROP_WORK_TABLES = "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task"
+_DROP_WORK_TABLES = (
+    "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task"
+)
 
 
 def _claim(cursor) -> int:
@@ -283,7 +298,12 @@ def _attach_to_open_tasks(cursor, now: datetime) -> int:
 
 def _reason_template(message: str) -> str:
     """A translated message with {placeholders} as a PostgreSQL format() string."""
-    return message.replace("%", "%%").replace("{count}", "%1$s").replace("{names}", "%2$s").replace("{division}", "%3$s")
+    return (
+        message.replace("%", "%%")
+        .replace("{count}", "%1$s")
+        .replace("{names}", "%2$s")
+        .replace("{division}", "%3$s")
+    )
 
 
 def _resolve_villages(cursor) -> None:
@@ -408,9 +428,14 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         with transaction.atomic():
             cursor.execute(insert.replace("ON_CONFLICT", ""), params)
     except IntegrityError as exc:
-        if getattr(exc.__cause__, "diag", None) is None or exc.__cause__.diag.constraint_name != "one_active_task_per_person":
+        if (
+            getattr(exc.__cause__, "diag", None) is None
+            or exc.__cause__.diag.constraint_name != "one_active_task_per_person"
+        ):
             raise
-        logger.info("intake batch %s: a person got an active task meanwhile; inserting with ON CONFLICT", batch.id)
+        logger.info(
+            "intake batch %s: a person got an active task meanwhile; inserting with ON CONFLICT", batch.id
+        )
         on_conflict = f"ON CONFLICT (person_id) WHERE status IN {_ACTIVE_SQL} DO NOTHING"
         cursor.execute(insert.replace("ON_CONFLICT", on_conflict), params)
     new_tasks = cursor.rowcount
@@ -442,7 +467,11 @@ def _record_transitions(cursor, now: datetime) -> None:
     person was followed to their current location, then new → dispatched. Two plain inserts (the
     follow rows first, so a task's rows keep their order by id) rather than one over a lateral union:
     a second cheaper than the union at a million tasks."""
-    params = {**follow_reasons(), "now": now, "dispatch_reason": _("Automatic dispatch after the intake batch")}
+    params = {
+        **follow_reasons(),
+        "now": now,
+        "dispatch_reason": _("Automatic dispatch after the intake batch"),
+    }
     cursor.execute(
         """
         INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
@@ -486,4 +515,6 @@ def _link_leads(cursor, batch: IntakeBatch, claimed: int) -> None:
         {"batch": batch.id},
     )
     if cursor.rowcount != claimed:
-        raise IntakeIntegrityError(f"claimed {claimed} leads but could consume {cursor.rowcount}; rolled back")
+        raise IntakeIntegrityError(
+            f"claimed {claimed} leads but could consume {cursor.rowcount}; rolled back"
+        )

@@ -43,10 +43,13 @@ def _checks():
     for model, field in unconstrained_links():
         child, parent = model._meta.db_table, field.related_model._meta.db_table
         pk, column, target_column = model._meta.pk.column, field.column, field.target_field.column
-        yield f"{model._meta.label}.{field.name}", (
-            f'SELECT count(*), (array_agg(c."{pk}" ORDER BY c."{pk}"))[1:%s] '
-            f'FROM "{child}" c WHERE c."{column}" IS NOT NULL '
-            f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target_column}" = c."{column}")'
+        yield (
+            f"{model._meta.label}.{field.name}",
+            (
+                f'SELECT count(*), (array_agg(c."{pk}" ORDER BY c."{pk}"))[1:%s] '
+                f'FROM "{child}" c WHERE c."{column}" IS NOT NULL '
+                f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{target_column}" = c."{column}")'
+            ),
         )
     yield from _LEAD_STATES.items()
 
@@ -80,7 +83,12 @@ def check_integrity() -> list[Orphans]:
     """find_orphans(), logged: an error per broken link (the periodic job's alarm), else one info line."""
     found = find_orphans()
     for orphans in found:
-        logger.error("integrity: %s rows of %s point to no row (e.g. ids %s)", orphans.count, orphans.link, orphans.sample)
+        logger.error(
+            "integrity: %s rows of %s point to no row (e.g. ids %s)",
+            orphans.count,
+            orphans.link,
+            orphans.sample,
+        )
     if not found:
         logger.info("integrity: all %s unconstrained links resolve", len(unconstrained_links()))
     return found

@@ -10,8 +10,13 @@ from celery import shared_task
 from django.db import OperationalError
 
 
-@shared_task(name="tasks.purge_personal_data", ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=60,
-             max_retries=3)
+@shared_task(
+    name="tasks.purge_personal_data",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=60,
+    max_retries=3,
+)
 def purge_personal_data_job():
     from .retention import purge_personal_data
 

@@ -23,7 +23,12 @@ def sweep_deadlines():
     return {"tasks": result.tasks, "escalations": result.escalations, "notifications": result.notifications}
 
 
-@shared_task(name="tasks.deliver_notifications", ignore_result=True, autoretry_for=(Exception,), retry_backoff=True,
-             max_retries=5)
+@shared_task(
+    name="tasks.deliver_notifications",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def deliver_notifications():
     return deliver_pending()

@@ -22,8 +22,8 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,8 +40,23 @@ MAX_API_ROWS = 10_000
 DEFAULT_CHUNK = 50_000
 
 STAGING_COLUMNS = (
-    "ord", "source", "external_id", "id_number", "id_number_hash", "name", "phone", "phone_hash", "division_id",
-    "current_division_id", "address", "reason", "reported_at", "related_task_id", "payload", "priority", "person_key",
+    "ord",
+    "source",
+    "external_id",
+    "id_number",
+    "id_number_hash",
+    "name",
+    "phone",
+    "phone_hash",
+    "division_id",
+    "current_division_id",
+    "address",
+    "reason",
+    "reported_at",
+    "related_task_id",
+    "payload",
+    "priority",
+    "person_key",
 )
 _STAGING_DDL = """
 CREATE TEMP TABLE lead_staging (
@@ -130,7 +145,11 @@ def copy_text(leads: list[CleanLead]) -> str:
         external_id, name, address, reason = lead.external_id, lead.name, lead.address, lead.reason
         if special(f"{external_id}{name}{address}{reason}{payload}"):
             external_id, name, address, reason, payload = (
-                escape(external_id), escape(name), escape(address), escape(reason), escape(payload)
+                escape(external_id),
+                escape(name),
+                escape(address),
+                escape(reason),
+                escape(payload),
             )
         append(
             "\t".join(
@@ -174,7 +193,9 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def save_rejections(rejections: list[Rejection], *, channel: str, created_by_id: int | None, received_at: datetime) -> None:
+def save_rejections(
+    rejections: list[Rejection], *, channel: str, created_by_id: int | None, received_at: datetime
+) -> None:
     if not rejections:
         return
     with connection.cursor() as cursor:
@@ -184,21 +205,28 @@ def save_rejections(rejections: list[Rejection], *, channel: str, created_by_id:
             for r in rejections:
                 copy.write_row(
                     (
-                        _storable(str(r.source or ""))[:20], _storable(str(r.external_id or ""))[:100], channel, r.index,
+                        _storable(str(r.source or ""))[:20],
+                        _storable(str(r.external_id or ""))[:100],
+                        channel,
+                        r.index,
                         json.dumps(_storable(r.errors), ensure_ascii=False),
                         json.dumps(_storable(protect_row(r.row)), ensure_ascii=False, default=str),
-                        received_at, created_by_id,
+                        received_at,
+                        created_by_id,
                     )
                 )
 
 
-def _store_chunk(text: str, clean: int, rejected: list[Rejection], *, channel: str,
-                 created_by_id: int | None) -> IngestResult:
+def _store_chunk(
+    text: str, clean: int, rejected: list[Rejection], *, channel: str, created_by_id: int | None
+) -> IngestResult:
     """One chunk in one transaction: its valid leads (COPY text of `clean` leads; the ones already received
     count as duplicates) and its rejected rows."""
     received_at = timezone.now()
     with transaction.atomic():
-        accepted = insert_copy_text(text, channel=channel, created_by_id=created_by_id, received_at=received_at)
+        accepted = insert_copy_text(
+            text, channel=channel, created_by_id=created_by_id, received_at=received_at
+        )
         save_rejections(rejected, channel=channel, created_by_id=created_by_id, received_at=received_at)
     return IngestResult(accepted=accepted, duplicates=clean - accepted, rejected=rejected)
 
@@ -222,6 +250,7 @@ def ingest_rows(
 
 
 # --- files -----------------------------------------------------------------------------------------------
+
 
 class LeadFileError(Exception):
     """A file that cannot be read at all (wrong format, no header)."""
@@ -253,7 +282,9 @@ def _row_from(header: list[str], values: list[Any]) -> dict[str, Any]:
 def _clean_header(raw: Iterable[Any]) -> list[str]:
     header = [str(h or "").strip().lstrip("\ufeff").lower() for h in raw]
     if not any(h in LEAD_FIELDS for h in header):
-        raise LeadFileError(f"the first row must name the columns ({', '.join(LEAD_FIELDS)}); found {', '.join(header)[:200]}")
+        raise LeadFileError(
+            f"the first row must name the columns ({', '.join(LEAD_FIELDS)}); found {', '.join(header)[:200]}"
+        )
     return header
 
 
@@ -388,7 +419,9 @@ def _line_ends(text: str, count: int) -> int:
     return position
 
 
-def _csv_blocks(handle: IO[str], rows_per_block: int, first_block: int | None = None, second_block: int | None = None) -> Iterator[str]:
+def _csv_blocks(
+    handle: IO[str], rows_per_block: int, first_block: int | None = None, second_block: int | None = None
+) -> Iterator[str]:
     """The text of `handle` in blocks of whole CSV records: the first of `first_block` lines (the header),
     the second of `second_block` lines, then rows_per_block lines each (the last one: the rest of the file).
 
@@ -459,8 +492,10 @@ def _process_block_now(text: str, header: list[str], validator: LeadValidator) -
         def row_from(values: list[str]) -> dict[str, Any]:
             return {name: value for name, value in zip(header, values) if value}
     else:
+
         def row_from(values: list[str]) -> dict[str, Any]:
             return _row_from(header, values)
+
     for records, values in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if any(values):
             positions.append(records - 1)
@@ -577,7 +612,13 @@ class _BlockWriter:
             rejection.index += self.next_line
         self.next_line += block.records
         self.total.add(
-            _store_chunk(block.copy_text, block.clean, block.rejected, channel=self.channel, created_by_id=self.created_by_id)
+            _store_chunk(
+                block.copy_text,
+                block.clean,
+                block.rejected,
+                channel=self.channel,
+                created_by_id=self.created_by_id,
+            )
         )
         if self.progress:
             self.progress(block.rows)
@@ -595,7 +636,9 @@ class Preview:
         return self.valid - self.duplicates
 
 
-def preview_rows(rows: Iterable[tuple[int, dict]], *, source: str | None, chunk_size: int = 10_000) -> Preview:
+def preview_rows(
+    rows: Iterable[tuple[int, dict]], *, source: str | None, chunk_size: int = 10_000
+) -> Preview:
     """What importing these rows would do, without writing anything: valid rows, how many of them are
     duplicates (already received, or repeated in the file), and the rejected rows with reasons."""
     validator = LeadValidator(default_source=source)

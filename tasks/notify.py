@@ -64,7 +64,9 @@ def channel_config() -> dict:
     channels = getattr(settings, "NOTIFICATION_CHANNELS", DEFAULT_CHANNELS)
     for name, conf in channels.items():
         if conf.get("ADDRESS") not in ADDRESS_FIELDS:
-            raise ValueError(f"NOTIFICATION_CHANNELS[{name!r}]['ADDRESS'] must be one of {sorted(ADDRESS_FIELDS)}")
+            raise ValueError(
+                f"NOTIFICATION_CHANNELS[{name!r}]['ADDRESS'] must be one of {sorted(ADDRESS_FIELDS)}"
+            )
     return channels
 
 
@@ -87,10 +89,16 @@ def render(notification: Notification) -> tuple[str, str]:
             subject = _("Task %(task)s: %(clock)s deadline approaching") % {"task": task, "clock": clock}
         deadline = data.get("deadline", "")
         body = _("The %(clock)s deadline of task %(task)s is %(deadline)s.") % {
-            "clock": clock, "task": task, "deadline": _local(deadline)}
+            "clock": clock,
+            "task": task,
+            "deadline": _local(deadline),
+        }
     elif kind == Notification.Kind.TRANSFER_REQUESTED:
         subject = _("Task %(task)s is being transferred to you") % {"task": task}
-        body = _("Accept or reject the transfer of task %(task)s to %(to)s.") % {"task": task, "to": data.get("to_name", "")}
+        body = _("Accept or reject the transfer of task %(task)s to %(to)s.") % {
+            "task": task,
+            "to": data.get("to_name", ""),
+        }
     elif kind == Notification.Kind.TRANSFER_ACCEPTED:
         subject = _("Transfer of task %(task)s accepted") % {"task": task}
         body = _("%(to)s took task %(task)s.") % {"task": task, "to": data.get("to_name", "")}
@@ -140,7 +148,9 @@ def delivery_inserts(source: str) -> tuple[list[str], str, dict]:
             )"""
         )
         counts.append(f"(SELECT count(*) FROM delivery_{i})")
-        params.update({f"channel_{i}": name, f"kinds_{i}": conf.get("KINDS"), f"levels_{i}": conf.get("LEVELS")})
+        params.update(
+            {f"channel_{i}": name, f"kinds_{i}": conf.get("KINDS"), f"levels_{i}": conf.get("LEVELS")}
+        )
     return ctes, " + ".join(counts) or "0", params
 
 
@@ -229,7 +239,7 @@ class DjangoEmailBackend(BaseBackend):
                 try:
                     EmailMessage(m.subject, m.body, to=[m.address], connection=conn).send()
                     results[m.delivery_id] = None
-                except Exception as exc:  # noqa: BLE001 - any channel error is recorded on the row
+                except Exception as exc:
                     results[m.delivery_id] = repr(exc)
         return results
 
@@ -278,7 +288,7 @@ def deliver_step(*, now=None, limit: int = 100) -> int:
                 messages = [Message(r.pk, channel, r.address, *render(r.notification)) for r in group]
                 try:
                     results = get_backend(channel).send_messages(messages)
-                except Exception as exc:  # noqa: BLE001 - a broken backend fails its rows, not the step
+                except Exception as exc:
                     logger.exception("channel %s failed", channel)
                     results = {m.delivery_id: repr(exc) for m in messages}
                 for row in group:
@@ -291,8 +301,10 @@ def deliver_step(*, now=None, limit: int = 100) -> int:
                         logger.error("notification delivery %s failed for good: %s", row.pk, error)
                     else:
                         row.last_error = error
-                        row.next_attempt_at = now + timedelta(minutes=min(2 ** row.attempts, 60))
-        NotificationDelivery.objects.bulk_update(rows, ["status", "attempts", "sent_at", "last_error", "next_attempt_at"])
+                        row.next_attempt_at = now + timedelta(minutes=min(2**row.attempts, 60))
+        NotificationDelivery.objects.bulk_update(
+            rows, ["status", "attempts", "sent_at", "last_error", "next_attempt_at"]
+        )
     return len(rows)
 
 

@@ -76,7 +76,17 @@ def _tables():
     from reports.models import ReportVersion
     from reviews.models import Notice, NoticeFeedback
 
-    from .models import CloseContact, ContactAttempt, Lead, LeadRejection, Person, RadiusControl, TestResult, TracingTask, TrajectoryEntry
+    from .models import (
+        CloseContact,
+        ContactAttempt,
+        Lead,
+        LeadRejection,
+        Person,
+        RadiusControl,
+        TestResult,
+        TracingTask,
+        TrajectoryEntry,
+    )
 
     ct = ContentType.objects.get_for_models(Person, TracingTask)
     return {
@@ -106,11 +116,11 @@ def _eligible_sql(t: dict, *, held: bool = False) -> str:
         f"AND EXISTS (SELECT 1 FROM {t['task']} t WHERE t.person_id = p.id AND t.legal_hold)" if held else ""
     )
     return f"""
-        SELECT p.id FROM {t['person']} p
+        SELECT p.id FROM {t["person"]} p
         WHERE p.person_key NOT LIKE '{PURGED_PREFIX}%%'
-          AND EXISTS (SELECT 1 FROM {t['task']} t WHERE t.person_id = p.id)
+          AND EXISTS (SELECT 1 FROM {t["task"]} t WHERE t.person_id = p.id)
           AND NOT EXISTS (
-              SELECT 1 FROM {t['task']} t
+              SELECT 1 FROM {t["task"]} t
               WHERE t.person_id = p.id
                 AND (t.status <> ALL(%s) {hold} OR COALESCE(t.closed_at, t.updated_at) >= %s)
           )
@@ -139,52 +149,53 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
         cursor.execute("DROP TABLE IF EXISTS purge_person_ids")
         cursor.execute("CREATE TEMP TABLE purge_person_ids (id bigint PRIMARY KEY) ON COMMIT DROP")
         cursor.execute(
-            f"INSERT INTO purge_person_ids {_eligible_sql(t)} ORDER BY 1 LIMIT %s", [ENDED_STATUSES, cutoff, limit]
+            f"INSERT INTO purge_person_ids {_eligible_sql(t)} ORDER BY 1 LIMIT %s",
+            [ENDED_STATUSES, cutoff, limit],
         )
         cursor.execute("SELECT count(*) FROM purge_person_ids")
         if not cursor.fetchone()[0]:
             return result
         cursor.execute(
-            f"""UPDATE {t['person']} SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
+            f"""UPDATE {t["person"]} SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
                     person_key = '{PURGED_PREFIX}' || id
                 WHERE id IN (SELECT id FROM purge_person_ids)"""
         )
         result.persons = cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['lead']} l SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
+            f"""UPDATE {t["lead"]} l SET name = '', id_number = '', id_number_hash = '', phone = '', phone_hash = '',
                     address = '', reason = '', payload = '{{}}'::jsonb, person_key = '{PURGED_PREFIX}' || t.person_id
-                FROM tasks_leadlink k JOIN {t['task']} t ON t.id = k.task_id
+                FROM tasks_leadlink k JOIN {t["task"]} t ON t.id = k.task_id
                 WHERE l.id = k.lead_id AND t.person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.leads = cursor.rowcount
         # Notices: what was written to the person, from their data, and the number (its keyed hash) it
         # went to; then what the person wrote back and the answer, which quote each other.
         cursor.execute(
-            f"""UPDATE {t['notice']} SET text = '', variables = '{{}}'::jsonb, phone_hash = ''
+            f"""UPDATE {t["notice"]} SET text = '', variables = '{{}}'::jsonb, phone_hash = ''
                 WHERE person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.notices = cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['feedback']} SET text = '', answer = CASE WHEN answer = '' THEN '' ELSE '-' END
-                WHERE notice_id IN (SELECT id FROM {t['notice']} WHERE person_id IN (SELECT id FROM purge_person_ids))"""
+            f"""UPDATE {t["feedback"]} SET text = '', answer = CASE WHEN answer = '' THEN '' ELSE '-' END
+                WHERE notice_id IN (SELECT id FROM {t["notice"]} WHERE person_id IN (SELECT id FROM purge_person_ids))"""
         )
         result.notices += cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['task']} SET address = '', unresolved_reason = ''
+            f"""UPDATE {t["task"]} SET address = '', unresolved_reason = ''
                 WHERE person_id IN (SELECT id FROM purge_person_ids)"""
         )
         result.tasks = cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['logentry']} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL,
+            f"""UPDATE {t["logentry"]} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL,
                     object_repr = '#' || object_pk
                 WHERE content_type_id = %s AND object_id IN (SELECT id FROM purge_person_ids)""",
             [PERSON_LOG_FIELDS, t["person_ct"]],
         )
         result.log_entries = cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['logentry']} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL
+            f"""UPDATE {t["logentry"]} SET changes = changes - %s::text[], changes_text = '', serialized_data = NULL
                 WHERE content_type_id = %s
-                  AND object_id IN (SELECT id FROM {t['task']} WHERE person_id IN (SELECT id FROM purge_person_ids))""",
+                  AND object_id IN (SELECT id FROM {t["task"]} WHERE person_id IN (SELECT id FROM purge_person_ids))""",
             [TASK_LOG_FIELDS, t["task_ct"]],
         )
         result.log_entries += cursor.rowcount
@@ -192,16 +203,16 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
         cursor.execute("DROP TABLE IF EXISTS purge_task_ids")
         cursor.execute(
             f"""CREATE TEMP TABLE purge_task_ids ON COMMIT DROP AS
-                SELECT id FROM {t['task']} WHERE person_id IN (SELECT id FROM purge_person_ids)"""
+                SELECT id FROM {t["task"]} WHERE person_id IN (SELECT id FROM purge_person_ids)"""
         )
         in_tasks = "task_id IN (SELECT id FROM purge_task_ids)"
         for sql in (
-            f"""UPDATE {t['contact']} SET name = '', id_number = '', phone = '', last_contact_place = '', address = ''
+            f"""UPDATE {t["contact"]} SET name = '', id_number = '', phone = '', last_contact_place = '', address = ''
                 WHERE {in_tasks}""",
-            f"""UPDATE {t['trajectory']} SET address = '', companions = '', activity = '', seat = '',
+            f"""UPDATE {t["trajectory"]} SET address = '', companions = '', activity = '', seat = '',
                     latitude = NULL, longitude = NULL
                 WHERE {in_tasks}""",
-            f"""UPDATE {t['radius']} SET address = '', note = '', latitude = NULL, longitude = NULL, location_accuracy_m = NULL,
+            f"""UPDATE {t["radius"]} SET address = '', note = '', latitude = NULL, longitude = NULL, location_accuracy_m = NULL,
                     quarantine_site = CASE WHEN quarantine_site = '' THEN '' ELSE '-' END
                 WHERE {in_tasks}""",
             f"UPDATE {t['attempt']} SET note = '' WHERE {in_tasks}",
@@ -210,12 +221,12 @@ def purge_step(cutoff: datetime, *, limit: int = BATCH_SIZE) -> StepResult:
             cursor.execute(sql)
             result.field_records += cursor.rowcount
         cursor.execute(
-            f"""UPDATE {t['report']} v SET data = v.data
+            f"""UPDATE {t["report"]} v SET data = v.data
                     || jsonb_build_object('person', COALESCE(v.data->'person', '{{}}'::jsonb)
                                           || '{{"name": "", "id_number": "", "phone": "", "address": ""}}'::jsonb)
-                    || jsonb_build_object('contacts', {_scrub_array('contacts', '{"name": "", "id_number": "", "phone": "", "place": ""}')})
-                    || jsonb_build_object('trajectory', {_scrub_array('trajectory', '{"address": "", "companions": "", "activity": ""}')})
-                    || jsonb_build_object('radius', {_scrub_array('radius', '{"site": "", "note": ""}')})
+                    || jsonb_build_object('contacts', {_scrub_array("contacts", '{"name": "", "id_number": "", "phone": "", "place": ""}')})
+                    || jsonb_build_object('trajectory', {_scrub_array("trajectory", '{"address": "", "companions": "", "activity": ""}')})
+                    || jsonb_build_object('radius', {_scrub_array("radius", '{"site": "", "note": ""}')})
                 WHERE {in_tasks}"""
         )
         result.report_versions = cursor.rowcount
@@ -242,7 +253,9 @@ def purge_rejections(cutoff: datetime, *, dry_run: bool = False) -> int:
         return cursor.rowcount
 
 
-def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, triggered_by: str = "") -> PurgeRun | None:
+def purge_personal_data(
+    *, now: datetime | None = None, dry_run: bool = False, triggered_by: str = ""
+) -> PurgeRun | None:
     """Run the purge to the end (in steps of BATCH_SIZE persons). Returns the PurgeRun, or None when
     another run holds the lock."""
     now = now or timezone.now()
@@ -255,8 +268,12 @@ def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, t
     try:
         due, held = count_eligible(cutoff)
         run = PurgeRun.objects.create(
-            started_at=timezone.now(), cutoff=cutoff, retention_days=settings.RETENTION_DAYS, dry_run=dry_run,
-            held=held, triggered_by=triggered_by[:50],
+            started_at=timezone.now(),
+            cutoff=cutoff,
+            retention_days=settings.RETENTION_DAYS,
+            dry_run=dry_run,
+            held=held,
+            triggered_by=triggered_by[:50],
         )
         run.rejections = purge_rejections(cutoff, dry_run=dry_run)
         if dry_run:
@@ -278,8 +295,17 @@ def purge_personal_data(*, now: datetime | None = None, dry_run: bool = False, t
         log.info(
             "purge_personal_data%s: cutoff %s, %d persons, %d leads, %d tasks, %d history entries, %d field records, "
             "%d report versions, %d notices and feedback, %d rejected rows deleted, %d kept by legal hold",
-            " (dry run)" if dry_run else "", cutoff.isoformat(), run.persons, run.leads, run.tasks, run.log_entries,
-            run.field_records, run.report_versions, run.notices, run.rejections, held,
+            " (dry run)" if dry_run else "",
+            cutoff.isoformat(),
+            run.persons,
+            run.leads,
+            run.tasks,
+            run.log_entries,
+            run.field_records,
+            run.report_versions,
+            run.notices,
+            run.rejections,
+            held,
         )
         return run
     finally:

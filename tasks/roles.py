@@ -14,7 +14,15 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "intake.run": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     # tasks
     "task.view": frozenset(
-        {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.FIELD_STAFF, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
+        {
+            Role.DUTY_OFFICER,
+            Role.TEAM_LEADER,
+            Role.FIELD_STAFF,
+            Role.CDC_EXPERT,
+            Role.COMMANDER,
+            Role.AUDITOR,
+            Role.ADMIN,
+        }
     ),
     "task.resolve": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     "task.assign": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.ADMIN}),
@@ -24,7 +32,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "task.fieldwork": frozenset({Role.FIELD_STAFF, Role.TEAM_LEADER}),
     # review, reports, statistics, audit
     "review.decide": frozenset({Role.CDC_EXPERT}),
-    "stats.view": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.COMMANDER, Role.CDC_EXPERT, Role.ADMIN}),
+    "stats.view": frozenset(
+        {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.COMMANDER, Role.CDC_EXPERT, Role.ADMIN}
+    ),
     "audit.view": frozenset({Role.AUDITOR, Role.ADMIN}),
     "account.manage": frozenset({Role.ADMIN}),
 }

@@ -11,7 +11,6 @@ import ipaddress
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 

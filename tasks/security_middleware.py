@@ -44,9 +44,13 @@ class IdleTimeoutMiddleware:
             if last is not None and now - last > limit:
                 logout(request)
                 if _wants_json(request) or request.headers.get("HX-Request"):
-                    return JsonResponse({"detail": _("Your session ended after inactivity. Log in again.")}, status=401)
+                    return JsonResponse(
+                        {"detail": _("Your session ended after inactivity. Log in again.")}, status=401
+                    )
                 messages.info(request, _("Your session ended after inactivity. Log in again."))
-                return HttpResponseRedirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
+                return HttpResponseRedirect(
+                    f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
+                )
             if (last is None or now - last >= TOUCH_EVERY_SECONDS) and not request.META.get(PASSIVE_HEADER):
                 session[LAST_ACTIVITY_KEY] = now
         response = self.get_response(request)
@@ -81,7 +85,9 @@ class SecondFactorMiddleware:
             if not request.path.startswith(_exempt_paths()):
                 if _wants_json(request):
                     return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
-                return HttpResponseRedirect(f"{reverse('otp_verify')}?{urlencode({'next': request.get_full_path()})}")
+                return HttpResponseRedirect(
+                    f"{reverse('otp_verify')}?{urlencode({'next': request.get_full_path()})}"
+                )
         return self.get_response(request)
 
 

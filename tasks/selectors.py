@@ -94,12 +94,16 @@ def transfers_visible_to(user):
     from .models import Transfer
 
     prefix = scope_code(user)
-    queryset = Transfer.objects.select_related("task", "from_division", "to_division", "requested_by", "decided_by")
+    queryset = Transfer.objects.select_related(
+        "task", "from_division", "to_division", "requested_by", "decided_by"
+    )
     if prefix is None:
         return queryset.none()
     if prefix == "":
         return queryset
-    return queryset.filter(Q(to_division__code__startswith=prefix) | Q(from_division__code__startswith=prefix))
+    return queryset.filter(
+        Q(to_division__code__startswith=prefix) | Q(from_division__code__startswith=prefix)
+    )
 
 
 def pending_transfer_for_receiver_or_404(user, task_id: int):

@@ -64,7 +64,9 @@ def _events_values() -> str:
     rows = []
     for clock in CLOCKS:
         due, stop = f"t.{clock.due_field}", f"t.{clock.stop_field}"
-        rows.append(f"('{clock.name}', 'warning', {due} - %({clock.name}_warn)s, {due}, {clock.warning_bit}, {stop} IS NULL)")
+        rows.append(
+            f"('{clock.name}', 'warning', {due} - %({clock.name}_warn)s, {due}, {clock.warning_bit}, {stop} IS NULL)"
+        )
         rows.append(f"('{clock.name}', 'breach', {due}, {due}, {clock.breach_bit}, {stop} IS NULL)")
     return ",\n            ".join(rows)
 
@@ -200,7 +202,9 @@ def sweep_step(*, now=None, limit: int = DEFAULT_LIMIT) -> SweepResult:
             {**clock_windows(), **delivery_params, "now": now, "limit": limit},
         )
         tasks, escalations, notifications, deliveries = cursor.fetchone()
-    return SweepResult(tasks=tasks, escalations=escalations, notifications=notifications, deliveries=deliveries)
+    return SweepResult(
+        tasks=tasks, escalations=escalations, notifications=notifications, deliveries=deliveries
+    )
 
 
 def _sweep_on_this_connection(now, limit: int, max_rounds: int) -> SweepResult:
@@ -220,7 +224,9 @@ def _sweep_on_own_connection(now, limit: int, max_rounds: int) -> SweepResult:
         connection.close()  # this thread's connection (Django keeps one per thread)
 
 
-def sweep(*, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000, workers: int | None = None) -> SweepResult:
+def sweep(
+    *, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000, workers: int | None = None
+) -> SweepResult:
     """Loop the step until a step finds less than a full batch (or max_rounds, a safety stop); with many
     tasks due, on up to `workers` (SWEEP_WORKERS) connections at once (see the module docstring).
 

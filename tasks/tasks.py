@@ -21,4 +21,4 @@ def run_intake() -> int | None:
     return batch.id if batch else None
 
 
-from .jobs_workflow import *  # noqa: E402,F401,F403  (issue 4: sweep_deadlines, deliver_notifications)
+from .jobs_workflow import *  # noqa: E402, F403  (issue 4: sweep_deadlines, deliver_notifications)

@@ -19,7 +19,12 @@ from django.db import connection, transaction
 from .models.territory import CODE_LENGTH, LEVEL_DEPTH, Level
 
 EXPECTED_HEADER = ["code", "name", "level", "parent_code"]
-PARENT_LEVEL = {Level.CITY: Level.PROVINCE, Level.COUNTY: Level.CITY, Level.TOWNSHIP: Level.COUNTY, Level.VILLAGE: Level.TOWNSHIP}
+PARENT_LEVEL = {
+    Level.CITY: Level.PROVINCE,
+    Level.COUNTY: Level.CITY,
+    Level.TOWNSHIP: Level.COUNTY,
+    Level.VILLAGE: Level.TOWNSHIP,
+}
 MAX_REPORTED_ERRORS = 20
 
 
@@ -50,7 +55,9 @@ def open_text(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def read_rows(path: Path, problems: list, on_row: Callable[[], None] | None = None) -> Iterator[tuple[str, str, str, str, int]]:
+def read_rows(
+    path: Path, problems: list, on_row: Callable[[], None] | None = None
+) -> Iterator[tuple[str, str, str, str, int]]:
     """Yield (code, name, level, parent_code, line) for valid rows; append problems for the others."""
     with open_text(path) as handle:
         reader = csv.reader(handle)
@@ -59,7 +66,9 @@ def read_rows(path: Path, problems: list, on_row: Callable[[], None] | None = No
             problems.append((str(path), 1, "the file is empty"))
             return
         if [column.strip() for column in header] != EXPECTED_HEADER:
-            problems.append((str(path), 1, f"header must be {','.join(EXPECTED_HEADER)}, got {','.join(header)}"))
+            problems.append(
+                (str(path), 1, f"header must be {','.join(EXPECTED_HEADER)}, got {','.join(header)}")
+            )
             return
         for line, row in enumerate(reader, start=2):
             if on_row:
@@ -96,7 +105,9 @@ def _row_problem(row: list[str]) -> str | None:
     return None
 
 
-def load_division_files(paths: list[Path], *, with_teams: bool = False, progress: Callable[[], None] | None = None) -> LoadResult:
+def load_division_files(
+    paths: list[Path], *, with_teams: bool = False, progress: Callable[[], None] | None = None
+) -> LoadResult:
     """Validate every file, then write all of them in one transaction: all or nothing."""
     problems: list[tuple[str, int, str]] = []
     result = LoadResult()
@@ -106,11 +117,15 @@ def load_division_files(paths: list[Path], *, with_teams: bool = False, progress
         for code, name, level, parent, line in read_rows(path, problems, progress):
             if code in seen:
                 first_path, first_line = seen[code]
-                problems.append((str(path), line, f"code {code} already appears at {first_path}:{first_line}"))
+                problems.append(
+                    (str(path), line, f"code {code} already appears at {first_path}:{first_line}")
+                )
                 continue
             seen[code] = (str(path), line)
             result.by_level[level] = result.by_level.get(level, 0) + 1
-            buffer.write(f"{code}\t{_copy_escape(name)}\t{level}\t{parent or chr(92) + 'N'}\t{path.name}:{line}\n")
+            buffer.write(
+                f"{code}\t{_copy_escape(name)}\t{level}\t{parent or chr(92) + 'N'}\t{path.name}:{line}\n"
+            )
         if len(problems) >= MAX_REPORTED_ERRORS:
             break
     if problems:
@@ -144,8 +159,14 @@ def load_division_files(paths: list[Path], *, with_teams: bool = False, progress
         orphans = cursor.fetchall()
         if orphans:
             raise DivisionFileError(
-                [(origin.rsplit(":", 1)[0], int(origin.rsplit(":", 1)[1]), f"parent_code {parent} is not a known division")
-                 for origin, parent in orphans]
+                [
+                    (
+                        origin.rsplit(":", 1)[0],
+                        int(origin.rsplit(":", 1)[1]),
+                        f"parent_code {parent} is not a known division",
+                    )
+                    for origin, parent in orphans
+                ]
             )
         cursor.execute(
             """

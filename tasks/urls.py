@@ -1,7 +1,11 @@
 from django.urls import path
 
-from .views import accounts, field, intake
-from .views import dispatch  # issue 4
+from .views import (
+    accounts,
+    dispatch,  # issue 4
+    field,
+    intake,
+)
 
 urlpatterns = [
     path("", accounts.home, name="home"),
@@ -23,8 +27,18 @@ urlpatterns = [
     path("dispatch/tasks/<int:task_id>/transfer/", dispatch.task_transfer, name="task_transfer_page"),
     path("dispatch/receipts/", dispatch.receipts, name="receipts"),
     path("dispatch/transfers/", dispatch.transfer_inbox, name="transfer_inbox"),
-    path("dispatch/transfers/<int:task_id>/accept/", dispatch.transfer_decide, {"decision": "accept"}, name="transfer_accept_page"),
-    path("dispatch/transfers/<int:task_id>/reject/", dispatch.transfer_decide, {"decision": "reject"}, name="transfer_reject_page"),
+    path(
+        "dispatch/transfers/<int:task_id>/accept/",
+        dispatch.transfer_decide,
+        {"decision": "accept"},
+        name="transfer_accept_page",
+    ),
+    path(
+        "dispatch/transfers/<int:task_id>/reject/",
+        dispatch.transfer_decide,
+        {"decision": "reject"},
+        name="transfer_reject_page",
+    ),
     path("dispatch/assign/", dispatch.bulk_assign, name="bulk_assign"),
     path("notifications/", dispatch.notification_inbox, name="notification_inbox"),
     path("notifications/read/", dispatch.notifications_read, name="notifications_read"),

@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/2fa/setup/", security.otp_setup, name="otp_setup"),
     path("tasks/<int:pk>/reveal/", security.task_reveal, name="task_reveal"),
     path("audit/", security.audit_log, name="audit_log"),
-    path("audit/persons/<int:person_id>/access.csv", security.audit_person_export, name="audit_person_export"),
+    path(
+        "audit/persons/<int:person_id>/access.csv", security.audit_person_export, name="audit_person_export"
+    ),
     path("api/v1/tasks/<int:task_id>/reveal/", api_security.TaskRevealApi.as_view(), name="task-reveal"),
 ]

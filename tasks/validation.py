@@ -94,6 +94,7 @@ _MIDDLE_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·"
 
 # --- resident ID (GB 11643) ---------------------------------------------------------------------------
 
+
 def id_check_digit(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character of the first 17 digits of a resident ID."""
     if len(first17) == 17 and first17.isdigit():
@@ -135,7 +136,10 @@ def clean_id_number(raw: str, today: date | None = None) -> tuple[str, str]:
             raise ValueError(problem)
         expected = id_check_digit(value[:17])
         if value[17] != expected:
-            raise ValueError(_("check digit should be %(expected)s, got %(got)s") % {"expected": expected, "got": value[17]})
+            raise ValueError(
+                _("check digit should be %(expected)s, got %(got)s")
+                % {"expected": expected, "got": value[17]}
+            )
         return value, value
     if len(value) == 15:
         if not _ID15.fullmatch(value):
@@ -144,10 +148,13 @@ def clean_id_number(raw: str, today: date | None = None) -> tuple[str, str]:
         if problem:
             raise ValueError(problem)
         return value, upgrade_id15(value)
-    raise ValueError(_("a resident ID has 18 characters (or 15 digits in the old format), got %(n)d") % {"n": len(value)})
+    raise ValueError(
+        _("a resident ID has 18 characters (or 15 digits in the old format), got %(n)d") % {"n": len(value)}
+    )
 
 
 # --- phones and names ------------------------------------------------------------------------------------
+
 
 def clean_mobile(raw: str) -> str:
     value = _PHONE_FORMATTING.sub("", raw.strip())
@@ -172,6 +179,7 @@ def name_key(name: str) -> str:
 
 
 # --- keyed hashes ----------------------------------------------------------------------------------------
+
 
 class _Hasher:
     """HMAC-SHA256 with one key, from SHA-256 states pre-loaded with the key's inner and outer pads
@@ -232,6 +240,7 @@ def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hash
 
 # --- reported_at -----------------------------------------------------------------------------------------
 
+
 def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
     if isinstance(raw, datetime):
         value = raw
@@ -240,7 +249,10 @@ def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(_("%(value)s is not a date and time (use ISO 8601, e.g. 2024-05-01T08:30:00+08:00)") % {"value": text[:40]}) from None
+            raise ValueError(
+                _("%(value)s is not a date and time (use ISO 8601, e.g. 2024-05-01T08:30:00+08:00)")
+                % {"value": text[:40]}
+            ) from None
     if value.tzinfo is None:
         # zoneinfo resolves the offset from the wall time (replace() is correct with zoneinfo, not pytz).
         value = value.replace(tzinfo=tz or timezone.get_current_timezone())
@@ -251,6 +263,7 @@ def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
 
 # --- county from an address ------------------------------------------------------------------------------
 
+
 class CountyIndex:
     """Counties (and county-level cities) found by name in free-text addresses, disambiguated by the
     city or province named beside them. Built from one query, cached for the validator's lifetime."""
@@ -259,21 +272,27 @@ class CountyIndex:
         self.by_name: dict[str, list[str]] = {}
         self.upper_by_name: dict[str, list[str]] = {}
         with cursor or connection.cursor() as cursor:
-            cursor.execute("SELECT code, name, level FROM tasks_division WHERE level IN ('province', 'city', 'county')")
+            cursor.execute(
+                "SELECT code, name, level FROM tasks_division WHERE level IN ('province', 'city', 'county')"
+            )
             for code, name, level in cursor.fetchall():
                 target = self.by_name if level == Level.COUNTY else self.upper_by_name
                 target.setdefault(name, []).append(code)
                 short = _short_upper_name(name) if level != Level.COUNTY else None
                 if short and short != name:
                     target.setdefault(short, []).append(code)
-        self.lengths = sorted({len(n) for n in self.by_name} | {len(n) for n in self.upper_by_name}, reverse=True)
+        self.lengths = sorted(
+            {len(n) for n in self.by_name} | {len(n) for n in self.upper_by_name}, reverse=True
+        )
         # The lengths of the names beginning with each character: only positions where a name can start
         # are looked at, and only with the lengths of the names starting with that character.
         self.lengths_by_first: dict[str, tuple[int, ...]] = {}
         for name in (*self.by_name, *self.upper_by_name):
             if name:
                 self.lengths_by_first[name[0]] = (*self.lengths_by_first.get(name[0], ()), len(name))
-        self.lengths_by_first = {c: tuple(sorted(set(ls), reverse=True)) for c, ls in self.lengths_by_first.items()}
+        self.lengths_by_first = {
+            c: tuple(sorted(set(ls), reverse=True)) for c, ls in self.lengths_by_first.items()
+        }
 
     def _names_in(self, address: str, table: dict[str, list[str]]) -> set[str]:
         """The codes of every name of `table` that appears in the address (overlaps included)."""
@@ -309,6 +328,7 @@ def _short_upper_name(name: str) -> str | None:
 
 
 # --- the validator ---------------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class CleanLead:
@@ -385,7 +405,13 @@ class LeadValidator:
             v = item.values
             if item.errors:
                 rejected.append(
-                    Rejection(item.index, v.get("external_id", ""), v.get("source", ""), item.errors, _jsonable(item.row))
+                    Rejection(
+                        item.index,
+                        v.get("external_id", ""),
+                        v.get("source", ""),
+                        item.errors,
+                        _jsonable(item.row),
+                    )
                 )
                 continue
             id18 = v.get("id18", "")
@@ -430,7 +456,7 @@ class LeadValidator:
         for key, raw in row.items():
             if key not in _LEAD_FIELD_SET:
                 _fail(errors, str(key), _("unknown field; put source-specific fields in payload"))
-            elif (("\x00" in raw) if raw.__class__ is str else _has_nul(raw)):
+            elif ("\x00" in raw) if raw.__class__ is str else _has_nul(raw):
                 # PostgreSQL text and jsonb cannot hold U+0000: refused here instead of failing the COPY (a 500).
                 _fail(errors, str(key), _("must not contain NUL characters"))
 
@@ -438,7 +464,12 @@ class LeadValidator:
         if not source:
             _fail(errors, "source", _("required"))
         elif source not in SOURCES:
-            _fail(errors, "source", _("unknown source %(value)s; one of %(choices)s") % {"value": source, "choices": ", ".join(Source.values)})
+            _fail(
+                errors,
+                "source",
+                _("unknown source %(value)s; one of %(choices)s")
+                % {"value": source, "choices": ", ".join(Source.values)},
+            )
         else:
             values["source"] = source
         values["external_id"] = _text(row, "external_id", errors, MAX_EXTERNAL_ID)
@@ -460,7 +491,11 @@ class LeadValidator:
             except ValueError as exc:
                 _fail(errors, "phone", str(exc))
         if not (raw_id or raw_phone or (name and address)):
-            _fail(errors, "id_number", _("required to find the person: give id_number, or phone, or name and address"))
+            _fail(
+                errors,
+                "id_number",
+                _("required to find the person: give id_number, or phone, or name and address"),
+            )
 
         raw_reported = row.get("reported_at")
         if raw_reported is None or raw_reported == "":
@@ -479,7 +514,11 @@ class LeadValidator:
                 except ValueError as exc:
                     _fail(errors, code_field, str(exc))
         if not address and not _raw_text(row.get("division_code")):
-            _fail(errors, "division_code", _("required: give division_code, or an address that names a known county"))
+            _fail(
+                errors,
+                "division_code",
+                _("required: give division_code, or an address that names a known county"),
+            )
 
         raw_task = row.get("related_task")
         if raw_task is not None and raw_task != "":
@@ -490,7 +529,11 @@ class LeadValidator:
             except ValueError:
                 _fail(errors, "related_task", _("must be the id of a task (a positive whole number)"))
         elif source == Source.CLOSE_CONTACT:
-            _fail(errors, "related_task", _("required for close_contact leads: the id of the task that found this contact"))
+            _fail(
+                errors,
+                "related_task",
+                _("required for close_contact leads: the id of the task that found this contact"),
+            )
 
         payload = row.get("payload")
         if payload is None or payload == "":
@@ -519,8 +562,15 @@ class LeadValidator:
 
     # One query per chunk for the codes and task ids not seen before.
     def _lookup(self, pending: list[_Pending]) -> None:
-        codes = {c for p in pending for c in (p.division_code, p.current_division_code) if c and c not in self._known_codes}
-        tasks = {p.related_task for p in pending if p.related_task and p.related_task not in self._known_tasks}
+        codes = {
+            c
+            for p in pending
+            for c in (p.division_code, p.current_division_code)
+            if c and c not in self._known_codes
+        }
+        tasks = {
+            p.related_task for p in pending if p.related_task and p.related_task not in self._known_tasks
+        }
         if codes:
             with self._cursor() as cursor:
                 cursor.execute("SELECT code FROM tasks_division WHERE code = ANY(%s)", [list(codes)])
@@ -538,7 +588,9 @@ class LeadValidator:
             if self._known_codes.get(item.division_code):
                 values["division_id"] = item.division_code
             else:
-                errors.setdefault("division_code", []).append(_("no division has code %(code)s") % {"code": item.division_code})
+                errors.setdefault("division_code", []).append(
+                    _("no division has code %(code)s") % {"code": item.division_code}
+                )
         elif values.get("address") and "division_code" not in errors:
             county = self.county_index.county_of(values["address"])
             if county:
@@ -555,7 +607,9 @@ class LeadValidator:
                     _("no division has code %(code)s") % {"code": item.current_division_code}
                 )
         if item.related_task and not self._known_tasks.get(item.related_task):
-            errors.setdefault("related_task", []).append(_("no task has id %(id)s") % {"id": item.related_task})
+            errors.setdefault("related_task", []).append(
+                _("no task has id %(id)s") % {"id": item.related_task}
+            )
 
     def _cursor(self):
         return self.cursor() if self.cursor is not None else connection.cursor()

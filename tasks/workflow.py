@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from .clocks import compute_next_alert_at, filter_overdue  # noqa: F401  (filter_overdue: API contract)
 from .dispatch import OPEN_LOAD_STATUSES, SLOTS_SQL, assign_mode, dispatch_where, slot_params
-from .models import Division, Notification, TaskStatus, TaskTransition, Transfer, TracingTask, Unit, User
+from .models import Division, Notification, TaskStatus, TaskTransition, TracingTask, Transfer, Unit, User
 from .models.accounts import Role
 from .roles import can
 from .selectors import in_scope
@@ -98,7 +98,9 @@ def _require(actor, capability: str, code: str | None) -> None:
         raise PermissionDenied(_("This is outside your territory."))
 
 
-def _record(task: TracingTask, *, from_status: str, to_status: str, actor, now, reason: str = "", **details) -> TaskTransition:
+def _record(
+    task: TracingTask, *, from_status: str, to_status: str, actor, now, reason: str = "", **details
+) -> TaskTransition:
     return TaskTransition.objects.create(
         task=task,
         from_status=str(from_status),
@@ -118,23 +120,43 @@ def _save(task: TracingTask, now, fields: Iterable[str]) -> None:
     task.refresh_from_db(fields=["version"])
 
 
-def _move(task: TracingTask, to_status: str, *, actor, now, reason: str = "", fields=(), decides_transfer: bool = False,
-          **details) -> TracingTask:
+def _move(
+    task: TracingTask,
+    to_status: str,
+    *,
+    actor,
+    now,
+    reason: str = "",
+    fields=(),
+    decides_transfer: bool = False,
+    **details,
+) -> TracingTask:
     """Change the status of a locked task (checked against the table), save, record. A transferring task
     is read-only: only the receiving desk's decision (or a cancellation) moves it."""
     from_status = task.status
     check_transition(from_status, to_status)
     if from_status == S.TRANSFERRING and not decides_transfer and to_status != S.CANCELLED:
-        raise IllegalTransition(from_status, to_status, _("The task is being transferred: wait for the receiving desk."))
+        raise IllegalTransition(
+            from_status, to_status, _("The task is being transferred: wait for the receiving desk.")
+        )
     task.status = to_status
     _save(task, now, ["status", *fields])
-    _record(task, from_status=from_status, to_status=to_status, actor=actor, now=now, reason=reason, **details)
+    _record(
+        task, from_status=from_status, to_status=to_status, actor=actor, now=now, reason=reason, **details
+    )
     return task
 
 
 def _notify(recipients: Iterable[int], *, kind: str, task=None, transfer=None, now=None, **data) -> int:
     rows = [
-        Notification(recipient_id=uid, kind=kind, task=task, transfer=transfer, data=data, created_at=now or timezone.now())
+        Notification(
+            recipient_id=uid,
+            kind=kind,
+            task=task,
+            transfer=transfer,
+            data=data,
+            created_at=now or timezone.now(),
+        )
         for uid in {u for u in recipients if u}
     ]
     Notification.objects.bulk_create(rows)
@@ -164,7 +186,11 @@ def desk_officer_ids(code: str, now) -> list[int]:
     )
     if on_shift:
         return on_shift
-    return list(User.objects.filter(is_active=True, role=Role.DUTY_OFFICER, division_id=desk).values_list("pk", flat=True))
+    return list(
+        User.objects.filter(is_active=True, role=Role.DUTY_OFFICER, division_id=desk).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def _village(code: str, *, actor, field: str = "division_code") -> Division:
@@ -194,8 +220,12 @@ def task_dispatch(*, task: TracingTask, actor=None, now=None, reason: str = "") 
     if task.is_unresolved:
         raise ValidationError(_("The task's village is unknown: resolve it first."), code="unresolved")
     done = dispatch_where(
-        "t.id = %(task_id)s", {"task_id": task.pk}, now=now, from_statuses=[S.NEW],
-        actor_id=getattr(actor, "pk", None), reason=reason or _("Dispatched"),
+        "t.id = %(task_id)s",
+        {"task_id": task.pk},
+        now=now,
+        from_statuses=[S.NEW],
+        actor_id=getattr(actor, "pk", None),
+        reason=reason or _("Dispatched"),
     )
     if not done:
         raise ValidationError(_("The village has no investigation team or sub-unit."), code="no_unit")
@@ -210,17 +240,26 @@ def task_resolve_division(*, task: TracingTask, actor, division_code: str, now=N
     task = _lock(task)
     _require(actor, "task.resolve", task.division_id)
     if task.status != S.NEW:
-        raise IllegalTransition(task.status, S.DISPATCHED, _("Only a new task waiting in the queue can be resolved."))
+        raise IllegalTransition(
+            task.status, S.DISPATCHED, _("Only a new task waiting in the queue can be resolved.")
+        )
     village = _village(division_code, actor=actor)
     previous = task.division_id
     task.division = village
     task.unresolved_reason = ""
     task.save(update_fields=["division", "unresolved_reason"])
     _record(
-        task, from_status=S.NEW, to_status=S.NEW, actor=actor, now=now, reason=_("Village resolved by the duty desk"),
+        task,
+        from_status=S.NEW,
+        to_status=S.NEW,
+        actor=actor,
+        now=now,
+        reason=_("Village resolved by the duty desk"),
         division={"from": previous, "to": village.code},
     )
-    return task_dispatch(task=task, actor=actor, now=now, reason=_("Dispatched after the village was resolved"))
+    return task_dispatch(
+        task=task, actor=actor, now=now, reason=_("Dispatched after the village was resolved")
+    )
 
 
 def _least_loaded_member(subunit: Unit) -> int | None:
@@ -258,16 +297,26 @@ def _subunit_for(task: TracingTask, subunit: Unit, actor) -> Unit:
 
 
 @transaction.atomic
-def task_assign(*, task: TracingTask, actor, assignee: User | None = None, subunit: Unit | None = None, reason: str = "",
-                now=None) -> TracingTask:
+def task_assign(
+    *,
+    task: TracingTask,
+    actor,
+    assignee: User | None = None,
+    subunit: Unit | None = None,
+    reason: str = "",
+    now=None,
+) -> TracingTask:
     """Manual re-assignment: to a person, or to a sub-unit of the same township (its least-loaded
     member, or its leader's choice). The status does not change; the history row records who had it."""
     now = now or timezone.now()
     task = _lock(task)
     _require(actor, "task.assign", task.division_id)
     if task.status not in ASSIGNABLE:
-        raise IllegalTransition(task.status, task.status, _("A task in state “%(status)s” cannot be re-assigned.") % {
-            "status": S(task.status).label})
+        raise IllegalTransition(
+            task.status,
+            task.status,
+            _("A task in state “%(status)s” cannot be re-assigned.") % {"status": S(task.status).label},
+        )
     if (assignee is None) == (subunit is None):
         raise ValidationError(_("Give either an assignee or a sub-unit."))
     before = {"division": task.division_id, "subunit": task.subunit_id, "assignee": task.assignee_id}
@@ -281,16 +330,30 @@ def task_assign(*, task: TracingTask, actor, assignee: User | None = None, subun
         task.assignee = assignee
     after = {"division": task.division_id, "subunit": task.subunit_id, "assignee": task.assignee_id}
     _save(task, now, ["division", "subunit", "assignee"])
-    _record(task, from_status=task.status, to_status=task.status, actor=actor, now=now,
-            reason=reason or _("Re-assigned"), assignment={"from": before, "to": after})
+    _record(
+        task,
+        from_status=task.status,
+        to_status=task.status,
+        actor=actor,
+        now=now,
+        reason=reason or _("Re-assigned"),
+        assignment={"from": before, "to": after},
+    )
     if task.assignee_id and task.assignee_id != before["assignee"]:
         _notify([task.assignee_id], kind=Notification.Kind.ASSIGNED, task=task, now=now)
     return task
 
 
 @transaction.atomic
-def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None, subunit: Unit | None = None,
-                     reason: str = "", now=None) -> int:
+def task_assign_bulk(
+    *,
+    task_ids: list[int],
+    actor,
+    assignee: User | None = None,
+    subunit: Unit | None = None,
+    reason: str = "",
+    now=None,
+) -> int:
     """Re-assign many selected tasks at once, in sets. All or nothing: if any task is outside the
     actor's territory, not assignable, or outside the assignee's village, nothing changes and the error
     names the tasks. To a sub-unit: its members share the tasks by current open load."""
@@ -304,7 +367,10 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
     from .selectors import tasks_visible_to
 
     rows = list(
-        tasks_visible_to(actor).filter(pk__in=ids).select_for_update(of=("self",)).values_list("pk", "status", "division_id")
+        tasks_visible_to(actor)
+        .filter(pk__in=ids)
+        .select_for_update(of=("self",))
+        .values_list("pk", "status", "division_id")
     )
     found = {pk for pk, _status, _code in rows}
     problems: dict[str, list[int]] = {}
@@ -315,7 +381,9 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
     if assignee is not None:
         if not assignee.is_active or assignee.role not in ASSIGNEE_ROLES:
             raise ValidationError({"assignee": _("Tasks go to field staff or team leaders.")})
-        if outside := [pk for pk, _s, code in rows if not in_scope(assignee, code) or not in_scope(actor, code)]:
+        if outside := [
+            pk for pk, _s, code in rows if not in_scope(assignee, code) or not in_scope(actor, code)
+        ]:
             problems["outside_assignee_territory"] = outside
     else:
         if subunit.kind != Unit.Kind.SUBUNIT or not in_scope(actor, subunit.division_id):
@@ -324,7 +392,9 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
             problems["other_township"] = other
     if problems:
         detail = "; ".join(f"{key}: {', '.join(map(str, value))}" for key, value in problems.items())
-        raise BulkRefused(_("Nothing was re-assigned. Tasks that cannot be: %(detail)s") % {"detail": detail}, problems)
+        raise BulkRefused(
+            _("Nothing was re-assigned. Tasks that cannot be: %(detail)s") % {"detail": detail}, problems
+        )
     if assignee is not None:
         target_sql = "SELECT t.id, NULL::bigint AS subunit_id, NULL::varchar AS division_id, %(assignee)s::bigint AS user_id FROM tasks_tracingtask t WHERE t.id = ANY(%(ids)s)"
     else:
@@ -375,7 +445,10 @@ def task_assign_bulk(*, task_ids: list[int], actor, assignee: User | None = None
         cursor.execute(sql, params)
         changed = cursor.fetchall()
     notified = [(task_id, uid) for task_id, uid, old in changed if uid and uid != old]
-    rows = [Notification(recipient_id=uid, kind=Notification.Kind.ASSIGNED, task_id=task_id, created_at=now) for task_id, uid in notified]
+    rows = [
+        Notification(recipient_id=uid, kind=Notification.Kind.ASSIGNED, task_id=task_id, created_at=now)
+        for task_id, uid in notified
+    ]
     Notification.objects.bulk_create(rows)
     return len(changed)
 
@@ -387,7 +460,9 @@ def task_receive(*, task: TracingTask, actor, now=None) -> TracingTask:
     task = _lock(task)
     _require(actor, "task.receive", task.division_id)
     task.received_at = now
-    return _move(task, S.RECEIVED, actor=actor, now=now, reason=_("Receipt confirmed"), fields=["received_at"])
+    return _move(
+        task, S.RECEIVED, actor=actor, now=now, reason=_("Receipt confirmed"), fields=["received_at"]
+    )
 
 
 # --- field-work milestones (called by the field-work issue) --------------------------------------
@@ -401,8 +476,14 @@ def task_mark_radius_limited(*, task: TracingTask, actor, at=None, now=None, rea
     task = _lock(task)
     _require(actor, "task.fieldwork", task.division_id)
     task.radius_limited_at = task.radius_limited_at or at or now
-    return _move(task, S.RADIUS_LIMITED, actor=actor, now=now, reason=reason or _("Activity radius limited"),
-                 fields=["radius_limited_at"])
+    return _move(
+        task,
+        S.RADIUS_LIMITED,
+        actor=actor,
+        now=now,
+        reason=reason or _("Activity radius limited"),
+        fields=["radius_limited_at"],
+    )
 
 
 @transaction.atomic
@@ -412,7 +493,9 @@ def task_mark_traced(*, task: TracingTask, actor, at=None, now=None, reason: str
     task = _lock(task)
     _require(actor, "task.fieldwork", task.division_id)
     task.traced_at = task.traced_at or at or now
-    return _move(task, S.TRACED, actor=actor, now=now, reason=reason or _("Trajectory traced"), fields=["traced_at"])
+    return _move(
+        task, S.TRACED, actor=actor, now=now, reason=reason or _("Trajectory traced"), fields=["traced_at"]
+    )
 
 
 @transaction.atomic
@@ -426,12 +509,15 @@ def task_submit(*, task: TracingTask, actor, now=None, reason: str = "") -> Trac
     if task.status == S.RETURNED:
         task.rework_done_at = now  # stops the rework clock the expert's return started
         fields.append("rework_done_at")
-    return _move(task, S.SUBMITTED, actor=actor, now=now, reason=reason or _("Submitted for review"), fields=fields)
+    return _move(
+        task, S.SUBMITTED, actor=actor, now=now, reason=reason or _("Submitted for review"), fields=fields
+    )
 
 
 @transaction.atomic
-def task_change_status(*, task: TracingTask, to_status: str, actor=None, reason: str = "", now=None,
-                       **changes) -> TracingTask:
+def task_change_status(
+    *, task: TracingTask, to_status: str, actor=None, reason: str = "", now=None, **changes
+) -> TracingTask:
     """Generic checked move for the later issues (review: submitted → returned/approved, reports:
     approved → reported → closed, intake: → merged). Authorisation is the caller's; `changes` are
     field values set in the same save (e.g. approved_at=now)."""
@@ -442,7 +528,9 @@ def task_change_status(*, task: TracingTask, to_status: str, actor=None, reason:
     if task.status == S.TRANSFERRING and to_status == S.CANCELLED:
         # A cancelled task is no longer offered to the receiving desk.
         Transfer.objects.filter(task=task, status=Transfer.Status.PENDING).update(
-            status=Transfer.Status.REJECTED, decided_by=actor if getattr(actor, "pk", None) else None, decided_at=now,
+            status=Transfer.Status.REJECTED,
+            decided_by=actor if getattr(actor, "pk", None) else None,
+            decided_at=now,
             decision_reason=reason or _("The task was cancelled"),
         )
     return _move(task, to_status, actor=actor, now=now, reason=reason, fields=list(changes))
@@ -452,7 +540,11 @@ def task_change_status(*, task: TracingTask, to_status: str, actor=None, reason:
 
 
 def pending_transfer(task: TracingTask) -> Transfer | None:
-    return Transfer.objects.filter(task=task, status=Transfer.Status.PENDING).select_related("to_division").first()
+    return (
+        Transfer.objects.filter(task=task, status=Transfer.Status.PENDING)
+        .select_related("to_division")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -470,19 +562,40 @@ def task_transfer(*, task: TracingTask, actor, division_code: str, reason: str, 
     try:
         target = Division.objects.get(code=(division_code or "").strip())
     except Division.DoesNotExist:
-        raise ValidationError({"division_code": _("No division has code %(code)s.") % {"code": division_code}}) from None
+        raise ValidationError(
+            {"division_code": _("No division has code %(code)s.") % {"code": division_code}}
+        ) from None
     if target.level == "province":
         raise ValidationError({"division_code": _("Transfer to a city, county, township or village.")})
     if target.code == task.division_id:
         raise ValidationError({"division_code": _("The task is already there.")})
     transfer = Transfer.objects.create(
-        task=task, from_division_id=task.division_id, to_division=target, from_status=task.status, reason=reason,
-        requested_by=actor, requested_at=now,
+        task=task,
+        from_division_id=task.division_id,
+        to_division=target,
+        from_status=task.status,
+        reason=reason,
+        requested_by=actor,
+        requested_at=now,
     )
-    _move(task, S.TRANSFERRING, actor=actor, now=now, reason=reason, transfer=transfer.pk,
-          division={"from": task.division_id, "to": target.code})
-    _notify(desk_officer_ids(target.code, now), kind=Notification.Kind.TRANSFER_REQUESTED, task=task,
-            transfer=transfer, now=now, to=target.code, to_name=target.name)
+    _move(
+        task,
+        S.TRANSFERRING,
+        actor=actor,
+        now=now,
+        reason=reason,
+        transfer=transfer.pk,
+        division={"from": task.division_id, "to": target.code},
+    )
+    _notify(
+        desk_officer_ids(target.code, now),
+        kind=Notification.Kind.TRANSFER_REQUESTED,
+        task=task,
+        transfer=transfer,
+        now=now,
+        to=target.code,
+        to_name=target.name,
+    )
     return transfer
 
 
@@ -513,17 +626,38 @@ def task_transfer_accept(*, task: TracingTask, actor, now=None) -> TracingTask:
     task.save(update_fields=["division", "team", "subunit", "assignee"])
     reason = _("Transfer accepted")
     if target.level == "village":
-        done = dispatch_where("t.id = %(task_id)s", {"task_id": task.pk}, now=now, from_statuses=[S.TRANSFERRING],
-                              actor_id=actor.pk, reason=reason)
+        done = dispatch_where(
+            "t.id = %(task_id)s",
+            {"task_id": task.pk},
+            now=now,
+            from_statuses=[S.TRANSFERRING],
+            actor_id=actor.pk,
+            reason=reason,
+        )
         task.refresh_from_db()
     else:
         done = []
     if not done:
         task.unresolved_reason = _("Transferred here: choose the village")
-        _move(task, S.NEW, actor=actor, now=now, reason=reason, fields=["unresolved_reason"], decides_transfer=True,
-              transfer=transfer.pk)
-    _notify([transfer.requested_by_id], kind=Notification.Kind.TRANSFER_ACCEPTED, task=task, transfer=transfer, now=now,
-            to=target.code, to_name=target.name)
+        _move(
+            task,
+            S.NEW,
+            actor=actor,
+            now=now,
+            reason=reason,
+            fields=["unresolved_reason"],
+            decides_transfer=True,
+            transfer=transfer.pk,
+        )
+    _notify(
+        [transfer.requested_by_id],
+        kind=Notification.Kind.TRANSFER_ACCEPTED,
+        task=task,
+        transfer=transfer,
+        now=now,
+        to=target.code,
+        to_name=target.name,
+    )
     return task
 
 
@@ -539,8 +673,22 @@ def task_transfer_reject(*, task: TracingTask, actor, reason: str, now=None) -> 
     transfer.status = Transfer.Status.REJECTED
     transfer.decided_by, transfer.decided_at, transfer.decision_reason = actor, now, reason
     transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    _move(task, transfer.from_status, actor=actor, now=now, reason=reason, decides_transfer=True, transfer=transfer.pk,
-          rejected=True)
-    _notify([transfer.requested_by_id], kind=Notification.Kind.TRANSFER_REJECTED, task=task, transfer=transfer, now=now,
-            reason=reason)
+    _move(
+        task,
+        transfer.from_status,
+        actor=actor,
+        now=now,
+        reason=reason,
+        decides_transfer=True,
+        transfer=transfer.pk,
+        rejected=True,
+    )
+    _notify(
+        [transfer.requested_by_id],
+        kind=Notification.Kind.TRANSFER_REJECTED,
+        task=task,
+        transfer=transfer,
+        now=now,
+        reason=reason,
+    )
     return task

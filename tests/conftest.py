@@ -51,7 +51,9 @@ def password():
 
 @pytest.fixture
 def duty_officer(hainan):
-    return UserFactory(username="alice", full_name="值班员甲", role=Role.DUTY_OFFICER, division_id=HOME_COUNTY)
+    return UserFactory(
+        username="alice", full_name="值班员甲", role=Role.DUTY_OFFICER, division_id=HOME_COUNTY
+    )
 
 
 @pytest.fixture
@@ -77,7 +79,9 @@ def commander(hainan):
 @pytest.fixture
 def outsider(hainan):
     """A duty officer of another county: for them, home-county records do not exist."""
-    return UserFactory(username="charlie", full_name="外区值班员", role=Role.DUTY_OFFICER, division_id=OTHER_COUNTY)
+    return UserFactory(
+        username="charlie", full_name="外区值班员", role=Role.DUTY_OFFICER, division_id=OTHER_COUNTY
+    )
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ def other_village_task():
     from tests.factories import IntakeBatchFactory, TracingTaskFactory
 
     now = timezone.now()
-    task = TracingTaskFactory(division_id=OTHER_VILLAGE_SAME_TOWNSHIP, batch=IntakeBatchFactory(started_at=now))
+    task = TracingTaskFactory(
+        division_id=OTHER_VILLAGE_SAME_TOWNSHIP, batch=IntakeBatchFactory(started_at=now)
+    )
     dispatch_new_tasks(batch_id=task.batch_id, now=now)
     task.refresh_from_db()
     return task
@@ -63,14 +65,24 @@ def workflow_routes(Detail, ListOf, NoObject) -> dict:
         "task-receive": Detail(other_village_task, kwargs=task_kwargs, method="post"),
         "task-resolve": Detail(other_village_task, kwargs=task_kwargs, method="post"),
         "task-transfer": Detail(other_village_task, kwargs=task_kwargs, method="post"),
-        "task-transfer-accept": Detail(lambda: other_village_transfer().task, kwargs=task_kwargs, method="post"),
-        "task-transfer-reject": Detail(lambda: other_village_transfer().task, kwargs=task_kwargs, method="post"),
+        "task-transfer-accept": Detail(
+            lambda: other_village_transfer().task, kwargs=task_kwargs, method="post"
+        ),
+        "task-transfer-reject": Detail(
+            lambda: other_village_transfer().task, kwargs=task_kwargs, method="post"
+        ),
         "task-bulk-assign": NoObject(),  # ids outside the territory are answered "not_found" (tests/test_workflow_api.py)
-        "escalation-list": ListOf(other_village_escalation, key=lambda row: row["id"], value=lambda e: e.pk, own=lambda: None),
+        "escalation-list": ListOf(
+            other_village_escalation, key=lambda row: row["id"], value=lambda e: e.pk, own=lambda: None
+        ),
         "escalation-detail": Detail(other_village_escalation, kwargs=lambda e: {"pk": e.pk}),
-        "transfer-list": ListOf(other_village_transfer, key=lambda row: row["id"], value=lambda t: t.pk, own=lambda: None),
+        "transfer-list": ListOf(
+            other_village_transfer, key=lambda row: row["id"], value=lambda t: t.pk, own=lambda: None
+        ),
         "transfer-detail": Detail(other_village_transfer, kwargs=lambda t: {"pk": t.pk}),
-        "notification-list": ListOf(someone_elses_notification, key=lambda row: row["id"], value=lambda n: n.pk, own=lambda: None),
+        "notification-list": ListOf(
+            someone_elses_notification, key=lambda row: row["id"], value=lambda n: n.pk, own=lambda: None
+        ),
         "notification-detail": Detail(someone_elses_notification, kwargs=lambda n: {"pk": n.pk}),
         "notification-read": NoObject(),
         "notification-unread-count": NoObject(),

@@ -12,7 +12,16 @@ from tasks.roles import CAPABILITIES, can
 
 
 def test_create_account_with_password(hainan, capsys):
-    call_command("create_account", "wang", "--role", "field_staff", "--division", "460105001001", "--password", "Village-Staff-77")
+    call_command(
+        "create_account",
+        "wang",
+        "--role",
+        "field_staff",
+        "--division",
+        "460105001001",
+        "--password",
+        "Village-Staff-77",
+    )
     user = User.objects.get(username="wang")
     assert user.role == Role.FIELD_STAFF and user.division_id == "460105001001" and user.is_active
     assert user.check_password("Village-Staff-77")
@@ -20,7 +29,16 @@ def test_create_account_with_password(hainan, capsys):
 
 
 def test_create_account_accepts_the_padded_12_digit_code(hainan):
-    call_command("create_account", "li", "--role", "duty_officer", "--division", "460105000000", "--password", "Duty-Officer-77")
+    call_command(
+        "create_account",
+        "li",
+        "--role",
+        "duty_officer",
+        "--division",
+        "460105000000",
+        "--password",
+        "Duty-Officer-77",
+    )
     assert User.objects.get(username="li").division_id == "460105"
 
 
@@ -46,10 +64,12 @@ def english():
         yield
 
 
-ISSUED = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
+ISSUED = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("offset", "works"), [(dt.timedelta(seconds=-1), True), (dt.timedelta(seconds=1), False)])
+@pytest.mark.parametrize(
+    ("offset", "works"), [(dt.timedelta(seconds=-1), True), (dt.timedelta(seconds=1), False)]
+)
 def test_an_activation_code_expires(hainan, settings, offset, works):
     user = account_create(username="qian", role="commander", division_code="4601")
     with time_machine.travel(ISSUED, tick=False):
@@ -76,7 +96,10 @@ def test_a_new_code_invalidates_the_previous_one(hainan):
     ("args", "message"),
     [
         (["x1", "--role", "wizard", "--division", "46", "--password", "Xx-123456789"], "invalid choice"),
-        (["x2", "--role", "admin", "--division", "469999", "--password", "Xx-123456789"], "no division has code 469999"),
+        (
+            ["x2", "--role", "admin", "--division", "469999", "--password", "Xx-123456789"],
+            "no division has code 469999",
+        ),
         (["x3", "--role", "admin", "--division", "46A", "--password", "Xx-123456789"], "only digits"),
         (["x4", "--role", "admin", "--division", "46", "--password", "123"], "password"),
     ],
@@ -100,7 +123,12 @@ def test_the_activation_page_activates_an_account(client, hainan):
     code = activation_code_issue(user=user)
     response = client.post(
         reverse("activate"),
-        {"username": "feng", "code": code.lower(), "password": "Team-Leader-2026", "password_again": "Team-Leader-2026"},
+        {
+            "username": "feng",
+            "code": code.lower(),
+            "password": "Team-Leader-2026",
+            "password_again": "Team-Leader-2026",
+        },
     )
     assert response.status_code == 302 and response["Location"] == reverse("login")
     assert client.login(username="feng", password="Team-Leader-2026")
@@ -108,7 +136,13 @@ def test_the_activation_page_activates_an_account(client, hainan):
 
 def test_the_activation_page_shows_why_it_refused(client, hainan):
     response = client.post(
-        reverse("activate"), {"username": "nobody", "code": "AAAA-BBBB-CCCC", "password": "Xy-2026-abcdef", "password_again": "Xy-2026-abcdef"}
+        reverse("activate"),
+        {
+            "username": "nobody",
+            "code": "AAAA-BBBB-CCCC",
+            "password": "Xy-2026-abcdef",
+            "password_again": "Xy-2026-abcdef",
+        },
     )
     assert response.status_code == 200
     assert "not valid or has expired" in response.content.decode() or "无效" in response.content.decode()
@@ -132,5 +166,9 @@ def test_can_refuses_inactive_and_anonymous(field_staff):
 def test_seed_demo_creates_one_account_per_role_idempotently(hainan, capsys):
     call_command("seed_demo")
     call_command("seed_demo")
-    assert sorted(User.objects.filter(username__in=["duty", "leader", "field", "expert", "commander", "auditor", "admin"]).values_list("role", flat=True)) == sorted(Role.values)
+    assert sorted(
+        User.objects.filter(
+            username__in=["duty", "leader", "field", "expert", "commander", "auditor", "admin"]
+        ).values_list("role", flat=True)
+    ) == sorted(Role.values)
     assert "Demo-Tracing-2026" in capsys.readouterr().out

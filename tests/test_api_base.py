@@ -16,11 +16,19 @@ def test_token_auth_returns_a_token_that_authenticates(api_client, duty_officer,
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     me = api_client.get("/api/v1/me/")
     assert me.status_code == 200
-    assert me.json() == {"id": duty_officer.id, "username": "alice", "full_name": "值班员甲", "role": "duty_officer", "division_code": "460105"}
+    assert me.json() == {
+        "id": duty_officer.id,
+        "username": "alice",
+        "full_name": "值班员甲",
+        "role": "duty_officer",
+        "division_code": "460105",
+    }
 
 
 def test_a_wrong_password_gets_a_json_error_naming_the_problem(api_client, duty_officer):
-    response = api_client.post("/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json")
+    response = api_client.post(
+        "/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["detail"] == "Invalid input." and "non_field_errors" in body["errors"]
@@ -106,7 +114,9 @@ def test_the_roster_says_who_is_on_duty(api_client, duty_officer):
 
     desk = Unit.objects.get(kind="duty_desk", division_id="460105")
     start = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    DutyShift.objects.create(unit=desk, user=duty_officer, starts_at=start, ends_at=start + dt.timedelta(hours=24))
+    DutyShift.objects.create(
+        unit=desk, user=duty_officer, starts_at=start, ends_at=start + dt.timedelta(hours=24)
+    )
     api_client.force_authenticate(duty_officer)
     during = api_client.get("/api/v1/duty-shifts/", {"on_duty_at": "2026-11-22T07:59:59+08:00"}).json()
     after = api_client.get("/api/v1/duty-shifts/", {"on_duty_at": "2026-11-22T08:00:00+08:00"}).json()

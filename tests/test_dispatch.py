@@ -9,7 +9,7 @@ from django.db import connection
 
 from tasks.clocks import clock_windows, compute_next_alert_at, next_alert_sql
 from tasks.dispatch import dispatch_new_tasks
-from tasks.models import Lead, TaskStatus, TaskTransition, TracingTask
+from tasks.models import TaskStatus, TaskTransition, TracingTask
 from tests.conftest import HOME_COUNTY, HOME_TOWNSHIP, HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
 from tests.workflow_fixtures import T0, crew, linked_lead, make_task, unit  # noqa: F401
 
@@ -44,7 +44,10 @@ def test_it_gives_each_task_to_the_member_with_the_least_open_load(crew):
     by_member = {u: got.filter(assignee=crew[u]).count() for u in ("bob", "dan")}
     # bob 0 → 1, 2, 3; then bob and dan both at 3: the tie goes to the lower id (bob was first): bob 3, dan 1.
     assert by_member == {"bob": 3, "dan": 1}
-    loads = {u: TracingTask.objects.filter(assignee=crew[u], status__in=["dispatched", "received"]).count() for u in ("bob", "dan")}
+    loads = {
+        u: TracingTask.objects.filter(assignee=crew[u], status__in=["dispatched", "received"]).count()
+        for u in ("bob", "dan")
+    }
     assert loads == {"bob": 3, "dan": 3}
 
 
@@ -124,8 +127,13 @@ def test_it_follows_the_person_to_the_current_location_given_by_a_lead(crew):
 
 def test_the_most_recent_current_location_wins(crew):
     task = make_task(OTHER_VILLAGE_SAME_TOWNSHIP)
-    linked_lead(task, source="big_data", priority=3, reported_at=T0 - timedelta(hours=2),
-                        current_division_id="460106001002")
+    linked_lead(
+        task,
+        source="big_data",
+        priority=3,
+        reported_at=T0 - timedelta(hours=2),
+        current_division_id="460106001002",
+    )
     linked_lead(task, source="hotline", priority=6, reported_at=T0, current_division_id=HOME_VILLAGE)
     dispatch_new_tasks(batch_id=task.batch_id, now=D)
     task.refresh_from_db()
@@ -150,7 +158,10 @@ def test_a_coarser_current_location_elsewhere_puts_the_task_in_that_queue(crew):
 
 def _sql_next_alert(task) -> object:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {next_alert_sql()} FROM tasks_tracingtask t WHERE t.id = %(id)s", {**clock_windows(), "id": task.pk})
+        cursor.execute(
+            f"SELECT {next_alert_sql()} FROM tasks_tracingtask t WHERE t.id = %(id)s",
+            {**clock_windows(), "id": task.pk},
+        )
         return cursor.fetchone()[0]
 
 
@@ -161,13 +172,33 @@ def _sql_next_alert(task) -> object:
         {"dispatch_due": T0},
         {"dispatch_due": T0, "clock_alerts": 1},
         {"dispatch_due": T0, "clock_alerts": 3},
-        {"dispatch_due": T0, "dispatched_at": T0, "radius_due": T0 + timedelta(hours=3), "trace_due": T0 + timedelta(hours=10)},
-        {"dispatch_due": T0, "dispatched_at": T0, "radius_due": T0 + timedelta(hours=3), "trace_due": T0 + timedelta(hours=10),
-         "clock_alerts": 1 | 4 | 8},
-        {"dispatch_due": T0, "dispatched_at": T0, "radius_due": T0 + timedelta(hours=3), "radius_limited_at": T0,
-         "trace_due": T0 + timedelta(hours=10)},
-        {"dispatch_due": T0, "dispatched_at": T0, "radius_due": T0 + timedelta(hours=3), "trace_due": T0 + timedelta(hours=10),
-         "status": "cancelled"},
+        {
+            "dispatch_due": T0,
+            "dispatched_at": T0,
+            "radius_due": T0 + timedelta(hours=3),
+            "trace_due": T0 + timedelta(hours=10),
+        },
+        {
+            "dispatch_due": T0,
+            "dispatched_at": T0,
+            "radius_due": T0 + timedelta(hours=3),
+            "trace_due": T0 + timedelta(hours=10),
+            "clock_alerts": 1 | 4 | 8,
+        },
+        {
+            "dispatch_due": T0,
+            "dispatched_at": T0,
+            "radius_due": T0 + timedelta(hours=3),
+            "radius_limited_at": T0,
+            "trace_due": T0 + timedelta(hours=10),
+        },
+        {
+            "dispatch_due": T0,
+            "dispatched_at": T0,
+            "radius_due": T0 + timedelta(hours=3),
+            "trace_due": T0 + timedelta(hours=10),
+            "status": "cancelled",
+        },
     ],
 )
 def test_python_and_sql_agree_on_next_alert_at(db, hainan, state):

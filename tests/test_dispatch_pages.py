@@ -42,7 +42,9 @@ def test_a_bad_village_is_shown_as_an_error_and_changes_nothing(client, crew):
     task = make_task(HOME_COUNTY, batch_at=timezone.now())
     dispatch_new_tasks(batch_id=task.batch_id)
     client.force_login(crew["alice"])
-    response = client.post(reverse("task_resolve_page", args=[task.pk]), {"division_code": "460105001"}, follow=True)
+    response = client.post(
+        reverse("task_resolve_page", args=[task.pk]), {"division_code": "460105001"}, follow=True
+    )
     assert response.status_code == 200
     task.refresh_from_db()
     assert task.status == TaskStatus.NEW
@@ -80,7 +82,10 @@ def test_receipt_of_another_countys_task_is_404(client, dispatched, outsider):
 def test_the_transfer_pages_from_request_to_acceptance(client, crew, dispatched, outsider):
     client.force_login(crew["alice"])
     assert client.get(reverse("task_transfer_page", args=[dispatched.pk])).status_code == 200
-    response = client.post(reverse("task_transfer_page", args=[dispatched.pk]), {"division_code": OTHER_COUNTY_VILLAGE, "reason": "人在龙华区"})
+    response = client.post(
+        reverse("task_transfer_page", args=[dispatched.pk]),
+        {"division_code": OTHER_COUNTY_VILLAGE, "reason": "人在龙华区"},
+    )
     assert response.status_code == 302
     assert f"T{dispatched.pk}".encode() in client.get(reverse("transfer_inbox")).content  # outgoing
     client.force_login(outsider)
@@ -127,9 +132,14 @@ def test_bulk_reassignment_page(client, crew):
     assert page.status_code == 200
     for t in tasks:
         assert f'value="{t.pk}"'.encode() in page.content
-    response = client.post(reverse("bulk_assign"), {"task_ids": [t.pk for t in tasks], "assignee": crew["dan"].pk, "reason": "集中"})
+    response = client.post(
+        reverse("bulk_assign"),
+        {"task_ids": [t.pk for t in tasks], "assignee": crew["dan"].pk, "reason": "集中"},
+    )
     assert response.status_code == 302
-    assert set(TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).values_list("assignee", flat=True)) == {crew["dan"].pk}
+    assert set(
+        TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).values_list("assignee", flat=True)
+    ) == {crew["dan"].pk}
 
 
 def test_the_unassigned_filter_of_the_bulk_page(client, crew, settings):

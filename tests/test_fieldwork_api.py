@@ -74,7 +74,9 @@ def test_roles_without_field_work_get_403_on_writes(api_client, task, duty_offic
 def test_a_trajectory_entry_of_another_task_is_404(bob, field_staff, task):
     other = dispatched_task(field_staff)
     created = bob.post(url(other, "trajectory"), entry(version=other.version), format="json").json()
-    response = bob.patch(f"{url(task, 'trajectory')}{created['id']}/", {"version": task.version, "seat": "1A"}, format="json")
+    response = bob.patch(
+        f"{url(task, 'trajectory')}{created['id']}/", {"version": task.version, "seat": "1A"}, format="json"
+    )
     assert response.status_code == 404
 
 
@@ -86,7 +88,9 @@ def test_anonymous_requests_are_refused(api_client, task):
 
 
 def test_invalid_input_is_a_400_naming_the_field_and_the_reason(bob, task):
-    response = bob.post(url(task, "contacts"), contact(version=task.version, phone="12345", relation="enemy"), format="json")
+    response = bob.post(
+        url(task, "contacts"), contact(version=task.version, phone="12345", relation="enemy"), format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert set(body["errors"]) == {"phone", "relation"}
@@ -127,7 +131,9 @@ def test_a_task_transferred_away_meanwhile_answers_409_saying_where(bob, task, d
     workflow.task_transfer(task=task, actor=duty_officer, division_code="460106001002", reason="人在龙华区")
     response = bob.post(url(task, "attempts"), attempt(version=seen), format="json")
     assert response.status_code == 409 and response.json()["code"] == "transferred"
-    receiver = UserFactory(username="lh", full_name="龙华值班员", role=Role.DUTY_OFFICER, division_id="460106")
+    receiver = UserFactory(
+        username="lh", full_name="龙华值班员", role=Role.DUTY_OFFICER, division_id="460106"
+    )
     workflow.task_transfer_accept(task=TracingTask.objects.get(pk=task.pk), actor=receiver)
     # Now the task is outside bob's village: reads are 404, a write explains why instead of a bare 404.
     assert bob.get(url(task, "attempts")).status_code == 404
@@ -150,7 +156,9 @@ def test_edit_and_delete_after_submission_answer_409(bob, task):
     response = bob.post(url(task, "submit"), {"version": version(task)}, format="json")
     assert response.status_code == 200 and response.json()["task"]["status"] == S.SUBMITTED
     entry_url = f"{url(task, 'trajectory')}{created['id']}/"
-    assert bob.patch(entry_url, {"version": version(task), "place_name": "改"}, format="json").status_code == 409
+    assert (
+        bob.patch(entry_url, {"version": version(task), "place_name": "改"}, format="json").status_code == 409
+    )
     response = bob.delete(f"{entry_url}?version={version(task)}")
     assert response.status_code == 409 and response.json()["code"] == "submitted"
     assert TrajectoryEntry.objects.get(pk=created["id"]).deleted_at is None
@@ -159,8 +167,14 @@ def test_edit_and_delete_after_submission_answer_409(bob, task):
 def test_edit_and_delete_through_the_api(bob, task):
     created = bob.post(url(task, "trajectory"), entry(version=task.version), format="json").json()
     entry_url = f"{url(task, 'trajectory')}{created['id']}/"
-    response = bob.patch(entry_url, {"version": version(task), "revision": 1, "seat": "12A", "idempotency_key": key()}, format="json")
-    assert response.status_code == 200 and response.json()["seat"] == "12A" and response.json()["revision"] == 2
+    response = bob.patch(
+        entry_url,
+        {"version": version(task), "revision": 1, "seat": "12A", "idempotency_key": key()},
+        format="json",
+    )
+    assert (
+        response.status_code == 200 and response.json()["seat"] == "12A" and response.json()["revision"] == 2
+    )
     stale = bob.patch(entry_url, {"version": version(task), "revision": 1, "seat": "3C"}, format="json")
     assert stale.status_code == 409 and stale.json()["code"] == "entry_changed"
     assert bob.delete(f"{entry_url}?version={version(task)}").status_code == 200
@@ -186,11 +200,19 @@ def test_the_whole_journey_through_the_api(bob, task):
         assert response.status_code == 201, (route, response.json())
     response = bob.post(url(task, "trajectory/traced"), {"version": version(task)}, format="json")
     assert response.status_code == 200 and response.json()["task"]["status"] == S.TRACED
-    response = bob.post(url(task, "submit"), {"version": version(task), "idempotency_key": key()}, format="json")
+    response = bob.post(
+        url(task, "submit"), {"version": version(task), "idempotency_key": key()}, format="json"
+    )
     assert response.status_code == 200 and response.json()["task"]["status"] == S.SUBMITTED
     everything = bob.get(url(task, "fieldwork")).json()
     assert everything["task"]["editable"] is False
-    assert [len(everything[k]) for k in ("attempts", "radius", "trajectory", "contacts", "tests")] == [1, 1, 1, 1, 1]
+    assert [len(everything[k]) for k in ("attempts", "radius", "trajectory", "contacts", "tests")] == [
+        1,
+        1,
+        1,
+        1,
+        1,
+    ]
     assert everything["missing"] == {}
 
 
@@ -208,19 +230,27 @@ def test_a_resent_submit_is_not_a_conflict(bob, task):
 
 def test_roles_that_see_masked_data_get_contacts_masked(api_client, task, field_staff, commander):
     api_client.force_authenticate(field_staff)
-    api_client.post(url(task, "contacts"), contact(version=task.version, name="李四", phone="13907551234"), format="json")
+    api_client.post(
+        url(task, "contacts"), contact(version=task.version, name="李四", phone="13907551234"), format="json"
+    )
     api_client.force_authenticate(commander)
     row = api_client.get(url(task, "contacts")).json()["results"][0]
     assert row["name"] == "李*" and row["phone"] == "139****1234"
     api_client.force_authenticate(field_staff)
     row = api_client.get(url(task, "contacts")).json()["results"][0]
-    assert row["name"] == "李四" and row["phone"] == "13907551234" and row["lead"] == CloseContact.objects.get().lead_id
+    assert (
+        row["name"] == "李四"
+        and row["phone"] == "13907551234"
+        and row["lead"] == CloseContact.objects.get().lead_id
+    )
 
 
 def test_my_tasks_as_json_are_sorted_by_the_nearest_deadline(bob, field_staff):
     later = dispatched_task(field_staff)
     sooner = dispatched_task(field_staff)
-    TracingTask.objects.filter(pk=later.pk).update(radius_due=sooner.radius_due.replace(year=sooner.radius_due.year + 1))
+    TracingTask.objects.filter(pk=later.pk).update(
+        radius_due=sooner.radius_due.replace(year=sooner.radius_due.year + 1)
+    )
     rows = bob.get("/api/v1/field/tasks/").json()["results"]
     assert [r["id"] for r in rows] == [sooner.pk, later.pk]
     assert rows[0]["next_clock"] == "radius" and rows[0]["mine"] is True

@@ -61,7 +61,14 @@ def test_the_task_page_shows_the_person_leads_and_forms(bob, field_staff):
     task.person.save()
     html = bob.get(f"/field/tasks/{task.pk}/").content.decode()
     assert 'href="tel:13912345678"' in html  # the assignee can call
-    for form in ("attempt-form", "radius-form", "trajectory-form", "contact-form", "test-form", "submit-form"):
+    for form in (
+        "attempt-form",
+        "radius-form",
+        "trajectory-form",
+        "contact-form",
+        "test-form",
+        "submit-form",
+    ):
         assert f'data-testid="{form}"' in html
     assert f'"/api/v1/tasks/{task.pk}/trajectory/"' in html or f"/api/v1/tasks/{task.pk}/trajectory/" in html
     assert_csp_safe(html)

@@ -47,7 +47,9 @@ def complete(task, user, *, contacts: int = 1) -> TracingTask:
     fieldwork.record_radius(task=task, actor=user, data=radius(version=v(task)))
     fieldwork.trajectory_add(task=task, actor=user, data=entry(version=v(task)))
     for _ in range(contacts):
-        fieldwork.record_contact(task=task, actor=user, data=contact(version=v(task), phone=None, name="王五", address="秀华路2号"))
+        fieldwork.record_contact(
+            task=task, actor=user, data=contact(version=v(task), phone=None, name="王五", address="秀华路2号")
+        )
     fieldwork.record_test(task=task, actor=user, data=test_result(version=v(task)))
     task.refresh_from_db()
     return task
@@ -76,7 +78,11 @@ def test_a_radius_record_limits_the_radius_through_the_workflow_and_stops_the_cl
 
 
 def test_not_reached_is_recorded_but_does_not_limit_the_radius(task, field_staff):
-    fieldwork.record_radius(task=task, actor=field_staff, data=radius(version=task.version, measure="not_reached", division_code=""))
+    fieldwork.record_radius(
+        task=task,
+        actor=field_staff,
+        data=radius(version=task.version, measure="not_reached", division_code=""),
+    )
     task.refresh_from_db()
     assert task.status == S.RECEIVED and task.radius_limited_at is None
     assert RadiusControl.objects.get().division_id == HOME_VILLAGE
@@ -84,24 +90,40 @@ def test_not_reached_is_recorded_but_does_not_limit_the_radius(task, field_staff
 
 def test_centralised_quarantine_needs_the_site(task, field_staff):
     with pytest.raises(ValidationError) as exc:
-        fieldwork.record_radius(task=task, actor=field_staff, data=radius(version=task.version, measure="centralised_quarantine"))
+        fieldwork.record_radius(
+            task=task, actor=field_staff, data=radius(version=task.version, measure="centralised_quarantine")
+        )
     assert "quarantine_site" in exc.value.message_dict
     fieldwork.record_radius(
-        task=task, actor=field_staff, data=radius(version=task.version, measure="centralised_quarantine", quarantine_site="海口某酒店")
+        task=task,
+        actor=field_staff,
+        data=radius(version=task.version, measure="centralised_quarantine", quarantine_site="海口某酒店"),
     )
     assert RadiusControl.objects.get().quarantine_site == "海口某酒店"
 
 
 def test_validation_names_each_field_and_its_reason(task, field_staff):
-    bad = entry(version=task.version, started_at=timezone.now().isoformat(), ended_at=(timezone.now() - timedelta(hours=1)).isoformat(),
-                place_name="", latitude="95", longitude="", transport="flight", vehicle_number="")
+    bad = entry(
+        version=task.version,
+        started_at=timezone.now().isoformat(),
+        ended_at=(timezone.now() - timedelta(hours=1)).isoformat(),
+        place_name="",
+        latitude="95",
+        longitude="",
+        transport="flight",
+        vehicle_number="",
+    )
     with pytest.raises(ValidationError) as exc:
         fieldwork.trajectory_add(task=task, actor=field_staff, data=bad)
     errors = exc.value.message_dict
     assert set(errors) >= {"ended_at", "place_name", "latitude", "longitude", "vehicle_number"}
     assert not TrajectoryEntry.objects.exists()
     with pytest.raises(ValidationError) as exc:
-        fieldwork.record_attempt(task=task, actor=field_staff, data=attempt(version=task.version, attempted_at="tomorrow", method="fax"))
+        fieldwork.record_attempt(
+            task=task,
+            actor=field_staff,
+            data=attempt(version=task.version, attempted_at="tomorrow", method="fax"),
+        )
     assert set(exc.value.message_dict) == {"attempted_at", "method"}
 
 
@@ -201,7 +223,12 @@ def test_a_task_returned_meanwhile_is_a_conflict_then_takes_field_work_again(tas
 
 def test_trajectory_entries_can_be_edited_and_deleted_before_submission(task, field_staff):
     added = fieldwork.trajectory_add(task=task, actor=field_staff, data=entry(version=task.version)).record
-    edit = {"version": v(task), "revision": added.revision, "idempotency_key": key(), "place_name": "友谊阳光城"}
+    edit = {
+        "version": v(task),
+        "revision": added.revision,
+        "idempotency_key": key(),
+        "place_name": "友谊阳光城",
+    }
     edited = fieldwork.trajectory_edit(task=task, actor=field_staff, entry_id=added.pk, data=dict(edit))
     assert edited.record.place_name == "友谊阳光城" and edited.record.revision == 2
     assert edited.record.activity == "购物"  # partial: the other fields are kept
@@ -210,14 +237,26 @@ def test_trajectory_entries_can_be_edited_and_deleted_before_submission(task, fi
     fieldwork.trajectory_delete(task=task, actor=field_staff, entry_id=added.pk, data={"version": v(task)})
     added.refresh_from_db()
     assert added.deleted_at is not None
-    assert not fieldwork.trajectory_delete(task=task, actor=field_staff, entry_id=added.pk, data={"version": 1}).created
+    assert not fieldwork.trajectory_delete(
+        task=task, actor=field_staff, entry_id=added.pk, data={"version": 1}
+    ).created
 
 
 def test_an_edit_from_an_older_revision_is_a_conflict(task, field_staff):
     added = fieldwork.trajectory_add(task=task, actor=field_staff, data=entry(version=task.version)).record
-    fieldwork.trajectory_edit(task=task, actor=field_staff, entry_id=added.pk, data={"version": v(task), "revision": 1, "seat": "12A"})
+    fieldwork.trajectory_edit(
+        task=task,
+        actor=field_staff,
+        entry_id=added.pk,
+        data={"version": v(task), "revision": 1, "seat": "12A"},
+    )
     with pytest.raises(fieldwork.FieldConflict) as exc:
-        fieldwork.trajectory_edit(task=task, actor=field_staff, entry_id=added.pk, data={"version": v(task), "revision": 1, "seat": "3C"})
+        fieldwork.trajectory_edit(
+            task=task,
+            actor=field_staff,
+            entry_id=added.pk,
+            data={"version": v(task), "revision": 1, "seat": "3C"},
+        )
     assert exc.value.code == "entry_changed"
     added.refresh_from_db()
     assert added.seat == "12A"
@@ -229,10 +268,14 @@ def test_edit_and_delete_are_refused_after_submission(task, field_staff):
     fieldwork.submit(task=task, actor=field_staff, data={"version": task.version})
     now_version = v(task)
     with pytest.raises(fieldwork.FieldConflict) as exc:
-        fieldwork.trajectory_edit(task=task, actor=field_staff, entry_id=entry_id, data={"version": now_version, "place_name": "x"})
+        fieldwork.trajectory_edit(
+            task=task, actor=field_staff, entry_id=entry_id, data={"version": now_version, "place_name": "x"}
+        )
     assert exc.value.code == "submitted"
     with pytest.raises(fieldwork.FieldConflict):
-        fieldwork.trajectory_delete(task=task, actor=field_staff, entry_id=entry_id, data={"version": now_version})
+        fieldwork.trajectory_delete(
+            task=task, actor=field_staff, entry_id=entry_id, data={"version": now_version}
+        )
     with pytest.raises(fieldwork.FieldConflict):
         fieldwork.trajectory_add(task=task, actor=field_staff, data=entry(version=now_version))
     assert TrajectoryEntry.objects.get(pk=entry_id).deleted_at is None
@@ -294,7 +337,9 @@ def test_a_close_contact_becomes_a_lead_hashed_like_the_intake_does(task, field_
     from tasks.validation import id_check_digit
 
     id_number = id_number[:17] + id_check_digit(id_number[:17])
-    outcome = fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number))
+    outcome = fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number)
+    )
     lead = outcome.record.lead
     assert lead.source == "close_contact" and lead.related_task_id == task.pk and lead.batch_id is None
     assert lead.priority == 1 and lead.channel == "field" and lead.created_by == field_staff
@@ -305,17 +350,28 @@ def test_a_close_contact_becomes_a_lead_hashed_like_the_intake_does(task, field_
 
 def test_an_invalid_id_number_or_phone_of_a_contact_is_refused(task, field_staff):
     with pytest.raises(ValidationError) as exc:
-        fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, id_number="460105199003070011", phone="123"))
+        fieldwork.record_contact(
+            task=task,
+            actor=field_staff,
+            data=contact(version=task.version, id_number="460105199003070011", phone="123"),
+        )
     assert set(exc.value.message_dict) == {"id_number", "phone"}
-    assert "check digit" in exc.value.message_dict["id_number"][0] or "校验" in exc.value.message_dict["id_number"][0]
+    assert (
+        "check digit" in exc.value.message_dict["id_number"][0]
+        or "校验" in exc.value.message_dict["id_number"][0]
+    )
     assert not Lead.objects.exists()
 
 
 def test_close_contacts_become_tasks_of_the_next_generation_in_the_next_intake(task, field_staff):
     from tasks.intake import intake_run
 
-    fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, name="李四", phone="13907551234"))
-    fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=v(task), name="赵六", phone="13907555678"))
+    fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=task.version, name="李四", phone="13907551234")
+    )
+    fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=v(task), name="赵六", phone="13907555678")
+    )
     batch = intake_run()
     assert batch is not None and batch.new_tasks == 2
     children = TracingTask.objects.filter(source_task=task)

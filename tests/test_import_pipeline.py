@@ -43,22 +43,32 @@ def tricky_csv(rows: int = 40) -> str:
         if kind == 0:
             lines.append(f"big_data,t{n},{id_number},张三,,{HOME_VILLAGE},,plain,2024-05-01T08:00:00,x{n}\n")
         elif kind == 1:
-            lines.append(f'red_code,t{n},{id_number},"李\t四",,{HOME_VILLAGE},"秀英区\n长流镇 ""长东村""",r\\n{n},2024-05-01T08:00:00,\n')
+            lines.append(
+                f'red_code,t{n},{id_number},"李\t四",,{HOME_VILLAGE},"秀英区\n长流镇 ""长东村""",r\\n{n},2024-05-01T08:00:00,\n'
+            )
         elif kind == 2:
             wrong = id_number[:-1] + ("1" if id_number[-1] == "0" else "0")
             lines.append(f"returnee,t{n},{wrong},王五,,{HOME_VILLAGE},,bad check digit,2024-05-01 08:00,\r\n")
         elif kind == 3:
             lines.append("\n")  # blank: skipped, but counted in the line numbers
         elif kind == 4:
-            lines.append(f",t{n},,赵六,13912345678,,海南省海口市秀英区长流镇长东村{n}号,phone and address,2024-05-01T08:00:00+08:00,\r")
+            lines.append(
+                f",t{n},,赵六,13912345678,,海南省海口市秀英区长流镇长东村{n}号,phone and address,2024-05-01T08:00:00+08:00,\r"
+            )
         elif kind == 5:
-            lines.append(f'hotline,"t{n}","",,"139 1234 5678",{HOME_VILLAGE},"a\\\\b","line one\r\nline two",2024-05-01T08:00:00,"{{""k"": 1}}"\n')
+            lines.append(
+                f'hotline,"t{n}","",,"139 1234 5678",{HOME_VILLAGE},"a\\\\b","line one\r\nline two",2024-05-01T08:00:00,"{{""k"": 1}}"\n'
+            )
         elif kind == 6:
             lines.append(f"community,t{n},,,,,,no way to find the person,2024-05-01T08:00:00,\n")
         elif kind == 7:
-            lines.append(f"big_data,t{n - 7},{id_number},重复,,{HOME_VILLAGE},,duplicate of row t{n - 7},2024-05-01T08:00:00,\n")
+            lines.append(
+                f"big_data,t{n - 7},{id_number},重复,,{HOME_VILLAGE},,duplicate of row t{n - 7},2024-05-01T08:00:00,\n"
+            )
         elif kind == 8:
-            lines.append(f'manual,t{n},{id_number},"A ""quoted"" name",,{HOME_VILLAGE},,"",2024-05-01T08:00:00,"tab\there"\n')
+            lines.append(
+                f'manual,t{n},{id_number},"A ""quoted"" name",,{HOME_VILLAGE},,"",2024-05-01T08:00:00,"tab\there"\n'
+            )
         else:
             lines.append(f"red_code,t{n},{id_number},钱七,,999999,,unknown division,2024-05-01T08:00:00,\n")
     return "".join(lines)
@@ -69,6 +79,7 @@ def records(text: str) -> list[list[str]]:
 
 
 # --- blocks of whole records -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rows_per_block", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("read_size", [5, 64, 1 << 22])
@@ -87,18 +98,38 @@ def test_an_empty_file_gives_no_block():
 
 # --- same result as the row-by-row import ----------------------------------------------------------------
 
+
 def snapshot(result: IngestResult) -> dict:
     leads = sorted(
         (
-            lead.source, lead.external_id, lead.id_number, lead.id_number_hash, lead.name, lead.phone, lead.phone_hash,
-            lead.division_id, lead.current_division_id, lead.address, lead.reason, lead.reported_at.isoformat(),
-            lead.related_task_id, json.dumps(lead.payload, sort_keys=True, ensure_ascii=False), lead.priority,
-            lead.person_key if not lead.person_key.startswith("lead:") else "lead:", lead.channel,
+            lead.source,
+            lead.external_id,
+            lead.id_number,
+            lead.id_number_hash,
+            lead.name,
+            lead.phone,
+            lead.phone_hash,
+            lead.division_id,
+            lead.current_division_id,
+            lead.address,
+            lead.reason,
+            lead.reported_at.isoformat(),
+            lead.related_task_id,
+            json.dumps(lead.payload, sort_keys=True, ensure_ascii=False),
+            lead.priority,
+            lead.person_key if not lead.person_key.startswith("lead:") else "lead:",
+            lead.channel,
         )
         for lead in Lead.objects.all()
     )
     rejections = sorted(
-        (r.row_index, r.source, r.external_id, json.dumps(r.errors, ensure_ascii=False), json.dumps(reveal_row(r.row), ensure_ascii=False, sort_keys=True))
+        (
+            r.row_index,
+            r.source,
+            r.external_id,
+            json.dumps(r.errors, ensure_ascii=False),
+            json.dumps(reveal_row(r.row), ensure_ascii=False, sort_keys=True),
+        )
         for r in LeadRejection.objects.all()
     )
     return {
@@ -167,6 +198,7 @@ def test_inside_a_transaction_it_validates_in_this_process(hainan, tmp_path):
 
 # --- a crash keeps the committed chunks --------------------------------------------------------------------
 
+
 def _failing_on(marker, how):
     real = leads_io._process_block_now
 
@@ -182,7 +214,9 @@ def _failing_on(marker, how):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how, error", [("raise", RuntimeError), ("exit", BrokenProcessPool)])
-def test_a_crash_in_a_worker_surfaces_and_keeps_the_committed_chunks(hainan, tmp_path, monkeypatch, how, error):
+def test_a_crash_in_a_worker_surfaces_and_keeps_the_committed_chunks(
+    hainan, tmp_path, monkeypatch, how, error
+):
     path = tmp_path / "leads.csv"
     rows = [f"red_code,c{n},{resident_id()},测试,,{HOME_VILLAGE},,,2024-05-01T08:00:00\n" for n in range(40)]
     path.write_text(HEADER.replace(",extra", "") + "".join(rows), encoding="utf-8")
@@ -193,7 +227,10 @@ def test_a_crash_in_a_worker_surfaces_and_keeps_the_committed_chunks(hainan, tmp
     committed = set(Lead.objects.values_list("external_id", flat=True))
     # The chunks import_csv wrote before the failing one (as it cuts the file), as prefixes of the rows.
     with open(path, encoding="utf-8", newline="") as handle:
-        blocks = [{r[1] for r in records(b)} for b in leads_io._csv_blocks(handle, 10, first_block=1, second_block=1)][1:]
+        blocks = [
+            {r[1] for r in records(b)}
+            for b in leads_io._csv_blocks(handle, 10, first_block=1, second_block=1)
+        ][1:]
     failing = next(i for i, b in enumerate(blocks) if "c25" in b)
     prefixes = [set().union(*blocks[:i]) for i in range(failing + 1)]
     assert len(prefixes[failing]) >= 11
@@ -208,12 +245,23 @@ def test_a_crash_in_a_worker_surfaces_and_keeps_the_committed_chunks(hainan, tmp
 
 # --- the API path keeps its behaviour with COPY text -------------------------------------------------------
 
+
 def test_values_needing_copy_escapes_round_trip_through_the_api_path(hainan):
     odd = "tab\there, newline\nthere, CR\rhere, backslash \\ and \\N and \\."
     result = ingest_rows(
-        [{"source": "manual", "external_id": "esc\t1\\", "name": "名\\字", "address": odd, "reason": odd,
-          "id_number": resident_id(), "division_code": HOME_VILLAGE, "reported_at": "2024-05-01T08:00:00",
-          "payload": {"note": odd, "n": [1, "\\"]}}],
+        [
+            {
+                "source": "manual",
+                "external_id": "esc\t1\\",
+                "name": "名\\字",
+                "address": odd,
+                "reason": odd,
+                "id_number": resident_id(),
+                "division_code": HOME_VILLAGE,
+                "reported_at": "2024-05-01T08:00:00",
+                "payload": {"note": odd, "n": [1, "\\"]},
+            }
+        ],
         channel="api",
     )
     assert result.accepted == 1
@@ -224,11 +272,14 @@ def test_values_needing_copy_escapes_round_trip_through_the_api_path(hainan):
 
 # --- the fast helpers equal the plain formulas --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("key", ["k", "x" * 64, "y" * 65, "长密钥" * 30, ""])
 def test_the_hasher_is_hmac_sha256(key):
     hasher = _Hasher(key)
     for value in ("460105195001010011", "13912345678|张三", ""):
-        assert hasher("id", value) == hmac.new(key.encode(), f"id|{value}".encode(), hashlib.sha256).hexdigest()
+        assert (
+            hasher("id", value) == hmac.new(key.encode(), f"id|{value}".encode(), hashlib.sha256).hexdigest()
+        )
 
 
 def test_the_check_digit_shortcut_equals_the_weighted_sum():
@@ -247,8 +298,18 @@ def test_the_command_prints_the_same_summary_with_workers(hainan, tmp_path):
     outputs = []
     for workers in ("2", "0"):
         out = io.StringIO()
-        call_command("import_leads", str(path), "--source", "manual", "--chunk-size", "5", "--workers", workers,
-                     stdout=out, stderr=io.StringIO())
+        call_command(
+            "import_leads",
+            str(path),
+            "--source",
+            "manual",
+            "--chunk-size",
+            "5",
+            "--workers",
+            workers,
+            stdout=out,
+            stderr=io.StringIO(),
+        )
         outputs.append(out.getvalue())
         Lead.objects.all().delete()
     assert outputs[0] == outputs[1]

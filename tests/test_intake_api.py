@@ -20,10 +20,12 @@ TASKS = "/api/v1/tasks/"
 pytestmark = pytest.mark.django_db
 
 
-
 @pytest.fixture(autouse=True)
 def no_dispatch():
-    with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
+    with (
+        mock.patch("tasks.dispatch.plan_intake_dispatch"),
+        mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0),
+    ):
         yield
 
 
@@ -73,7 +75,10 @@ def test_a_row_repeated_in_the_same_request_is_a_duplicate(as_user, duty_officer
 
 
 def test_the_same_external_id_from_two_sources_is_two_leads(as_user, duty_officer):
-    body = post(as_user(duty_officer), [lead(external_id="X1", source="red_code"), lead(external_id="X1", source="big_data")]).json()
+    body = post(
+        as_user(duty_officer),
+        [lead(external_id="X1", source="red_code"), lead(external_id="X1", source="big_data")],
+    ).json()
     assert body["accepted"] == 2
 
 
@@ -106,23 +111,34 @@ def test_ten_thousand_leads_in_one_request(as_user, duty_officer):
 
 # --- batches ---------------------------------------------------------------------------------------------
 
+
 def test_batches_list_their_counts(as_user, duty_officer):
     ingest_rows([lead(), lead()], channel="api")
     batch = intake_run()
     body = as_user(duty_officer).get("/api/v1/batches/").json()
     assert body["results"][0]["id"] == batch.id
     assert body["results"][0]["leads"] == 2 and body["results"][0]["new_tasks"] == 2
-    assert as_user(duty_officer).get(f"/api/v1/batches/{batch.id}/").json()["status"] == IntakeBatch.Status.FINISHED
+    assert (
+        as_user(duty_officer).get(f"/api/v1/batches/{batch.id}/").json()["status"]
+        == IntakeBatch.Status.FINISHED
+    )
 
 
 # --- tasks -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def tasks_in_two_counties(hainan):
     ingest_rows(
         [
-            lead(source="red_code", id_number="11010519491231002X", phone="13912341234", name="张三丰",
-                 address="秀英区秀华路8号", division_code=HOME_VILLAGE),
+            lead(
+                source="red_code",
+                id_number="11010519491231002X",
+                phone="13912341234",
+                name="张三丰",
+                address="秀英区秀华路8号",
+                division_code=HOME_VILLAGE,
+            ),
             lead(source="hotline", division_code="460105", address="长流镇长东村"),
             lead(source="big_data", division_code=OTHER_COUNTY_VILLAGE),
         ],
@@ -131,7 +147,9 @@ def tasks_in_two_counties(hainan):
     return intake_run()
 
 
-def test_an_account_sees_only_the_tasks_of_its_territory(as_user, duty_officer, outsider, tasks_in_two_counties):
+def test_an_account_sees_only_the_tasks_of_its_territory(
+    as_user, duty_officer, outsider, tasks_in_two_counties
+):
     mine = as_user(duty_officer).get(TASKS).json()
     assert mine["count"] == 2
     assert {t["division_code"] for t in mine["results"]} == {HOME_VILLAGE, CHANGDONG_VILLAGE}
@@ -139,7 +157,9 @@ def test_an_account_sees_only_the_tasks_of_its_territory(as_user, duty_officer, 
     assert theirs["count"] == 1 and theirs["results"][0]["division_code"] == OTHER_COUNTY_VILLAGE
 
 
-def test_an_outsider_gets_404_on_a_task_of_another_county(as_user, duty_officer, outsider, tasks_in_two_counties):
+def test_an_outsider_gets_404_on_a_task_of_another_county(
+    as_user, duty_officer, outsider, tasks_in_two_counties
+):
     task_id = as_user(duty_officer).get(TASKS, {"priority": 2}).json()["results"][0]["id"]
     assert as_user(outsider).get(f"{TASKS}{task_id}/").status_code == 404
     assert as_user(duty_officer).get(f"{TASKS}{task_id}/").status_code == 200
@@ -152,7 +172,14 @@ def test_a_task_shows_person_leads_and_clocks(as_user, duty_officer, tasks_in_tw
     assert task["address"] == "秀英区秀华路8号"
     assert [lead["source"] for lead in task["leads"]] == ["red_code"]
     assert task["sources"] == ["red_code"]
-    assert set(task["clocks"]) == {"dispatch_due", "dispatched_at", "radius_due", "radius_limited_at", "trace_due", "traced_at"}
+    assert set(task["clocks"]) == {
+        "dispatch_due",
+        "dispatched_at",
+        "radius_due",
+        "radius_limited_at",
+        "trace_due",
+        "traced_at",
+    }
     assert task["clocks"]["dispatch_due"] is not None
     assert task["batch"] == tasks_in_two_counties.id and task["status"] == "new"
 
@@ -176,7 +203,9 @@ def test_a_commander_sees_the_person_masked(as_user, commander, tasks_in_two_cou
         ({"status": "closed"}, set()),
     ],
 )
-def test_tasks_filter_by_division_source_priority_and_status(as_user, duty_officer, tasks_in_two_counties, params, expected):
+def test_tasks_filter_by_division_source_priority_and_status(
+    as_user, duty_officer, tasks_in_two_counties, params, expected
+):
     body = as_user(duty_officer).get(TASKS, params).json()
     assert {t["division_code"] for t in body["results"]} == expected
 
@@ -193,7 +222,9 @@ def test_a_bad_division_filter_is_a_400(as_user, duty_officer, tasks_in_two_coun
 
 
 def test_the_task_list_costs_a_fixed_number_of_queries(as_user, duty_officer, django_assert_max_num_queries):
-    ingest_rows([lead(source=s) for s in ("red_code", "big_data", "hotline") for _ in range(20)], channel="api")
+    ingest_rows(
+        [lead(source=s) for s in ("red_code", "big_data", "hotline") for _ in range(20)], channel="api"
+    )
     intake_run()
     client = as_user(duty_officer)
     with django_assert_max_num_queries(6):

@@ -36,8 +36,10 @@ def send(*rows):
 def no_dispatch():
     # The dispatch step is the dispatch workflow's (tasks/dispatch.py): intake tests look at tasks as the
     # intake leaves them.
-    with mock.patch("tasks.dispatch.plan_intake_dispatch"), \
-            mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0) as patched:
+    with (
+        mock.patch("tasks.dispatch.plan_intake_dispatch"),
+        mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0) as patched,
+    ):
         yield patched
 
 
@@ -83,7 +85,10 @@ def test_a_15_digit_and_an_18_digit_id_make_one_task(hainan):
 
 
 def test_phone_and_name_match_without_an_id(hainan):
-    send(lead(id_number=None, phone="13912345678", name="张三"), lead(id_number=None, phone="139 1234 5678", name="张 三"))
+    send(
+        lead(id_number=None, phone="13912345678", name="张三"),
+        lead(id_number=None, phone="139 1234 5678", name="张 三"),
+    )
     intake_run()
     assert TracingTask.objects.count() == 1
 
@@ -142,7 +147,11 @@ def test_an_ambiguous_address_leaves_the_task_on_the_township_with_a_reason(hain
     batch = intake_run()
     task = TracingTask.objects.get()
     assert task.division_id == CHANGLIU_TOWNSHIP
-    assert "2" in task.unresolved_reason and "长东村委会" in task.unresolved_reason and "康安村委会" in task.unresolved_reason
+    assert (
+        "2" in task.unresolved_reason
+        and "长东村委会" in task.unresolved_reason
+        and "康安村委会" in task.unresolved_reason
+    )
     assert batch.unresolved == 1
 
 
@@ -178,7 +187,9 @@ def test_close_contacts_become_tasks_linked_to_the_parent_one_generation_later(h
     children = TracingTask.objects.exclude(pk=parent.pk)
     assert children.count() == 2
     for child in children:
-        assert child.source_task == parent and child.generation == 2 and child.priority == Priority.CLOSE_CONTACT
+        assert (
+            child.source_task == parent and child.generation == 2 and child.priority == Priority.CLOSE_CONTACT
+        )
 
 
 @time_machine.travel(BATCH_TIME, tick=False)
@@ -213,16 +224,24 @@ def test_the_batch_counts_leads_new_tasks_merged_and_unresolved(hainan):
 def test_a_person_who_got_an_active_task_meanwhile_has_the_leads_attached_to_it(hainan, caplog):
     from reports.rollups import rollup_differences
 
-    send(lead(id_number=resident_id(), division_code=KANGAN_VILLAGE, source="red_code"), lead(id_number=resident_id()))
+    send(
+        lead(id_number=resident_id(), division_code=KANGAN_VILLAGE, source="red_code"),
+        lead(id_number=resident_id()),
+    )
     opened = {}
 
     def another_writer(cursor):
         # Between the batch's look at open tasks (step 4) and its insert, someone opens a task for a person
         # of the batch: the plain INSERT meets the one-active-task index and the batch falls back to ON CONFLICT.
         cursor.execute("SELECT person_id FROM intake_person WHERE division_id = %s", [KANGAN_VILLAGE])
-        opened["task"] = TracingTaskFactory(person=Person.objects.get(pk=cursor.fetchone()[0]), division_id=KANGAN_VILLAGE)
+        opened["task"] = TracingTaskFactory(
+            person=Person.objects.get(pk=cursor.fetchone()[0]), division_id=KANGAN_VILLAGE
+        )
 
-    with caplog.at_level("INFO", logger="tasks.intake"), mock.patch("tasks.dispatch.plan_intake_dispatch", side_effect=another_writer):
+    with (
+        caplog.at_level("INFO", logger="tasks.intake"),
+        mock.patch("tasks.dispatch.plan_intake_dispatch", side_effect=another_writer),
+    ):
         batch = intake_run()
     assert "inserting with ON CONFLICT" in caplog.text
     assert (batch.leads, batch.new_tasks, batch.merged) == (2, 1, 1)
@@ -290,7 +309,10 @@ def test_a_second_run_while_the_lock_is_held_does_nothing(hainan):
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_runs_consume_each_lead_exactly_once(hainan, no_dispatch):
     for _ in range(4):
-        ingest_rows([lead() for _ in range(250)] + [lead(division_code="460105", address="长流镇长东村")], channel="api")
+        ingest_rows(
+            [lead() for _ in range(250)] + [lead(division_code="460105", address="长流镇长东村")],
+            channel="api",
+        )
     barrier = threading.Barrier(2)
     results, errors = [], []
 
@@ -354,5 +376,7 @@ def test_a_tasks_leads_are_found_through_the_hash_index_of_the_links(hainan):
     intake_run()
     task = TracingTask.objects.first()
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: make the planner show its index
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off"
+        )  # a test table is tiny: make the planner show its index
     assert "leadlink_task" in task.leads.all().explain()

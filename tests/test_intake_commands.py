@@ -32,7 +32,10 @@ def test_import_leads_reads_a_csv_and_lists_rejected_lines(hainan, tmp_path):
     path = tmp_path / "leads.csv"
     rows = [lead(source=None) for _ in range(3)]
     lines = ["external_id,id_number,name,division_code,reported_at"]
-    lines += [f"{r['external_id']},{r['id_number']},{r['name']},{r['division_code']},{r['reported_at']}" for r in rows]
+    lines += [
+        f"{r['external_id']},{r['id_number']},{r['name']},{r['division_code']},{r['reported_at']}"
+        for r in rows
+    ]
     lines.append("bad-1,110105194912310023,李四,460105001001,2024-05-01T08:00:00")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     output = run("import_leads", str(path), "--source", "returnee", "--chunk-size", "2")

@@ -23,8 +23,20 @@ pytestmark = pytest.mark.django_db
 NOW = T0 + timedelta(minutes=3)
 
 TASK_FIELDS = (
-    "status", "division_id", "unresolved_reason", "team_id", "subunit_id", "assignee_id", "dispatch_due",
-    "dispatched_at", "radius_due", "trace_due", "next_alert_at", "clock_alerts", "version", "priority",
+    "status",
+    "division_id",
+    "unresolved_reason",
+    "team_id",
+    "subunit_id",
+    "assignee_id",
+    "dispatch_due",
+    "dispatched_at",
+    "radius_due",
+    "trace_due",
+    "next_alert_at",
+    "clock_alerts",
+    "version",
+    "priority",
 )
 
 
@@ -36,7 +48,9 @@ def send(*rows) -> None:
 def outcome() -> dict:
     """Every task of the latest batch and its history, keyed by person (ids of tasks and persons differ
     between two runs; everything else must not)."""
-    tasks = TracingTask.objects.filter(batch__isnull=False).exclude(batch__started_at=T0).select_related("person")
+    tasks = (
+        TracingTask.objects.filter(batch__isnull=False).exclude(batch__started_at=T0).select_related("person")
+    )
     result = {}
     for task in tasks:
         history = [
@@ -53,8 +67,13 @@ def mixed_leads() -> list[dict]:
         *(lead(source=source) for source in ("big_data", "red_code", "hotline", "returnee", "yellow_code")),
         # Follow the person: a more recent lead gives the current village, elsewhere in the township.
         lead(phone="13900000001", name="随人走", reported_at="2024-05-01T08:00:00+08:00"),
-        lead(phone="13900000001", name="随人走", source="big_data", current_division_code=OTHER_VILLAGE_SAME_TOWNSHIP,
-             reported_at="2024-05-01T09:00:00+08:00"),
+        lead(
+            phone="13900000001",
+            name="随人走",
+            source="big_data",
+            current_division_code=OTHER_VILLAGE_SAME_TOWNSHIP,
+            reported_at="2024-05-01T09:00:00+08:00",
+        ),
         # A current location that contains the household village: the household stays.
         lead(current_division_code=HOME_COUNTY),
         # A coarse current location elsewhere: the task waits in that jurisdiction's queue.
@@ -72,8 +91,12 @@ def run_both_ways(now=NOW) -> tuple[tuple[int, dict], tuple[int, dict]]:
     separate_step = dispatch.dispatch_new_tasks
     with transaction.atomic():
         # Without the plan, the step after the batch does everything, following the person included.
-        with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch(
-            "tasks.dispatch.dispatch_new_tasks", side_effect=lambda **kw: separate_step(**{**kw, "follow": True})
+        with (
+            mock.patch("tasks.dispatch.plan_intake_dispatch"),
+            mock.patch(
+                "tasks.dispatch.dispatch_new_tasks",
+                side_effect=lambda **kw: separate_step(**{**kw, "follow": True}),
+            ),
         ):
             batch = intake_run(now=now)
         separate = (batch.dispatched, outcome())
@@ -115,8 +138,12 @@ def test_the_batch_dispatches_at_once_and_counts_it(crew):
         assert task.next_alert_at == NOW + timedelta(minutes=144)
         step = TaskTransition.objects.get(task=task)
         assert (step.from_status, step.to_status, step.actor_id) == ("new", "dispatched", None)
-        assert step.details == {"division": HOME_VILLAGE, "team": crew["team"].pk, "subunit": crew["subunit"].pk,
-                                "assignee": task.assignee_id}
+        assert step.details == {
+            "division": HOME_VILLAGE,
+            "team": crew["team"].pk,
+            "subunit": crew["subunit"].pk,
+            "assignee": task.assignee_id,
+        }
     queued = TracingTask.objects.get(batch=batch, status=TaskStatus.NEW)
     assert queued.division_id == HOME_COUNTY and queued.unresolved_reason
     assert queued.next_alert_at == NOW + timedelta(minutes=24)
@@ -126,13 +153,22 @@ def test_the_batch_dispatches_at_once_and_counts_it(crew):
 def test_a_followed_person_is_dispatched_where_they_are_now(crew):
     send(
         lead(phone="13900000002", name="随人走", reported_at="2024-05-01T08:00:00+08:00"),
-        lead(phone="13900000002", name="随人走", source="big_data", current_division_code=OTHER_VILLAGE_SAME_TOWNSHIP,
-             reported_at="2024-05-01T09:00:00+08:00"),
+        lead(
+            phone="13900000002",
+            name="随人走",
+            source="big_data",
+            current_division_code=OTHER_VILLAGE_SAME_TOWNSHIP,
+            reported_at="2024-05-01T09:00:00+08:00",
+        ),
     )
     batch = intake_run(now=NOW)
     task = TracingTask.objects.get(batch=batch)
     assert task.division_id == OTHER_VILLAGE_SAME_TOWNSHIP and task.status == TaskStatus.DISPATCHED
     assert task.team_id == crew["team"].pk and task.division_id[:9] == HOME_TOWNSHIP
-    steps = list(TaskTransition.objects.filter(task=task).order_by("id").values_list("from_status", "to_status", "details"))
+    steps = list(
+        TaskTransition.objects.filter(task=task)
+        .order_by("id")
+        .values_list("from_status", "to_status", "details")
+    )
     assert [s[:2] for s in steps] == [("new", "new"), ("new", "dispatched")]
     assert steps[0][2]["division"] == {"from": HOME_VILLAGE, "to": OTHER_VILLAGE_SAME_TOWNSHIP}

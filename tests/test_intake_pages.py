@@ -21,7 +21,10 @@ pytestmark = pytest.mark.django_db
 def no_dispatch(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.LANGUAGE_CODE = "en"
-    with mock.patch("tasks.dispatch.plan_intake_dispatch"), mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0):
+    with (
+        mock.patch("tasks.dispatch.plan_intake_dispatch"),
+        mock.patch("tasks.dispatch.dispatch_new_tasks", return_value=0),
+    ):
         yield
 
 
@@ -64,7 +67,9 @@ def test_an_upload_is_previewed_before_anything_is_written(logged_in, duty_offic
         f"community,old-1,{existing['id_number']},张三,,{HOME_VILLAGE},,,2024-05-01T08:00:00,\n",
         "community,bad-1,110105194912310023,李四,,460105,,,2024-05-01T08:00:00,\n",
     )
-    response = client.post(reverse("intake_upload"), {"file": upload, "source": "community", "action": "preview"})
+    response = client.post(
+        reverse("intake_upload"), {"file": upload, "source": "community", "action": "preview"}
+    )
     assert response.status_code == 200
     preview = response.context["preview"]
     assert (preview.rows, preview.accepted, preview.duplicates, len(preview.rejected)) == (3, 1, 1, 1)
@@ -72,16 +77,22 @@ def test_an_upload_is_previewed_before_anything_is_written(logged_in, duty_offic
     assert "check digit should be X, got 3" in response.content.decode()
     assert Lead.objects.count() == 1 and LeadRejection.objects.count() == 0
 
-    response = client.post(reverse("intake_upload"), {"action": "confirm", "token": response.context["token"]})
+    response = client.post(
+        reverse("intake_upload"), {"action": "confirm", "token": response.context["token"]}
+    )
     assert response.status_code == 302
     assert Lead.objects.count() == 2
     new = Lead.objects.get(external_id="new-1")
-    assert new.channel == "upload" and new.payload == {"hospital": "人民医院"} and new.created_by == duty_officer
+    assert (
+        new.channel == "upload" and new.payload == {"hospital": "人民医院"} and new.created_by == duty_officer
+    )
     assert LeadRejection.objects.get().row_index == 4
 
 
 def test_a_confirm_without_a_preview_is_refused(logged_in, duty_officer):
-    response = logged_in(duty_officer).post(reverse("intake_upload"), {"action": "confirm", "token": "forged"})
+    response = logged_in(duty_officer).post(
+        reverse("intake_upload"), {"action": "confirm", "token": "forged"}
+    )
     assert response.status_code == 302 and Lead.objects.count() == 0
 
 
@@ -94,7 +105,9 @@ def test_an_xlsx_upload_is_read_like_a_csv(logged_in, duty_officer):
     workbook.save(data)
     upload = SimpleUploadedFile("leads.xlsx", data.getvalue())
     client = logged_in(duty_officer)
-    response = client.post(reverse("intake_upload"), {"file": upload, "source": "hotline", "action": "preview"})
+    response = client.post(
+        reverse("intake_upload"), {"file": upload, "source": "hotline", "action": "preview"}
+    )
     assert response.context["preview"].accepted == 1
     client.post(reverse("intake_upload"), {"action": "confirm", "token": response.context["token"]})
     assert Lead.objects.get().source == "hotline"
@@ -108,8 +121,14 @@ def test_the_manual_form_records_one_lead_with_the_four_asks(logged_in, duty_off
     client = logged_in(duty_officer)
     form = client.get(reverse("intake_manual")).context["form"]
     data = {
-        "source": "community", "name": "赵六", "phone": "13912345678", "division_code": HOME_VILLAGE,
-        "reported_at": "2024-05-01T08:00", "came_from": "武汉", "contacts": "家人3人", "submission": form.initial["submission"],
+        "source": "community",
+        "name": "赵六",
+        "phone": "13912345678",
+        "division_code": HOME_VILLAGE,
+        "reported_at": "2024-05-01T08:00",
+        "came_from": "武汉",
+        "contacts": "家人3人",
+        "submission": form.initial["submission"],
     }
     assert client.post(reverse("intake_manual"), data).status_code == 302
     assert client.post(reverse("intake_manual"), data).status_code == 302  # a double submit is one lead
@@ -119,8 +138,14 @@ def test_the_manual_form_records_one_lead_with_the_four_asks(logged_in, duty_off
 
 def test_the_manual_form_shows_reasons_on_the_fields(logged_in, duty_officer):
     client = logged_in(duty_officer)
-    data = {"source": "hotline", "name": "赵六", "phone": "12345", "division_code": HOME_VILLAGE,
-            "reported_at": "2024-05-01T08:00", "submission": "0123456789abcdef"}
+    data = {
+        "source": "hotline",
+        "name": "赵六",
+        "phone": "12345",
+        "division_code": HOME_VILLAGE,
+        "reported_at": "2024-05-01T08:00",
+        "submission": "0123456789abcdef",
+    }
     response = client.post(reverse("intake_manual"), data)
     assert response.status_code == 200
     assert "not a mainland mobile number" in response.context["form"].errors["phone"][0]
@@ -130,8 +155,12 @@ def test_the_manual_form_shows_reasons_on_the_fields(logged_in, duty_officer):
 @pytest.fixture
 def batch(hainan):
     ingest_rows(
-        [lead(source="red_code"), lead(source="hotline", division_code="460105", address="长流镇长东村"),
-         lead(source="hotline", division_code="460105", address="某某路1号"), lead(division_code=OTHER_COUNTY_VILLAGE)],
+        [
+            lead(source="red_code"),
+            lead(source="hotline", division_code="460105", address="长流镇长东村"),
+            lead(source="hotline", division_code="460105", address="某某路1号"),
+            lead(division_code=OTHER_COUNTY_VILLAGE),
+        ],
         channel="api",
     )
     return intake_run()
@@ -141,7 +170,9 @@ def test_the_batch_page_lists_only_visible_tasks_and_filters_them(logged_in, dut
     client = logged_in(duty_officer)
     response = client.get(reverse("intake_batch", args=[batch.pk]))
     assert {t.division_id for t in response.context["tasks"]} == {HOME_VILLAGE, CHANGDONG_VILLAGE, "460105"}
-    response = client.get(reverse("intake_batch", args=[batch.pk]), {"source": "hotline", "division": "460105100"})
+    response = client.get(
+        reverse("intake_batch", args=[batch.pk]), {"source": "hotline", "division": "460105100"}
+    )
     assert [t.division_id for t in response.context["tasks"]] == [CHANGDONG_VILLAGE]
     response = client.get(reverse("intake_batch", args=[batch.pk]), {"priority": "2"})
     assert [t.division_id for t in response.context["tasks"]] == [HOME_VILLAGE]

@@ -20,12 +20,10 @@ from tasks.validation import (
 )
 from tests.intake_helpers import HOME_VILLAGE, lead, resident_id
 
-
 # Request the test database statically: a test that reaches it only through the `hainan` fixture
 # would otherwise run against the development database (pytest-django sets up databases only for
 # tests that need them at collection time).
 pytestmark = pytest.mark.django_db
-
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +37,7 @@ def validate(*rows):
 
 
 # --- resident ID -----------------------------------------------------------------------------------------
+
 
 def test_it_accepts_a_valid_18_digit_id():
     assert clean_id_number("11010519491231002X") == ("11010519491231002X", "11010519491231002X")
@@ -106,14 +105,19 @@ def test_a_15_digit_id_and_its_18_digit_upgrade_are_the_same_person(hainan):
 
 # --- phones and names ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw", ["13912345678", "139 1234 5678", "139-1234-5678", "+86 13912345678", "008613912345678"])
+
+@pytest.mark.parametrize(
+    "raw", ["13912345678", "139 1234 5678", "139-1234-5678", "+86 13912345678", "008613912345678"]
+)
 def test_it_accepts_mainland_mobiles_in_their_usual_formats(raw):
     assert clean_mobile(raw) == "13912345678"
 
 
 @pytest.mark.parametrize("raw", ["12912345678", "1391234567", "139123456789", "0898-66668888", "abc"])
 def test_it_refuses_what_is_not_a_mainland_mobile(raw):
-    with pytest.raises(ValueError, match=r"not a mainland mobile number \(11 digits starting with 1\[3-9\]\)"):
+    with pytest.raises(
+        ValueError, match=r"not a mainland mobile number \(11 digits starting with 1\[3-9\]\)"
+    ):
         clean_mobile(raw)
 
 
@@ -149,6 +153,7 @@ def test_no_plaintext_in_the_hashes(hainan):
 
 
 # --- rows ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "source, priority",
@@ -204,7 +209,9 @@ def test_without_division_code_the_county_is_read_from_the_address(hainan):
 
 
 def test_without_division_code_or_a_known_county_in_the_address_the_row_is_rejected(hainan):
-    _, rejected = validate(lead(division_code=None, address="某某路12号"), lead(division_code=None, address=None))
+    _, rejected = validate(
+        lead(division_code=None, address="某某路12号"), lead(division_code=None, address=None)
+    )
     assert "names no known county" in rejected[0].errors["division_code"][0]
     assert "give division_code, or an address" in rejected[1].errors["division_code"][0]
 
@@ -217,7 +224,9 @@ def test_close_contact_leads_need_an_existing_related_task(hainan):
 
 @time_machine.travel(datetime(2024, 5, 1, 12, 0), tick=False)
 def test_it_refuses_a_report_from_the_future_and_reads_naive_times_in_beijing_time(hainan):
-    (clean,), (rejection,) = validate(lead(reported_at="2024-05-01 08:30"), lead(reported_at="2024-05-02T08:30:00"))
+    (clean,), (rejection,) = validate(
+        lead(reported_at="2024-05-01 08:30"), lead(reported_at="2024-05-02T08:30:00")
+    )
     assert clean.reported_at.isoformat() == "2024-05-01T08:30:00+08:00"
     assert "is in the future" in rejection.errors["reported_at"][0]
 

@@ -13,7 +13,15 @@ from reviews import notices
 from reviews.models_notices import NoticeDelivery, NoticeFollowUp, NoticeState
 from tasks.models import Unit
 from tests.conftest import HOME_VILLAGE
-from tests.notice_fixtures import approve_both, at, city_desk, county_desk, notice_in_review, pushed_notice, sms_outbox  # noqa: F401
+from tests.notice_fixtures import (  # noqa: F401
+    approve_both,
+    at,
+    city_desk,
+    county_desk,
+    notice_in_review,
+    pushed_notice,
+    sms_outbox,
+)
 
 S = timedelta(seconds=1)
 
@@ -23,13 +31,23 @@ S = timedelta(seconds=1)
     [
         (at(20, 10), False, at(20, 10), at(20, 12)),  # daytime: at once, due within 2 h
         (at(20, 10), True, at(20, 10), at(20, 10, 30)),  # urgent: at once, due within 30 min
-        (at(20, 21, 30), False, at(21, 7), at(21, 8, 30)),  # 21:30: waits for 07:00; 30 min before 22:00 + 90 after 07:00
+        (
+            at(20, 21, 30),
+            False,
+            at(21, 7),
+            at(21, 8, 30),
+        ),  # 21:30: waits for 07:00; 30 min before 22:00 + 90 after 07:00
         (at(20, 21, 30), True, at(20, 21, 30), at(20, 22)),  # urgent at night: at once
         (at(20, 23), False, at(21, 7), at(21, 9)),  # in the quiet hours
         (at(20, 23), True, at(20, 23), at(20, 23, 30)),
         (at(21, 6, 59, 59), False, at(21, 7), at(21, 9)),  # one second before the end of the quiet hours
         (at(21, 7, 0, 1), False, at(21, 7, 0, 1), at(21, 9, 0, 1)),  # one second after
-        (at(20, 20, 59, 59), False, at(20, 20, 59, 59), at(21, 7, 59, 59)),  # 1 s outside the margin: pushed at once
+        (
+            at(20, 20, 59, 59),
+            False,
+            at(20, 20, 59, 59),
+            at(21, 7, 59, 59),
+        ),  # 1 s outside the margin: pushed at once
         (at(20, 21, 0, 1), False, at(21, 7), at(21, 7, 59, 59) + 2 * S),  # 1 s inside the margin: waits
     ],
 )
@@ -44,7 +62,9 @@ def test_the_quiet_hours_are_a_setting(settings):
 
 
 @pytest.mark.parametrize("urgent", [False, True])
-def test_a_normal_notice_approved_at_2130_waits_for_0700_an_urgent_one_goes_at_once(county_desk, city_desk, sms_outbox, urgent):
+def test_a_normal_notice_approved_at_2130_waits_for_0700_an_urgent_one_goes_at_once(
+    county_desk, city_desk, sms_outbox, urgent
+):
     notice = notice_in_review(urgent=urgent, now=at(20, 21))
     with time_machine.travel(at(20, 21, 30), tick=False):
         approve_both(notice, county_desk, city_desk)

@@ -25,7 +25,7 @@ def _run_concurrently(functions):
         try:
             barrier.wait()
             results.append(fn())
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -63,14 +63,18 @@ def test_two_workers_never_push_the_same_notice_twice(approved_notices, settings
     settings.NOTICE_SMS_BACKEND = "tests.test_notice_delivery.SlowLocMem"
     sms.outbox.clear()
     now = at(20, 10, 5)
-    pushed = _run_concurrently([lambda: notices.push_step(now=now, limit=100), lambda: notices.push_step(now=now, limit=100)])
+    pushed = _run_concurrently(
+        [lambda: notices.push_step(now=now, limit=100), lambda: notices.push_step(now=now, limit=100)]
+    )
     assert sum(pushed) == 6  # each notice claimed by exactly one worker
     assert NoticeDelivery.objects.filter(channel="sms").count() == 6
     sent = _run_concurrently([lambda: notices.deliver_step(now=now, limit=2) for _ in range(4)])
     while notices.deliver_step(now=now, limit=2):
         pass
     assert sum(sent) <= 6
-    assert sorted(m.delivery_id for m in sms.outbox) == sorted(NoticeDelivery.objects.filter(channel="sms").values_list("pk", flat=True))
+    assert sorted(m.delivery_id for m in sms.outbox) == sorted(
+        NoticeDelivery.objects.filter(channel="sms").values_list("pk", flat=True)
+    )
     assert Notice.objects.filter(state=NoticeState.PUSHED).count() == 6
     assert len({n.token_hash for n in Notice.objects.all()}) == 6
     sms.outbox.clear()
@@ -85,9 +89,14 @@ class Gateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if not sms.verify(gateway.secret, self.headers["X-Notice-Timestamp"], body, self.headers["X-Notice-Signature"]):
+                if not sms.verify(
+                    gateway.secret,
+                    self.headers["X-Notice-Timestamp"],
+                    body,
+                    self.headers["X-Notice-Signature"],
+                ):
                     gateway.bad_signatures += 1
                     self.send_response(401)
                     self.end_headers()

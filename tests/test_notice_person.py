@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from reviews import notices, sms
 from reviews.models_notices import Notice, NoticeFeedback, NoticeState
-from tests.notice_fixtures import ID_NUMBER, approve_both, at, city_desk, county_desk, pushed_notice, sms_outbox  # noqa: F401
+from tests.notice_fixtures import (  # noqa: F401
+    ID_NUMBER,
+    approve_both,
+    at,
+    city_desk,
+    county_desk,
+    pushed_notice,
+    sms_outbox,
+)
 
 
 @pytest.fixture
@@ -64,23 +72,36 @@ def test_a_notice_not_pushed_yet_has_no_page(client, county_desk, city_desk):
     assert client.get(f"/n/{notices.token_for(notice)}/").status_code == 404
 
 
-def _signed(client, payload: dict, secret: str, *, timestamp: int | None = None, signature: str | None = None):
+def _signed(
+    client, payload: dict, secret: str, *, timestamp: int | None = None, signature: str | None = None
+):
     body = json.dumps(payload).encode()
     ts = str(timestamp if timestamp is not None else int(time.time()))
     return client.post(
-        "/api/v1/notices/sms-inbound/", data=body, content_type="application/json",
-        HTTP_X_NOTICE_TIMESTAMP=ts, HTTP_X_NOTICE_SIGNATURE=signature or sms.sign(secret, ts, body),
+        "/api/v1/notices/sms-inbound/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_NOTICE_TIMESTAMP=ts,
+        HTTP_X_NOTICE_SIGNATURE=signature or sms.sign(secret, ts, body),
     )
 
 
 def test_a_signed_sms_reply_acknowledges_and_a_bad_signature_is_refused(client, settings, live_notice):
     settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
     assert _signed(client, {"from": "+86 139 0000 2222", "text": "确认"}, "wrong-secret").status_code == 403
-    assert _signed(client, {"from": "13900002222", "text": "1"}, "inbound-secret", timestamp=int(time.time()) - 3600).status_code == 403
+    assert (
+        _signed(
+            client, {"from": "13900002222", "text": "1"}, "inbound-secret", timestamp=int(time.time()) - 3600
+        ).status_code
+        == 403
+    )
     live_notice.refresh_from_db()
     assert live_notice.state == NoticeState.PUSHED
     response = _signed(client, {"from": "+86 139 0000 2222", "text": " 1 "}, "inbound-secret")
-    assert response.status_code == 200 and response.json() == {"result": "acknowledged", "notice": live_notice.pk}
+    assert response.status_code == 200 and response.json() == {
+        "result": "acknowledged",
+        "notice": live_notice.pk,
+    }
     live_notice.refresh_from_db()
     assert live_notice.state == NoticeState.ACKNOWLEDGED and live_notice.ack_channel == "sms"
 
@@ -94,7 +115,9 @@ def test_an_sms_reply_is_matched_to_the_number_the_notice_was_sent_to(client, se
     person = live_notice.person
     person.phone, person.phone_hash = "13900003333", phone_hash("13900003333")
     person.save(update_fields=["phone", "phone_hash"])
-    assert _signed(client, {"from": "13900003333", "text": "1"}, "inbound-secret").json() == {"result": "nothing_to_acknowledge"}
+    assert _signed(client, {"from": "13900003333", "text": "1"}, "inbound-secret").json() == {
+        "result": "nothing_to_acknowledge"
+    }
     response = _signed(client, {"from": "13900002222", "text": "1"}, "inbound-secret")
     assert response.json() == {"result": "acknowledged", "notice": live_notice.pk}
 
@@ -111,7 +134,9 @@ def test_without_a_configured_secret_the_webhook_refuses_everything(client, sett
     assert _signed(client, {"from": "13900002222", "text": "1"}, "").status_code == 403
 
 
-def test_feedback_is_explained_by_the_desk_and_the_answer_reaches_the_person(client, county_desk, password, live_notice, sms_outbox):
+def test_feedback_is_explained_by_the_desk_and_the_answer_reaches_the_person(
+    client, county_desk, password, live_notice, sms_outbox
+):
     token = notices.token_for(live_notice)
     assert client.post(f"/n/{token}/feedback/", {"text": "检测日期写错了"}).status_code == 302
     feedback = NoticeFeedback.objects.get(notice=live_notice)
@@ -127,10 +152,16 @@ def test_feedback_is_explained_by_the_desk_and_the_answer_reaches_the_person(cli
     assert any("反馈已有答复" in m.text for m in sms_outbox)
 
 
-def test_a_correction_supersedes_the_notice_and_is_reviewed_again(county_desk, city_desk, live_notice, client):
+def test_a_correction_supersedes_the_notice_and_is_reviewed_again(
+    county_desk, city_desk, live_notice, client
+):
     feedback = notices.feedback_submit(notice=live_notice, text="我只是黄码，不是红码")
-    notices.feedback_answer(feedback=feedback, actor=county_desk, answer="已更正，新的通知将发送给您。",
-                            corrected_text="李*您好：您的健康码为黄码，请于11月21日接受核酸检测。")
+    notices.feedback_answer(
+        feedback=feedback,
+        actor=county_desk,
+        answer="已更正，新的通知将发送给您。",
+        corrected_text="李*您好：您的健康码为黄码，请于11月21日接受核酸检测。",
+    )
     live_notice.refresh_from_db()
     assert live_notice.state == NoticeState.SUPERSEDED
     corrected = live_notice.superseded_by
@@ -148,7 +179,11 @@ def test_the_board_is_aggregate_and_non_personal(client, live_notice, county_des
     BoardMessage.objects.create(division_id="460105", text="近期从武汉市返回的人员请主动报备。")
     html = client.get("/board/").content.decode()
     assert "近期从武汉市返回" in html and "秀英区" in html
-    assert live_notice.person.name not in html and live_notice.person.phone not in html and live_notice.text not in html
+    assert (
+        live_notice.person.name not in html
+        and live_notice.person.phone not in html
+        and live_notice.text not in html
+    )
     assert "<script>" not in html and "style=" not in html
 
 
@@ -161,12 +196,21 @@ def test_evaluation_figures(client, api_client, county_desk, city_desk, password
         notices.notice_acknowledge(notice=acknowledged, channel="popup")
         feedback = notices.feedback_submit(notice=corrected, text="错了")
     with time_machine.travel(at(20, 12), tick=False):
-        notices.feedback_answer(feedback=feedback, actor=county_desk, answer="已更正", corrected_text="李*您好：请于11月21日检测。")
+        notices.feedback_answer(
+            feedback=feedback,
+            actor=county_desk,
+            answer="已更正",
+            corrected_text="李*您好：请于11月21日检测。",
+        )
     [row] = notices.evaluation(user=county_desk, start=at(20, 0), end=at(21, 0))
     assert row["division"] == "460105" and row["pushed"] == 3 and row["acknowledged"] == 1
     assert row["acknowledgement_rate"] == pytest.approx(0.333, abs=0.001)
     assert row["corrected"] == 1 and row["accuracy"] == pytest.approx(0.667, abs=0.001)
-    assert row["push_to_ack_minutes"] == 30.0 and row["approval_to_push_minutes"] == 0.0 and row["pushed_on_time_rate"] == 1
+    assert (
+        row["push_to_ack_minutes"] == 30.0
+        and row["approval_to_push_minutes"] == 0.0
+        and row["pushed_on_time_rate"] == 1
+    )
     assert row["feedback"] == 1 and row["feedback_in_time"] == 1
     api_client.login(username=county_desk.username, password=password)
     data = api_client.get("/api/v1/notices/evaluation/", {"start": "2026-11-20", "end": "2026-11-20"}).json()

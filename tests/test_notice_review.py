@@ -7,21 +7,35 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from tests.workflow_fixtures import linked_lead
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from reviews import notices
 from reviews.models_notices import BoardMessage, Notice, NoticeState
-from tasks.models import Lead, Role
+from tasks.models import Role
 from tests.factories import PersonFactory, TracingTaskFactory, UserFactory
-from tests.notice_fixtures import ADDRESS, ID_NUMBER, approved_proposal, city_desk, county_desk, notice_in_review  # noqa: F401
+from tests.notice_fixtures import (  # noqa: F401
+    ADDRESS,
+    ID_NUMBER,
+    approved_proposal,
+    city_desk,
+    county_desk,
+    notice_in_review,
+)
+from tests.workflow_fixtures import linked_lead
 
 
-def test_notices_are_generated_once_from_approved_proposals_that_ask_for_one(cdc_expert, django_assert_max_num_queries):
+def test_notices_are_generated_once_from_approved_proposals_that_ask_for_one(
+    cdc_expert, django_assert_max_num_queries
+):
     first = approved_proposal(expert=cdc_expert, sources=("close_contact",))
-    second = approved_proposal(expert=cdc_expert, sources=("yellow_code",), measure="health_monitoring", phone="13900009999", name="赵六")
+    second = approved_proposal(
+        expert=cdc_expert,
+        sources=("yellow_code",),
+        measure="health_monitoring",
+        phone="13900009999",
+        name="赵六",
+    )
     approved_proposal(expert=cdc_expert, notify=False, phone="13900008888")
     with django_assert_max_num_queries(6):
         assert notices.notices_generate_from_proposals() == 2
@@ -42,16 +56,27 @@ def test_a_batch_rule_covers_every_returnee_from_the_designated_area(county_desk
     for i in range(3):
         person = PersonFactory(id_number=ID_NUMBER)
         task = TracingTaskFactory(person=person, address=ADDRESS)
-        linked_lead(task, source="returnee", reported_at=now - timedelta(days=1), priority=5,
-                            division_id=task.division_id, payload={"origin_division": "460202" if i < 2 else "460106"})
+        linked_lead(
+            task,
+            source="returnee",
+            reported_at=now - timedelta(days=1),
+            priority=5,
+            division_id=task.division_id,
+            payload={"origin_division": "460202" if i < 2 else "460106"},
+        )
         persons.append(person)
-    created = notices.notices_generate_for_rule(rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3),
-                                                actor=county_desk)
+    created = notices.notices_generate_for_rule(
+        rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3), actor=county_desk
+    )
     assert created == 2
     assert set(Notice.objects.values_list("person_id", flat=True)) == {persons[0].pk, persons[1].pk}
     assert all(n.category == "high_risk_returnee" and "三亚市" in n.text for n in Notice.objects.all())
-    assert notices.notices_generate_for_rule(rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3),
-                                             actor=county_desk) == 0
+    assert (
+        notices.notices_generate_for_rule(
+            rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3), actor=county_desk
+        )
+        == 0
+    )
     assert BoardMessage.objects.count() == 1 and "三亚市" in BoardMessage.objects.get().text
 
 
@@ -79,7 +104,9 @@ def test_a_superuser_cannot_give_both_approvals(county_desk, hainan):
 
 
 @pytest.mark.parametrize("level", ["county", "city"])
-def test_a_rejection_at_each_level_goes_back_to_the_submitter_who_corrects_and_resubmits(level, county_desk, city_desk, cdc_expert):
+def test_a_rejection_at_each_level_goes_back_to_the_submitter_who_corrects_and_resubmits(
+    level, county_desk, city_desk, cdc_expert
+):
     notice = notice_in_review(submitted_by=cdc_expert)
     if level == "city":
         notices.notice_approve(notice=notice, actor=county_desk)
@@ -88,14 +115,24 @@ def test_a_rejection_at_each_level_goes_back_to_the_submitter_who_corrects_and_r
         notices.notice_reject(notice=notice, actor=reviewer, reason=" ")
     notices.notice_reject(notice=notice, actor=reviewer, reason="检测日期有误")
     notice.refresh_from_db()
-    assert notice.state == f"rejected_{level}" and notice.rejected_by == reviewer and notice.rejection_reason == "检测日期有误"
+    assert (
+        notice.state == f"rejected_{level}"
+        and notice.rejected_by == reviewer
+        and notice.rejection_reason == "检测日期有误"
+    )
     assert notice in notices.returned_to(cdc_expert)
     # Correcting cannot slip the ID number in.
     with pytest.raises(ValidationError):
-        notices.notice_resubmit(notice=notice, actor=cdc_expert, title=notice.title, text=f"身份证{ID_NUMBER}")
-    notices.notice_resubmit(notice=notice, actor=cdc_expert, title=notice.title, text="李*您好：请于11月21日接受核酸检测。")
+        notices.notice_resubmit(
+            notice=notice, actor=cdc_expert, title=notice.title, text=f"身份证{ID_NUMBER}"
+        )
+    notices.notice_resubmit(
+        notice=notice, actor=cdc_expert, title=notice.title, text="李*您好：请于11月21日接受核酸检测。"
+    )
     notice.refresh_from_db()
-    assert notice.state == NoticeState.COUNTY_REVIEW and notice.version == 2 and notice.county_reviewer is None
+    assert (
+        notice.state == NoticeState.COUNTY_REVIEW and notice.version == 2 and notice.county_reviewer is None
+    )
     notices.notice_approve(notice=notice, actor=county_desk)
     notices.notice_approve(notice=notice, actor=city_desk)
     notice.refresh_from_db()
@@ -121,9 +158,14 @@ def test_the_api_approves_and_rejects(api_client, county_desk, city_desk, passwo
     assert api_client.post(f"/api/v1/notices/{notice.pk}/approve/").status_code == 403
     api_client.logout()
     api_client.login(username=city_desk.username, password=password)
-    response = api_client.post(f"/api/v1/notices/{notice.pk}/reject/", {"reason": "措施与风险不相称"}, format="json")
+    response = api_client.post(
+        f"/api/v1/notices/{notice.pk}/reject/", {"reason": "措施与风险不相称"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["state"] == "rejected_city"
-    assert api_client.post(f"/api/v1/notices/{notice.pk}/reject/", {"reason": "x"}, format="json").status_code == 409
+    assert (
+        api_client.post(f"/api/v1/notices/{notice.pk}/reject/", {"reason": "x"}, format="json").status_code
+        == 409
+    )
 
 
 def test_the_review_pages(client, county_desk, password):
@@ -149,9 +191,16 @@ def test_templates_are_edited_by_administrators_only(client, county_desk, hainan
     bad = client.post("/notices/templates/red_code/", {"title": "红码", "body": "{name} {id_number}"})
     assert bad.status_code == 200  # the form again, with the error
     assert not notices.NoticeTemplate.objects.exists()
-    good = client.post("/notices/templates/red_code/", {"title": "红码告知", "body": "{name}您好：您的健康码为红码。咨询{hotline}。", "urgent": "on"})
+    good = client.post(
+        "/notices/templates/red_code/",
+        {"title": "红码告知", "body": "{name}您好：您的健康码为红码。咨询{hotline}。", "urgent": "on"},
+    )
     assert good.status_code == 302
-    assert notices.template_for("red_code") == ("红码告知", "{name}您好：您的健康码为红码。咨询{hotline}。", True)
+    assert notices.template_for("red_code") == (
+        "红码告知",
+        "{name}您好：您的健康码为红码。咨询{hotline}。",
+        True,
+    )
 
 
 def test_the_commands_run_the_same_steps(cdc_expert, county_desk, city_desk, settings):
@@ -177,7 +226,9 @@ def test_the_commands_run_the_same_steps(cdc_expert, county_desk, city_desk, set
 def test_the_batch_rule_page_and_the_follow_up_page(client, county_desk, field_staff, password):
     client.login(username=county_desk.username, password=password)
     assert client.get("/notices/rules/").status_code == 200
-    response = client.post("/notices/rules/", {"rule": "returnees_from_area", "area_code": "4602", "since": "2026-11-01"})
+    response = client.post(
+        "/notices/rules/", {"rule": "returnees_from_area", "area_code": "4602", "since": "2026-11-01"}
+    )
     assert response.status_code == 302
     client.logout()
     client.login(username=field_staff.username, password=password)

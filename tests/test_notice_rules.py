@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from reviews import notice_rules as rules
 from reviews.models_notices import NoticeCategory, NoticeTemplate
 
 
-@pytest.mark.parametrize("name", ["id_number", "address", "phone", "身份证号", "home_address", "person.id_number", "id_number!r"])
+@pytest.mark.parametrize(
+    "name", ["id_number", "address", "phone", "身份证号", "home_address", "person.id_number", "id_number!r"]
+)
 def test_a_template_cannot_reference_identifiers(name):
     with pytest.raises(ValidationError):
         rules.validate_template_text("您好 {" + name + "}")
 
 
-@pytest.mark.parametrize("text", ["{unknown}", "{name", "name}", "{name.__class__}", "身份证 46010519800101123X", "电话 13912345678"])
+@pytest.mark.parametrize(
+    "text",
+    ["{unknown}", "{name", "name}", "{name.__class__}", "身份证 46010519800101123X", "电话 13912345678"],
+)
 def test_a_template_with_unknown_variables_stray_braces_or_numbers_is_refused(text):
     with pytest.raises(ValidationError):
         rules.validate_template_text(text)
@@ -37,7 +43,9 @@ def test_the_model_refuses_a_forbidden_template(db):
 
 
 variable = st.sampled_from(sorted(rules.VARIABLES)).map(lambda v: "{" + v + "}")
-fragment = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=12)
+fragment = st.text(
+    alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=12
+)
 template = st.lists(st.one_of(variable, fragment), max_size=12).map("".join)
 digits = st.text(alphabet="0123456789", min_size=17, max_size=17)
 
@@ -70,10 +78,19 @@ def test_no_rendered_notice_contains_the_id_number_or_the_address(body, id17, ch
 
 
 def test_every_default_template_renders_without_identifiers():
-    values = rules.variables_for(person_name="王小明", measure="home_quarantine", measure_days=14, test_days=[1, 3, 7],
-                                 area="武汉市", county="秀英区", desk="秀英区值班台")
+    values = rules.variables_for(
+        person_name="王小明",
+        measure="home_quarantine",
+        measure_days=14,
+        test_days=[1, 3, 7],
+        area="武汉市",
+        county="秀英区",
+        desk="秀英区值班台",
+    )
     for category, template in rules.DEFAULT_TEMPLATES.items():
-        rendered = rules.render(template["title"], template["body"], values, secrets=["46010519800101123X", "长德村3巷18号"])
+        rendered = rules.render(
+            template["title"], template["body"], values, secrets=["46010519800101123X", "长德村3巷18号"]
+        )
         assert "{" not in rendered.text and "王小明" not in rendered.text, category
         assert "王**" in rendered.text
 

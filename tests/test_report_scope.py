@@ -39,27 +39,45 @@ def _delivery(code):
     return UpstreamDelivery.objects.create(version=_version(code), endpoint="http://upstream.example/r")
 
 
-def reports_routes(Detail, ListOf, NoObject, PageList):  # noqa: N803 - the walker's spec classes
+def reports_routes(Detail, ListOf, NoObject, PageList):
     from tests.test_scope_routes import other_village_task
 
     version = lambda: _version("460105001002")  # noqa: E731 - the other village of the home township
     return {
-        "dashboard": PageList(lambda: _township_with_a_task(HOME_VILLAGE), own=lambda: _township_with_a_task(OTHER_COUNTY_VILLAGE),
-                              context_key="division_codes", account="outsider"),
-        "stats": PageList(lambda: _township_with_a_task(HOME_VILLAGE), own=lambda: _township_with_a_task(OTHER_COUNTY_VILLAGE),
-                          context_key="division_codes", account="outsider"),
+        "dashboard": PageList(
+            lambda: _township_with_a_task(HOME_VILLAGE),
+            own=lambda: _township_with_a_task(OTHER_COUNTY_VILLAGE),
+            context_key="division_codes",
+            account="outsider",
+        ),
+        "stats": PageList(
+            lambda: _township_with_a_task(HOME_VILLAGE),
+            own=lambda: _township_with_a_task(OTHER_COUNTY_VILLAGE),
+            context_key="division_codes",
+            account="outsider",
+        ),
         # Same query parser as api-stats; ?division= outside the territory → 404 (tests/test_stats_api.py).
         "stats_export": NoObject(),
-        "report_deliveries": PageList(lambda: _delivery(HOME_VILLAGE), own=lambda: _delivery(OTHER_COUNTY_VILLAGE),
-                                      context_key="deliveries", account="outsider"),
+        "report_deliveries": PageList(
+            lambda: _delivery(HOME_VILLAGE),
+            own=lambda: _delivery(OTHER_COUNTY_VILLAGE),
+            context_key="deliveries",
+            account="outsider",
+        ),
         "report_task": Detail(other_village_task, kwargs=lambda t: {"task_id": t.pk}),
         "report_task_pdf": Detail(other_village_task, kwargs=lambda t: {"task_id": t.pk}),
         "report_cluster": Detail(other_village_task, kwargs=lambda t: {"task_id": t.pk}),
         "report_chain": Detail(other_village_task, kwargs=lambda t: {"task_id": t.pk}),
         "report_version": Detail(version, kwargs=lambda v: {"task_id": v.task_id, "number": v.number}),
         "report_version_pdf": Detail(version, kwargs=lambda v: {"task_id": v.task_id, "number": v.number}),
-        "api-stats": ListOf(lambda: _task(HOME_VILLAGE), key=lambda row: row["code"], value=lambda t: t.division_id,
-                            own=lambda: _task(OTHER_COUNTY_VILLAGE), account="outsider", params={"level": "village"}),
+        "api-stats": ListOf(
+            lambda: _task(HOME_VILLAGE),
+            key=lambda row: row["code"],
+            value=lambda t: t.division_id,
+            own=lambda: _task(OTHER_COUNTY_VILLAGE),
+            account="outsider",
+            params={"level": "village"},
+        ),
         # Aggregates of the caller's own territory only (no division parameter): tests/test_stats_api.py.
         "api-stats-sla": NoObject(),
         "api-stats-dashboard": NoObject(),

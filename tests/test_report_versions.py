@@ -22,8 +22,7 @@ from reports.reading import render_pdf
 from reports.services import delivery_attempt
 from reviews import services as review_services
 from tasks.models import AccessLog, Person
-from tests.factories import UserFactory
-from tests.review_fixtures import APPROVAL, clean_fieldwork, contact, review, reported_at, submit, traced_task  # noqa: F401
+from tests.review_fixtures import APPROVAL, clean_fieldwork, contact, reported_at, review, submit, traced_task  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 ID_NUMBER = "460105199001011234"
@@ -31,7 +30,9 @@ ID_NUMBER = "460105199001011234"
 
 def approve(review, expert):
     review_services.review_claim(review=review, actor=expert)
-    return review_services.review_approve(review=review, actor=expert, disposal=APPROVAL, reasons="轨迹完整，同意")
+    return review_services.review_approve(
+        review=review, actor=expert, disposal=APPROVAL, reasons="轨迹完整，同意"
+    )
 
 
 @pytest.fixture
@@ -44,7 +45,9 @@ def approved(review, cdc_expert):
 def pdf_text(pdf: bytes) -> str:
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (poppler-utils) is not installed")
-    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
 
 
 def test_an_approval_freezes_version_1_with_the_sign_off(approved, cdc_expert, field_staff):
@@ -56,7 +59,9 @@ def test_an_approval_freezes_version_1_with_the_sign_off(approved, cdc_expert, f
     assert version.data["disposal"]["days"] == 14
 
 
-def test_a_change_after_approval_makes_version_2_and_keeps_version_1(approved, field_staff, django_capture_on_commit_callbacks):
+def test_a_change_after_approval_makes_version_2_and_keeps_version_1(
+    approved, field_staff, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         contact(approved, field_staff, timezone.now() - timedelta(hours=3), name="赵六")
     versions = list(ReportVersion.objects.filter(task=approved).order_by("number"))
@@ -86,10 +91,17 @@ def test_the_pdf_has_pages_signatures_and_masks_the_id_for_a_commander(approved,
     assert ID_NUMBER in pdf_text(pdf_full)
 
 
-def test_the_report_pages_are_scoped_recorded_and_watermarked(client, approved, commander, outsider, password):
+def test_the_report_pages_are_scoped_recorded_and_watermarked(
+    client, approved, commander, outsider, password
+):
     assert client.login(username=outsider.username, password=password)
-    for url in (f"/reports/tasks/{approved.pk}/", f"/reports/tasks/{approved.pk}/v1/", f"/reports/tasks/{approved.pk}/v1.pdf",
-                f"/reports/tasks/{approved.pk}/cluster/", f"/api/v1/reports/chain/{approved.pk}/"):
+    for url in (
+        f"/reports/tasks/{approved.pk}/",
+        f"/reports/tasks/{approved.pk}/v1/",
+        f"/reports/tasks/{approved.pk}/v1.pdf",
+        f"/reports/tasks/{approved.pk}/cluster/",
+        f"/api/v1/reports/chain/{approved.pk}/",
+    ):
         assert client.get(url).status_code == 404, url
     client.logout()
     assert client.login(username=commander.username, password=password)
@@ -110,7 +122,7 @@ class Upstream(BaseHTTPRequestHandler):
     requests: list = []
     failures_left = 2
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).requests.append((self.headers.get("X-TC-Signature"), body))
         if type(self).failures_left > 0:
@@ -136,24 +148,34 @@ def upstream():
     server.server_close()
 
 
-def test_a_push_that_fails_twice_is_retried_with_backoff_and_delivered_once(review, cdc_expert, upstream, django_capture_on_commit_callbacks):
+def test_a_push_that_fails_twice_is_retried_with_backoff_and_delivered_once(
+    review, cdc_expert, upstream, django_capture_on_commit_callbacks
+):
     from unittest import mock
 
-    with override_settings(UPSTREAM_ENDPOINTS=[upstream], UPSTREAM_SECRET="s3cret", UPSTREAM_RETRY_BASE_SECONDS=30), \
-            mock.patch("reports.tasks.push_delivery.delay") as enqueued:
+    with (
+        override_settings(
+            UPSTREAM_ENDPOINTS=[upstream], UPSTREAM_SECRET="s3cret", UPSTREAM_RETRY_BASE_SECONDS=30
+        ),
+        mock.patch("reports.tasks.push_delivery.delay") as enqueued,
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             approve(review, cdc_expert)
         delivery = UpstreamDelivery.objects.get()
         enqueued.assert_called_once_with(delivery.pk)  # enqueued after commit, not sent inside the approval
         now = timezone.now()
         assert delivery_attempt(delivery_id=delivery.pk, now=now) == "pending"
-        assert delivery_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=10)) == "skipped"  # not due yet
+        assert (
+            delivery_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=10)) == "skipped"
+        )  # not due yet
         assert delivery_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=30)) == "pending"
         delivery.refresh_from_db()
         assert delivery.next_attempt_at == now + timedelta(seconds=30 + 60)  # 30 s, then 60 s
         assert delivery_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=90)) == "delivered"
         assert delivery_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=500)) == "skipped"
-    attempts = list(DeliveryAttempt.objects.filter(delivery=delivery).values_list("number", "status_code", "ok"))
+    attempts = list(
+        DeliveryAttempt.objects.filter(delivery=delivery).values_list("number", "status_code", "ok")
+    )
     assert attempts == [(1, 503, False), (2, 503, False), (3, 200, True)]
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempts == 3
@@ -180,7 +202,9 @@ def test_an_unreachable_upstream_does_not_block_the_approval(review, cdc_expert)
     assert attempt.status_code is None and "Error" in attempt.error
 
 
-def test_the_push_log_page_shows_attempts_in_the_territory(client, review, cdc_expert, commander, outsider, password, upstream):
+def test_the_push_log_page_shows_attempts_in_the_territory(
+    client, review, cdc_expert, commander, outsider, password, upstream
+):
     with override_settings(UPSTREAM_ENDPOINTS=[upstream], UPSTREAM_SECRET="s"):
         approve(review, cdc_expert)
         delivery_attempt(delivery_id=UpstreamDelivery.objects.get().pk)

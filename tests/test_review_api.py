@@ -41,7 +41,9 @@ def test_the_queue_lists_open_reviews_with_waiting_time_and_finding_counts(api_c
     assert set(row["task"]["person"]) >= {"name", "id_number", "phone"}
 
 
-def test_the_queue_is_answered_in_a_constant_number_of_queries(api_client, review, cdc_expert, django_assert_max_num_queries):
+def test_the_queue_is_answered_in_a_constant_number_of_queries(
+    api_client, review, cdc_expert, django_assert_max_num_queries
+):
     api_client.force_login(cdc_expert)
     with django_assert_max_num_queries(12):
         assert api_client.get("/api/v1/reviews/").status_code == 200
@@ -61,13 +63,16 @@ def test_claim_comment_return_through_the_api(api_client, review, cdc_expert, fi
     api_client.force_login(cdc_expert)
     assert api_client.post(f"/api/v1/reviews/{review.pk}/claim/").json()["state"] == "claimed"
     response = api_client.post(
-        f"/api/v1/reviews/{review.pk}/comments/", {"body": "到达时间不可能", "target_kind": "trajectory", "target_id": entry.pk},
+        f"/api/v1/reviews/{review.pk}/comments/",
+        {"body": "到达时间不可能", "target_kind": "trajectory", "target_id": entry.pk},
         format="json",
     )
     assert response.status_code == 201
     assert response.json()["target"] == {"kind": "trajectory", "id": entry.pk}
     assert len(api_client.get(f"/api/v1/reviews/{review.pk}/comments/").json()) == 1
-    response = api_client.post(f"/api/v1/reviews/{review.pk}/return/", {"reasons": "请核实三亚行程"}, format="json")
+    response = api_client.post(
+        f"/api/v1/reviews/{review.pk}/return/", {"reasons": "请核实三亚行程"}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["state"], body["decision"], body["expert"]["username"]) == ("decided", "return", "erin")
@@ -92,7 +97,9 @@ def test_approve_with_a_disposal_through_the_api(api_client, review, cdc_expert)
 
 def test_a_bad_disposal_is_a_400_naming_the_field(api_client, review, cdc_expert):
     api_client.force_login(cdc_expert)
-    response = api_client.post(f"/api/v1/reviews/{review.pk}/approve/", {"disposal": {**APPROVAL, "measure_days": 0}}, format="json")
+    response = api_client.post(
+        f"/api/v1/reviews/{review.pk}/approve/", {"disposal": {**APPROVAL, "measure_days": 0}}, format="json"
+    )
     assert response.status_code == 400 and "measure_days" in response.json()["errors"]
 
 
@@ -114,15 +121,24 @@ def test_a_review_claimed_by_another_expert_is_a_409(api_client, review, cdc_exp
 
 def test_assign_is_for_lead_experts(api_client, review, cdc_expert, lead_expert, other_expert):
     api_client.force_login(cdc_expert)
-    assert api_client.post(f"/api/v1/reviews/{review.pk}/assign/", {"expert": other_expert.pk}, format="json").status_code == 403
+    assert (
+        api_client.post(
+            f"/api/v1/reviews/{review.pk}/assign/", {"expert": other_expert.pk}, format="json"
+        ).status_code
+        == 403
+    )
     api_client.force_login(lead_expert)
-    response = api_client.post(f"/api/v1/reviews/{review.pk}/assign/", {"expert": other_expert.pk}, format="json")
+    response = api_client.post(
+        f"/api/v1/reviews/{review.pk}/assign/", {"expert": other_expert.pk}, format="json"
+    )
     assert response.status_code == 200 and response.json()["expert"]["username"] == "emma"
     assert response.json()["assigned_by"]["username"] == "leo"
 
 
 @pytest.mark.parametrize(("method", "url"), REVIEW_ROUTES)
-def test_a_field_account_gets_404_on_every_review_of_its_own_village(client, review, field_staff, method, url):
+def test_a_field_account_gets_404_on_every_review_of_its_own_village(
+    client, review, field_staff, method, url
+):
     client.force_login(field_staff)
     response = getattr(client, method)(url.format(id=review.pk), {})
     assert response.status_code == 404
@@ -136,7 +152,9 @@ def test_a_field_account_gets_403_on_the_queue(client, review, field_staff, url)
 
 
 @pytest.mark.parametrize(("method", "url"), REVIEW_ROUTES)
-def test_an_expert_of_another_county_gets_404_unless_the_task_is_shared(client, review, outsider_expert, method, url):
+def test_an_expert_of_another_county_gets_404_unless_the_task_is_shared(
+    client, review, outsider_expert, method, url
+):
     client.force_login(outsider_expert)
     assert getattr(client, method)(url.format(id=review.pk), {}).status_code == 404
 

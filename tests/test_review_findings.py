@@ -3,7 +3,7 @@ produce a finding. Pure functions over plain records: no database."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from django.utils import translation
 
@@ -24,7 +24,7 @@ from reviews.findings import (
     rule_positive_without_trajectory,
 )
 
-UTC = timezone.utc
+UTC = UTC
 CST = timezone(timedelta(hours=8), "CST")  # Beijing time, as aware datetimes
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -41,13 +41,27 @@ LIMITS = {"walk": 8, "private_car": 150, "train": 380, "flight": 1000, "default"
 
 
 def facts(entries=(), contacts=(), tests=(), *, start=START, end=END, coverage_end=None) -> Facts:
-    return Facts(window_start=start, window_end=end, coverage_end=coverage_end or end, entries=tuple(entries),
-                 contacts=tuple(contacts), tests=tuple(tests))
+    return Facts(
+        window_start=start,
+        window_end=end,
+        coverage_end=coverage_end or end,
+        entries=tuple(entries),
+        contacts=tuple(contacts),
+        tests=tuple(tests),
+    )
 
 
 def entry(id, start, hours=1.0, *, at=None, mode="", place=None) -> Entry:
     lat, lon = at if at else (None, None)
-    return Entry(id=id, start=start, end=start + timedelta(hours=hours), place=place or f"place {id}", lat=lat, lon=lon, mode=mode)
+    return Entry(
+        id=id,
+        start=start,
+        end=start + timedelta(hours=hours),
+        place=place or f"place {id}",
+        lat=lat,
+        lon=lon,
+        mode=mode,
+    )
 
 
 def covering(start=START, end=END, first_id=100):
@@ -87,14 +101,19 @@ def test_an_entry_inside_a_long_one_overlaps_it_even_after_a_short_one():
     short = entry(2, END - 9 * H, 0.5)
     later = entry(3, END - 5 * H, 1)  # still inside `long`, not inside `short`
     found = rule_overlap(facts([long, short, later]))
-    assert [(f.target, f.params["other_id"]) for f in found] == [(("trajectory", 2), 1), (("trajectory", 3), 1)]
+    assert [(f.target, f.params["other_id"]) for f in found] == [
+        (("trajectory", 2), 1),
+        (("trajectory", 3), 1),
+    ]
 
 
 def test_overlap_is_found_across_time_zones():
     a = Entry(1, datetime(2024, 5, 9, 10, 0, tzinfo=CST), datetime(2024, 5, 9, 12, 0, tzinfo=CST))
     b = Entry(2, datetime(2024, 5, 9, 3, 30, tzinfo=UTC), datetime(2024, 5, 9, 5, 0, tzinfo=UTC))  # 11:30 CST
     assert rules(rule_overlap(facts([a, b]))) == ["trajectory_overlap"]
-    c = Entry(3, datetime(2024, 5, 9, 4, 0, tzinfo=UTC), datetime(2024, 5, 9, 5, 0, tzinfo=UTC))  # 12:00 CST: touches
+    c = Entry(
+        3, datetime(2024, 5, 9, 4, 0, tzinfo=UTC), datetime(2024, 5, 9, 5, 0, tzinfo=UTC)
+    )  # 12:00 CST: touches
     assert rule_overlap(facts([a, c])) == []
 
 
@@ -167,7 +186,9 @@ def test_the_limit_is_the_one_of_the_declared_transport():
     by_train = entry(2, a.end + 45 * M, 1, at=SANYA, mode="train")  # ~ 270 km/h: fine by high-speed rail
     assert rule_impossible_travel(facts([a, by_train]), limits=LIMITS, min_km=2) == []
     on_foot = entry(2, a.end + 45 * M, 1, at=SANYA, mode="walk")
-    assert rules(rule_impossible_travel(facts([a, on_foot]), limits=LIMITS, min_km=2)) == ["impossible_travel"]
+    assert rules(rule_impossible_travel(facts([a, on_foot]), limits=LIMITS, min_km=2)) == [
+        "impossible_travel"
+    ]
 
 
 def test_an_undeclared_transport_uses_the_default_limit():
@@ -179,24 +200,60 @@ def test_an_undeclared_transport_uses_the_default_limit():
 
 def test_travel_across_midnight_is_measured_from_the_end_to_the_start():
     # Leaves Haikou 23:30, arrives Sanya 00:10 the next day (40 minutes): impossible by car.
-    a = Entry(1, datetime(2024, 5, 8, 22, 0, tzinfo=CST), datetime(2024, 5, 8, 23, 30, tzinfo=CST), "海口站", *HAIKOU)
-    b = Entry(2, datetime(2024, 5, 9, 0, 10, tzinfo=CST), datetime(2024, 5, 9, 8, 0, tzinfo=CST), "三亚站", *SANYA, mode="private_car")
+    a = Entry(
+        1,
+        datetime(2024, 5, 8, 22, 0, tzinfo=CST),
+        datetime(2024, 5, 8, 23, 30, tzinfo=CST),
+        "海口站",
+        *HAIKOU,
+    )
+    b = Entry(
+        2,
+        datetime(2024, 5, 9, 0, 10, tzinfo=CST),
+        datetime(2024, 5, 9, 8, 0, tzinfo=CST),
+        "三亚站",
+        *SANYA,
+        mode="private_car",
+    )
     found = rule_impossible_travel(facts([a, b]), limits=LIMITS, min_km=2)
     assert len(found) == 1 and found[0].params["minutes"] == 40
     # Arrives 02:30 the next day (3 hours): possible, though the date changed.
-    c = Entry(3, datetime(2024, 5, 9, 2, 30, tzinfo=CST), datetime(2024, 5, 9, 8, 0, tzinfo=CST), "三亚站", *SANYA, mode="private_car")
+    c = Entry(
+        3,
+        datetime(2024, 5, 9, 2, 30, tzinfo=CST),
+        datetime(2024, 5, 9, 8, 0, tzinfo=CST),
+        "三亚站",
+        *SANYA,
+        mode="private_car",
+    )
     assert rule_impossible_travel(facts([a, c]), limits=LIMITS, min_km=2) == []
 
 
 def test_travel_across_time_zones_uses_the_real_elapsed_time():
     # Left Haikou 10:00 Beijing time (02:00 UTC); arrived Sanya 04:30 UTC = 12:30 Beijing: 2.5 hours, fine.
-    a = Entry(1, datetime(2024, 5, 9, 8, 0, tzinfo=CST), datetime(2024, 5, 9, 10, 0, tzinfo=CST), "海口", *HAIKOU)
-    b = Entry(2, datetime(2024, 5, 9, 4, 30, tzinfo=UTC), datetime(2024, 5, 9, 6, 0, tzinfo=UTC), "三亚", *SANYA, mode="private_car")
+    a = Entry(
+        1, datetime(2024, 5, 9, 8, 0, tzinfo=CST), datetime(2024, 5, 9, 10, 0, tzinfo=CST), "海口", *HAIKOU
+    )
+    b = Entry(
+        2,
+        datetime(2024, 5, 9, 4, 30, tzinfo=UTC),
+        datetime(2024, 5, 9, 6, 0, tzinfo=UTC),
+        "三亚",
+        *SANYA,
+        mode="private_car",
+    )
     assert rule_impossible_travel(facts([a, b]), limits=LIMITS, min_km=2) == []
     # Read naively (wall clock 04:30 < 10:00) it would look like arriving before leaving; it is not.
     # Arrived 02:20 UTC = 10:20 Beijing: 20 minutes for ~200 km, impossible even though the wall-clock
     # digits (02:20 vs 10:00) look like a long time apart.
-    c = Entry(3, datetime(2024, 5, 9, 2, 20, tzinfo=UTC), datetime(2024, 5, 9, 6, 0, tzinfo=UTC), "三亚", *SANYA, mode="private_car")
+    c = Entry(
+        3,
+        datetime(2024, 5, 9, 2, 20, tzinfo=UTC),
+        datetime(2024, 5, 9, 6, 0, tzinfo=UTC),
+        "三亚",
+        *SANYA,
+        mode="private_car",
+    )
     found = rule_impossible_travel(facts([a, c]), limits=LIMITS, min_km=2)
     assert len(found) == 1 and found[0].params["minutes"] == 20
 
@@ -232,7 +289,10 @@ def test_entries_before_or_after_the_window_are_reported():
     after = entry(2, END + 2 * H, 1)
     inside = entry(3, START + H, 2)
     found = rule_outside_window(facts([before, after, inside]))
-    assert [(f.target, f.params["side"]) for f in found] == [(("trajectory", 1), "before"), (("trajectory", 2), "after")]
+    assert [(f.target, f.params["side"]) for f in found] == [
+        (("trajectory", 1), "before"),
+        (("trajectory", 2), "after"),
+    ]
 
 
 def test_an_entry_that_reaches_into_the_window_is_inside():
@@ -245,13 +305,19 @@ def test_an_entry_that_reaches_into_the_window_is_inside():
 
 
 def test_a_contact_without_place_or_time_is_a_warning_naming_what_is_missing():
-    found = rule_contact_incomplete(facts(contacts=[
-        Contact(1, "李四", END - H, ""),
-        Contact(2, "王五", None, "  "),
-        Contact(3, "赵六", END - H, "超市"),
-    ]))
+    found = rule_contact_incomplete(
+        facts(
+            contacts=[
+                Contact(1, "李四", END - H, ""),
+                Contact(2, "王五", None, "  "),
+                Contact(3, "赵六", END - H, "超市"),
+            ]
+        )
+    )
     assert [(f.target, f.params["missing"], f.severity) for f in found] == [
-        (("contact", 1), ["place"], "warning"), (("contact", 2), ["time", "place"], "warning")]
+        (("contact", 1), ["place"], "warning"),
+        (("contact", 2), ["time", "place"], "warning"),
+    ]
 
 
 def test_a_contact_before_the_exposure_start_is_reported():
@@ -279,22 +345,34 @@ def test_an_entry_before_the_window_does_not_move_the_exposure_start_before_it()
 
 def test_a_positive_test_without_any_trajectory_in_the_days_before_is_an_error():
     sampled = END - 2 * H
-    found = rule_positive_without_trajectory(facts([entry(1, START, 5)], tests=[Test(1, sampled, "positive")]), lookback_days=3)
+    found = rule_positive_without_trajectory(
+        facts([entry(1, START, 5)], tests=[Test(1, sampled, "positive")]), lookback_days=3
+    )
     assert [(f.target, f.severity, f.params["uncovered"]) for f in found] == [(("test", 1), "error", 3)]
 
 
 def test_a_positive_test_with_some_days_uncovered_is_a_warning():
     sampled = END - 2 * H
     entries = [entry(1, sampled - 10 * H, 2)]  # covers only the last day
-    found = rule_positive_without_trajectory(facts(entries, tests=[Test(1, sampled, "positive")]), lookback_days=3)
+    found = rule_positive_without_trajectory(
+        facts(entries, tests=[Test(1, sampled, "positive")]), lookback_days=3
+    )
     assert [(f.severity, f.params["uncovered"]) for f in found] == [("warning", 2)]
 
 
 def test_a_positive_test_with_every_day_covered_is_fine_and_negatives_are_ignored():
     sampled = END - 2 * H
     entries = [entry(i, sampled - (24 * i - 5) * H, 2) for i in (1, 2, 3)]
-    assert rule_positive_without_trajectory(facts(entries, tests=[Test(1, sampled, "positive")]), lookback_days=3) == []
-    assert rule_positive_without_trajectory(facts([], tests=[Test(2, sampled, "negative")]), lookback_days=3) == []
+    assert (
+        rule_positive_without_trajectory(
+            facts(entries, tests=[Test(1, sampled, "positive")]), lookback_days=3
+        )
+        == []
+    )
+    assert (
+        rule_positive_without_trajectory(facts([], tests=[Test(2, sampled, "negative")]), lookback_days=3)
+        == []
+    )
 
 
 # ---- together and in words -------------------------------------------------------------------------
@@ -304,7 +382,10 @@ def test_a_consistent_investigation_has_no_findings():
     entries = covering()
     contacts = [Contact(1, "李四", END - 5 * H, "家")]
     tests = [Test(1, END - H, "positive")]
-    assert evaluate(facts(entries, contacts, tests), gap_hours=12, limits=LIMITS, min_km=2, lookback_days=3) == []
+    assert (
+        evaluate(facts(entries, contacts, tests), gap_hours=12, limits=LIMITS, min_km=2, lookback_days=3)
+        == []
+    )
 
 
 def test_findings_come_errors_first():

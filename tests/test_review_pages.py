@@ -3,10 +3,9 @@ team, strict CSP (no inline script or style)."""
 
 from __future__ import annotations
 
-import pytest
-
 import re
 
+import pytest
 from django.template import Context, Template
 
 from reviews.models import DisposalProposal, Review, ReviewComment
@@ -15,7 +14,6 @@ from tests.review_fixtures import other_expert, reported_at, review  # noqa: F40
 
 # Every test here uses the database (through the `hainan` fixture, which pytest-django cannot see).
 pytestmark = pytest.mark.django_db
-
 
 
 def test_the_queue_page_lists_the_review_with_its_waiting_time(client, review, cdc_expert):
@@ -33,7 +31,11 @@ def test_the_review_page_shows_the_trajectory_map_findings_and_forms(client, rev
     # The finding is shown next to the entry it is about.
     block = html.split(f'id="trajectory-{sanya.pk}"', 1)[1].split("</li>", 1)[0]
     assert 'data-rule="impossible_travel"' in block
-    assert 'id="trajectory-points"' in html and "vendor/leaflet/leaflet.js" in html and "reviews/review_map.js" in html
+    assert (
+        'id="trajectory-points"' in html
+        and "vendor/leaflet/leaflet.js" in html
+        and "reviews/review_map.js" in html
+    )
     assert 'data-testid="return-form"' in html and 'data-testid="approve-form"' in html
     assert "本人接听" in html  # the field team's notes
 
@@ -57,7 +59,10 @@ def test_comment_return_through_the_pages(client, review, cdc_expert):
     entry = TrajectoryEntry.objects.get(task=review.task, place_name="三亚火车站")
     client.force_login(cdc_expert)
     client.post(f"/reviews/{review.pk}/claim/")
-    response = client.post(f"/reviews/{review.pk}/comment/", {"body": "时间矛盾", "target_kind": "trajectory", "target_id": entry.pk})
+    response = client.post(
+        f"/reviews/{review.pk}/comment/",
+        {"body": "时间矛盾", "target_kind": "trajectory", "target_id": entry.pk},
+    )
     assert response.status_code == 302 and response["Location"].endswith(f"#trajectory-{entry.pk}")
     assert ReviewComment.objects.get().target_id == entry.pk
     response = client.post(f"/reviews/{review.pk}/return/", {"reasons": "请核实"})
@@ -75,10 +80,16 @@ def test_an_empty_return_reason_shows_the_form_again(client, review, cdc_expert)
 def test_approve_with_disposal_through_the_page(client, review, cdc_expert):
     place = TrajectoryEntry.objects.get(task=review.task, place_name="海口火车站")
     client.force_login(cdc_expert)
-    response = client.post(f"/reviews/{review.pk}/approve/", {
-        "measure": "centralised_quarantine", "measure_days": "14", "test_schedule_days": "1，4，7",
-        "notify_person": "on", f"risk_{place.pk}": "medium",
-    })
+    response = client.post(
+        f"/reviews/{review.pk}/approve/",
+        {
+            "measure": "centralised_quarantine",
+            "measure_days": "14",
+            "test_schedule_days": "1，4，7",
+            "notify_person": "on",
+            f"risk_{place.pk}": "medium",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     proposal = DisposalProposal.objects.get()
     assert proposal.measure == "centralised_quarantine" and proposal.test_schedule_days == [1, 4, 7]
@@ -97,17 +108,23 @@ def test_the_comments_include_for_the_field_page(review, cdc_expert):
     from reviews import services
 
     entry = TrajectoryEntry.objects.get(task=review.task, place_name="三亚火车站")
-    services.review_comment(review=review, actor=cdc_expert, body="请核实到达时间", target_kind="trajectory", target_id=entry.pk)
+    services.review_comment(
+        review=review, actor=cdc_expert, body="请核实到达时间", target_kind="trajectory", target_id=entry.pk
+    )
     services.review_return(review=review, actor=cdc_expert, reasons="行程矛盾")
     task = TracingTask.objects.get(pk=review.task_id)
-    html = Template("{% load review_tags %}{% review_comments_for_task task %}").render(Context({"task": task}))
+    html = Template("{% load review_tags %}{% review_comments_for_task task %}").render(
+        Context({"task": task})
+    )
     assert "请核实到达时间" in html and "三亚火车站" in html and "行程矛盾" in html
 
 
 def test_the_comments_include_is_empty_for_a_task_never_reviewed(hainan):
     from tests.factories import TracingTaskFactory
 
-    html = Template("{% load review_tags %}{% review_comments_for_task task %}").render(Context({"task": TracingTaskFactory()}))
+    html = Template("{% load review_tags %}{% review_comments_for_task task %}").render(
+        Context({"task": TracingTaskFactory()})
+    )
     assert html.strip() == ""
 
 

@@ -69,10 +69,17 @@ def test_a_cancelled_task_leaves_the_queue(review, cdc_expert):
 # ---- the queue -------------------------------------------------------------------------------------
 
 
-def test_the_queue_shows_highest_priority_then_the_longest_waiting(hainan, field_staff, cdc_expert, reported_at):
+def test_the_queue_shows_highest_priority_then_the_longest_waiting(
+    hainan, field_staff, cdc_expert, reported_at
+):
     now = timezone.now()
     tasks = {}
-    for name, priority, minutes_ago in [("p2_old", 2, 90), ("p1_new", 1, 5), ("p2_new", 2, 10), ("p1_old", 1, 30)]:
+    for name, priority, minutes_ago in [
+        ("p2_old", 2, 90),
+        ("p1_new", 1, 5),
+        ("p2_new", 2, 10),
+        ("p1_old", 1, 30),
+    ]:
         task = traced_task(reported_at=reported_at, priority=priority)
         tasks[name] = task
         submit(task, field_staff, now=now - timedelta(minutes=minutes_ago))
@@ -109,7 +116,9 @@ def test_the_second_of_two_claims_loses(review, cdc_expert, other_expert):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_experts_claiming_at_the_same_moment_one_wins(hainan, field_staff, cdc_expert, other_expert, reported_at):
+def test_two_experts_claiming_at_the_same_moment_one_wins(
+    hainan, field_staff, cdc_expert, other_expert, reported_at
+):
     review = submit(traced_task(reported_at=reported_at), field_staff)
     barrier = threading.Barrier(2)
     outcomes = {}
@@ -166,7 +175,10 @@ def test_a_review_goes_only_to_an_expert_who_sees_the_task(review, lead_expert, 
     with pytest.raises(ValidationError):
         services.review_assign(review=review, actor=lead_expert, expert=field_staff)
     assign_perm("tasks.view_tracingtask", outsider_expert, review.task)
-    assert services.review_assign(review=review, actor=lead_expert, expert=outsider_expert).expert == outsider_expert
+    assert (
+        services.review_assign(review=review, actor=lead_expert, expert=outsider_expert).expert
+        == outsider_expert
+    )
 
 
 # ---- comments --------------------------------------------------------------------------------------
@@ -176,7 +188,9 @@ def test_an_expert_comments_on_the_task_and_on_an_entry(review, cdc_expert):
     entry = TrajectoryEntry.objects.filter(task=review.task, place_name="三亚火车站").get()
     services.review_claim(review=review, actor=cdc_expert)
     general = services.review_comment(review=review, actor=cdc_expert, body="请补充 5 月 3 日下午的行程")
-    on_entry = services.review_comment(review=review, actor=cdc_expert, body="时间不对", target_kind="trajectory", target_id=entry.pk)
+    on_entry = services.review_comment(
+        review=review, actor=cdc_expert, body="时间不对", target_kind="trajectory", target_id=entry.pk
+    )
     assert general.target_type is None and on_entry.target_id == entry.pk and on_entry.task == review.task
 
 
@@ -184,7 +198,9 @@ def test_a_comment_must_point_at_an_entry_of_the_task(review, cdc_expert, hainan
     other = traced_task(reported_at=reported_at)
     foreign = clean_fieldwork(other, field_staff, reported_at)[0]
     with pytest.raises(ValidationError):
-        services.review_comment(review=review, actor=cdc_expert, body="x", target_kind="trajectory", target_id=foreign.pk)
+        services.review_comment(
+            review=review, actor=cdc_expert, body="x", target_kind="trajectory", target_id=foreign.pk
+        )
     with pytest.raises(ValidationError):
         services.review_comment(review=review, actor=cdc_expert, body="   ")
 
@@ -203,12 +219,22 @@ def test_a_return_sends_the_task_back_with_reasons_and_a_new_deadline(review, cd
     now = timezone.now()
     services.review_claim(review=review, actor=cdc_expert, now=now)
     decided = services.review_return(review=review, actor=cdc_expert, reasons="轨迹时间矛盾，请核实", now=now)
-    assert (decided.state, decided.decision, decided.expert, decided.decided_at) == ("decided", "return", cdc_expert, now)
+    assert (decided.state, decided.decision, decided.expert, decided.decided_at) == (
+        "decided",
+        "return",
+        cdc_expert,
+        now,
+    )
     assert decided.rework_due == now + timedelta(minutes=120)
     task = TracingTask.objects.get(pk=review.task_id)
     assert task.status == "returned"
     last = TaskTransition.objects.filter(task=task).last()
-    assert (last.from_status, last.to_status, last.actor, last.reason) == ("submitted", "returned", cdc_expert, "轨迹时间矛盾，请核实")
+    assert (last.from_status, last.to_status, last.actor, last.reason) == (
+        "submitted",
+        "returned",
+        cdc_expert,
+        "轨迹时间矛盾，请核实",
+    )
 
 
 def test_a_return_needs_reasons(review, cdc_expert):
@@ -243,10 +269,24 @@ def test_an_approval_records_the_disposal_for_the_notices(review, cdc_expert):
     assert task.status == "approved" and task.approved_at == now
     proposal = DisposalProposal.objects.get(review=review)
     assert (proposal.measure, proposal.measure_days, proposal.test_schedule_days, proposal.notify_person) == (
-        "home_quarantine", 14, [1, 4, 7], True)
-    assert (proposal.person_id, proposal.task_id, proposal.proposed_by, proposal.approved_at) == (task.person_id, task.pk, cdc_expert, now)
+        "home_quarantine",
+        14,
+        [1, 4, 7],
+        True,
+    )
+    assert (proposal.person_id, proposal.task_id, proposal.proposed_by, proposal.approved_at) == (
+        task.person_id,
+        task.pk,
+        cdc_expert,
+        now,
+    )
     area = proposal.risk_areas.get()
-    assert (area.entry_id, area.level, area.place, area.latitude) == (place.pk, "medium", "海口火车站", place.latitude)
+    assert (area.entry_id, area.level, area.place, area.latitude) == (
+        place.pk,
+        "medium",
+        "海口火车站",
+        place.latitude,
+    )
 
 
 @pytest.mark.parametrize(
@@ -260,7 +300,6 @@ def test_an_approval_records_the_disposal_for_the_notices(review, cdc_expert):
         ({"risk_areas": [{"entry_id": 999999999, "level": "high"}]}, "risk_areas"),
     ],
 )
-
 def test_a_bad_disposal_is_refused_and_nothing_changes(review, cdc_expert, change, field):
     with pytest.raises(ValidationError) as exc:
         services.review_approve(review=review, actor=cdc_expert, disposal={**APPROVAL, **change})
@@ -270,7 +309,9 @@ def test_a_bad_disposal_is_refused_and_nothing_changes(review, cdc_expert, chang
 
 
 def test_no_measure_takes_no_days(review, cdc_expert):
-    services.review_approve(review=review, actor=cdc_expert, disposal={**APPROVAL, "measure": "none", "measure_days": 0})
+    services.review_approve(
+        review=review, actor=cdc_expert, disposal={**APPROVAL, "measure": "none", "measure_days": 0}
+    )
     assert DisposalProposal.objects.get().measure_days == 0
 
 
@@ -300,7 +341,11 @@ def test_the_database_refuses_to_change_a_decided_review(review, cdc_expert, oth
 
 def test_the_database_refuses_to_change_an_approved_disposal(review, cdc_expert):
     place = TrajectoryEntry.objects.get(task=review.task, place_name="海口火车站")
-    services.review_approve(review=review, actor=cdc_expert, disposal={**APPROVAL, "risk_areas": [{"entry_id": place.pk, "level": "high"}]})
+    services.review_approve(
+        review=review,
+        actor=cdc_expert,
+        disposal={**APPROVAL, "risk_areas": [{"entry_id": place.pk, "level": "high"}]},
+    )
     proposal = DisposalProposal.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         DisposalProposal.objects.filter(pk=proposal.pk).update(measure_days=7)

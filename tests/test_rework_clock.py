@@ -20,10 +20,22 @@ def window(settings):
 
 
 def returned_task(crew, at):
-    task = make_task(status=TaskStatus.SUBMITTED, assignee=crew["bob"], dispatched_at=at - timedelta(hours=9),
-                     radius_limited_at=at - timedelta(hours=8), traced_at=at - timedelta(hours=1), submitted_at=at)
-    return task_change_status(task=task, to_status=TaskStatus.RETURNED, now=at, reason="轨迹缺少 5 月 1 日下午",
-                              rework_due=at + WINDOW, rework_done_at=None)
+    task = make_task(
+        status=TaskStatus.SUBMITTED,
+        assignee=crew["bob"],
+        dispatched_at=at - timedelta(hours=9),
+        radius_limited_at=at - timedelta(hours=8),
+        traced_at=at - timedelta(hours=1),
+        submitted_at=at,
+    )
+    return task_change_status(
+        task=task,
+        to_status=TaskStatus.RETURNED,
+        now=at,
+        reason="轨迹缺少 5 月 1 日下午",
+        rework_due=at + WINDOW,
+        rework_done_at=None,
+    )
 
 
 def escalations(task):
@@ -59,9 +71,19 @@ def test_a_second_return_is_a_new_round_with_its_own_escalations(crew):
     sweep_step(now=T0 + WINDOW + SECOND)
     task = task_submit(task=task, actor=crew["bob"], now=T0 + WINDOW + timedelta(minutes=5))
     later = T0 + timedelta(hours=4)
-    task_change_status(task=task, to_status=TaskStatus.RETURNED, now=later, reason="仍缺检测结果",
-                       rework_due=later + WINDOW, rework_done_at=None,
-                       clock_alerts=task.clock_alerts & ~(64 | 128))
+    task_change_status(
+        task=task,
+        to_status=TaskStatus.RETURNED,
+        now=later,
+        reason="仍缺检测结果",
+        rework_due=later + WINDOW,
+        rework_done_at=None,
+        clock_alerts=task.clock_alerts & ~(64 | 128),
+    )
     sweep_step(now=later + WINDOW + SECOND)
-    assert escalations(task) == [("breach", T0 + WINDOW), ("breach", later + WINDOW),
-                                 ("warning", T0 + WINDOW), ("warning", later + WINDOW)]
+    assert escalations(task) == [
+        ("breach", T0 + WINDOW),
+        ("breach", later + WINDOW),
+        ("warning", T0 + WINDOW),
+        ("warning", later + WINDOW),
+    ]

@@ -7,8 +7,8 @@ so no feature can land without saying how its scope is tested.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -125,7 +125,9 @@ def _lead_in(division_code):
 
     from tasks.models import Lead
 
-    return Lead.objects.create(source="hotline", name="王五", division_id=division_code, reported_at=timezone.now(), priority=6)
+    return Lead.objects.create(
+        source="hotline", name="王五", division_id=division_code, reported_at=timezone.now(), priority=6
+    )
 
 
 def _access_entry(division_code, actor_division):
@@ -178,7 +180,12 @@ def other_village_trajectory_entry():
     now = timezone.now()
     worker = UserFactory(role="field_staff", division_id=OTHER_VILLAGE_SAME_TOWNSHIP)
     return TrajectoryEntry.objects.create(
-        task=task, idempotency_key=uuid.uuid4(), created_by=worker, started_at=now, ended_at=now, place_name="超市"
+        task=task,
+        idempotency_key=uuid.uuid4(),
+        created_by=worker,
+        started_at=now,
+        ended_at=now,
+        place_name="超市",
     )
 
 
@@ -209,8 +216,14 @@ def _pushed_notice_in(village_code):
     reviewer = UserFactory(role="duty_officer", division_id=village_code[:6])
     now = timezone.now()
     Notice.objects.filter(pk=notice.pk).update(
-        state="pushed", county_reviewer=reviewer, city_reviewer=reviewer, approved_at=now, push_after=now, push_due=now,
-        pushed_at=now, token_hash=f"h{notice.pk}",
+        state="pushed",
+        county_reviewer=reviewer,
+        city_reviewer=reviewer,
+        approved_at=now,
+        push_after=now,
+        push_due=now,
+        pushed_at=now,
+        token_hash=f"h{notice.pk}",
     )
     notice.refresh_from_db()
     return notice
@@ -251,7 +264,9 @@ ROUTES: dict[str, object] = {
     "division-detail": Detail(other_village, kwargs=lambda d: {"code": d.code}),
     "unit-list": ListOf(other_subunit, key=lambda row: row["id"], value=lambda u: u.id),
     "unit-detail": Detail(other_subunit, kwargs=lambda u: {"pk": u.pk}),
-    "dutyshift-list": ListOf(lambda: other_county_shift(), key=lambda row: row["id"], value=lambda s: s.id, own=lambda: own_shift()),
+    "dutyshift-list": ListOf(
+        lambda: other_county_shift(), key=lambda row: row["id"], value=lambda s: s.id, own=lambda: own_shift()
+    ),
     "dutyshift-detail": Detail(lambda: other_county_shift(), kwargs=lambda s: {"pk": s.pk}),
     # Intake (issue 3). Batches carry global counts only (no personal data); their task lists are scoped.
     "intake": NoObject(),
@@ -260,13 +275,20 @@ ROUTES: dict[str, object] = {
     "batch-list": NoObject(),
     "batch-detail": NoObject(),
     "lead-list": ListOf(
-        lambda: _lead_in(OTHER_VILLAGE_SAME_TOWNSHIP), key=lambda row: row["id"], value=lambda lead: lead.id,
-        own=lambda: _lead_in("460106001002"), account="outsider",
+        lambda: _lead_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        key=lambda row: row["id"],
+        value=lambda lead: lead.id,
+        own=lambda: _lead_in("460106001002"),
+        account="outsider",
     ),
-    "task-list": ListOf(other_village_task, key=lambda row: row["id"], value=lambda t: t.pk, own=own_village_task),
+    "task-list": ListOf(
+        other_village_task, key=lambda row: row["id"], value=lambda t: t.pk, own=own_village_task
+    ),
     "task-detail": Detail(other_village_task, kwargs=lambda t: {"pk": t.pk}),
     "task_list": PageList(other_village_task, own=own_village_task),
-    "intake_batch": PageList(other_village_task, own=own_village_task, kwargs=lambda t: {"batch_id": t.batch_id}),
+    "intake_batch": PageList(
+        other_village_task, own=own_village_task, kwargs=lambda t: {"batch_id": t.batch_id}
+    ),
     "unresolved_queue": PageList(
         lambda: _unresolved_task("460105001"), own=lambda: _unresolved_task("460106001"), account="outsider"
     ),
@@ -288,26 +310,51 @@ ROUTES: dict[str, object] = {
     # Reviews (issue 6): the home county's expert does not see another county's reviews (API and pages);
     # a field account does not see the review comments of another village's task.
     "review-list": ListOf(
-        other_county_review, key=lambda row: row["id"], value=lambda r: r.id, own=lambda: _review_in(HOME_VILLAGE),
+        other_county_review,
+        key=lambda row: row["id"],
+        value=lambda r: r.id,
+        own=lambda: _review_in(HOME_VILLAGE),
         account="cdc_expert",
     ),
     "review-detail": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, account="cdc_expert"),
-    "review-claim": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review-assign": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
+    "review-claim": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review-assign": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
     "review-comments": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, account="cdc_expert"),
-    "review-return": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review-approve": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
+    "review-return": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review-approve": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
     "task-review-comments": Detail(other_village_task, kwargs=lambda t: {"task_id": t.pk}),
     "review_queue": ListOf(
-        other_county_review, key=lambda row: row["id"], value=lambda r: r.id, own=lambda: _review_in(HOME_VILLAGE),
-        account="cdc_expert", params={"format": "json"},
+        other_county_review,
+        key=lambda row: row["id"],
+        value=lambda r: r.id,
+        own=lambda: _review_in(HOME_VILLAGE),
+        account="cdc_expert",
+        params={"format": "json"},
     ),
     "review_detail": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, account="cdc_expert"),
-    "review_claim": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review_assign": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review_comment": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review_return": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
-    "review_approve": Detail(other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"),
+    "review_claim": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review_assign": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review_comment": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review_return": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
+    "review_approve": Detail(
+        other_county_review, kwargs=lambda r: {"pk": r.pk}, method="post", account="cdc_expert"
+    ),
     # Field work (issue 5): another village's task, its records and its trajectory entries do not exist
     # for a field account; its own open tasks are listed, the other village's are not.
     "field_tasks": NoObject(),
@@ -315,67 +362,127 @@ ROUTES: dict[str, object] = {
     "field_offline": Public(),
     "field_sw": Public(),
     "field-task-list": ListOf(
-        other_village_field_task, key=lambda row: row["id"], value=lambda t: t.pk, own=lambda: own_field_task()
+        other_village_field_task,
+        key=lambda row: row["id"],
+        value=lambda t: t.pk,
+        own=lambda: own_field_task(),
     ),
     **{
         name: Detail(other_village_field_task, kwargs=lambda t: {"task_id": t.pk})
-        for name in ("task-fieldwork", "task-attempts", "task-radius", "task-trajectory", "task-contacts", "task-tests", "task-submit")
+        for name in (
+            "task-fieldwork",
+            "task-attempts",
+            "task-radius",
+            "task-trajectory",
+            "task-contacts",
+            "task-tests",
+            "task-submit",
+        )
     },
-    "task-trajectory-traced": Detail(other_village_field_task, kwargs=lambda t: {"task_id": t.pk}, method="post"),
-    "task-trajectory-entry": Detail(other_village_trajectory_entry, kwargs=lambda e: {"task_id": e.task_id, "entry_id": e.pk}),
+    "task-trajectory-traced": Detail(
+        other_village_field_task, kwargs=lambda t: {"task_id": t.pk}, method="post"
+    ),
+    "task-trajectory-entry": Detail(
+        other_village_trajectory_entry, kwargs=lambda e: {"task_id": e.task_id, "entry_id": e.pk}
+    ),
     # Notices (issue 8): a county desk does not see another county's notices, feedback or figures; a
     # field account sees its own village's follow-ups only. The person's page, its actions, the board
     # and the SMS webhook are public: the unguessable personal token (wrong or expired → 404, tested in
     # tests/test_notice_person.py), aggregate data only, and an HMAC signature guard them.
     "notice_list": ListOf(
-        lambda: _notice_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["id"], value=lambda n: n.pk,
-        own=lambda: _notice_in(HOME_VILLAGE), account="duty_officer", params={"format": "json"},
+        lambda: _notice_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["id"],
+        value=lambda n: n.pk,
+        own=lambda: _notice_in(HOME_VILLAGE),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice_queue_county": ListOf(
-        lambda: _notice_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["id"], value=lambda n: n.pk,
-        own=lambda: _notice_in(HOME_VILLAGE), account="duty_officer", params={"format": "json"},
+        lambda: _notice_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["id"],
+        value=lambda n: n.pk,
+        own=lambda: _notice_in(HOME_VILLAGE),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice_queue_city": ListOf(
-        lambda: _notice_in(OTHER_COUNTY_VILLAGE, "city_review"), key=lambda row: row["id"], value=lambda n: n.pk,
-        own=lambda: _notice_in(HOME_VILLAGE, "city_review"), account="duty_officer", params={"format": "json"},
+        lambda: _notice_in(OTHER_COUNTY_VILLAGE, "city_review"),
+        key=lambda row: row["id"],
+        value=lambda n: n.pk,
+        own=lambda: _notice_in(HOME_VILLAGE, "city_review"),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice_returned": ListOf(
-        lambda: _notice_in(OTHER_COUNTY_VILLAGE, "rejected_county"), key=lambda row: row["id"], value=lambda n: n.pk,
-        own=lambda: _notice_in(HOME_VILLAGE, "rejected_county"), account="duty_officer", params={"format": "json"},
+        lambda: _notice_in(OTHER_COUNTY_VILLAGE, "rejected_county"),
+        key=lambda row: row["id"],
+        value=lambda n: n.pk,
+        own=lambda: _notice_in(HOME_VILLAGE, "rejected_county"),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice_feedback_queue": ListOf(
-        lambda: _notice_feedback_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["id"], value=lambda f: f.pk,
-        own=lambda: _notice_feedback_in(HOME_VILLAGE), account="duty_officer", params={"format": "json"},
+        lambda: _notice_feedback_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["id"],
+        value=lambda f: f.pk,
+        own=lambda: _notice_feedback_in(HOME_VILLAGE),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice_follow_ups": ListOf(
-        lambda: _notice_follow_up_in(OTHER_VILLAGE_SAME_TOWNSHIP), key=lambda row: row["id"], value=lambda f: f.pk,
-        own=lambda: _notice_follow_up_in(HOME_VILLAGE), params={"format": "json"},
+        lambda: _notice_follow_up_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        key=lambda row: row["id"],
+        value=lambda f: f.pk,
+        own=lambda: _notice_follow_up_in(HOME_VILLAGE),
+        params={"format": "json"},
     ),
     "notice_evaluation": ListOf(
-        lambda: _pushed_notice_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["division"], value=lambda n: n.division_id[:6],
-        own=lambda: _pushed_notice_in(HOME_VILLAGE), account="duty_officer", params={"format": "json"},
+        lambda: _pushed_notice_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["division"],
+        value=lambda n: n.division_id[:6],
+        own=lambda: _pushed_notice_in(HOME_VILLAGE),
+        account="duty_officer",
+        params={"format": "json"},
     ),
     "notice-list": ListOf(
-        lambda: _notice_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["id"], value=lambda n: n.pk,
-        own=lambda: _notice_in(HOME_VILLAGE), account="duty_officer",
+        lambda: _notice_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["id"],
+        value=lambda n: n.pk,
+        own=lambda: _notice_in(HOME_VILLAGE),
+        account="duty_officer",
     ),
     "notice-evaluation": ListOf(
-        lambda: _pushed_notice_in(OTHER_COUNTY_VILLAGE), key=lambda row: row["division"], value=lambda n: n.division_id[:6],
-        own=lambda: _pushed_notice_in(HOME_VILLAGE), account="duty_officer",
+        lambda: _pushed_notice_in(OTHER_COUNTY_VILLAGE),
+        key=lambda row: row["division"],
+        value=lambda n: n.division_id[:6],
+        own=lambda: _pushed_notice_in(HOME_VILLAGE),
+        account="duty_officer",
     ),
     **{
-        name: Detail(lambda: _notice_in(OTHER_COUNTY_VILLAGE), kwargs=lambda n: {"pk": n.pk}, account="duty_officer")
+        name: Detail(
+            lambda: _notice_in(OTHER_COUNTY_VILLAGE), kwargs=lambda n: {"pk": n.pk}, account="duty_officer"
+        )
         for name in ("notice_detail", "notice-detail")
     },
     **{
-        name: Detail(lambda: _notice_in(OTHER_COUNTY_VILLAGE), kwargs=lambda n: {"pk": n.pk}, method="post", account="duty_officer")
+        name: Detail(
+            lambda: _notice_in(OTHER_COUNTY_VILLAGE),
+            kwargs=lambda n: {"pk": n.pk},
+            method="post",
+            account="duty_officer",
+        )
         for name in ("notice_approve", "notice_reject", "notice_resubmit", "notice-approve", "notice-reject")
     },
     "notice_feedback_answer": Detail(
-        lambda: _notice_feedback_in(OTHER_COUNTY_VILLAGE), kwargs=lambda f: {"pk": f.pk}, method="post", account="duty_officer"
+        lambda: _notice_feedback_in(OTHER_COUNTY_VILLAGE),
+        kwargs=lambda f: {"pk": f.pk},
+        method="post",
+        account="duty_officer",
     ),
     "notice_follow_up_done": Detail(
-        lambda: _notice_follow_up_in(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=lambda f: {"pk": f.pk}, method="post"
+        lambda: _notice_follow_up_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        kwargs=lambda f: {"pk": f.pk},
+        method="post",
     ),
     "notice_templates": NoObject(),  # administrators only; no territorial data
     "notice_template_edit": NoObject(),
@@ -422,7 +529,9 @@ def _cases(kind):
 
 
 @pytest.mark.parametrize(("name", "spec"), _cases(Detail))
-def test_an_object_of_another_village_does_not_exist_for_a_field_account(request, client, password, name, spec):
+def test_an_object_of_another_village_does_not_exist_for_a_field_account(
+    request, client, password, name, spec
+):
     from django.urls import reverse
 
     account = request.getfixturevalue(spec.account)

@@ -23,7 +23,9 @@ def _password_login(client, user, password):
 
 
 @pytest.mark.parametrize("role", Role.values)
-def test_the_second_factor_is_required_exactly_for_the_configured_roles(unverified_client, hainan, password, role):
+def test_the_second_factor_is_required_exactly_for_the_configured_roles(
+    unverified_client, hainan, password, role
+):
     user = UserFactory(role=role, division_id=DIVISION.get(role, "460105"))
     _password_login(unverified_client, user, password)
     response = unverified_client.get(reverse("home"))
@@ -38,7 +40,9 @@ def test_the_setting_lists_the_roles_of_the_issue(settings):
     assert set(settings.OTP_REQUIRED_ROLES) == {r.value for r in REQUIRED}
 
 
-def test_first_login_enrols_a_device_with_an_inline_qr_code_and_a_confirmed_code(unverified_client, duty_officer, password):
+def test_first_login_enrols_a_device_with_an_inline_qr_code_and_a_confirmed_code(
+    unverified_client, duty_officer, password
+):
     _password_login(unverified_client, duty_officer, password)
     response = unverified_client.get(reverse("otp_verify"), {"next": "/"}, follow=True)
     html = response.content.decode()
@@ -86,7 +90,9 @@ def test_a_code_is_accepted_only_once(unverified_client, client, commander, pass
     assert second.get(reverse("home")).status_code == 302
 
 
-def test_an_enrolled_account_cannot_enrol_a_second_device_with_its_password_alone(unverified_client, auditor, password):
+def test_an_enrolled_account_cannot_enrol_a_second_device_with_its_password_alone(
+    unverified_client, auditor, password
+):
     ensure_confirmed_device(auditor)
     _password_login(unverified_client, auditor, password)
     response = unverified_client.get(reverse("otp_setup"))
@@ -97,14 +103,22 @@ def test_an_enrolled_account_cannot_enrol_a_second_device_with_its_password_alon
 def test_the_next_parameter_cannot_send_the_user_to_another_site(unverified_client, commander, password):
     device = ensure_confirmed_device(commander)
     _password_login(unverified_client, commander, password)
-    response = unverified_client.post(reverse("otp_verify"), {"otp_token": current_code(device), "next": "https://evil.example/"})
+    response = unverified_client.post(
+        reverse("otp_verify"), {"otp_token": current_code(device), "next": "https://evil.example/"}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("home")
 
 
-def test_a_session_api_call_without_the_second_factor_is_refused(unverified_client, duty_officer, field_staff, password):
+def test_a_session_api_call_without_the_second_factor_is_refused(
+    unverified_client, duty_officer, field_staff, password
+):
     _password_login(unverified_client, duty_officer, password)
     response = unverified_client.get(reverse("api-me"))
-    assert response.status_code == 403 and "Two-factor" in response.json()["detail"] or "双因素" in response.json()["detail"]
+    assert (
+        response.status_code == 403
+        and "Two-factor" in response.json()["detail"]
+        or "双因素" in response.json()["detail"]
+    )
 
     from django.test import Client
 
@@ -119,20 +133,26 @@ def test_the_client_fixture_completes_the_second_factor(client, duty_officer, pa
     assert client.get(reverse("api-me")).status_code == 200
 
 
-def test_the_token_endpoint_wants_the_code_for_roles_with_a_second_factor(api_client, duty_officer, field_staff, password):
+def test_the_token_endpoint_wants_the_code_for_roles_with_a_second_factor(
+    api_client, duty_officer, field_staff, password
+):
     url = reverse("api-token")
     missing = api_client.post(url, {"username": duty_officer.username, "password": password}, format="json")
     assert missing.status_code == 400 and "otp_token" in missing.json()["errors"]
 
     device = ensure_confirmed_device(duty_officer)
-    wrong = api_client.post(url, {"username": duty_officer.username, "password": password, "otp_token": "123456"}, format="json")
+    wrong = api_client.post(
+        url, {"username": duty_officer.username, "password": password, "otp_token": "123456"}, format="json"
+    )
     assert wrong.status_code == 400
     device.refresh_from_db()
     device.throttling_failure_count = 0
     device.throttling_failure_timestamp = None
     device.save()
     right = api_client.post(
-        url, {"username": duty_officer.username, "password": password, "otp_token": current_code(device)}, format="json"
+        url,
+        {"username": duty_officer.username, "password": password, "otp_token": current_code(device)},
+        format="json",
     )
     assert right.status_code == 200 and right.json()["token"]
 
@@ -141,7 +161,9 @@ def test_the_token_endpoint_wants_the_code_for_roles_with_a_second_factor(api_cl
 
 
 def test_a_token_lets_a_machine_call_the_api_without_a_session(api_client, field_staff, password):
-    token = api_client.post(reverse("api-token"), {"username": field_staff.username, "password": password}, format="json").json()["token"]
+    token = api_client.post(
+        reverse("api-token"), {"username": field_staff.username, "password": password}, format="json"
+    ).json()["token"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api_client.get(reverse("api-me")).status_code == 200
 
@@ -166,7 +188,7 @@ def test_seed_demo_gives_each_two_factor_account_a_device_and_prints_its_uri(hai
     out = capsys.readouterr().out
     for username in ("duty", "expert", "commander", "auditor", "admin"):
         assert TOTPDevice.objects.filter(user__username=username, confirmed=True).count() == 1
-        assert f"otpauth://totp/" in out and username in out
+        assert "otpauth://totp/" in out and username in out
     for username in ("leader", "field"):
         assert not TOTPDevice.objects.filter(user__username=username).exists()
     call_command("seed_demo")  # idempotent: still one device each
@@ -181,9 +203,13 @@ def test_pending_device_is_reused_until_confirmed(duty_officer):
 
 
 def test_two_active_accounts_cannot_share_a_work_phone(hainan):
-    account_create(username="p1", role="admin", division_code="46", password="Admin-Pass-2026", phone="13900000001")
+    account_create(
+        username="p1", role="admin", division_code="46", password="Admin-Pass-2026", phone="13900000001"
+    )
     with pytest.raises(ValidationError) as excinfo:
-        account_create(username="p2", role="admin", division_code="46", password="Admin-Pass-2026", phone="13900000001")
+        account_create(
+            username="p2", role="admin", division_code="46", password="Admin-Pass-2026", phone="13900000001"
+        )
     assert "phone" in excinfo.value.message_dict
 
 

@@ -18,17 +18,24 @@ OTHER_COUNTY_VILLAGE = "460106001002"
 
 @pytest.fixture
 def task(hainan):
-    return TracingTaskFactory(person=PersonFactory(id_number="460105199001011234", phone="13912341234"), address="海口市秀英区某路 1 号")
+    return TracingTaskFactory(
+        person=PersonFactory(id_number="460105199001011234", phone="13912341234"),
+        address="海口市秀英区某路 1 号",
+    )
 
 
 def _reveal(client, task, **data):
-    return client.post(reverse("task_reveal", kwargs={"pk": task.pk}), data, HTTP_USER_AGENT="pytest-browser/1.0")
+    return client.post(
+        reverse("task_reveal", kwargs={"pk": task.pk}), data, HTTP_USER_AGENT="pytest-browser/1.0"
+    )
 
 
 # ---- reveal -----------------------------------------------------------------------------------------
 
 
-def test_reveal_returns_the_unmasked_values_and_logs_who_why_and_from_where(client, duty_officer, password, task):
+def test_reveal_returns_the_unmasked_values_and_logs_who_why_and_from_where(
+    client, duty_officer, password, task
+):
     client.login(username=duty_officer.username, password=password)
     response = _reveal(client, task, reason="核实身份后电话联系")
     assert response.status_code == 200
@@ -62,7 +69,9 @@ def test_reveal_outside_the_territory_is_not_found_and_not_logged(client, outsid
 def test_the_reveal_api_answers_json_and_logs(api_client, field_staff, task):
     api_client.force_authenticate(field_staff)
     response = api_client.post(
-        reverse("task-reveal", kwargs={"task_id": task.pk}), {"reason": "上门核查", "fields": ["phone"]}, format="json"
+        reverse("task-reveal", kwargs={"task_id": task.pk}),
+        {"reason": "上门核查", "fields": ["phone"]},
+        format="json",
     )
     assert response.status_code == 200 and response.json() == {"phone": "13912341234"}
     assert response["Cache-Control"] == "no-store"
@@ -71,7 +80,12 @@ def test_the_reveal_api_answers_json_and_logs(api_client, field_staff, task):
 
 def test_the_reveal_api_refuses_a_masked_role(api_client, commander, task):
     api_client.force_authenticate(commander)
-    assert api_client.post(reverse("task-reveal", kwargs={"task_id": task.pk}), {"reason": "x" * 5}, format="json").status_code == 403
+    assert (
+        api_client.post(
+            reverse("task-reveal", kwargs={"task_id": task.pk}), {"reason": "x" * 5}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 # ---- record_access ----------------------------------------------------------------------------------
@@ -81,10 +95,14 @@ def test_an_export_of_many_people_is_logged_in_one_insert(duty_officer, hainan):
     TracingTaskFactory.create_batch(30)
     queryset = TracingTask.objects.all()
     with CaptureQueriesContext(connection) as queries:
-        count = record_access(duty_officer, action=AccessAction.EXPORT, objects=queryset, fields=["name", "phone"])
+        count = record_access(
+            duty_officer, action=AccessAction.EXPORT, objects=queryset, fields=["name", "phone"]
+        )
     assert count == 30 and len(queries) == 1
     assert AccessLog.objects.filter(action="export", fields=["name", "phone"]).count() == 30
-    assert set(AccessLog.objects.values_list("task_id", flat=True)) == set(queryset.values_list("id", flat=True))
+    assert set(AccessLog.objects.values_list("task_id", flat=True)) == set(
+        queryset.values_list("id", flat=True)
+    )
 
 
 def test_a_list_of_rows_is_logged_in_one_insert(duty_officer, hainan):
@@ -97,15 +115,21 @@ def test_a_list_of_rows_is_logged_in_one_insert(duty_officer, hainan):
 def test_persons_are_logged_with_the_division_of_their_latest_task(duty_officer, hainan):
     task = TracingTaskFactory()
     record_access(duty_officer, action=AccessAction.REPORT, objects=[task.person])
-    record_access(duty_officer, action=AccessAction.REPORT, objects=type(task.person).objects.filter(pk=task.person_id))
-    assert list(AccessLog.objects.values_list("object_type", "person_id", "division_code")) == [
-        ("person", task.person_id, task.division_id)
-    ] * 2
+    record_access(
+        duty_officer, action=AccessAction.REPORT, objects=type(task.person).objects.filter(pk=task.person_id)
+    )
+    assert (
+        list(AccessLog.objects.values_list("object_type", "person_id", "division_code"))
+        == [("person", task.person_id, task.division_id)] * 2
+    )
 
 
 def test_the_access_log_is_append_only(duty_officer, hainan):
     record_access(duty_officer, action=AccessAction.VIEW, objects=[TracingTaskFactory()])
-    for statement in (lambda: AccessLog.objects.update(reason="erased"), lambda: AccessLog.objects.all().delete()):
+    for statement in (
+        lambda: AccessLog.objects.update(reason="erased"),
+        lambda: AccessLog.objects.all().delete(),
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             statement()
     assert AccessLog.objects.count() == 1

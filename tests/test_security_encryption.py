@@ -143,7 +143,9 @@ def test_intake_prefers_the_18_character_id_over_the_15_digit_form(hainan):
 
 def test_rejected_rows_keep_no_plaintext_id_or_phone(hainan):
     bad_id = "110105194912310023"  # wrong check digit
-    ingest_rows([lead(id_number=bad_id, phone="12345", external_id="rej-1"), ["11010519491231002X"]], channel="api")
+    ingest_rows(
+        [lead(id_number=bad_id, phone="12345", external_id="rej-1"), ["11010519491231002X"]], channel="api"
+    )
     rejections = list(LeadRejection.objects.order_by("row_index"))
     assert len(rejections) == 2
     with connection.cursor() as cursor:
@@ -158,7 +160,9 @@ def test_rejected_rows_keep_no_plaintext_id_or_phone(hainan):
 def test_a_recorded_close_contact_and_its_lead_store_ciphertext(field_staff):
     task = dispatched_task(field_staff)
     id_number = resident_id()
-    outcome = fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number))
+    outcome = fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number)
+    )
     record = CloseContact.objects.get(pk=outcome.record.pk)
     assert (record.id_number, record.phone) == (id_number, "13907551234")
     assert_encrypted("tasks_closecontact", record.pk, id_number, "13907551234")
@@ -170,10 +174,14 @@ def test_a_recorded_close_contact_and_its_lead_store_ciphertext(field_staff):
 
 
 def test_masking_and_reveal_work_on_decrypted_values(client, duty_officer, password):
-    task = TracingTaskFactory(person=PersonFactory(id_number="460105199001011234", phone="13912341234"), address="某路 1 号")
+    task = TracingTaskFactory(
+        person=PersonFactory(id_number="460105199001011234", phone="13912341234"), address="某路 1 号"
+    )
     assert_encrypted("tasks_person", task.person_id, "460105199001011234", "13912341234")
     person = Person.objects.get(pk=task.person_id)
-    assert mask_id_number(person.id_number) == "4601**********1234" and mask_phone(person.phone) == "139****1234"
+    assert (
+        mask_id_number(person.id_number) == "4601**********1234" and mask_phone(person.phone) == "139****1234"
+    )
     client.login(username=duty_officer.username, password=password)
     response = client.post(reverse("task_reveal", kwargs={"pk": task.pk}), {"reason": "核实身份后电话联系"})
     assert response.status_code == 200
@@ -201,10 +209,18 @@ def test_the_change_history_holds_neither_plaintext_nor_ciphertext_churn(hainan)
 def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_be_dropped(field_staff):
     id_number = resident_id()
     with override_settings(FIELD_ENCRYPTION_KEYS=[KEY_A]):
-        ingest_rows([lead(id_number=id_number, phone=PHONE, external_id="rot-1"), lead(id_number="bad", phone="13", external_id="rot-2")], channel="api")
+        ingest_rows(
+            [
+                lead(id_number=id_number, phone=PHONE, external_id="rot-1"),
+                lead(id_number="bad", phone="13", external_id="rot-2"),
+            ],
+            channel="api",
+        )
         intake_run()
         task = dispatched_task(field_staff)
-        fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number, phone=PHONE))
+        fieldwork.record_contact(
+            task=task, actor=field_staff, data=contact(version=task.version, id_number=id_number, phone=PHONE)
+        )
         person_pk = Person.objects.get(id_number_hash=id_number_hash(id_number)).pk
         stored_a = raw("tasks_person", person_pk, "id_number")[0]
         kid_a = crypto.key_id(b"A" * 32)
@@ -235,7 +251,9 @@ def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_be_dropp
         person = Person.objects.get(pk=person_pk)
         assert (person.id_number, person.phone) == (id_number, PHONE)
         assert raw("tasks_person", person_pk, "id_number")[0].startswith(f"e1:{kid_b}:")
-        assert [lead.id_number for lead in Lead.objects.filter(id_number_hash=id_number_hash(id_number))] == [id_number] * 2
+        assert [lead.id_number for lead in Lead.objects.filter(id_number_hash=id_number_hash(id_number))] == [
+            id_number
+        ] * 2
         assert CloseContact.objects.get().phone == PHONE
         assert crypto.reveal_row(LeadRejection.objects.get().row)["phone"] == "13"
 
@@ -243,7 +261,10 @@ def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_be_dropp
 def test_rotation_encrypts_plaintext_left_from_before_encryption(hainan):
     person = PersonFactory(id_number="460105199001011234", phone="13912341234")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE tasks_person SET id_number = '460105199001011234', phone = '13912341234' WHERE id = %s", [person.pk])
+        cursor.execute(
+            "UPDATE tasks_person SET id_number = '460105199001011234', phone = '13912341234' WHERE id = %s",
+            [person.pk],
+        )
     assert Person.objects.get(pk=person.pk).id_number == "460105199001011234"  # legacy plaintext still reads
     call_command("rotate_encryption_keys", stdout=StringIO())
     assert_encrypted("tasks_person", person.pk, "460105199001011234", "13912341234")
@@ -257,5 +278,11 @@ def test_settings_refuse_to_start_without_keys_when_debug_is_off(monkeypatch):
     env = {k: v for k, v in __import__("os").environ.items() if k != "FIELD_ENCRYPTION_KEYS"}
     env["DEBUG"] = "false"
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='tracing_center.settings'; django.setup()"
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+    )
     assert result.returncode != 0 and "FIELD_ENCRYPTION_KEYS is required" in result.stderr

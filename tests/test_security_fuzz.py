@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Callable
 
 import pytest
 from django.db import connection
@@ -52,7 +52,11 @@ WATCHED_PREFIXES = ("tasks_", "reviews_", "reports_")
 UNWATCHED_FRAGMENTS = ("accesslog", "auditlog", "axes", "session", "otp")
 
 HUGE = "x" * 100_000
-FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 # ---- the write operations of the schema ---------------------------------------------------------------
@@ -79,7 +83,12 @@ def write_operations() -> list[dict]:
         for method, op in item.items():
             if method not in ("post", "put", "patch", "delete"):
                 continue
-            body = _resolve(schema, ((op.get("requestBody") or {}).get("content", {}).get("application/json") or {}).get("schema"))
+            body = _resolve(
+                schema,
+                ((op.get("requestBody") or {}).get("content", {}).get("application/json") or {}).get(
+                    "schema"
+                ),
+            )
             fields = {}
             if body and body.get("type") == "object":
                 for name, prop in (body.get("properties") or {}).items():
@@ -87,7 +96,15 @@ def write_operations() -> list[dict]:
                     if prop.get("readOnly"):
                         continue
                     fields[name] = prop
-            ops.append({"id": op["operationId"], "method": method, "path": path, "fields": fields, "body_schema": body})
+            ops.append(
+                {
+                    "id": op["operationId"],
+                    "method": method,
+                    "path": path,
+                    "fields": fields,
+                    "body_schema": body,
+                }
+            )
     return ops
 
 
@@ -96,7 +113,9 @@ OPERATIONS = write_operations()
 
 def test_the_schema_lists_write_operations_and_each_has_a_scenario():
     ids = [op["id"] for op in OPERATIONS]
-    print("write operations fuzzed:", *(f"{op['method'].upper()} {op['path']}" for op in OPERATIONS), sep="\n  ")
+    print(
+        "write operations fuzzed:", *(f"{op['method'].upper()} {op['path']}" for op in OPERATIONS), sep="\n  "
+    )
     assert len(ids) >= 20, ids
     assert len(set(ids)) == len(ids)
     # A new endpoint runs with the default scenario; this names it so a specific one can be written.
@@ -105,25 +124,36 @@ def test_the_schema_lists_write_operations_and_each_has_a_scenario():
 
 # ---- hypothesis strategies of malformed values --------------------------------------------------------
 
-scalar = st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(), st.text(max_size=20))
+scalar = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=20),
+)
 nested = st.one_of(
     st.dictionaries(st.text(max_size=8), scalar, min_size=1, max_size=3),
     st.lists(scalar, min_size=1, max_size=3),
     st.lists(st.dictionaries(st.text(max_size=4), scalar, max_size=2), min_size=1, max_size=2),
 )
 nul_text = st.text(max_size=12).map(lambda s: f"{s}\x00{s}")
-not_number = st.sampled_from(["abc", "1,5", "0x1f", "一", "1.2.3", "--1", "1e", "NaN!", " ", "\x00"]) | st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyz!@#$%", min_size=1, max_size=12
+not_number = st.sampled_from(
+    ["abc", "1,5", "0x1f", "一", "1.2.3", "--1", "1e", "NaN!", " ", "\x00"]
+) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz!@#$%", min_size=1, max_size=12)
+not_time = (
+    st.sampled_from(["yesterday", "2026-13-45T25:61:00", "31/12/2026", "12:00", "2026-02-30", "T", "\x00"])
+    | not_number
 )
-not_time = st.sampled_from(["yesterday", "2026-13-45T25:61:00", "31/12/2026", "12:00", "2026-02-30", "T", "\x00"]) | not_number
-not_choice = st.sampled_from(["__nope__", "PHONE ", "Home_Isolation", "\x00", "0"]) | st.text(alphabet="XYZ_", min_size=1, max_size=10)
+not_choice = st.sampled_from(["__nope__", "PHONE ", "Home_Isolation", "\x00", "0"]) | st.text(
+    alphabet="XYZ_", min_size=1, max_size=10
+)
 not_bool = st.sampled_from(["maybe", "2", "tru", "\x00", "null"]) | st.integers(min_value=2)
 
 
 def bad_value(kind: str, *, limited: bool = True) -> st.SearchStrategy:
     """A value that is wrong for a field of `kind`."""
     if kind == "text":
-        return st.one_of(nested, st.booleans(), nul_text, *( [st.just(HUGE)] if limited else []))
+        return st.one_of(nested, st.booleans(), nul_text, *([st.just(HUGE)] if limited else []))
     if kind in ("int", "version"):
         return st.one_of(nested, not_number, nul_text)
     if kind == "decimal":
@@ -131,14 +161,25 @@ def bad_value(kind: str, *, limited: bool = True) -> st.SearchStrategy:
     if kind == "datetime":
         return st.one_of(nested, not_time, st.integers(), st.booleans())
     if kind == "uuid":
-        return st.one_of(nested, not_number, st.integers(), st.sampled_from(["123e4567-e89b-12d3-a456", "g" * 32]))
+        return st.one_of(
+            nested, not_number, st.integers(), st.sampled_from(["123e4567-e89b-12d3-a456", "g" * 32])
+        )
     if kind == "bool":
         return st.one_of(nested, not_bool)
     if kind in ("choice", "division"):
-        return st.one_of(nested, not_choice, nul_text, st.sampled_from(["999999999999", "46", "4601"]) if kind == "division" else not_choice)
+        return st.one_of(
+            nested,
+            not_choice,
+            nul_text,
+            st.sampled_from(["999999999999", "46", "4601"]) if kind == "division" else not_choice,
+        )
     if kind == "array":
-        return st.one_of(st.integers(), st.text(min_size=1, max_size=5), st.dictionaries(st.text(max_size=3), scalar, min_size=1, max_size=2),
-                         st.lists(nested | not_number, min_size=1, max_size=3))
+        return st.one_of(
+            st.integers(),
+            st.text(min_size=1, max_size=5),
+            st.dictionaries(st.text(max_size=3), scalar, min_size=1, max_size=2),
+            st.lists(nested | not_number, min_size=1, max_size=3),
+        )
     if kind == "object":
         return st.one_of(st.integers(), st.text(max_size=5), st.lists(scalar, max_size=3), st.booleans())
     raise AssertionError(kind)
@@ -171,27 +212,63 @@ def kind_of(prop: dict) -> tuple[str, bool]:
 # services' documented contract (tasks/api/fieldwork.py).
 FW_COMMON = {"version": "version", "idempotency_key": "uuid"}
 FW_FIELDS = {
-    "v1_tasks_attempts_create": {"method": "choice", "reached": "bool", "attempted_at": "datetime", "note": "text"},
+    "v1_tasks_attempts_create": {
+        "method": "choice",
+        "reached": "bool",
+        "attempted_at": "datetime",
+        "note": "text",
+    },
     "v1_tasks_radius_create": {
-        "division_code": "division", "address": "text", "latitude": "decimal", "longitude": "decimal", "location_accuracy_m": "int",
-        "measure": "choice", "quarantine_site": "text", "controlled_at": "datetime", "note": "text",
+        "division_code": "division",
+        "address": "text",
+        "latitude": "decimal",
+        "longitude": "decimal",
+        "location_accuracy_m": "int",
+        "measure": "choice",
+        "quarantine_site": "text",
+        "controlled_at": "datetime",
+        "note": "text",
     },
     "v1_tasks_trajectory_create": {
-        "started_at": "datetime", "ended_at": "datetime", "place_name": "text", "address": "text", "division_code": "division",
-        "latitude": "decimal", "longitude": "decimal", "activity": "text", "transport": "choice", "vehicle_number": "text",
-        "seat": "text", "companions": "text",
+        "started_at": "datetime",
+        "ended_at": "datetime",
+        "place_name": "text",
+        "address": "text",
+        "division_code": "division",
+        "latitude": "decimal",
+        "longitude": "decimal",
+        "activity": "text",
+        "transport": "choice",
+        "vehicle_number": "text",
+        "seat": "text",
+        "companions": "text",
     },
     "v1_tasks_contacts_create": {
-        "name": "text", "id_number": "text", "phone": "text", "relation": "choice", "last_contact_at": "datetime",
-        "last_contact_place": "text", "division_code": "division", "address": "text",
+        "name": "text",
+        "id_number": "text",
+        "phone": "text",
+        "relation": "choice",
+        "last_contact_at": "datetime",
+        "last_contact_place": "text",
+        "division_code": "division",
+        "address": "text",
     },
-    "v1_tasks_tests_create": {"sampled_at": "datetime", "test_type": "choice", "result": "choice", "lab": "text", "note": "text"},
+    "v1_tasks_tests_create": {
+        "sampled_at": "datetime",
+        "test_type": "choice",
+        "result": "choice",
+        "lab": "text",
+        "note": "text",
+    },
     "v1_tasks_trajectory_traced_create": {},
     "v1_tasks_submit_create": {"no_close_contacts": "bool", "note": "text"},
     "v1_tasks_trajectory_destroy": {"revision": "version"},
 }
 NO_IDEMPOTENCY_KEY = {"v1_tasks_trajectory_destroy", "v1_tasks_trajectory_traced_create"}  # they ignore one
-FW_FIELDS["v1_tasks_trajectory_entry_update"] = {**FW_FIELDS["v1_tasks_trajectory_create"], "revision": "version"}
+FW_FIELDS["v1_tasks_trajectory_entry_update"] = {
+    **FW_FIELDS["v1_tasks_trajectory_create"],
+    "revision": "version",
+}
 FW_FIELDS["v1_tasks_trajectory_entry_partial_update"] = FW_FIELDS["v1_tasks_trajectory_entry_update"]
 # Fields the DRF serializer accepts with numbers as values (optional integers, free-text reasons…)
 # are typed by the schema; nothing else is declared here.
@@ -212,31 +289,65 @@ def corrupted(base: dict, fields: dict[str, tuple[str, bool]]) -> st.SearchStrat
         return st.nothing()
     names = sorted(fields)
     return st.lists(st.sampled_from(names), min_size=1, max_size=min(3, len(names)), unique=True).flatmap(
-        lambda chosen: st.fixed_dictionaries({n: bad_value(*fields[n][:1], limited=fields[n][1]) for n in chosen}).map(
-            lambda bad: {**base, **bad}
-        )
+        lambda chosen: st.fixed_dictionaries(
+            {n: bad_value(*fields[n][:1], limited=fields[n][1]) for n in chosen}
+        ).map(lambda bad: {**base, **bad})
     )
 
 
 not_an_object = st.one_of(
-    st.lists(scalar, max_size=4), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
-    st.none(), st.booleans(), st.just(HUGE), st.lists(st.dictionaries(st.text(max_size=5), scalar, max_size=2), max_size=2),
+    st.lists(scalar, max_size=4),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.just(HUGE),
+    st.lists(st.dictionaries(st.text(max_size=5), scalar, max_size=2), max_size=2),
 )
 not_a_list = st.one_of(
-    st.dictionaries(st.text(max_size=8), scalar, max_size=3), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=30), st.none(), st.booleans(), st.just(HUGE),
+    st.dictionaries(st.text(max_size=8), scalar, max_size=3),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.just(HUGE),
 )
-unknown_only = st.dictionaries(st.text(min_size=1, max_size=10).map(lambda s: f"zz_{s}"), scalar | nested, min_size=1, max_size=3)
+unknown_only = st.dictionaries(
+    st.text(min_size=1, max_size=10).map(lambda s: f"zz_{s}"), scalar | nested, min_size=1, max_size=3
+)
 not_json = st.one_of(
-    st.sampled_from([b"{", b"{'a': 1}", b"[1, 2", b"NaN", b"Infinity", b"{\"a\": NaN}", b"\xff\xfe\x00", b"<xml/>", b"undefined", b"{\"a\":1}}"]),
+    st.sampled_from(
+        [
+            b"{",
+            b"{'a': 1}",
+            b"[1, 2",
+            b"NaN",
+            b"Infinity",
+            b'{"a": NaN}',
+            b"\xff\xfe\x00",
+            b"<xml/>",
+            b"undefined",
+            b'{"a":1}}',
+        ]
+    ),
     st.binary(min_size=1, max_size=40).filter(lambda b: not _is_json(b)),
 )
 lead_rows = st.lists(
-    st.fixed_dictionaries({"source": st.sampled_from(["red_code", "manual"])},
-                          optional={"name": nul_text | nested, "id_number": nul_text | nested | st.just(HUGE),
-                                    "phone": nul_text | nested, "division_code": nul_text | nested, "reported_at": not_time | nested,
-                                    "external_id": nul_text | nested}).filter(lambda r: len(r) > 1),
-    min_size=1, max_size=3,
+    st.fixed_dictionaries(
+        {"source": st.sampled_from(["red_code", "manual"])},
+        optional={
+            "name": nul_text | nested,
+            "id_number": nul_text | nested | st.just(HUGE),
+            "phone": nul_text | nested,
+            "division_code": nul_text | nested,
+            "reported_at": not_time | nested,
+            "external_id": nul_text | nested,
+        },
+    ).filter(lambda r: len(r) > 1),
+    min_size=1,
+    max_size=3,
 )
 
 
@@ -257,7 +368,9 @@ class Body:
 def bodies(op: dict, base: dict, *, bodyless: bool) -> st.SearchStrategy:
     raw = not_json.map(lambda b: Body("raw", b))
     if op["id"] == "v1_leads_create":
-        return st.one_of(not_a_list.map(lambda v: Body("json", v)), raw, lead_rows.map(lambda v: Body("rows", v)))
+        return st.one_of(
+            not_a_list.map(lambda v: Body("json", v)), raw, lead_rows.map(lambda v: Body("rows", v))
+        )
     options = [not_an_object.map(lambda v: Body("json", v)), unknown_only.map(lambda v: Body("json", v)), raw]
     if bodyless:
         options.append(st.just(Body("json", {})))
@@ -297,7 +410,14 @@ class World:
         from tests.review_fixtures import record
 
         start = timezone.now() - timedelta(hours=5)
-        return record(TrajectoryEntry, self.task, self.u["field_staff"], started_at=start, ended_at=start + timedelta(hours=1), place_name="家")
+        return record(
+            TrajectoryEntry,
+            self.task,
+            self.u["field_staff"],
+            started_at=start,
+            ended_at=start + timedelta(hours=1),
+            place_name="家",
+        )
 
     def _review(self):
         from tests.review_fixtures import clean_fieldwork, submit, traced_task
@@ -320,8 +440,8 @@ class World:
     @cached_property
     def review_held_by_other(self):
         from reviews.services import review_claim
-        from tests.factories import UserFactory
         from tasks.models import Role
+        from tests.factories import UserFactory
 
         other = UserFactory(username="emma", full_name="专家庚", role=Role.CDC_EXPERT, division_id="460105")
         review = self._review()
@@ -337,7 +457,9 @@ class World:
         from tests.factories import UserFactory
 
         user = UserFactory(username="leo", full_name="首席专家", role=Role.CDC_EXPERT, division_id="460105")
-        user.user_permissions.add(Permission.objects.get(codename="assign_review", content_type__app_label="reviews"))
+        user.user_permissions.add(
+            Permission.objects.get(codename="assign_review", content_type__app_label="reviews")
+        )
         return user
 
     @cached_property
@@ -364,7 +486,9 @@ class Scenario:
 
 
 def _fw(base: Callable[[World], dict], **extra) -> Scenario:
-    return Scenario(user=lambda w: w.u["field_staff"], base=lambda w: {"version": w.task.version, **base(w)}, **extra)
+    return Scenario(
+        user=lambda w: w.u["field_staff"], base=lambda w: {"version": w.task.version, **base(w)}, **extra
+    )
 
 
 def _h():
@@ -381,27 +505,66 @@ DUTY = lambda w: w.u["duty_officer"]  # noqa: E731
 EXPERT = lambda w: w.u["cdc_expert"]  # noqa: E731
 
 SCENARIOS: dict[str, Scenario] = {
-    "v1_auth_token_create": Scenario(user=lambda w: None, kwargs=lambda w: {},
-                                     base=lambda w: {"username": "alice", "password": "wrong-password-1"}),
+    "v1_auth_token_create": Scenario(
+        user=lambda w: None,
+        kwargs=lambda w: {},
+        base=lambda w: {"username": "alice", "password": "wrong-password-1"},
+    ),
     "v1_leads_create": Scenario(user=DUTY, kwargs=lambda w: {}),
-    "v1_notices_approve_create": Scenario(user=DUTY, kwargs=lambda w: {"id": w.notice_done.pk}, bodyless=True),
-    "v1_notices_reject_create": Scenario(user=DUTY, kwargs=lambda w: {"id": w.notice.pk}, base=lambda w: {"reason": "号码有误"}),
+    "v1_notices_approve_create": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": w.notice_done.pk}, bodyless=True
+    ),
+    "v1_notices_reject_create": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": w.notice.pk}, base=lambda w: {"reason": "号码有误"}
+    ),
     "v1_notifications_read_create": Scenario(user=DUTY, kwargs=lambda w: {}, base=lambda w: {"all": True}),
-    "v1_reviews_approve_create": Scenario(user=EXPERT, kwargs=lambda w: {"id": w.review.pk},
-                                          base=lambda w: {"reasons": "", "disposal": {"measure": "home_quarantine", "measure_days": 14,
-                                                          "test_schedule_days": [1, 4, 7], "notify_person": True, "note": "", "risk_areas": []}}),
-    "v1_reviews_assign_create": Scenario(user=lambda w: w.lead_expert, kwargs=lambda w: {"id": w.review.pk},
-                                         base=lambda w: {"expert": w.u["cdc_expert"].pk}),
-    "v1_reviews_claim_create": Scenario(user=EXPERT, kwargs=lambda w: {"id": w.review_held_by_other.pk}, bodyless=True),
-    "v1_reviews_comments_create": Scenario(user=EXPERT, kwargs=lambda w: {"id": w.review.pk}, base=lambda w: {"body": "请补充"}),
-    "v1_reviews_return_create": Scenario(user=EXPERT, kwargs=lambda w: {"id": w.review.pk}, base=lambda w: {"reasons": "轨迹不全"}),
-    "v1_tasks_assign_create": Scenario(user=DUTY, base=lambda w: {"assignee": w.u["field_staff"].pk, "reason": ""}),
-    "v1_tasks_bulk_assign_create": Scenario(user=DUTY, kwargs=lambda w: {},
-                                            base=lambda w: {"task_ids": [w.task.pk], "assignee": w.u["field_staff"].pk}),
-    "v1_tasks_receive_create": Scenario(user=lambda w: w.u["field_staff"], kwargs=lambda w: {"task_id": w.received_task.pk}, bodyless=True),
+    "v1_reviews_approve_create": Scenario(
+        user=EXPERT,
+        kwargs=lambda w: {"id": w.review.pk},
+        base=lambda w: {
+            "reasons": "",
+            "disposal": {
+                "measure": "home_quarantine",
+                "measure_days": 14,
+                "test_schedule_days": [1, 4, 7],
+                "notify_person": True,
+                "note": "",
+                "risk_areas": [],
+            },
+        },
+    ),
+    "v1_reviews_assign_create": Scenario(
+        user=lambda w: w.lead_expert,
+        kwargs=lambda w: {"id": w.review.pk},
+        base=lambda w: {"expert": w.u["cdc_expert"].pk},
+    ),
+    "v1_reviews_claim_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.review_held_by_other.pk}, bodyless=True
+    ),
+    "v1_reviews_comments_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.review.pk}, base=lambda w: {"body": "请补充"}
+    ),
+    "v1_reviews_return_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.review.pk}, base=lambda w: {"reasons": "轨迹不全"}
+    ),
+    "v1_tasks_assign_create": Scenario(
+        user=DUTY, base=lambda w: {"assignee": w.u["field_staff"].pk, "reason": ""}
+    ),
+    "v1_tasks_bulk_assign_create": Scenario(
+        user=DUTY,
+        kwargs=lambda w: {},
+        base=lambda w: {"task_ids": [w.task.pk], "assignee": w.u["field_staff"].pk},
+    ),
+    "v1_tasks_receive_create": Scenario(
+        user=lambda w: w.u["field_staff"], kwargs=lambda w: {"task_id": w.received_task.pk}, bodyless=True
+    ),
     "v1_tasks_resolve_create": Scenario(user=DUTY, base=lambda w: {"division_code": HOME_VILLAGE}),
-    "v1_tasks_reveal_create": Scenario(user=DUTY, base=lambda w: {"reason": "核对身份", "fields": ["id_number"]}),
-    "v1_tasks_transfer_create": Scenario(user=DUTY, base=lambda w: {"division_code": OTHER_COUNTY, "reason": "已离开本区"}),
+    "v1_tasks_reveal_create": Scenario(
+        user=DUTY, base=lambda w: {"reason": "核对身份", "fields": ["id_number"]}
+    ),
+    "v1_tasks_transfer_create": Scenario(
+        user=DUTY, base=lambda w: {"division_code": OTHER_COUNTY, "reason": "已离开本区"}
+    ),
     "v1_tasks_transfer_accept_create": Scenario(user=DUTY, bodyless=True),  # no transfer is pending
     "v1_tasks_transfer_reject_create": Scenario(user=DUTY, base=lambda w: {"reason": "不属实"}),
     "v1_tasks_attempts_create": _fw(lambda w: _h().attempt()),
@@ -410,9 +573,15 @@ SCENARIOS: dict[str, Scenario] = {
     "v1_tasks_contacts_create": _fw(lambda w: _h().contact()),
     "v1_tasks_tests_create": _fw(lambda w: _h().test_result()),
     "v1_tasks_trajectory_traced_create": _fw(lambda w: {}),
-    "v1_tasks_submit_create": _fw(lambda w: {"idempotency_key": str(uuid.uuid4()), "no_close_contacts": True}),
-    "v1_tasks_trajectory_entry_update": _fw(lambda w: {**_h().entry(), "revision": w.entry.revision}, kwargs=_entry_kwargs),
-    "v1_tasks_trajectory_entry_partial_update": _fw(lambda w: {"place_name": "超市", "revision": w.entry.revision}, kwargs=_entry_kwargs),
+    "v1_tasks_submit_create": _fw(
+        lambda w: {"idempotency_key": str(uuid.uuid4()), "no_close_contacts": True}
+    ),
+    "v1_tasks_trajectory_entry_update": _fw(
+        lambda w: {**_h().entry(), "revision": w.entry.revision}, kwargs=_entry_kwargs
+    ),
+    "v1_tasks_trajectory_entry_partial_update": _fw(
+        lambda w: {"place_name": "超市", "revision": w.entry.revision}, kwargs=_entry_kwargs
+    ),
     "v1_tasks_trajectory_destroy": _fw(lambda w: {"revision": w.entry.revision}, kwargs=_entry_kwargs),
 }
 DEFAULT = Scenario(user=DUTY)
@@ -424,14 +593,18 @@ DEFAULT = Scenario(user=DUTY)
 def watched_tables() -> list[str]:
     names = connection.introspection.table_names()
     return sorted(
-        n for n in names
-        if n.startswith(WATCHED_PREFIXES) and n not in UNWATCHED and not any(f in n for f in UNWATCHED_FRAGMENTS)
+        n
+        for n in names
+        if n.startswith(WATCHED_PREFIXES)
+        and n not in UNWATCHED
+        and not any(f in n for f in UNWATCHED_FRAGMENTS)
     )
 
 
 def fingerprint(tables: list[str]) -> dict[str, tuple[int, int]]:
     sql = " UNION ALL ".join(
-        f"SELECT '{t}', count(*), coalesce(sum(hashtext(x::text)::bigint), 0) FROM {connection.ops.quote_name(t)} x" for t in tables
+        f"SELECT '{t}', count(*), coalesce(sum(hashtext(x::text)::bigint), 0) FROM {connection.ops.quote_name(t)} x"
+        for t in tables
     )
     with connection.cursor() as cursor:
         cursor.execute(sql)
@@ -446,9 +619,16 @@ def _url(path: str, kwargs: dict) -> str:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[f"{o['method'].upper()} {o['path']}" for o in OPERATIONS])
-def test_malformed_input_gets_4xx_and_changes_nothing(op, api_client, duty_officer, field_staff, team_leader, cdc_expert, commander):
-    users = {"duty_officer": duty_officer, "field_staff": field_staff, "team_leader": team_leader, "cdc_expert": cdc_expert,
-             "commander": commander}
+def test_malformed_input_gets_4xx_and_changes_nothing(
+    op, api_client, duty_officer, field_staff, team_leader, cdc_expert, commander
+):
+    users = {
+        "duty_officer": duty_officer,
+        "field_staff": field_staff,
+        "team_leader": team_leader,
+        "cdc_expert": cdc_expert,
+        "commander": commander,
+    }
     world = World(users)
     scenario = SCENARIOS.get(op["id"], DEFAULT)
     user = scenario.user(world)
@@ -469,7 +649,9 @@ def test_malformed_input_gets_4xx_and_changes_nothing(op, api_client, duty_offic
         else:
             response = send(url, data=json.dumps(body.value), content_type="application/json")
         shown = repr(body.value)[:300]
-        note(f"{op['method'].upper()} {url} {body.kind} {shown} -> {response.status_code} {response.content[:300]!r}")
+        note(
+            f"{op['method'].upper()} {url} {body.kind} {shown} -> {response.status_code} {response.content[:300]!r}"
+        )
         assert response.status_code < 500, (response.status_code, shown, response.content[:500])
         after = fingerprint(tables)
         changed = sorted(t for t in tables if before.get(t) != after.get(t))
@@ -484,12 +666,19 @@ def test_malformed_input_gets_4xx_and_changes_nothing(op, api_client, duty_offic
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[f"{o['method'].upper()} {o['path']}" for o in OPERATIONS])
-def test_a_nul_character_in_any_text_field_gets_400(op, api_client, duty_officer, field_staff, team_leader, cdc_expert, commander):
+def test_a_nul_character_in_any_text_field_gets_400(
+    op, api_client, duty_officer, field_staff, team_leader, cdc_expert, commander
+):
     """Deterministic companion of the fuzz test: PostgreSQL cannot store U+0000 in text or jsonb, so a
     NUL in any text field of an otherwise valid body must be refused with a 400 naming the field (not
     reach the database and fail there with a 500)."""
-    users = {"duty_officer": duty_officer, "field_staff": field_staff, "team_leader": team_leader, "cdc_expert": cdc_expert,
-             "commander": commander}
+    users = {
+        "duty_officer": duty_officer,
+        "field_staff": field_staff,
+        "team_leader": team_leader,
+        "cdc_expert": cdc_expert,
+        "commander": commander,
+    }
     world = World(users)
     scenario = SCENARIOS.get(op["id"], DEFAULT)
     if scenario.bodyless:
@@ -501,8 +690,20 @@ def test_a_nul_character_in_any_text_field_gets_400(op, api_client, duty_officer
     tables = watched_tables()
     send = getattr(api_client, op["method"])
     if op["id"] == "v1_leads_create":
-        cases = [("name", [{"source": "red_code", "name": "张\x00三", "id_number": "11010519491231002X",
-                            "division_code": HOME_VILLAGE, "reported_at": timezone.now().isoformat()}])]
+        cases = [
+            (
+                "name",
+                [
+                    {
+                        "source": "red_code",
+                        "name": "张\x00三",
+                        "id_number": "11010519491231002X",
+                        "division_code": HOME_VILLAGE,
+                        "reported_at": timezone.now().isoformat(),
+                    }
+                ],
+            )
+        ]
     else:
         text_fields = [n for n, (kind, _limited) in known_fields(op).items() if kind == "text"]
         cases = [(name, {**scenario.base(world), name: "a\x00b"}) for name in text_fields]

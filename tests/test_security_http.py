@@ -61,7 +61,9 @@ def test_no_template_has_inline_script_event_handlers_or_style_attributes(path):
         for match in pattern.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             problems.append(f"{name} at line {line}: {match.group(0)[:80]}")
-    assert not problems, f"{path.relative_to(ROOT)} breaks the CSP (move it to static/ files):\n" + "\n".join(problems)
+    assert not problems, f"{path.relative_to(ROOT)} breaks the CSP (move it to static/ files):\n" + "\n".join(
+        problems
+    )
 
 
 FORM_POST = re.compile(r"<form\b[^>]*\smethod=[\"']post[\"'][^>]*>(.*?)</form>", re.I | re.S)
@@ -108,9 +110,17 @@ PRODUCTION_ENV = {
 def _run(args, **extra_env):
     env = {**os.environ, **PRODUCTION_ENV, **extra_env}
     # The test-only relaxations (plain HTTP, and the browser tests' async-unsafe flag) are not production.
-    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+    for name in (
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    ):
         env.pop(name, None)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -138,7 +148,10 @@ def test_production_settings_redirect_to_https_and_send_hsts():
     )
     result = _run(["shell", "-c", code])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "True True True 31536000 True ('HTTP_X_FORWARDED_PROTO', 'https') True"
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == "True True True 31536000 True ('HTTP_X_FORWARDED_PROTO', 'https') True"
+    )
 
 
 def test_a_malformed_proxy_header_setting_fails_loudly():

@@ -11,7 +11,7 @@ from reports.models import ReportVersion
 from reports.reading import masked_for
 from tasks.crypto import PREFIX, rotate_report_snapshots
 from tasks.models import Person
-from tests.review_fixtures import APPROVAL, contact, review, reported_at  # noqa: F401
+from tests.review_fixtures import APPROVAL, contact, reported_at, review  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 ID_NUMBER = "460105199001011234"
@@ -26,7 +26,9 @@ def version(review, cdc_expert, field_staff):
 
     task = review.task
     Person.objects.filter(pk=task.person_id).update(id_number=ID_NUMBER, phone=PHONE, name="张三丰")
-    contact(task, field_staff, reported_at_value(task), name="李四", id_number=CONTACT_ID, phone=CONTACT_PHONE)
+    contact(
+        task, field_staff, reported_at_value(task), name="李四", id_number=CONTACT_ID, phone=CONTACT_PHONE
+    )
     services.review_claim(review=review, actor=cdc_expert)
     services.review_approve(review=review, actor=cdc_expert, disposal=APPROVAL, reasons="同意")
     return ReportVersion.objects.get(task=task, number=1)
@@ -59,7 +61,9 @@ def test_masking_and_digest_work_on_the_plaintext(version, commander, cdc_expert
     assert ID_NUMBER not in str(masked_for(commander, fresh.data))
     from reports.services import report_refresh
 
-    assert report_refresh(task_id=version.task_id) is None  # same data: no new version (digest of the plaintext)
+    assert (
+        report_refresh(task_id=version.task_id) is None
+    )  # same data: no new version (digest of the plaintext)
 
 
 def test_snapshots_stored_in_plaintext_are_encrypted_by_the_rotation(version):
@@ -69,7 +73,9 @@ def test_snapshots_stored_in_plaintext_are_encrypted_by_the_rotation(version):
             [ID_NUMBER, version.pk],
         )
     assert ID_NUMBER in raw_data(version)
-    assert ReportVersion.objects.get(pk=version.pk).data["person"]["id_number"] == ID_NUMBER  # legacy plaintext reads
+    assert (
+        ReportVersion.objects.get(pk=version.pk).data["person"]["id_number"] == ID_NUMBER
+    )  # legacy plaintext reads
     assert rotate_report_snapshots() == 1
     assert ID_NUMBER not in raw_data(version)
     assert ReportVersion.objects.get(pk=version.pk).data["person"]["id_number"] == ID_NUMBER

@@ -4,24 +4,36 @@ legal holds keep it; statistics (the task rows) stay; the run is logged, idempot
 import datetime as dt
 
 import pytest
-import time_machine
 from django.core.management import call_command
 from django.db import connections
 
 from tasks.models import Lead, Person, PurgeRun, TaskStatus, TracingTask
-from tests.workflow_fixtures import linked_lead
 from tasks.retention import LOCK_KEY, purge_personal_data
 from tests.factories import PersonFactory, TracingTaskFactory
+from tests.workflow_fixtures import linked_lead
 
-CLOSED = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
+CLOSED = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def _closed_task(status=TaskStatus.CLOSED, closed_at=CLOSED, **kwargs):
-    person = kwargs.pop("person", None) or PersonFactory(id_number="460105199001011234", id_number_hash="h1", phone_hash="h2")
-    task = TracingTaskFactory(person=person, status=status, closed_at=closed_at, address="秀英区某路 8 号", **kwargs)
+    person = kwargs.pop("person", None) or PersonFactory(
+        id_number="460105199001011234", id_number_hash="h1", phone_hash="h2"
+    )
+    task = TracingTaskFactory(
+        person=person, status=status, closed_at=closed_at, address="秀英区某路 8 号", **kwargs
+    )
     linked_lead(
-        task, source="manual", reported_at=CLOSED, priority=2, name=person.name, phone=person.phone,
-        id_number=person.id_number, id_number_hash="h1", address="某路 8 号", reason="张三的密接", payload={"name": person.name},
+        task,
+        source="manual",
+        reported_at=CLOSED,
+        priority=2,
+        name=person.name,
+        phone=person.phone,
+        id_number=person.id_number,
+        id_number_hash="h1",
+        address="某路 8 号",
+        reason="张三的密接",
+        payload={"name": person.name},
         person_key=person.person_key,
     )
     return task
@@ -45,10 +57,23 @@ def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings
     run = purge_personal_data(now=_edge(settings, 1))
     assert (run.persons, run.leads, run.tasks) == (1, 1, 1)
     person = Person.objects.get(pk=task.person_id)
-    assert (person.name, person.id_number, person.phone, person.id_number_hash, person.phone_hash) == ("", "", "", "", "")
+    assert (person.name, person.id_number, person.phone, person.id_number_hash, person.phone_hash) == (
+        "",
+        "",
+        "",
+        "",
+        "",
+    )
     assert person.person_key == f"purged:{person.pk}"
     lead = Lead.objects.get(link__task=task)
-    assert (lead.name, lead.id_number, lead.phone, lead.address, lead.reason, lead.payload) == ("", "", "", "", "", {})
+    assert (lead.name, lead.id_number, lead.phone, lead.address, lead.reason, lead.payload) == (
+        "",
+        "",
+        "",
+        "",
+        "",
+        {},
+    )
     task.refresh_from_db()
     assert task.address == "" and task.status == TaskStatus.CLOSED and task.division_id  # statistics stay
     assert name not in str(list(Person.objects.values()))
@@ -61,13 +86,25 @@ def test_notices_and_feedback_are_anonymised_with_the_person(hainan, settings):
     kept = _closed_task(closed_at=CLOSED + dt.timedelta(days=30), person=PersonFactory(phone_hash="h3"))
     for t in (task, kept):
         notice = Notice.objects.create(
-            person=t.person, task=t, division_id=t.division_id, source="batch_rule", rule_key=f"r{t.pk}",
-            category="close_contact", title="居家隔离通知", text="张**：请于11月20日起居家隔离14天",
-            variables={"name": "张**", "start_date": "11月20日", "county": "秀英区"}, phone_hash=t.person.phone_hash,
+            person=t.person,
+            task=t,
+            division_id=t.division_id,
+            source="batch_rule",
+            rule_key=f"r{t.pk}",
+            category="close_contact",
+            title="居家隔离通知",
+            text="张**：请于11月20日起居家隔离14天",
+            variables={"name": "张**", "start_date": "11月20日", "county": "秀英区"},
+            phone_hash=t.person.phone_hash,
         )
         NoticeFeedback.objects.create(notice=notice, text="我住在某路8号，隔离期间需要买药", due_at=CLOSED)
         NoticeFeedback.objects.create(
-            notice=notice, text="电话13800000000", due_at=CLOSED, state="answered", answer="已联系社区送药", answered_at=CLOSED
+            notice=notice,
+            text="电话13800000000",
+            due_at=CLOSED,
+            state="answered",
+            answer="已联系社区送药",
+            answered_at=CLOSED,
         )
     run = purge_personal_data(now=_edge(settings, 1))
     assert run.notices == 3  # one notice, two feedback rows
@@ -79,7 +116,9 @@ def test_notices_and_feedback_are_anonymised_with_the_person(hainan, settings):
     other = Notice.objects.get(task=kept)
     assert (other.text, other.phone_hash) == ("张**：请于11月20日起居家隔离14天", "h3")
     assert set(NoticeFeedback.objects.filter(notice=other).values_list("text", flat=True)) == {
-        "我住在某路8号，隔离期间需要买药", "电话13800000000"}
+        "我住在某路8号，隔离期间需要买药",
+        "电话13800000000",
+    }
     assert purge_personal_data(now=_edge(settings, 2)).notices == 0
 
 
@@ -166,7 +205,9 @@ def test_the_command_takes_now_and_dry_run(hainan, settings, capsys):
     call_command("purge_personal_data", "--now", moment)
     out = capsys.readouterr().out
     assert "Anonymised 1 persons (1 leads, 1 tasks" in out
-    assert "0 field records, 0 report versions, 0 notices and feedback); 0 rejected intake rows deleted" in out
+    assert (
+        "0 field records, 0 report versions, 0 notices and feedback); 0 rejected intake rows deleted" in out
+    )
 
 
 def test_the_retention_job_is_scheduled_nightly(settings):
@@ -189,34 +230,88 @@ def _field_records(task):
     user = task.assignee or __import__("tests.factories", fromlist=["UserFactory"]).UserFactory()
     common = {"task": task, "created_by": user}
     CloseContact.objects.create(
-        idempotency_key=_uuid.uuid4(), name="李四", id_number="460105198806060018", phone="13907559999", relation="family",
-        last_contact_at=CLOSED, last_contact_place="李四家", division_id=task.division_id, address="秀英区某路 9 号", **common,
+        idempotency_key=_uuid.uuid4(),
+        name="李四",
+        id_number="460105198806060018",
+        phone="13907559999",
+        relation="family",
+        last_contact_at=CLOSED,
+        last_contact_place="李四家",
+        division_id=task.division_id,
+        address="秀英区某路 9 号",
+        **common,
     )
     TrajectoryEntry.objects.create(
-        idempotency_key=_uuid.uuid4(), started_at=CLOSED, ended_at=CLOSED, place_name="友谊超市", address="秀英大道 8 号",
-        latitude="20.012300", longitude="110.234500", activity="与王五购物", seat="12A", companions="王五", transport="bus",
-        vehicle_number="37路", **common,
+        idempotency_key=_uuid.uuid4(),
+        started_at=CLOSED,
+        ended_at=CLOSED,
+        place_name="友谊超市",
+        address="秀英大道 8 号",
+        latitude="20.012300",
+        longitude="110.234500",
+        activity="与王五购物",
+        seat="12A",
+        companions="王五",
+        transport="bus",
+        vehicle_number="37路",
+        **common,
     )
     RadiusControl.objects.create(
-        idempotency_key=_uuid.uuid4(), division_id=task.division_id, address="秀华路 1 号", latitude="20.012300",
-        longitude="110.234500", location_accuracy_m=10, measure="centralised_quarantine", quarantine_site="某酒店 302 房",
-        controlled_at=CLOSED, note="本人在酒店", **common,
+        idempotency_key=_uuid.uuid4(),
+        division_id=task.division_id,
+        address="秀华路 1 号",
+        latitude="20.012300",
+        longitude="110.234500",
+        location_accuracy_m=10,
+        measure="centralised_quarantine",
+        quarantine_site="某酒店 302 房",
+        controlled_at=CLOSED,
+        note="本人在酒店",
+        **common,
     )
-    ContactAttempt.objects.create(idempotency_key=_uuid.uuid4(), method="phone", reached=True, attempted_at=CLOSED,
-                                  note="李四接听", **common)
-    TestResult.objects.create(idempotency_key=_uuid.uuid4(), sampled_at=CLOSED, test_type="nucleic_acid", result="negative",
-                              lab="市疾控", note="李四陪同", **common)
+    ContactAttempt.objects.create(
+        idempotency_key=_uuid.uuid4(),
+        method="phone",
+        reached=True,
+        attempted_at=CLOSED,
+        note="李四接听",
+        **common,
+    )
+    TestResult.objects.create(
+        idempotency_key=_uuid.uuid4(),
+        sampled_at=CLOSED,
+        test_type="nucleic_acid",
+        result="negative",
+        lab="市疾控",
+        note="李四陪同",
+        **common,
+    )
 
 
 def _report_version(task):
     from reports.models import ReportVersion
 
     data = {
-        "task": {"id": task.pk}, "person": {"name": "张三", "id_number": "460105199001011234", "phone": "13907550001",
-                                            "address": "秀英区某路 8 号", "division_name": "某村"},
-        "contacts": [{"name": "李四", "id_number": "460105198806060018", "phone": "13907559999", "place": "李四家",
-                      "relation": "家人"}],
-        "trajectory": [{"place": "友谊超市", "address": "秀英大道 8 号", "companions": "王五", "activity": "购物"}],
+        "task": {"id": task.pk},
+        "person": {
+            "name": "张三",
+            "id_number": "460105199001011234",
+            "phone": "13907550001",
+            "address": "秀英区某路 8 号",
+            "division_name": "某村",
+        },
+        "contacts": [
+            {
+                "name": "李四",
+                "id_number": "460105198806060018",
+                "phone": "13907559999",
+                "place": "李四家",
+                "relation": "家人",
+            }
+        ],
+        "trajectory": [
+            {"place": "友谊超市", "address": "秀英大道 8 号", "companions": "王五", "activity": "购物"}
+        ],
         "radius": [{"at": None, "measure": "集中隔离", "site": "某酒店 302 房", "note": "本人在酒店"}],
     }
     return ReportVersion.objects.create(task=task, number=1, reason="approval", data=data, digest="x")
@@ -240,7 +335,14 @@ def test_field_records_and_report_snapshots_of_purged_persons_are_anonymised(hai
     assert (c.name, c.id_number, c.phone, c.last_contact_place, c.address) == ("", "", "", "", "")
     assert c.relation == "family" and c.division_id  # statistics stay
     e = TrajectoryEntry.objects.get(task=task)
-    assert (e.address, e.companions, e.activity, e.seat, e.latitude, e.longitude) == ("", "", "", "", None, None)
+    assert (e.address, e.companions, e.activity, e.seat, e.latitude, e.longitude) == (
+        "",
+        "",
+        "",
+        "",
+        None,
+        None,
+    )
     assert e.place_name == "友谊超市" and e.transport == "bus"
     r = RadiusControl.objects.get(task=task)
     assert (r.address, r.note, r.latitude, r.longitude, r.location_accuracy_m) == ("", "", None, None, None)
@@ -250,8 +352,18 @@ def test_field_records_and_report_snapshots_of_purged_persons_are_anonymised(hai
     with connection.cursor() as cursor:
         cursor.execute("SELECT data::text FROM reports_reportversion WHERE id = %s", [version.pk])
         raw = cursor.fetchone()[0]
-    for secret in ("张三", "460105199001011234", "13907550001", "某路 8 号", "李四", "460105198806060018", "13907559999",
-                   "秀英大道", "王五", "某酒店"):
+    for secret in (
+        "张三",
+        "460105199001011234",
+        "13907550001",
+        "某路 8 号",
+        "李四",
+        "460105198806060018",
+        "13907559999",
+        "秀英大道",
+        "王五",
+        "某酒店",
+    ):
         assert secret not in raw, secret
     data = ReportVersion.objects.get(pk=version.pk).data
     assert data["person"]["division_name"] == "某村" and data["contacts"][0]["relation"] == "家人"
@@ -267,12 +379,22 @@ def test_field_records_and_report_snapshots_of_purged_persons_are_anonymised(hai
 def test_rejected_intake_rows_older_than_the_retention_are_deleted(hainan, settings):
     from tasks.models import LeadRejection
 
-    old = LeadRejection.objects.create(channel="api", row_index=0, errors={"x": ["bad"]}, row={"name": "张三"}, received_at=CLOSED)
-    new = LeadRejection.objects.create(channel="api", row_index=0, errors={"x": ["bad"]}, row={"name": "李四"},
-                                       received_at=CLOSED + dt.timedelta(days=2))
+    old = LeadRejection.objects.create(
+        channel="api", row_index=0, errors={"x": ["bad"]}, row={"name": "张三"}, received_at=CLOSED
+    )
+    new = LeadRejection.objects.create(
+        channel="api",
+        row_index=0,
+        errors={"x": ["bad"]},
+        row={"name": "李四"},
+        received_at=CLOSED + dt.timedelta(days=2),
+    )
     dry = purge_personal_data(now=_edge(settings, 1), dry_run=True)
     assert dry.rejections == 1 and LeadRejection.objects.filter(pk=old.pk).exists()
     run = purge_personal_data(now=_edge(settings, 1))
     assert run.rejections == 1
-    assert not LeadRejection.objects.filter(pk=old.pk).exists() and LeadRejection.objects.filter(pk=new.pk).exists()
+    assert (
+        not LeadRejection.objects.filter(pk=old.pk).exists()
+        and LeadRejection.objects.filter(pk=new.pk).exists()
+    )
     assert purge_personal_data(now=_edge(settings, 1)).rejections == 0

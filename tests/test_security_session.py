@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-START = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

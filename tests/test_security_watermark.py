@@ -9,7 +9,7 @@ from django.urls import reverse
 from tasks.watermark import watermark_text
 from tests.factories import TracingTaskFactory
 
-MOMENT = dt.datetime(2026, 11, 1, 8, 5, tzinfo=dt.timezone.utc)  # 16:05 in Asia/Shanghai
+MOMENT = dt.datetime(2026, 11, 1, 8, 5, tzinfo=dt.UTC)  # 16:05 in Asia/Shanghai
 
 
 def test_watermark_text_names_the_viewer_account_and_local_time(duty_officer):

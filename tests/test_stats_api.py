@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from reports.models import ExportLog
-from tasks.models import TaskStatus, TracingTask
+from tasks.models import TracingTask
 from tests.conftest import HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
 from tests.factories import IntakeBatchFactory, TracingTaskFactory
 from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE
@@ -29,14 +29,28 @@ def tasks(hainan):
     batch = IntakeBatchFactory(started_at=now - timedelta(hours=2))
     made = []
     for division, status, priority in [
-        (HOME_VILLAGE, "new", 1), (HOME_VILLAGE, "dispatched", 2), (HOME_VILLAGE, "closed", 2),
-        (OTHER_VILLAGE_SAME_TOWNSHIP, "received", 3), ("460105", "new", 4), (OTHER_COUNTY_VILLAGE, "new", 1),
+        (HOME_VILLAGE, "new", 1),
+        (HOME_VILLAGE, "dispatched", 2),
+        (HOME_VILLAGE, "closed", 2),
+        (OTHER_VILLAGE_SAME_TOWNSHIP, "received", 3),
+        ("460105", "new", 4),
+        (OTHER_COUNTY_VILLAGE, "new", 1),
     ]:
-        made.append(TracingTaskFactory(division_id=division, status=status, priority=priority, batch=batch, created_at=now - timedelta(hours=1)))
+        made.append(
+            TracingTaskFactory(
+                division_id=division,
+                status=status,
+                priority=priority,
+                batch=batch,
+                created_at=now - timedelta(hours=1),
+            )
+        )
     dispatched = made[1]
     TracingTask.objects.filter(pk=dispatched.pk).update(
-        dispatch_due=now - timedelta(minutes=60), dispatched_at=now - timedelta(minutes=70),
-        radius_due=now + timedelta(minutes=30), trace_due=now + timedelta(hours=5),
+        dispatch_due=now - timedelta(minutes=60),
+        dispatched_at=now - timedelta(minutes=70),
+        radius_due=now + timedelta(minutes=30),
+        trace_due=now + timedelta(hours=5),
     )
     return made
 
@@ -62,7 +76,9 @@ def test_by_division_at_the_township_level_equals_a_live_count(client, duty_offi
 
 def test_village_level_and_filters(client, duty_officer, password, tasks):
     login(client, duty_officer, password)
-    data = client.get("/api/v1/stats/", {"level": "village", "division": "460105001", "status": "active", "priority": "1,2"}).json()
+    data = client.get(
+        "/api/v1/stats/", {"level": "village", "division": "460105001", "status": "active", "priority": "1,2"}
+    ).json()
     assert {r["code"]: r["total"] for r in data["results"]} == {HOME_VILLAGE: 2}
 
 
@@ -76,7 +92,10 @@ def test_every_grouping_answers(client, duty_officer, password, tasks, group_by)
 
 def test_status_grouping_counts_only_the_territory(client, duty_officer, password, tasks):
     login(client, duty_officer, password)
-    rows = {r["status"]: r["tasks"] for r in client.get("/api/v1/stats/", {"group_by": "status"}).json()["results"]}
+    rows = {
+        r["status"]: r["tasks"]
+        for r in client.get("/api/v1/stats/", {"group_by": "status"}).json()["results"]
+    }
     assert rows == {"new": 2, "dispatched": 1, "received": 1, "closed": 1}
 
 
@@ -113,7 +132,9 @@ def test_sla_shares_medians_backlog(client, duty_officer, password, tasks):
     login(client, duty_officer, password)
     sla = client.get("/api/v1/stats/sla/").json()
     assert sla["dispatched"] == 1 and sla["dispatch_within_30_min"] == 1.0
-    assert sla["median_minutes"]["dispatch"] == pytest.approx(20.0)  # 70 min ago, 30 min window ended 60 min ago
+    assert sla["median_minutes"]["dispatch"] == pytest.approx(
+        20.0
+    )  # 70 min ago, 30 min window ended 60 min ago
     assert sla["backlog"] == live("460105", status__in=["new", "dispatched", "received"]) == 4
 
 
@@ -124,13 +145,19 @@ def test_csv_and_xlsx_exports_are_scoped_and_audited(client, duty_officer, passw
     csv_response = client.get("/stats/export/", {"level": "village", "export": "csv"})
     assert csv_response.status_code == 200 and csv_response["Content-Type"].startswith("text/csv")
     text = csv_response.content.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("code,name,total") and HOME_VILLAGE in text and OTHER_COUNTY_VILLAGE not in text
+    assert (
+        text.splitlines()[0].startswith("code,name,total")
+        and HOME_VILLAGE in text
+        and OTHER_COUNTY_VILLAGE not in text
+    )
     xlsx = client.get("/api/v1/stats/", {"group_by": "status", "export": "xlsx"})
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert [c.value for c in next(sheet.iter_rows(max_row=1))] == ["status", "label", "tasks"]
-    assert list(ExportLog.objects.values_list("user__username", "table", "format")) == [("alice", "division", "csv"), ("alice", "status", "xlsx")] or \
-        sorted(ExportLog.objects.values_list("table", "format")) == [("division", "csv"), ("status", "xlsx")]
+    assert list(ExportLog.objects.values_list("user__username", "table", "format")) == [
+        ("alice", "division", "csv"),
+        ("alice", "status", "xlsx"),
+    ] or sorted(ExportLog.objects.values_list("table", "format")) == [("division", "csv"), ("status", "xlsx")]
 
 
 def test_the_dashboard_data_equals_a_live_count(client, duty_officer, password, tasks):
@@ -155,7 +182,7 @@ def test_the_dashboard_page_renders_without_inline_script(client, duty_officer, 
     assert response.status_code == 200
     assert 'id="dashboard-initial" type="application/json"' in html
     assert " style=" not in html and "onclick" not in html
-    assert "vendor/chartjs/chart.umd.min.js" in html and "data-testid=\"watermark\"" in html
+    assert "vendor/chartjs/chart.umd.min.js" in html and 'data-testid="watermark"' in html
 
 
 def test_the_statistics_page_shows_a_table_and_sla(client, commander, password, tasks):
@@ -165,7 +192,9 @@ def test_the_statistics_page_shows_a_table_and_sla(client, commander, password, 
     assert b'data-testid="stats-table"' in response.content and b"stats-rows" in response.content
 
 
-def test_the_dashboard_data_is_shared_for_a_few_seconds_then_recomputed(client, duty_officer, password, tasks, settings):
+def test_the_dashboard_data_is_shared_for_a_few_seconds_then_recomputed(
+    client, duty_officer, password, tasks, settings
+):
     import time_machine
     from django.core.cache import cache
 
@@ -175,7 +204,9 @@ def test_the_dashboard_data_is_shared_for_a_few_seconds_then_recomputed(client, 
     with time_machine.travel(timezone.now(), tick=False) as clock:
         assert client.get("/api/v1/stats/dashboard/").json()["totals"]["total"] == 5
         TracingTaskFactory(division_id=HOME_VILLAGE, batch=tasks[0].batch)
-        assert client.get("/api/v1/stats/dashboard/").json()["totals"]["total"] == 5  # within 2 s: the shared answer
+        assert (
+            client.get("/api/v1/stats/dashboard/").json()["totals"]["total"] == 5
+        )  # within 2 s: the shared answer
         clock.shift(3)
         assert client.get("/api/v1/stats/dashboard/").json()["totals"]["total"] == 6 == live("460105")
 

@@ -29,13 +29,19 @@ def assert_exact():
 
 def total(code_prefix: str = "") -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(sum(n), 0) FROM reports_divisioncount WHERE division_code LIKE %s", [code_prefix + "%"])
+        cursor.execute(
+            "SELECT coalesce(sum(n), 0) FROM reports_divisioncount WHERE division_code LIKE %s",
+            [code_prefix + "%"],
+        )
         return cursor.fetchone()[0]
 
 
 @pytest.mark.django_db
 def test_the_rollups_follow_the_intake_the_dispatch_and_the_sweep(hainan):
-    ingest_rows([lead(id_number=resident_id(seq=f"{i:03d}")) for i in range(12)] + [lead(division_code="460105")], channel="api")
+    ingest_rows(
+        [lead(id_number=resident_id(seq=f"{i:03d}")) for i in range(12)] + [lead(division_code="460105")],
+        channel="api",
+    )
     batch = intake_run()
     assert batch is not None and TracingTask.objects.count() == 13
     assert total("460105") == 13
@@ -56,7 +62,13 @@ def test_the_rollups_follow_transitions_a_transfer_and_deletes(crew, outsider):
     task_receive(task=task, actor=crew["bob"], now=T0 + timedelta(minutes=10))
     assert_exact()
     task.refresh_from_db()
-    task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="人在龙华区", now=T0 + timedelta(minutes=20))
+    task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="人在龙华区",
+        now=T0 + timedelta(minutes=20),
+    )
     task.refresh_from_db()
     task_transfer_accept(task=task, actor=outsider, now=T0 + timedelta(minutes=40))
     task.refresh_from_db()
@@ -99,12 +111,18 @@ def test_two_concurrent_writers_lose_no_update(hainan):
 
     def writer(offset):
         try:
-            barrier.wait(timeout=10)  # both start writing together; on a shared key the second waits for the first
+            barrier.wait(
+                timeout=10
+            )  # both start writing together; on a shared key the second waits for the first
             with transaction.atomic():
                 for i in range(5):
                     TracingTaskFactory(batch=batch, created_at=T0, person__person_key=f"writer{offset}:{i}")
-                TracingTask.objects.filter(pk__in=[t.pk for t in seed[offset::2]]).update(status=TaskStatus.DISPATCHED, dispatched_at=T0)
-                TracingTask.objects.filter(batch=batch, status=TaskStatus.NEW).exclude(pk__in=[t.pk for t in seed]).update(priority=1)
+                TracingTask.objects.filter(pk__in=[t.pk for t in seed[offset::2]]).update(
+                    status=TaskStatus.DISPATCHED, dispatched_at=T0
+                )
+                TracingTask.objects.filter(batch=batch, status=TaskStatus.NEW).exclude(
+                    pk__in=[t.pk for t in seed]
+                ).update(priority=1)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

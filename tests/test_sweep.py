@@ -71,7 +71,13 @@ def test_the_moment_itself_counts(field_task):
 
 
 def test_next_alert_at_advances_through_the_moments_and_ends_null(field_task, crew):
-    expected = [D + timedelta(minutes=144), D + timedelta(hours=3), D + timedelta(hours=8), D + timedelta(hours=10), None]
+    expected = [
+        D + timedelta(minutes=144),
+        D + timedelta(hours=3),
+        D + timedelta(hours=8),
+        D + timedelta(hours=10),
+        None,
+    ]
     seen = [field_task.next_alert_at]
     for moment in expected[:-1]:
         sweep(now=moment)
@@ -111,7 +117,9 @@ def test_a_sweep_with_nothing_due_does_nothing(field_task):
 
 def test_a_warning_goes_to_the_assignee_and_the_subunit_leader(field_task, crew):
     sweep(now=D + timedelta(minutes=150))
-    recipients = set(Notification.objects.filter(task=field_task).values_list("recipient__username", flat=True))
+    recipients = set(
+        Notification.objects.filter(task=field_task).values_list("recipient__username", flat=True)
+    )
     assert recipients == {field_task.assignee.username, "sue"}
 
 
@@ -119,7 +127,9 @@ def test_a_breach_goes_to_the_team_leader_and_the_duty_desk(field_task, crew):
     sweep(now=D + timedelta(minutes=150))
     Notification.objects.all().delete()
     sweep(now=D + timedelta(hours=3, seconds=1))
-    recipients = set(Notification.objects.filter(task=field_task).values_list("recipient__username", flat=True))
+    recipients = set(
+        Notification.objects.filter(task=field_task).values_list("recipient__username", flat=True)
+    )
     assert recipients == {"tina", "alice"}
 
 
@@ -133,7 +143,9 @@ def test_the_duty_desk_is_the_officers_on_shift_when_there_is_a_shift(field_task
 
 def test_a_dispatch_warning_of_a_queued_task_goes_to_the_duty_desk(queued_task, crew):
     sweep(now=T0 + timedelta(minutes=25))
-    assert set(Notification.objects.filter(task=queued_task).values_list("recipient__username", flat=True)) == {"alice"}
+    assert set(
+        Notification.objects.filter(task=queued_task).values_list("recipient__username", flat=True)
+    ) == {"alice"}
 
 
 def test_the_command_sweeps_as_of_the_given_time(field_task):
@@ -171,8 +183,8 @@ def test_inside_a_transaction_the_sweep_stays_on_the_callers_connection(field_ta
 
 
 def test_the_sweep_query_reads_the_partial_index(field_task):
-    from tasks.sweep import _sweep_sql
     from tasks.clocks import clock_windows
+    from tasks.sweep import _sweep_sql
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -207,7 +219,9 @@ def test_breach_sms_is_queued_then_sent_by_the_delivery_step(field_task, crew, l
     assert notify.deliver_step(now=D + timedelta(hours=3, seconds=3)) == 0
 
 
-def test_warnings_are_not_sent_by_sms_when_the_channel_carries_breaches_only(field_task, crew, locmem_channels):
+def test_warnings_are_not_sent_by_sms_when_the_channel_carries_breaches_only(
+    field_task, crew, locmem_channels
+):
     crew["bob"].phone = "13900000002"
     crew["bob"].save()
     sweep(now=D + timedelta(minutes=150))
@@ -222,7 +236,10 @@ def test_a_failing_channel_is_retried_with_backoff_then_given_up(field_task, cre
     sweep(now=now)
     notify.deliver_step(now=now)
     delivery = NotificationDelivery.objects.get(channel="sms")
-    assert (delivery.status, delivery.attempts) == ("pending", 1) and delivery.next_attempt_at == now + timedelta(minutes=2)
+    assert (delivery.status, delivery.attempts) == (
+        "pending",
+        1,
+    ) and delivery.next_attempt_at == now + timedelta(minutes=2)
     assert notify.deliver_step(now=now + timedelta(minutes=1)) == 0  # not yet: backing off
     for minutes in (2, 10, 30, 90):
         notify.deliver_step(now=now + timedelta(minutes=minutes))

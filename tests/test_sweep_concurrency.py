@@ -25,7 +25,7 @@ def _run_concurrently(functions):
         try:
             barrier.wait()
             fn()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -60,21 +60,28 @@ def test_two_concurrent_sweeps_record_each_escalation_once(due_tasks, limit):
     assert Escalation.objects.filter(level="breach").count() == 60
     # breach → team leader + duty officer, once each per task
     assert Notification.objects.filter(escalation__level="breach").count() == 120
-    assert Notification.objects.values("escalation", "recipient").distinct().count() == Notification.objects.count()
+    assert (
+        Notification.objects.values("escalation", "recipient").distinct().count()
+        == Notification.objects.count()
+    )
 
 
 def test_a_sweep_racing_a_field_milestone_does_not_lose_it(due_tasks, field_staff):
-    from tasks.models import TracingTask, UnitMembership, Unit
+    from tasks.models import TracingTask, Unit, UnitMembership
     from tasks.workflow import task_mark_radius_limited, task_receive
 
     task = TracingTask.objects.filter(batch=due_tasks).first()
-    UnitMembership.objects.get_or_create(unit=Unit.objects.get(kind="subunit", division_id="460105001001"), user=field_staff)
+    UnitMembership.objects.get_or_create(
+        unit=Unit.objects.get(kind="subunit", division_id="460105001001"), user=field_staff
+    )
     task_receive(task=task, actor=field_staff, now=D + timedelta(minutes=30))
     moment = D + timedelta(hours=2, minutes=30)
-    _run_concurrently([
-        lambda: sweep(now=moment),
-        lambda: task_mark_radius_limited(task=task, actor=field_staff, now=moment),
-    ])
+    _run_concurrently(
+        [
+            lambda: sweep(now=moment),
+            lambda: task_mark_radius_limited(task=task, actor=field_staff, now=moment),
+        ]
+    )
     task.refresh_from_db()
     assert task.radius_limited_at == moment
     # Whatever the order, the radius clock has stopped and next_alert_at is the trace warning.

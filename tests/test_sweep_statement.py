@@ -11,7 +11,7 @@ from tasks import notify
 from tasks.dispatch import dispatch_new_tasks
 from tasks.models import DutyShift, Notification, NotificationDelivery, Unit
 from tasks.sweep import SweepResult, sweep, sweep_step
-from tests.conftest import HOME_COUNTY, OTHER_COUNTY
+from tests.conftest import HOME_COUNTY
 from tests.factories import UserFactory
 from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
 
@@ -91,12 +91,18 @@ def test_the_step_writes_the_delivery_rows_of_its_notifications(two_counties, cr
         user.save()
     warning = sweep_step(now=D + timedelta(minutes=150))
     breach = sweep_step(now=BREACH)
-    rows = set(NotificationDelivery.objects.values_list("notification__recipient__username", "notification__escalation__level", "channel"))
+    rows = set(
+        NotificationDelivery.objects.values_list(
+            "notification__recipient__username", "notification__escalation__level", "channel"
+        )
+    )
     assert rows == {
         ("sue", "warning", "email"),  # the assignee has no address; warnings are not sent by SMS
         ("charlie", "warning", "email"),  # the other county's task has neither assignee nor sub-unit leader
-        ("tina", "breach", "email"), ("tina", "breach", "sms"),
-        ("charlie", "breach", "email"), ("charlie", "breach", "sms"),
+        ("tina", "breach", "email"),
+        ("tina", "breach", "sms"),
+        ("charlie", "breach", "email"),
+        ("charlie", "breach", "sms"),
     }
     assert (warning.deliveries, breach.deliveries) == (2, 4)
     assert set(NotificationDelivery.objects.values_list("status", flat=True)) == {"pending"}

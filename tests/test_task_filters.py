@@ -7,13 +7,20 @@ import time_machine
 
 from tests.factories import TracingTaskFactory
 
-DUE = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.timezone.utc)
+DUE = dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("offset", "overdue"), [(dt.timedelta(seconds=-1), False), (dt.timedelta(seconds=1), True)])
+@pytest.mark.parametrize(
+    ("offset", "overdue"), [(dt.timedelta(seconds=-1), False), (dt.timedelta(seconds=1), True)]
+)
 def test_overdue_radius_lists_tasks_past_their_radius_deadline(api_client, duty_officer, offset, overdue):
     task = TracingTaskFactory(status="dispatched", dispatched_at=DUE - dt.timedelta(hours=3), radius_due=DUE)
-    TracingTaskFactory(status="dispatched", dispatched_at=DUE - dt.timedelta(hours=3), radius_due=DUE, radius_limited_at=DUE - dt.timedelta(hours=1))
+    TracingTaskFactory(
+        status="dispatched",
+        dispatched_at=DUE - dt.timedelta(hours=3),
+        radius_due=DUE,
+        radius_limited_at=DUE - dt.timedelta(hours=1),
+    )
     api_client.force_authenticate(duty_officer)
     with time_machine.travel(DUE + offset, tick=False):
         ids = [row["id"] for row in api_client.get("/api/v1/tasks/", {"overdue": "radius"}).json()["results"]]

@@ -17,7 +17,10 @@ def write(tmp_path, text, name="divisions.csv"):
 
 
 def test_hainan_is_loaded_with_all_five_levels(hainan):
-    counts = {level: Division.objects.filter(level=level).count() for level in ["province", "city", "county", "township", "village"]}
+    counts = {
+        level: Division.objects.filter(level=level).count()
+        for level in ["province", "city", "county", "township", "village"]
+    }
     assert counts == {"province": 1, "city": 5, "county": 27, "township": 243, "village": 3296}
 
 
@@ -94,8 +97,14 @@ def test_it_reports_a_missing_file(db, tmp_path):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("4601", "4601"), ("460100000000", "4601"), ("460105000000", "460105"), ("460105001000", "460105001"),
-     ("460105001001", "460105001001"), (" 46 ", "46")],
+    [
+        ("4601", "4601"),
+        ("460100000000", "4601"),
+        ("460105000000", "460105"),
+        ("460105001000", "460105001"),
+        ("460105001001", "460105001001"),
+        (" 46 ", "46"),
+    ],
 )
 def test_codes_are_normalised_to_their_significant_digits(raw, expected):
     assert normalize_code(raw) == expected

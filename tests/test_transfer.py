@@ -12,7 +12,13 @@ from tasks.dispatch import dispatch_new_tasks
 from tasks.models import Escalation, Notification, TaskStatus, TaskTransition, Transfer, Unit, UnitMembership
 from tasks.selectors import tasks_visible_to, transfers_visible_to
 from tasks.sweep import sweep
-from tasks.workflow import IllegalTransition, task_receive, task_transfer, task_transfer_accept, task_transfer_reject
+from tasks.workflow import (
+    IllegalTransition,
+    task_receive,
+    task_transfer,
+    task_transfer_accept,
+    task_transfer_reject,
+)
 from tests.conftest import HOME_COUNTY, HOME_VILLAGE
 from tests.factories import UserFactory
 from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
@@ -31,13 +37,20 @@ def task(crew):
 @pytest.fixture
 def receiver_member(db, hainan):
     member = UserFactory(username="far", role="field_staff", division_id=OTHER_COUNTY_VILLAGE)
-    UnitMembership.objects.create(unit=Unit.objects.get(kind="subunit", division_id=OTHER_COUNTY_VILLAGE), user=member)
+    UnitMembership.objects.create(
+        unit=Unit.objects.get(kind="subunit", division_id=OTHER_COUNTY_VILLAGE), user=member
+    )
     return member
 
 
 def test_a_transfer_waits_visible_read_only_to_the_sender_and_in_the_receivers_inbox(task, crew, outsider):
-    transfer = task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="人在龙华区",
-                             now=D + timedelta(minutes=20))
+    transfer = task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="人在龙华区",
+        now=D + timedelta(minutes=20),
+    )
     task.refresh_from_db()
     assert task.status == TaskStatus.TRANSFERRING and task.division_id == HOME_VILLAGE
     assert tasks_visible_to(crew["alice"]).filter(pk=task.pk).exists()
@@ -45,7 +58,9 @@ def test_a_transfer_waits_visible_read_only_to_the_sender_and_in_the_receivers_i
     assert list(transfers_visible_to(outsider)) == [transfer]
     assert list(transfers_visible_to(crew["alice"])) == [transfer]
     # The receiving desk is told.
-    assert Notification.objects.filter(recipient=outsider, kind="transfer_requested", transfer=transfer).exists()
+    assert Notification.objects.filter(
+        recipient=outsider, kind="transfer_requested", transfer=transfer
+    ).exists()
     # Read-only for the sender while it waits: no field work, no second transfer.
     with pytest.raises(IllegalTransition):
         task_receive(task=task, actor=crew["bob"])
@@ -54,7 +69,13 @@ def test_a_transfer_waits_visible_read_only_to_the_sender_and_in_the_receivers_i
 
 
 def test_accepting_dispatches_the_task_there_and_keeps_its_clocks(task, crew, outsider, receiver_member):
-    task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="人在龙华区", now=D + timedelta(minutes=20))
+    task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="人在龙华区",
+        now=D + timedelta(minutes=20),
+    )
     task_transfer_accept(task=task, actor=outsider, now=D + timedelta(minutes=40))
     task.refresh_from_db()
     assert task.status == TaskStatus.DISPATCHED and task.division_id == OTHER_COUNTY_VILLAGE
@@ -71,12 +92,24 @@ def test_accepting_dispatches_the_task_there_and_keeps_its_clocks(task, crew, ou
 
 def test_rejecting_returns_the_task_to_its_previous_state(task, crew, outsider):
     task_receive(task=task, actor=crew["bob"], now=D + timedelta(minutes=10))
-    task_transfer(task=task, actor=crew["bob"], division_code=OTHER_COUNTY_VILLAGE, reason="人在龙华区", now=D + timedelta(minutes=20))
+    task_transfer(
+        task=task,
+        actor=crew["bob"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="人在龙华区",
+        now=D + timedelta(minutes=20),
+    )
     task_transfer_reject(task=task, actor=outsider, reason="查无此人", now=D + timedelta(minutes=30))
     task.refresh_from_db()
-    assert task.status == TaskStatus.RECEIVED and task.division_id == HOME_VILLAGE and task.assignee is not None
+    assert (
+        task.status == TaskStatus.RECEIVED and task.division_id == HOME_VILLAGE and task.assignee is not None
+    )
     transfer = Transfer.objects.get(task=task)
-    assert (transfer.status, transfer.decision_reason, transfer.decided_by) == ("rejected", "查无此人", outsider)
+    assert (transfer.status, transfer.decision_reason, transfer.decided_by) == (
+        "rejected",
+        "查无此人",
+        outsider,
+    )
     last = TaskTransition.objects.filter(task=task).last()
     assert (last.from_status, last.to_status, last.reason) == ("transferring", "received", "查无此人")
     assert Notification.objects.filter(recipient=crew["bob"], kind="transfer_rejected").exists()
@@ -113,12 +146,20 @@ def test_a_transfer_to_a_county_lands_in_its_queue(task, crew, outsider):
     assert task.team is None and task.assignee is None
 
 
-def test_a_transfer_of_an_overdue_task_keeps_its_breach_and_escalations(task, crew, outsider, receiver_member):
+def test_a_transfer_of_an_overdue_task_keeps_its_breach_and_escalations(
+    task, crew, outsider, receiver_member
+):
     sweep(now=D + timedelta(hours=3, minutes=1))
     assert Escalation.objects.filter(task=task).count() == 2
     task.refresh_from_db()
     alerts_before, next_before = task.clock_alerts, task.next_alert_at
-    task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="x", now=D + timedelta(hours=3, minutes=5))
+    task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="x",
+        now=D + timedelta(hours=3, minutes=5),
+    )
     task.refresh_from_db()
     assert (task.clock_alerts, task.next_alert_at) == (alerts_before, next_before)
     task_transfer_accept(task=task, actor=outsider, now=D + timedelta(hours=3, minutes=10))
@@ -128,22 +169,43 @@ def test_a_transfer_of_an_overdue_task_keeps_its_breach_and_escalations(task, cr
     from tasks.clocks import filter_overdue
     from tasks.models import TracingTask
 
-    assert filter_overdue(TracingTask.objects.all(), "radius", D + timedelta(hours=3, minutes=10)).filter(pk=task.pk).exists()
+    assert (
+        filter_overdue(TracingTask.objects.all(), "radius", D + timedelta(hours=3, minutes=10))
+        .filter(pk=task.pk)
+        .exists()
+    )
     # The escalations follow the task to its new territory and are not recorded again.
     sweep(now=D + timedelta(hours=3, minutes=11))
     assert Escalation.objects.filter(task=task).count() == 2
 
 
 def test_the_clocks_keep_running_during_a_transfer(task, crew):
-    task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="x", now=D + timedelta(minutes=10))
+    task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="x",
+        now=D + timedelta(minutes=10),
+    )
     sweep(now=D + timedelta(hours=3, seconds=1))
-    assert set(Escalation.objects.filter(task=task).values_list("clock", "level")) == {("radius", "warning"), ("radius", "breach")}
+    assert set(Escalation.objects.filter(task=task).values_list("clock", "level")) == {
+        ("radius", "warning"),
+        ("radius", "breach"),
+    }
 
 
-def test_an_unresolved_task_can_be_transferred_and_its_dispatch_clock_runs_on(crew, outsider, receiver_member):
+def test_an_unresolved_task_can_be_transferred_and_its_dispatch_clock_runs_on(
+    crew, outsider, receiver_member
+):
     task = make_task(HOME_COUNTY)
     dispatch_new_tasks(batch_id=task.batch_id, now=T0 + timedelta(minutes=1))
-    task_transfer(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE, reason="人在龙华区", now=T0 + timedelta(minutes=10))
+    task_transfer(
+        task=task,
+        actor=crew["alice"],
+        division_code=OTHER_COUNTY_VILLAGE,
+        reason="人在龙华区",
+        now=T0 + timedelta(minutes=10),
+    )
     task_transfer_accept(task=task, actor=outsider, now=T0 + timedelta(minutes=20))
     task.refresh_from_db()
     assert task.status == TaskStatus.DISPATCHED and task.dispatched_at == T0 + timedelta(minutes=20)

@@ -41,7 +41,9 @@ ACTIONS = [
 
 @pytest.mark.parametrize(("action", "body"), ACTIONS, ids=[a for a, _b in ACTIONS])
 def test_a_user_of_another_county_gets_404_for_every_action(api_client, task, crew, outsider, action, body):
-    response = as_user(api_client, outsider).post(f"/api/v1/tasks/{task.pk}/{action}/", body(crew), format="json")
+    response = as_user(api_client, outsider).post(
+        f"/api/v1/tasks/{task.pk}/{action}/", body(crew), format="json"
+    )
     assert response.status_code == 404
     task.refresh_from_db()
     assert task.status == TaskStatus.DISPATCHED
@@ -52,12 +54,16 @@ def test_a_user_of_another_county_cannot_see_the_task(api_client, task, outsider
 
 
 def test_field_staff_cannot_assign(api_client, task, crew):
-    response = as_user(api_client, crew["bob"]).post(f"/api/v1/tasks/{task.pk}/assign/", {"assignee": crew["dan"].pk}, format="json")
+    response = as_user(api_client, crew["bob"]).post(
+        f"/api/v1/tasks/{task.pk}/assign/", {"assignee": crew["dan"].pk}, format="json"
+    )
     assert response.status_code == 403
 
 
 def test_field_staff_cannot_bulk_assign(api_client, task, crew):
-    response = as_user(api_client, crew["bob"]).post("/api/v1/tasks/bulk-assign/", {"task_ids": [task.pk], "assignee": crew["dan"].pk}, format="json")
+    response = as_user(api_client, crew["bob"]).post(
+        "/api/v1/tasks/bulk-assign/", {"task_ids": [task.pk], "assignee": crew["dan"].pk}, format="json"
+    )
     assert response.status_code == 403
 
 
@@ -67,7 +73,9 @@ def test_a_cdc_expert_cannot_receive(api_client, task, cdc_expert):
 
 def test_the_team_leader_reassigns_a_task(api_client, task, crew):
     other = crew["dan"] if task.assignee != crew["dan"] else crew["bob"]
-    response = as_user(api_client, crew["tina"]).post(f"/api/v1/tasks/{task.pk}/assign/", {"assignee": other.pk, "reason": "换人"}, format="json")
+    response = as_user(api_client, crew["tina"]).post(
+        f"/api/v1/tasks/{task.pk}/assign/", {"assignee": other.pk, "reason": "换人"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["assignee"] == other.pk
     last = task.transitions.last()
@@ -78,13 +86,17 @@ def test_assigning_to_someone_outside_the_village_is_refused(api_client, task, c
     from tests.factories import UserFactory
 
     elsewhere = UserFactory(role="field_staff", division_id="460105001002")
-    response = as_user(api_client, crew["alice"]).post(f"/api/v1/tasks/{task.pk}/assign/", {"assignee": elsewhere.pk}, format="json")
+    response = as_user(api_client, crew["alice"]).post(
+        f"/api/v1/tasks/{task.pk}/assign/", {"assignee": elsewhere.pk}, format="json"
+    )
     assert response.status_code == 400
     assert "assignee" in response.json()["errors"]
 
 
 def test_assigning_to_an_account_of_another_county_is_refused_as_unknown(api_client, task, crew, outsider):
-    response = as_user(api_client, crew["alice"]).post(f"/api/v1/tasks/{task.pk}/assign/", {"assignee": outsider.pk}, format="json")
+    response = as_user(api_client, crew["alice"]).post(
+        f"/api/v1/tasks/{task.pk}/assign/", {"assignee": outsider.pk}, format="json"
+    )
     assert response.status_code == 400
 
 
@@ -92,7 +104,9 @@ def test_assigning_to_a_subunit_of_the_same_township_moves_the_task_there(api_cl
     from tasks.models import Unit
 
     other = Unit.objects.get(kind="subunit", division_id="460105001002")
-    response = as_user(api_client, crew["tina"]).post(f"/api/v1/tasks/{task.pk}/assign/", {"subunit": other.pk}, format="json")
+    response = as_user(api_client, crew["tina"]).post(
+        f"/api/v1/tasks/{task.pk}/assign/", {"subunit": other.pk}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["division_code"] == "460105001002" and response.json()["assignee"] is None
 
@@ -103,12 +117,16 @@ def test_bulk_assignment_moves_all_selected_tasks_or_none(api_client, crew):
     dispatch_new_tasks(now=now)
     ids = [t.pk for t in tasks]
     client = as_user(api_client, crew["tina"])
-    response = client.post("/api/v1/tasks/bulk-assign/", {"task_ids": ids, "assignee": crew["dan"].pk}, format="json")
+    response = client.post(
+        "/api/v1/tasks/bulk-assign/", {"task_ids": ids, "assignee": crew["dan"].pk}, format="json"
+    )
     assert response.status_code == 200 and response.json() == {"assigned": 3}
     assert set(TracingTask.objects.filter(pk__in=ids).values_list("assignee", flat=True)) == {crew["dan"].pk}
     # One task not assignable (already submitted): nothing changes, and the answer names it.
     TracingTask.objects.filter(pk=ids[0]).update(status="submitted")
-    response = client.post("/api/v1/tasks/bulk-assign/", {"task_ids": ids, "assignee": crew["bob"].pk}, format="json")
+    response = client.post(
+        "/api/v1/tasks/bulk-assign/", {"task_ids": ids, "assignee": crew["bob"].pk}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["problems"] == {"not_assignable": [ids[0]]}
     assert not TracingTask.objects.filter(pk__in=ids, assignee=crew["bob"]).exists()
@@ -119,16 +137,23 @@ def test_bulk_assignment_to_a_subunit_shares_by_load(api_client, crew):
     tasks = [make_task(batch_at=now) for _ in range(4)]
     dispatch_new_tasks(now=now)
     response = as_user(api_client, crew["tina"]).post(
-        "/api/v1/tasks/bulk-assign/", {"task_ids": [t.pk for t in tasks], "subunit": crew["subunit"].pk}, format="json")
+        "/api/v1/tasks/bulk-assign/",
+        {"task_ids": [t.pk for t in tasks], "subunit": crew["subunit"].pk},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
-    counts = sorted(TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).values_list("assignee", flat=True))
+    counts = sorted(
+        TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).values_list("assignee", flat=True)
+    )
     assert counts.count(crew["bob"].pk) == counts.count(crew["dan"].pk) == 2
 
 
 def test_bulk_assignment_of_a_task_in_another_county_is_refused_as_not_found(api_client, crew, outsider):
     task = make_task(OTHER_COUNTY_VILLAGE)
     dispatch_new_tasks(batch_id=task.batch_id)
-    response = as_user(api_client, crew["alice"]).post("/api/v1/tasks/bulk-assign/", {"task_ids": [task.pk], "assignee": crew["bob"].pk}, format="json")
+    response = as_user(api_client, crew["alice"]).post(
+        "/api/v1/tasks/bulk-assign/", {"task_ids": [task.pk], "assignee": crew["bob"].pk}, format="json"
+    )
     assert response.status_code == 400 and response.json()["problems"] == {"not_found": [task.pk]}
 
 
@@ -138,7 +163,11 @@ def test_receive_then_receive_again_is_409_naming_from_and_to(api_client, task, 
     response = client.post(f"/api/v1/tasks/{task.pk}/receive/")
     assert response.status_code == 409
     body = response.json()
-    assert (body["code"], body["from_status"], body["to_status"]) == ("illegal_transition", "received", "received")
+    assert (body["code"], body["from_status"], body["to_status"]) == (
+        "illegal_transition",
+        "received",
+        "received",
+    )
 
 
 def test_transfer_accept_and_reject_through_the_api(api_client, crew, outsider):
@@ -147,7 +176,11 @@ def test_transfer_accept_and_reject_through_the_api(api_client, crew, outsider):
     dispatch_new_tasks(now=now)
     sender = as_user(api_client, crew["alice"])
     for t in (a, b):
-        response = sender.post(f"/api/v1/tasks/{t.pk}/transfer/", {"division_code": OTHER_COUNTY_VILLAGE, "reason": "人在龙华区"}, format="json")
+        response = sender.post(
+            f"/api/v1/tasks/{t.pk}/transfer/",
+            {"division_code": OTHER_COUNTY_VILLAGE, "reason": "人在龙华区"},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         assert response.json()["status"] == "transferring"
         assert response.json()["pending_transfer"]["to_division_code"] == OTHER_COUNTY_VILLAGE
@@ -160,7 +193,9 @@ def test_transfer_accept_and_reject_through_the_api(api_client, crew, outsider):
     response = receiver.post(f"/api/v1/tasks/{a.pk}/transfer/accept/")
     assert response.status_code == 200 and response.json()["division_code"] == OTHER_COUNTY_VILLAGE
     assert receiver.get(f"/api/v1/tasks/{a.pk}/").status_code == 200
-    assert receiver.post(f"/api/v1/tasks/{b.pk}/transfer/reject/", {}, format="json").status_code == 400  # reason required
+    assert (
+        receiver.post(f"/api/v1/tasks/{b.pk}/transfer/reject/", {}, format="json").status_code == 400
+    )  # reason required
     response = receiver.post(f"/api/v1/tasks/{b.pk}/transfer/reject/", {"reason": "查无此人"}, format="json")
     # After the rejection the task is the sender's again; the answer is still the task's state.
     assert response.status_code == 200 and response.json()["status"] == "dispatched"
@@ -170,14 +205,18 @@ def test_transfer_accept_and_reject_through_the_api(api_client, crew, outsider):
 def test_resolve_dispatches_an_unresolved_task(api_client, crew):
     task = make_task(HOME_COUNTY, batch_at=timezone.now())
     dispatch_new_tasks(batch_id=task.batch_id)
-    response = as_user(api_client, crew["alice"]).post(f"/api/v1/tasks/{task.pk}/resolve/", {"division_code": "460105001001"}, format="json")
+    response = as_user(api_client, crew["alice"]).post(
+        f"/api/v1/tasks/{task.pk}/resolve/", {"division_code": "460105001001"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "dispatched" and response.json()["subunit"] == crew["subunit"].pk
 
 
 def test_field_staff_cannot_resolve(api_client, crew):
     task = make_task("460105001001", batch_at=timezone.now())
-    response = as_user(api_client, crew["bob"]).post(f"/api/v1/tasks/{task.pk}/resolve/", {"division_code": "460105001001"}, format="json")
+    response = as_user(api_client, crew["bob"]).post(
+        f"/api/v1/tasks/{task.pk}/resolve/", {"division_code": "460105001001"}, format="json"
+    )
     assert response.status_code == 403
 
 

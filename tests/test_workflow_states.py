@@ -38,8 +38,19 @@ def test_every_illegal_transition_is_refused_with_its_from_and_to(from_status, t
 
 
 def test_the_main_path_is_legal():
-    path = ["new", "dispatched", "received", "radius_limited", "traced", "submitted", "returned", "submitted",
-            "approved", "reported", "closed"]
+    path = [
+        "new",
+        "dispatched",
+        "received",
+        "radius_limited",
+        "traced",
+        "submitted",
+        "returned",
+        "submitted",
+        "approved",
+        "reported",
+        "closed",
+    ]
     for a, b in zip(path, path[1:]):
         check_transition(a, b)
 
@@ -62,9 +73,17 @@ def test_field_work_walks_the_states_with_one_history_row_per_change(task, crew)
     task_mark_radius_limited(task=task, actor=bob, now=D + timedelta(hours=1))
     task_mark_traced(task=task, actor=bob, now=D + timedelta(hours=5))
     task_submit(task=task, actor=bob, now=D + timedelta(hours=6))
-    task_change_status(task=task, to_status="returned", actor=None, reason="轨迹时间矛盾", now=D + timedelta(hours=6, minutes=30))
+    task_change_status(
+        task=task,
+        to_status="returned",
+        actor=None,
+        reason="轨迹时间矛盾",
+        now=D + timedelta(hours=6, minutes=30),
+    )
     task_submit(task=task, actor=bob, now=D + timedelta(hours=7))
-    rows = list(TaskTransition.objects.filter(task=task).values_list("from_status", "to_status", "actor__username"))
+    rows = list(
+        TaskTransition.objects.filter(task=task).values_list("from_status", "to_status", "actor__username")
+    )
     assert rows == [
         ("new", "dispatched", None),
         ("dispatched", "received", "bob"),
@@ -133,8 +152,11 @@ def test_resolving_requires_a_village_in_scope(crew):
         task_resolve_division(task=task, actor=crew["alice"], division_code="460105001")  # a township
     with pytest.raises(ValidationError):
         task_resolve_division(task=task, actor=crew["alice"], division_code=OTHER_COUNTY_VILLAGE)  # elsewhere
-    resolved = task_resolve_division(task=task, actor=crew["alice"], division_code="460105001001", now=D + timedelta(minutes=3))
+    resolved = task_resolve_division(
+        task=task, actor=crew["alice"], division_code="460105001001", now=D + timedelta(minutes=3)
+    )
     assert resolved.status == "dispatched" and resolved.division_id == "460105001001"
     assert resolved.dispatched_at == D + timedelta(minutes=3)
-    assert list(TaskTransition.objects.filter(task=task).values_list("from_status", "to_status", "actor__username")) == [
-        ("new", "new", "alice"), ("new", "dispatched", "alice")]
+    assert list(
+        TaskTransition.objects.filter(task=task).values_list("from_status", "to_status", "actor__username")
+    ) == [("new", "new", "alice"), ("new", "dispatched", "alice")]

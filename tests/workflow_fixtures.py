@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.conftest import HOME_COUNTY, HOME_TOWNSHIP, HOME_VILLAGE
 from tests.factories import IntakeBatchFactory, TracingTaskFactory, UserFactory
 
 # A fixed moment for the clocks: 2024-05-01 10:00:00 Beijing time.
-T0 = datetime(2024, 5, 1, 2, 0, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2024, 5, 1, 2, 0, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 OTHER_COUNTY_VILLAGE = "460106001002"
 
@@ -33,8 +33,12 @@ def make_task(division: str = HOME_VILLAGE, *, batch_at: datetime = T0, batch=No
 def crew(db, hainan, field_staff, team_leader, duty_officer):
     """The home village's sub-unit with two members (bob and a second grid worker) and a leader, the
     township team led by tina, and the county duty desk (alice, no shift: all duty officers)."""
-    second = UserFactory(username="dan", full_name="网格员丙", role=Role.FIELD_STAFF, division_id=HOME_VILLAGE)
-    sub_leader = UserFactory(username="sue", full_name="分队长", role=Role.TEAM_LEADER, division_id=HOME_VILLAGE)
+    second = UserFactory(
+        username="dan", full_name="网格员丙", role=Role.FIELD_STAFF, division_id=HOME_VILLAGE
+    )
+    sub_leader = UserFactory(
+        username="sue", full_name="分队长", role=Role.TEAM_LEADER, division_id=HOME_VILLAGE
+    )
     add_member(field_staff)
     add_member(second)
     subunit = unit("subunit", HOME_VILLAGE)
@@ -44,8 +48,14 @@ def crew(db, hainan, field_staff, team_leader, duty_officer):
     team.leader = team_leader
     team.save()
     return {
-        "bob": field_staff, "dan": second, "sue": sub_leader, "tina": team_leader, "alice": duty_officer,
-        "subunit": subunit, "team": team, "desk": unit("duty_desk", HOME_COUNTY),
+        "bob": field_staff,
+        "dan": second,
+        "sue": sub_leader,
+        "tina": team_leader,
+        "alice": duty_officer,
+        "subunit": subunit,
+        "team": team,
+        "desk": unit("duty_desk", HOME_COUNTY),
     }
 
 

@@ -11,5 +11,7 @@ def parse_now(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 date and time (e.g. 2024-05-01T10:30:00+08:00)") from None
+        raise CommandError(
+            f"--now {value!r} is not an ISO 8601 date and time (e.g. 2024-05-01T10:30:00+08:00)"
+        ) from None
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment

@@ -42,8 +42,7 @@ def env_bool(name: str, default: Any = _MISSING) -> bool:
     if lowered in _FALSE:
         return False
     raise ImproperlyConfigured(
-        f"Environment variable {name}={value!r} is not a boolean: use one of "
-        f"{sorted(_TRUE | _FALSE)}."
+        f"Environment variable {name}={value!r} is not a boolean: use one of {sorted(_TRUE | _FALSE)}."
     )
 
 

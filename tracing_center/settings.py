@@ -7,8 +7,6 @@ are not given; production sets them (and SECRET_KEY, ALLOWED_HOSTS) explicitly.
 from datetime import timedelta
 from pathlib import Path
 
-from django.utils.translation import gettext_lazy as _
-
 from .env import env_bool, env_database, env_int, env_list, env_redis, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,7 +17,9 @@ if SECRET_KEY is None:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]) if DEBUG else env_list("ALLOWED_HOSTS")
+ALLOWED_HOSTS = (
+    env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]) if DEBUG else env_list("ALLOWED_HOSTS")
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -203,7 +203,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule"))
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule")
+)
 
 # Guardian: anonymous users get no object permissions at all.
 ANONYMOUS_USER_NAME = None
@@ -241,7 +243,9 @@ if not FIELD_ENCRYPTION_KEYS:
     import base64 as _b64
     import hashlib as _hashlib
 
-    FIELD_ENCRYPTION_KEYS = [_b64.urlsafe_b64encode(_hashlib.sha256(f"field-encryption|{SECRET_KEY}".encode()).digest()).decode()]
+    FIELD_ENCRYPTION_KEYS = [
+        _b64.urlsafe_b64encode(_hashlib.sha256(f"field-encryption|{SECRET_KEY}".encode()).digest()).decode()
+    ]
 for _key in FIELD_ENCRYPTION_KEYS:
     import base64 as _b64
 
@@ -252,7 +256,9 @@ for _key in FIELD_ENCRYPTION_KEYS:
     if not _ok:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (Fernet.generate_key()).")
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (Fernet.generate_key())."
+        )
 
 LOGGING = {
     "version": 1,
@@ -317,7 +323,9 @@ from csp.constants import SELF as _CSP_SELF  # noqa: E402
 # -- Two-factor login (django-otp, TOTP). These roles must enrol a TOTP device and enter a code after
 # the password; superusers always must. Pages redirect to the code page, session API calls answer 403,
 # and the API token endpoint wants `otp_token` for them (tasks/security_middleware.py, tasks/api/security.py).
-OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["duty_officer", "cdc_expert", "commander", "auditor", "admin"])
+OTP_REQUIRED_ROLES = env_list(
+    "OTP_REQUIRED_ROLES", ["duty_officer", "cdc_expert", "commander", "auditor", "admin"]
+)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "流调指挥中心")
 # After a wrong code the device waits 1, 2, 4, ... seconds before it accepts the next one.
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -354,7 +362,9 @@ if _proxy_ssl_header:
     if len(_proxy_ssl_header) != 2 or not _proxy_ssl_header[0].startswith("HTTP_"):
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "HTTP_<HEADER>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+        raise ImproperlyConfigured(
+            'SECURE_PROXY_SSL_HEADER must be "HTTP_<HEADER>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".'
+        )
     SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -366,7 +376,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-PERMISSIONS_POLICY = "camera=(self), geolocation=(self), microphone=(), payment=(), usb=(), interest-cohort=()"
+PERMISSIONS_POLICY = (
+    "camera=(self), geolocation=(self), microphone=(), payment=(), usb=(), interest-cohort=()"
+)
 
 # -- Content-Security-Policy (django-csp 4): no inline script, no inline style, nothing from other
 # hosts. Map tiles (MAP_TILE_URL) and CSP_EXTRA_IMG_SRC are the only outside image sources.
@@ -430,7 +442,9 @@ DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
 # Notices to people (issue 8, reviews/notices.py, docs/notices.md): two-level review, timed push,
 # acknowledgement, one reminder, follow-up, feedback.
 NOTICE_PUSH_MINUTES = env_int("NOTICE_PUSH_MINUTES", 120, minimum=1)  # push within 2 h of approval (daytime)
-NOTICE_URGENT_PUSH_MINUTES = env_int("NOTICE_URGENT_PUSH_MINUTES", 30, minimum=1)  # urgent: 30 min, night or day
+NOTICE_URGENT_PUSH_MINUTES = env_int(
+    "NOTICE_URGENT_PUSH_MINUTES", 30, minimum=1
+)  # urgent: 30 min, night or day
 # No normal pushes (nor reminders) in the quiet hours, nor in the margin before them ("HH:MM", local time).
 NOTICE_QUIET_START = env_str("NOTICE_QUIET_START", "22:00")
 NOTICE_QUIET_END = env_str("NOTICE_QUIET_END", "07:00")
@@ -442,8 +456,12 @@ for _name in ("NOTICE_QUIET_START", "NOTICE_QUIET_END"):
 
         raise ImproperlyConfigured(f"{_name}: {_value!r} is not HH:MM.")
 NOTICE_QUIET_MARGIN_MINUTES = env_int("NOTICE_QUIET_MARGIN_MINUTES", 60, minimum=0)
-NOTICE_ACK_REMINDER_MINUTES = env_int("NOTICE_ACK_REMINDER_MINUTES", 120, minimum=1)  # not acknowledged → one reminder
-NOTICE_ESCALATE_MINUTES = env_int("NOTICE_ESCALATE_MINUTES", 120, minimum=1)  # still not → village sub-unit follow-up
+NOTICE_ACK_REMINDER_MINUTES = env_int(
+    "NOTICE_ACK_REMINDER_MINUTES", 120, minimum=1
+)  # not acknowledged → one reminder
+NOTICE_ESCALATE_MINUTES = env_int(
+    "NOTICE_ESCALATE_MINUTES", 120, minimum=1
+)  # still not → village sub-unit follow-up
 NOTICE_FEEDBACK_TARGET_HOURS = env_int("NOTICE_FEEDBACK_TARGET_HOURS", 24, minimum=1)
 NOTICE_LINK_TTL_DAYS = env_int("NOTICE_LINK_TTL_DAYS", 30, minimum=1)
 NOTICE_GENERATE_LOOKBACK_DAYS = env_int("NOTICE_GENERATE_LOOKBACK_DAYS", 7, minimum=1)
@@ -453,11 +471,15 @@ NOTICE_TOKEN_KEY = env_str("NOTICE_TOKEN_KEY", "")
 NOTICE_PUBLIC_BASE_URL = env_str("NOTICE_PUBLIC_BASE_URL", "")  # e.g. https://tc.example.gov.cn (SMS links)
 # SMS to persons: reviews.sms.HttpGatewayBackend (production), ConsoleBackend / FileBackend (development).
 NOTICE_SMS_BACKEND = env_str("NOTICE_SMS_BACKEND", "reviews.sms.ConsoleBackend")
-NOTICE_SMS_OPTIONS = {
-    "url": env_str("NOTICE_SMS_GATEWAY_URL", ""),
-    "secret": env_str("NOTICE_SMS_GATEWAY_SECRET", ""),
-    "timeout": env_int("NOTICE_SMS_GATEWAY_TIMEOUT", 5, minimum=1),
-} if NOTICE_SMS_BACKEND.endswith("HttpGatewayBackend") else {}
+NOTICE_SMS_OPTIONS = (
+    {
+        "url": env_str("NOTICE_SMS_GATEWAY_URL", ""),
+        "secret": env_str("NOTICE_SMS_GATEWAY_SECRET", ""),
+        "timeout": env_int("NOTICE_SMS_GATEWAY_TIMEOUT", 5, minimum=1),
+    }
+    if NOTICE_SMS_BACKEND.endswith("HttpGatewayBackend")
+    else {}
+)
 NOTICE_SMS_SIGNATURE = env_str("NOTICE_SMS_SIGNATURE", "疫情防控")
 NOTICE_SMS_MAX_ATTEMPTS = env_int("NOTICE_SMS_MAX_ATTEMPTS", 5, minimum=1)
 NOTICE_SMS_LATE_CUTOFF_MINUTES = env_int("NOTICE_SMS_LATE_CUTOFF_MINUTES", 720, minimum=1)
@@ -475,17 +497,27 @@ CELERY_BEAT_SCHEDULE = {
     # Deadline sweep (tasks/sweep.py), the same step as `manage.py sweep_deadlines`.
     "sweep-deadlines": {"task": "tasks.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
     # SMS / e-mail delivery of staff notifications (tasks/notify.py).
-    "deliver-notifications": {"task": "tasks.deliver_notifications", "schedule": 20.0, "options": {"expires": 18}},
+    "deliver-notifications": {
+        "task": "tasks.deliver_notifications",
+        "schedule": 20.0,
+        "options": {"expires": 18},
+    },
     # Retention: nightly purge of personal data past RETENTION_DAYS (tasks/retention.py).
-    "purge-personal-data": {"task": "tasks.purge_personal_data", "schedule": crontab(hour=RETENTION_HOUR, minute=17)},
+    "purge-personal-data": {
+        "task": "tasks.purge_personal_data",
+        "schedule": crontab(hour=RETENTION_HOUR, minute=17),
+    },
     # Links without a database constraint (the intake's bulk path) still resolve (tasks/integrity.py).
     "check-integrity": {"task": "tasks.check_integrity", "schedule": crontab(hour=RETENTION_HOUR, minute=47)},
     # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
-    "reports-resend-deliveries": {"task": "reports.resend_due_deliveries", "schedule": 60.0, "options": {"expires": 55}},
+    "reports-resend-deliveries": {
+        "task": "reports.resend_due_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Notices (reviews/tasks.py); each is also a `notices_*` command.
     "notices-generate": {"task": "reviews.notices_generate", "schedule": 300.0, "options": {"expires": 290}},
     "notices-push": {"task": "reviews.notices_push", "schedule": 30.0, "options": {"expires": 28}},
     "notices-deliver": {"task": "reviews.notices_deliver", "schedule": 30.0, "options": {"expires": 28}},
     "notices-remind": {"task": "reviews.notices_remind", "schedule": 60.0, "options": {"expires": 55}},
 }
-

@@ -7,133 +7,253 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('reviews', '0002_decided_reviews_are_immutable'),
-        ('tasks', '0007_trim_workflow_indexes'),
+        ("reviews", "0002_decided_reviews_are_immutable"),
+        ("tasks", "0007_trim_workflow_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BatchCount',
+            name="BatchCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch_id', models.BigIntegerField()),
-                ('county', models.CharField(max_length=6)),
-                ('status', models.CharField(max_length=20)),
-                ('n', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("batch_id", models.BigIntegerField()),
+                ("county", models.CharField(max_length=6)),
+                ("status", models.CharField(max_length=20)),
+                ("n", models.BigIntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['county', 'batch_id'], name='rollup_batch_county')],
-                'constraints': [models.UniqueConstraint(fields=('batch_id', 'county', 'status'), name='rollup_batch_key')],
+                "indexes": [models.Index(fields=["county", "batch_id"], name="rollup_batch_county")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("batch_id", "county", "status"), name="rollup_batch_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DivisionCount',
+            name="DivisionCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('division_code', models.CharField(max_length=12)),
-                ('status', models.CharField(max_length=20)),
-                ('priority', models.SmallIntegerField()),
-                ('clock_state', models.SmallIntegerField()),
-                ('n', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("division_code", models.CharField(max_length=12)),
+                ("status", models.CharField(max_length=20)),
+                ("priority", models.SmallIntegerField()),
+                ("clock_state", models.SmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['division_code'], name='rollup_division_prefix', opclasses=['varchar_pattern_ops'])],
-                'constraints': [models.UniqueConstraint(fields=('division_code', 'status', 'priority', 'clock_state'), name='rollup_division_key')],
+                "indexes": [
+                    models.Index(
+                        fields=["division_code"],
+                        name="rollup_division_prefix",
+                        opclasses=["varchar_pattern_ops"],
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("division_code", "status", "priority", "clock_state"),
+                        name="rollup_division_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EventCount',
+            name="EventCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('county', models.CharField(max_length=6)),
-                ('event', models.CharField(max_length=20)),
-                ('hour', models.DateTimeField()),
-                ('n', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("county", models.CharField(max_length=6)),
+                ("event", models.CharField(max_length=20)),
+                ("hour", models.DateTimeField()),
+                ("n", models.BigIntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['event', 'hour'], name='rollup_event_hour')],
-                'constraints': [models.UniqueConstraint(fields=('county', 'event', 'hour'), name='rollup_event_key')],
+                "indexes": [models.Index(fields=["event", "hour"], name="rollup_event_hour")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("county", "event", "hour"), name="rollup_event_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ExportLog',
+            name="ExportLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('table', models.CharField(max_length=40)),
-                ('format', models.CharField(max_length=5)),
-                ('params', models.JSONField(default=dict)),
-                ('rows', models.PositiveIntegerField(default=0)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("table", models.CharField(max_length=40)),
+                ("format", models.CharField(max_length=5)),
+                ("params", models.JSONField(default=dict)),
+                ("rows", models.PositiveIntegerField(default=0)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReportVersion',
+            name="ReportVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(verbose_name='version')),
-                ('reason', models.CharField(choices=[('approval', 'approval'), ('change', 'change after approval')], max_length=10, verbose_name='reason')),
-                ('data', models.JSONField()),
-                ('digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('review', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='reviews.review')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='report_versions', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(verbose_name="version")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[("approval", "approval"), ("change", "change after approval")],
+                        max_length=10,
+                        verbose_name="reason",
+                    ),
+                ),
+                ("data", models.JSONField()),
+                ("digest", models.CharField(max_length=64)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at"),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="reviews.review",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="report_versions",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'report version',
-                'verbose_name_plural': 'report versions',
-                'ordering': ['task', '-number'],
+                "verbose_name": "report version",
+                "verbose_name_plural": "report versions",
+                "ordering": ["task", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='UpstreamDelivery',
+            name="UpstreamDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('endpoint', models.URLField(max_length=500, verbose_name='endpoint')),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('delivered', 'delivered'), ('failed', 'failed (gave up)')], default='pending', max_length=10, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='next attempt')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='reports.reportversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("endpoint", models.URLField(max_length=500, verbose_name="endpoint")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("delivered", "delivered"),
+                            ("failed", "failed (gave up)"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="next attempt"),
+                ),
+                ("delivered_at", models.DateTimeField(blank=True, null=True, verbose_name="delivered at")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="reports.reportversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'upstream delivery',
-                'verbose_name_plural': 'upstream deliveries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "upstream delivery",
+                "verbose_name_plural": "upstream deliveries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='reports.upstreamdelivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ok", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="reports.upstreamdelivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['delivery', 'number'],
+                "ordering": ["delivery", "number"],
             },
         ),
         migrations.AddConstraint(
-            model_name='reportversion',
-            constraint=models.UniqueConstraint(fields=('task', 'number'), name='report_version_number_unique'),
+            model_name="reportversion",
+            constraint=models.UniqueConstraint(
+                fields=("task", "number"), name="report_version_number_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='upstreamdelivery',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='delivery_pending_due'),
+            model_name="upstreamdelivery",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["next_attempt_at"],
+                name="delivery_pending_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='upstreamdelivery',
-            constraint=models.UniqueConstraint(fields=('version', 'endpoint'), name='delivery_once_per_endpoint'),
+            model_name="upstreamdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("version", "endpoint"), name="delivery_once_per_endpoint"
+            ),
         ),
     ]

@@ -12,16 +12,15 @@ def encrypt_existing(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0002_rollup_triggers_and_indexes'),
-        ('tasks', '0011_purge_run_field_counts'),
+        ("reports", "0002_rollup_triggers_and_indexes"),
+        ("tasks", "0011_purge_run_field_counts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='reportversion',
-            name='data',
+            model_name="reportversion",
+            name="data",
             field=reports.models.SnapshotField(),
         ),
         migrations.RunPython(encrypt_existing, migrations.RunPython.noop),

@@ -14,4 +14,3 @@ def when(value):
         return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return value
-

@@ -9,175 +9,508 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('tasks', '0002_transfers_escalations_notifications'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("tasks", "0002_transfers_escalations_notifications"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveSmallIntegerField(default=1, verbose_name='round')),
-                ('submitted_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='submitted at')),
-                ('state', models.CharField(choices=[('pending', 'waiting for an expert'), ('claimed', 'under review'), ('decided', 'decided'), ('withdrawn', 'withdrawn')], default='pending', max_length=10, verbose_name='state')),
-                ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='claimed at')),
-                ('decision', models.CharField(blank=True, choices=[('approve', 'approved'), ('return', 'returned to the field team')], max_length=10, verbose_name='decision')),
-                ('reasons', models.TextField(blank=True, verbose_name='reasons')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('rework_due', models.DateTimeField(blank=True, null=True, verbose_name='resubmit by')),
-                ('assigned_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='assigned by')),
-                ('expert', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to=settings.AUTH_USER_MODEL, verbose_name='reviewer')),
-                ('submission', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.tasktransition', verbose_name='submission')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveSmallIntegerField(default=1, verbose_name="round")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="submitted at"),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "waiting for an expert"),
+                            ("claimed", "under review"),
+                            ("decided", "decided"),
+                            ("withdrawn", "withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("claimed_at", models.DateTimeField(blank=True, null=True, verbose_name="claimed at")),
+                (
+                    "decision",
+                    models.CharField(
+                        blank=True,
+                        choices=[("approve", "approved"), ("return", "returned to the field team")],
+                        max_length=10,
+                        verbose_name="decision",
+                    ),
+                ),
+                ("reasons", models.TextField(blank=True, verbose_name="reasons")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="decided at")),
+                ("rework_due", models.DateTimeField(blank=True, null=True, verbose_name="resubmit by")),
+                (
+                    "assigned_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="assigned by",
+                    ),
+                ),
+                (
+                    "expert",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviews",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reviewer",
+                    ),
+                ),
+                (
+                    "submission",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.tasktransition",
+                        verbose_name="submission",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviews",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review',
-                'verbose_name_plural': 'reviews',
-                'ordering': ['-submitted_at', '-id'],
-                'permissions': [('assign_review', 'Can assign reviews to experts (lead expert)')],
+                "verbose_name": "review",
+                "verbose_name_plural": "reviews",
+                "ordering": ["-submitted_at", "-id"],
+                "permissions": [("assign_review", "Can assign reviews to experts (lead expert)")],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(max_length=40, verbose_name='rule')),
-                ('severity', models.CharField(choices=[('info', 'information'), ('warning', 'warning'), ('error', 'error')], max_length=10, verbose_name='severity')),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('target_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('target_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_findings', to='tasks.tracingtask', verbose_name='task')),
-                ('review', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='reviews.review', verbose_name='review')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rule", models.CharField(max_length=40, verbose_name="rule")),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("info", "information"), ("warning", "warning"), ("error", "error")],
+                        max_length=10,
+                        verbose_name="severity",
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("target_id", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "target_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_findings",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="reviews.review",
+                        verbose_name="review",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'finding',
-                'verbose_name_plural': 'findings',
-                'ordering': ['id'],
+                "verbose_name": "finding",
+                "verbose_name_plural": "findings",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='DisposalProposal',
+            name="DisposalProposal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('measure', models.CharField(choices=[('centralised_quarantine', 'centralised quarantine'), ('home_quarantine', 'home quarantine'), ('health_monitoring', 'health monitoring'), ('none', 'no measure')], max_length=30, verbose_name='measure')),
-                ('measure_days', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(60)], verbose_name='days')),
-                ('test_schedule_days', django.contrib.postgres.fields.ArrayField(base_field=models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(60)]), blank=True, default=list, size=None, verbose_name='test on days')),
-                ('notify_person', models.BooleanField(default=True, verbose_name='send a notice to the person')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='proposed at')),
-                ('approved_at', models.DateTimeField(verbose_name='approved at')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disposals', to='tasks.person', verbose_name='person')),
-                ('proposed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='proposed by')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disposals', to='tasks.tracingtask', verbose_name='task')),
-                ('review', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='disposal', to='reviews.review', verbose_name='review')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "measure",
+                    models.CharField(
+                        choices=[
+                            ("centralised_quarantine", "centralised quarantine"),
+                            ("home_quarantine", "home quarantine"),
+                            ("health_monitoring", "health monitoring"),
+                            ("none", "no measure"),
+                        ],
+                        max_length=30,
+                        verbose_name="measure",
+                    ),
+                ),
+                (
+                    "measure_days",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        validators=[django.core.validators.MaxValueValidator(60)],
+                        verbose_name="days",
+                    ),
+                ),
+                (
+                    "test_schedule_days",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.PositiveSmallIntegerField(
+                            validators=[
+                                django.core.validators.MinValueValidator(1),
+                                django.core.validators.MaxValueValidator(60),
+                            ]
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="test on days",
+                    ),
+                ),
+                (
+                    "notify_person",
+                    models.BooleanField(default=True, verbose_name="send a notice to the person"),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="proposed at"),
+                ),
+                ("approved_at", models.DateTimeField(verbose_name="approved at")),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disposals",
+                        to="tasks.person",
+                        verbose_name="person",
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="proposed by",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disposals",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
+                (
+                    "review",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disposal",
+                        to="reviews.review",
+                        verbose_name="review",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'disposal proposal',
-                'verbose_name_plural': 'disposal proposals',
-                'ordering': ['-approved_at', '-id'],
+                "verbose_name": "disposal proposal",
+                "verbose_name_plural": "disposal proposals",
+                "ordering": ["-approved_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewComment',
+            name="ReviewComment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(verbose_name='comment')),
-                ('target_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='written at')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author')),
-                ('review', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='comments', to='reviews.review', verbose_name='review')),
-                ('target_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='review_comments', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField(verbose_name="comment")),
+                ("target_id", models.PositiveBigIntegerField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="written at"),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="comments",
+                        to="reviews.review",
+                        verbose_name="review",
+                    ),
+                ),
+                (
+                    "target_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="review_comments",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review comment',
-                'verbose_name_plural': 'review comments',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "review comment",
+                "verbose_name_plural": "review comments",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RiskAreaDesignation',
+            name="RiskAreaDesignation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entry_id', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('level', models.CharField(choices=[('high', 'high-risk area'), ('medium', 'medium-risk area'), ('low', 'low-risk area')], max_length=10, verbose_name='risk level')),
-                ('place', models.CharField(max_length=200, verbose_name='place')),
-                ('address', models.TextField(blank=True, verbose_name='address')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='longitude')),
-                ('start', models.DateTimeField(blank=True, null=True, verbose_name='from')),
-                ('end', models.DateTimeField(blank=True, null=True, verbose_name='until')),
-                ('division', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division')),
-                ('entry_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contenttypes.contenttype')),
-                ('proposal', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='risk_areas', to='reviews.disposalproposal', verbose_name='proposal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entry_id", models.PositiveBigIntegerField(blank=True, null=True)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("high", "high-risk area"),
+                            ("medium", "medium-risk area"),
+                            ("low", "low-risk area"),
+                        ],
+                        max_length=10,
+                        verbose_name="risk level",
+                    ),
+                ),
+                ("place", models.CharField(max_length=200, verbose_name="place")),
+                ("address", models.TextField(blank=True, verbose_name="address")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="latitude"
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="longitude"
+                    ),
+                ),
+                ("start", models.DateTimeField(blank=True, null=True, verbose_name="from")),
+                ("end", models.DateTimeField(blank=True, null=True, verbose_name="until")),
+                (
+                    "division",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "entry_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
+                (
+                    "proposal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="risk_areas",
+                        to="reviews.disposalproposal",
+                        verbose_name="proposal",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'risk-area designation',
-                'verbose_name_plural': 'risk-area designations',
-                'ordering': ['id'],
+                "verbose_name": "risk-area designation",
+                "verbose_name_plural": "risk-area designations",
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(condition=models.Q(('state__in', ['pending', 'claimed'])), fields=['submitted_at'], name='review_queue_open'),
+            model_name="review",
+            index=models.Index(
+                condition=models.Q(("state__in", ["pending", "claimed"])),
+                fields=["submitted_at"],
+                name="review_queue_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(fields=['task', 'submitted_at'], name='review_task'),
+            model_name="review",
+            index=models.Index(fields=["task", "submitted_at"], name="review_task"),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['pending', 'claimed'])), fields=('task',), name='one_open_review_per_task'),
+            model_name="review",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ["pending", "claimed"])),
+                fields=("task",),
+                name="one_open_review_per_task",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'withdrawn']), models.Q(('claimed_at__isnull', False), ('expert__isnull', False)), _connector='OR'), name='review_claimed_has_expert'),
+            model_name="review",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state__in", ["pending", "withdrawn"]),
+                    models.Q(("claimed_at__isnull", False), ("expert__isnull", False)),
+                    _connector="OR",
+                ),
+                name="review_claimed_has_expert",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'decided'), _negated=True), models.Q(('decided_at__isnull', False), ('decision__in', ['approve', 'return'])), _connector='OR'), name='review_decided_is_complete'),
+            model_name="review",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "decided"), _negated=True),
+                    models.Q(("decided_at__isnull", False), ("decision__in", ["approve", "return"])),
+                    _connector="OR",
+                ),
+                name="review_decided_is_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.CheckConstraint(condition=models.Q(('state', 'decided'), models.Q(('decided_at__isnull', True), ('decision', '')), _connector='OR'), name='review_decision_only_when_decided'),
+            model_name="review",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state", "decided"),
+                    models.Q(("decided_at__isnull", True), ("decision", "")),
+                    _connector="OR",
+                ),
+                name="review_decision_only_when_decided",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision', 'return'), _negated=True), models.Q(models.Q(('reasons', ''), _negated=True), ('rework_due__isnull', False)), _connector='OR'), name='review_return_has_reasons_and_clock'),
+            model_name="review",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decision", "return"), _negated=True),
+                    models.Q(models.Q(("reasons", ""), _negated=True), ("rework_due__isnull", False)),
+                    _connector="OR",
+                ),
+                name="review_return_has_reasons_and_clock",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['review'], name='finding_review'),
+            model_name="finding",
+            index=models.Index(fields=["review"], name="finding_review"),
         ),
         migrations.AddIndex(
-            model_name='disposalproposal',
-            index=models.Index(condition=models.Q(('notify_person', True)), fields=['approved_at'], name='disposal_to_notify'),
+            model_name="disposalproposal",
+            index=models.Index(
+                condition=models.Q(("notify_person", True)), fields=["approved_at"], name="disposal_to_notify"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='disposalproposal',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('measure', 'none'), ('measure_days', 0)), models.Q(models.Q(('measure', 'none'), _negated=True), ('measure_days__gte', 1), ('measure_days__lte', 60)), _connector='OR'), name='disposal_measure_days'),
+            model_name="disposalproposal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("measure", "none"), ("measure_days", 0)),
+                    models.Q(
+                        models.Q(("measure", "none"), _negated=True),
+                        ("measure_days__gte", 1),
+                        ("measure_days__lte", 60),
+                    ),
+                    _connector="OR",
+                ),
+                name="disposal_measure_days",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reviewcomment',
-            index=models.Index(fields=['task', 'created_at'], name='review_comment_task'),
+            model_name="reviewcomment",
+            index=models.Index(fields=["task", "created_at"], name="review_comment_task"),
         ),
         migrations.AddConstraint(
-            model_name='reviewcomment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('target_id__isnull', True), ('target_type__isnull', True)), models.Q(('target_id__isnull', False), ('target_type__isnull', False)), _connector='OR'), name='comment_target_complete'),
+            model_name="reviewcomment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("target_id__isnull", True), ("target_type__isnull", True)),
+                    models.Q(("target_id__isnull", False), ("target_type__isnull", False)),
+                    _connector="OR",
+                ),
+                name="comment_target_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewcomment',
-            constraint=models.CheckConstraint(condition=models.Q(('body', ''), _negated=True), name='comment_not_empty'),
+            model_name="reviewcomment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("body", ""), _negated=True), name="comment_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='riskareadesignation',
-            constraint=models.UniqueConstraint(fields=('proposal', 'entry_type', 'entry_id'), name='one_designation_per_entry'),
+            model_name="riskareadesignation",
+            constraint=models.UniqueConstraint(
+                fields=("proposal", "entry_type", "entry_id"), name="one_designation_per_entry"
+            ),
         ),
     ]

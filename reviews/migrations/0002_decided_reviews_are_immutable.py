@@ -1,4 +1,4 @@
-""""Whoever checks is responsible": the database itself refuses to change or delete a decided review
+""" "Whoever checks is responsible": the database itself refuses to change or delete a decided review
 and the disposal decided with it.
 
 * reviews_review: UPDATE or DELETE of a row whose state is `decided` or `withdrawn` raises.

@@ -7,22 +7,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0003_notices'),
-        ('tasks', '0017_person_hash_indexes_dropped'),
+        ("reviews", "0003_notices"),
+        ("tasks", "0017_person_hash_indexes_dropped"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notice',
-            name='phone_hash',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64),
+            model_name="notice",
+            name="phone_hash",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
         migrations.AddIndex(
-            model_name='notice',
-            index=models.Index(condition=models.Q(('phone_hash', ''), _negated=True), fields=['phone_hash'], name='notice_phone_hash'),
+            model_name="notice",
+            index=models.Index(
+                condition=models.Q(("phone_hash", ""), _negated=True),
+                fields=["phone_hash"],
+                name="notice_phone_hash",
+            ),
         ),
         migrations.RunSQL(
             "UPDATE reviews_notice n SET phone_hash = p.phone_hash FROM tasks_person p "

@@ -16,9 +16,16 @@ def _label(kind: str | None, target_id: int | None, labels: dict) -> str:
 
 @register.inclusion_tag("reviews/includes/comments_for_task.html")
 def review_comments_for_task(task):
-    comments = list(ReviewComment.objects.filter(task=task).select_related("author", "review").order_by("created_at", "id"))
+    comments = list(
+        ReviewComment.objects.filter(task=task)
+        .select_related("author", "review")
+        .order_by("created_at", "id")
+    )
     decision = (
-        Review.objects.filter(task=task, state=ReviewState.DECIDED).select_related("expert").order_by("-decided_at", "-id").first()
+        Review.objects.filter(task=task, state=ReviewState.DECIDED)
+        .select_related("expert")
+        .order_by("-decided_at", "-id")
+        .first()
     )
     labels = {}
     wanted: dict[str, set[int]] = {}

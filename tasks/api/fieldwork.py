@@ -25,7 +25,15 @@ from rest_framework.views import APIView
 from .. import fieldwork as services
 from ..access_log import record_access
 from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
-from ..models import AccessAction, CloseContact, ContactAttempt, RadiusControl, TestResult, TracingTask, TrajectoryEntry
+from ..models import (
+    AccessAction,
+    CloseContact,
+    ContactAttempt,
+    RadiusControl,
+    TestResult,
+    TracingTask,
+    TrajectoryEntry,
+)
 from ..selectors import get_visible_or_404, transfers_visible_to
 from ..workflow import IllegalTransition
 from .permissions import capability
@@ -60,8 +68,17 @@ class RadiusOut(_RecordSerializer):
     class Meta:
         model = RadiusControl
         fields = [
-            *_RecordSerializer.COMMON, "division_code", "division_name", "address", "latitude", "longitude",
-            "location_accuracy_m", "measure", "quarantine_site", "controlled_at", "note",
+            *_RecordSerializer.COMMON,
+            "division_code",
+            "division_name",
+            "address",
+            "latitude",
+            "longitude",
+            "location_accuracy_m",
+            "measure",
+            "quarantine_site",
+            "controlled_at",
+            "note",
         ]
 
     def to_representation(self, instance):
@@ -80,8 +97,22 @@ class TrajectoryOut(_RecordSerializer):
     class Meta:
         model = TrajectoryEntry
         fields = [
-            *_RecordSerializer.COMMON, "started_at", "ended_at", "place_name", "address", "division_code", "division_name",
-            "latitude", "longitude", "activity", "transport", "vehicle_number", "seat", "companions", "revision", "deleted",
+            *_RecordSerializer.COMMON,
+            "started_at",
+            "ended_at",
+            "place_name",
+            "address",
+            "division_code",
+            "division_name",
+            "latitude",
+            "longitude",
+            "activity",
+            "transport",
+            "vehicle_number",
+            "seat",
+            "companions",
+            "revision",
+            "deleted",
         ]
 
     def get_division_name(self, entry) -> str:
@@ -100,8 +131,18 @@ class ContactOut(_RecordSerializer):
     class Meta:
         model = CloseContact
         fields = [
-            *_RecordSerializer.COMMON, "name", "id_number", "phone", "relation", "last_contact_at", "last_contact_place",
-            "division_code", "division_name", "address", "lead", "lead_task",
+            *_RecordSerializer.COMMON,
+            "name",
+            "id_number",
+            "phone",
+            "relation",
+            "last_contact_at",
+            "last_contact_place",
+            "division_code",
+            "division_name",
+            "address",
+            "lead",
+            "lead_task",
         ]
 
     def get_lead_task(self, contact) -> int | None:
@@ -130,10 +171,18 @@ def task_state(task: TracingTask) -> dict:
         "status": task.status,
         "status_label": str(task.get_status_display()),
         "version": task.version,
-        "radius_due": serializers.DateTimeField().to_representation(task.radius_due) if task.radius_due else None,
-        "trace_due": serializers.DateTimeField().to_representation(task.trace_due) if task.trace_due else None,
-        "radius_limited_at": serializers.DateTimeField().to_representation(task.radius_limited_at) if task.radius_limited_at else None,
-        "traced_at": serializers.DateTimeField().to_representation(task.traced_at) if task.traced_at else None,
+        "radius_due": serializers.DateTimeField().to_representation(task.radius_due)
+        if task.radius_due
+        else None,
+        "trace_due": serializers.DateTimeField().to_representation(task.trace_due)
+        if task.trace_due
+        else None,
+        "radius_limited_at": serializers.DateTimeField().to_representation(task.radius_limited_at)
+        if task.radius_limited_at
+        else None,
+        "traced_at": serializers.DateTimeField().to_representation(task.traced_at)
+        if task.traced_at
+        else None,
         "editable": task.status in services.FIELD_EDITABLE,
     }
 
@@ -149,7 +198,9 @@ class FieldAPIView(APIView):
     def get_task(self) -> TracingTask:
         task_id = self.kwargs["task_id"]
         try:
-            return get_visible_or_404(self.request.user, TracingTask.objects.select_related("division"), pk=task_id)
+            return get_visible_or_404(
+                self.request.user, TracingTask.objects.select_related("division"), pk=task_id
+            )
         except Http404:
             if self.request.method not in ("GET", "HEAD", "OPTIONS"):
                 self._raise_if_transferred_away(task_id)
@@ -160,13 +211,23 @@ class FieldAPIView(APIView):
         a 409 that says where the task went (the sender's side of the transfer is visible to it anyway),
         not a bare 404."""
         transfer = (
-            transfers_visible_to(self.request.user).filter(task_id=task_id, status="accepted").order_by("-decided_at").first()
+            transfers_visible_to(self.request.user)
+            .filter(task_id=task_id, status="accepted")
+            .order_by("-decided_at")
+            .first()
         )
-        if transfer is not None and self.request.user.division_id and transfer.from_division_id.startswith(self.request.user.division_id):
+        if (
+            transfer is not None
+            and self.request.user.division_id
+            and transfer.from_division_id.startswith(self.request.user.division_id)
+        ):
             raise services.FieldConflict(
                 "transferred",
                 _("This task was transferred to %(to)s meanwhile (by %(who)s). Your form was not saved.")
-                % {"to": transfer.to_division.name, "who": transfer.decided_by.display_name if transfer.decided_by else ""},
+                % {
+                    "to": transfer.to_division.name,
+                    "who": transfer.decided_by.display_name if transfer.decided_by else "",
+                },
             )
 
     def handle_exception(self, exc):
@@ -174,11 +235,18 @@ class FieldAPIView(APIView):
             return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
         if isinstance(exc, IllegalTransition):
             return Response(
-                {"detail": exc.messages[0], "code": "illegal_transition", "from_status": exc.from_status, "to_status": exc.to_status},
+                {
+                    "detail": exc.messages[0],
+                    "code": "illegal_transition",
+                    "from_status": exc.from_status,
+                    "to_status": exc.to_status,
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         if isinstance(exc, DjangoValidationError):
-            exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+            exc = ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            )
         return super().handle_exception(exc)
 
     def write(self, service, serializer_class=None, **kwargs) -> Response:
@@ -191,15 +259,23 @@ class FieldAPIView(APIView):
             if name not in data and name in self.request.query_params:
                 data[name] = self.request.query_params[name]
         outcome = service(task=task, actor=self.request.user, data=data, **kwargs)
-        body = serializer_class(outcome.record, context={"request": self.request}).data if serializer_class and outcome.record else {}
+        body = (
+            serializer_class(outcome.record, context={"request": self.request}).data
+            if serializer_class and outcome.record
+            else {}
+        )
         body = {**body, **outcome.extra, "created": outcome.created, "task": task_state(outcome.task)}
         return Response(
             body,
-            status=status.HTTP_201_CREATED if outcome.created and outcome.record is not None and self.request.method == "POST" else status.HTTP_200_OK,
+            status=status.HTTP_201_CREATED
+            if outcome.created and outcome.record is not None and self.request.method == "POST"
+            else status.HTTP_200_OK,
         )
 
 
-@extend_schema_view(**{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")})
+@extend_schema_view(
+    **{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")}
+)
 class _RecordList(FieldAPIView):
     serializer_class: type[serializers.Serializer]
     related_name: str
@@ -209,8 +285,15 @@ class _RecordList(FieldAPIView):
         task = self.get_task()
         rows = getattr(task, self.related_name).select_related("created_by", *self.select)
         if self.personal:
-            record_access(request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name])
-        return Response({"task": task_state(task), "results": self.serializer_class(rows, many=True, context={"request": request}).data})
+            record_access(
+                request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name]
+            )
+        return Response(
+            {
+                "task": task_state(task),
+                "results": self.serializer_class(rows, many=True, context={"request": request}).data,
+            }
+        )
 
     select: tuple[str, ...] = ()
     # Whether the records hold personal data (their reads go to the access log).
@@ -276,13 +359,26 @@ class TrajectoryView(_RecordList):
         rows = task.trajectory_entries.select_related("created_by", "division")
         if request.query_params.get("deleted") not in ("1", "true"):
             rows = rows.filter(deleted_at__isnull=True)
-        return Response({"task": task_state(task), "results": TrajectoryOut(rows, many=True, context={"request": request}).data})
+        return Response(
+            {
+                "task": task_state(task),
+                "results": TrajectoryOut(rows, many=True, context={"request": request}).data,
+            }
+        )
 
 
 @extend_schema_view(
     get=extend_schema(operation_id="v1_tasks_trajectory_entry_retrieve", responses=OpenApiTypes.OBJECT),
-    patch=extend_schema(operation_id="v1_tasks_trajectory_entry_partial_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
-    put=extend_schema(operation_id="v1_tasks_trajectory_entry_update", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
+    patch=extend_schema(
+        operation_id="v1_tasks_trajectory_entry_partial_update",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    ),
+    put=extend_schema(
+        operation_id="v1_tasks_trajectory_entry_update",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    ),
     delete=extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
 )
 class TrajectoryEntryView(FieldAPIView):
@@ -314,7 +410,9 @@ class TrajectoryTracedView(FieldAPIView):
         return self.write(services.mark_traced)
 
 
-@extend_schema_view(**{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")})
+@extend_schema_view(
+    **{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")}
+)
 class SubmitView(FieldAPIView):
     """GET: `{ready, missing: {item: what to do}}`. POST `{version, idempotency_key?, no_close_contacts?,
     note?}`: completeness check (400 naming each missing item), traced milestone if needed, submit."""
@@ -340,14 +438,23 @@ class FieldworkView(FieldAPIView):
         return Response(
             {
                 "task": task_state(task),
-                "attempts": AttemptOut(task.contact_attempts.select_related("created_by"), many=True, context=context).data,
-                "radius": RadiusOut(task.radius_controls.select_related("created_by", "division"), many=True, context=context).data,
+                "attempts": AttemptOut(
+                    task.contact_attempts.select_related("created_by"), many=True, context=context
+                ).data,
+                "radius": RadiusOut(
+                    task.radius_controls.select_related("created_by", "division"), many=True, context=context
+                ).data,
                 "trajectory": TrajectoryOut(
-                    task.trajectory_entries.filter(deleted_at__isnull=True).select_related("created_by", "division"),
-                    many=True, context=context,
+                    task.trajectory_entries.filter(deleted_at__isnull=True).select_related(
+                        "created_by", "division"
+                    ),
+                    many=True,
+                    context=context,
                 ).data,
                 "contacts": ContactOut(contacts, many=True, context=context).data,
-                "tests": TestOut(task.test_results.select_related("created_by"), many=True, context=context).data,
+                "tests": TestOut(
+                    task.test_results.select_related("created_by"), many=True, context=context
+                ).data,
                 "missing": services.missing_for(task),
             }
         )
@@ -364,7 +471,9 @@ class FieldTaskListView(APIView):
 
         rows = field_task_rows(request.user)
         if rows:
-            record_access(request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"])
+            record_access(
+                request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"]
+            )
         unmasked = sees_unmasked(request.user)
         field = serializers.DateTimeField()
         results = [

@@ -55,8 +55,16 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         examples=[
             OpenApiExample(
                 "one red-code lead",
-                value=[{"source": "red_code", "external_id": "HC-1", "id_number": "11010519491231002X", "name": "张三",
-                        "division_code": "460105001001", "reported_at": "2024-05-01T08:30:00+08:00"}],
+                value=[
+                    {
+                        "source": "red_code",
+                        "external_id": "HC-1",
+                        "id_number": "11010519491231002X",
+                        "name": "张三",
+                        "division_code": "460105001001",
+                        "reported_at": "2024-05-01T08:30:00+08:00",
+                    }
+                ],
                 request_only=True,
             )
         ],
@@ -67,10 +75,16 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise ValidationError({"non_field_errors": ["send a JSON list of leads"]})
         if len(rows) > MAX_API_ROWS:
             raise ValidationError(
-                {"non_field_errors": [f"at most {MAX_API_ROWS:,} leads per request, got {len(rows):,}: split the list"]}
+                {
+                    "non_field_errors": [
+                        f"at most {MAX_API_ROWS:,} leads per request, got {len(rows):,}: split the list"
+                    ]
+                }
             )
         result = ingest_rows(rows, channel="api", created_by_id=request.user.pk)
-        return Response(result.as_response(), status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK)
+        return Response(
+            result.as_response(), status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
+        )
 
 
 class BatchViewSet(viewsets.ReadOnlyModelViewSet):

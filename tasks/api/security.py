@@ -47,7 +47,10 @@ class ObtainTokenApi(APIView):
 
     InputSerializer = TokenRequestSerializer
 
-    @extend_schema(request=InputSerializer, responses={200: inline_serializer("Token", {"token": serializers.CharField()})})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -59,10 +62,14 @@ class ObtainTokenApi(APIView):
         if otp_required(user):
             code = data.validated_data.get("otp_token", "")
             if not code:
-                raise ValidationError({"otp_token": [_("Your role needs the code of your authenticator app.")]})
+                raise ValidationError(
+                    {"otp_token": [_("Your role needs the code of your authenticator app.")]}
+                )
             if twofactor.verify_token_for_user(user, code) is None:
                 # A wrong code is a failed login for the lockout.
-                user_login_failed.send(sender=__name__, credentials={"username": username}, request=http_request)
+                user_login_failed.send(
+                    sender=__name__, credentials={"username": username}, request=http_request
+                )
                 if getattr(http_request, "axes_locked_out", False):
                     from ..security import lockout_message
 
@@ -83,7 +90,11 @@ class TaskRevealApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: inline_serializer("Revealed", {field: serializers.CharField() for field in REVEALABLE_FIELDS})},
+        responses={
+            200: inline_serializer(
+                "Revealed", {field: serializers.CharField() for field in REVEALABLE_FIELDS}
+            )
+        },
     )
     def post(self, request, task_id: int):
         task = get_visible_or_404(request.user, TracingTask.objects.select_related("person"), pk=task_id)
@@ -92,7 +103,10 @@ class TaskRevealApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = reveal_personal_fields(
-            request, task=task, reason=data.validated_data["reason"], fields=data.validated_data.get("fields") or REVEALABLE_FIELDS
+            request,
+            task=task,
+            reason=data.validated_data["reason"],
+            fields=data.validated_data.get("fields") or REVEALABLE_FIELDS,
         )
         response = Response(values)
         response["Cache-Control"] = "no-store"

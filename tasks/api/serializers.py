@@ -41,8 +41,16 @@ class TaskLeadSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = [
-            "id", "source", "external_id", "priority", "reason", "division_code", "current_division_code",
-            "reported_at", "received_at", "batch",
+            "id",
+            "source",
+            "external_id",
+            "priority",
+            "reason",
+            "division_code",
+            "current_division_code",
+            "reported_at",
+            "received_at",
+            "batch",
         ]
 
 
@@ -62,9 +70,23 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = TracingTask
         fields = [
-            "id", "status", "priority", "division_code", "division_name", "division_level", "unresolved_reason",
-            "address", "person", "batch", "source_task", "generation", "sources", "leads", "clocks",
-            "created_at", "updated_at",
+            "id",
+            "status",
+            "priority",
+            "division_code",
+            "division_name",
+            "division_level",
+            "unresolved_reason",
+            "address",
+            "person",
+            "batch",
+            "source_task",
+            "generation",
+            "sources",
+            "leads",
+            "clocks",
+            "created_at",
+            "updated_at",
         ]
 
     def get_sources(self, task) -> list[str]:
@@ -72,7 +94,10 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_clocks(self, task) -> dict:
         field = serializers.DateTimeField()
-        return {name: field.to_representation(getattr(task, name)) if getattr(task, name) else None for name in self.CLOCKS}
+        return {
+            name: field.to_representation(getattr(task, name)) if getattr(task, name) else None
+            for name in self.CLOCKS
+        }
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -85,5 +110,14 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = IntakeBatch
         fields = [
-            "id", "started_at", "finished_at", "status", "leads", "new_tasks", "merged", "unresolved", "dispatched", "error",
+            "id",
+            "started_at",
+            "finished_at",
+            "status",
+            "leads",
+            "new_tasks",
+            "merged",
+            "unresolved",
+            "dispatched",
+            "error",
         ]

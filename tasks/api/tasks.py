@@ -20,8 +20,17 @@ from .permissions import capability
 from .serializers import TaskSerializer
 
 TASK_LEAD_FIELDS = (
-    "id", "source", "external_id", "priority", "reason", "division_id", "current_division_id",
-    "reported_at", "received_at", "link__batch", "link__task",
+    "id",
+    "source",
+    "external_id",
+    "priority",
+    "reason",
+    "division_id",
+    "current_division_id",
+    "reported_at",
+    "received_at",
+    "link__batch",
+    "link__task",
 )
 
 
@@ -30,7 +39,11 @@ def task_list_queryset(user):
     return (
         tasks_visible_to(user)
         .select_related("person", "division")
-        .prefetch_related(Prefetch("leads", queryset=Lead.objects.select_related("link").only(*TASK_LEAD_FIELDS).order_by("id")))
+        .prefetch_related(
+            Prefetch(
+                "leads", queryset=Lead.objects.select_related("link").only(*TASK_LEAD_FIELDS).order_by("id")
+            )
+        )
         .order_by("priority", "-created_at", "-id")
     )
 

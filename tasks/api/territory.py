@@ -1,14 +1,13 @@
 """Territory and account endpoints: the division picker, units, and who am I."""
 
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ..models import Division, DutyShift, Level, Unit, User, normalize_code
 from ..selectors import divisions_visible_to, units_visible_to, visible_to

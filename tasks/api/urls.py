@@ -3,9 +3,14 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import fieldwork, intake, tasks, territory
-from . import workflow  # issue 4: dispatch, transfers, escalations, notifications
-from . import security  # issue 9: the token endpoint with the second factor
+from . import (
+    fieldwork,
+    intake,
+    security,  # issue 9: the token endpoint with the second factor
+    tasks,
+    territory,
+    workflow,  # issue 4: dispatch, transfers, escalations, notifications
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.register("divisions", territory.DivisionViewSet, basename="division")
@@ -26,8 +31,16 @@ workflow_urls = [
     path("tasks/<int:task_id>/receive/", workflow.TaskReceiveApi.as_view(), name="task-receive"),
     path("tasks/<int:task_id>/resolve/", workflow.TaskResolveApi.as_view(), name="task-resolve"),
     path("tasks/<int:task_id>/transfer/", workflow.TaskTransferApi.as_view(), name="task-transfer"),
-    path("tasks/<int:task_id>/transfer/accept/", workflow.TaskTransferAcceptApi.as_view(), name="task-transfer-accept"),
-    path("tasks/<int:task_id>/transfer/reject/", workflow.TaskTransferRejectApi.as_view(), name="task-transfer-reject"),
+    path(
+        "tasks/<int:task_id>/transfer/accept/",
+        workflow.TaskTransferAcceptApi.as_view(),
+        name="task-transfer-accept",
+    ),
+    path(
+        "tasks/<int:task_id>/transfer/reject/",
+        workflow.TaskTransferRejectApi.as_view(),
+        name="task-transfer-reject",
+    ),
 ]
 
 # Field work on one task (issue 5), before the router for the same reason.
@@ -37,8 +50,16 @@ fieldwork_urls = [
     path("tasks/<int:task_id>/attempts/", fieldwork.AttemptsView.as_view(), name="task-attempts"),
     path("tasks/<int:task_id>/radius/", fieldwork.RadiusView.as_view(), name="task-radius"),
     path("tasks/<int:task_id>/trajectory/", fieldwork.TrajectoryView.as_view(), name="task-trajectory"),
-    path("tasks/<int:task_id>/trajectory/traced/", fieldwork.TrajectoryTracedView.as_view(), name="task-trajectory-traced"),
-    path("tasks/<int:task_id>/trajectory/<int:entry_id>/", fieldwork.TrajectoryEntryView.as_view(), name="task-trajectory-entry"),
+    path(
+        "tasks/<int:task_id>/trajectory/traced/",
+        fieldwork.TrajectoryTracedView.as_view(),
+        name="task-trajectory-traced",
+    ),
+    path(
+        "tasks/<int:task_id>/trajectory/<int:entry_id>/",
+        fieldwork.TrajectoryEntryView.as_view(),
+        name="task-trajectory-entry",
+    ),
     path("tasks/<int:task_id>/contacts/", fieldwork.ContactsView.as_view(), name="task-contacts"),
     path("tasks/<int:task_id>/tests/", fieldwork.TestsView.as_view(), name="task-tests"),
     path("tasks/<int:task_id>/submit/", fieldwork.SubmitView.as_view(), name="task-submit"),

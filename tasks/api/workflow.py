@@ -56,14 +56,21 @@ def _call(service, **kwargs):
         return service(**kwargs)
     except workflow.IllegalTransition as exc:
         raise Conflict(
-            {"detail": exc.messages[0], "code": "illegal_transition", "from_status": exc.from_status, "to_status": exc.to_status}
+            {
+                "detail": exc.messages[0],
+                "code": "illegal_transition",
+                "from_status": exc.from_status,
+                "to_status": exc.to_status,
+            }
         ) from None
     except workflow.BulkRefused as exc:
         raise BulkRefusedError(exc) from None
     except DjangoPermissionDenied as exc:
         raise exceptions.PermissionDenied(str(exc) or None) from None
     except DjangoValidationError as exc:
-        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}) from None
+        raise exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        ) from None
 
 
 class TaskStateSerializer(serializers.ModelSerializer):
@@ -78,9 +85,25 @@ class TaskStateSerializer(serializers.ModelSerializer):
     class Meta:
         model = TracingTask
         fields = [
-            "id", "status", "priority", "division_code", "unresolved_reason", "team", "subunit", "assignee",
-            "dispatch_due", "dispatched_at", "received_at", "radius_due", "radius_limited_at", "trace_due", "traced_at",
-            "submitted_at", "next_alert_at", "version", "pending_transfer",
+            "id",
+            "status",
+            "priority",
+            "division_code",
+            "unresolved_reason",
+            "team",
+            "subunit",
+            "assignee",
+            "dispatch_due",
+            "dispatched_at",
+            "received_at",
+            "radius_due",
+            "radius_limited_at",
+            "trace_due",
+            "traced_at",
+            "submitted_at",
+            "next_alert_at",
+            "version",
+            "pending_transfer",
         ]
 
     def get_pending_transfer(self, task) -> dict | None:
@@ -111,7 +134,14 @@ class TaskAssignApi(_TaskAction):
         task = self.task(request, task_id)
         data = _valid(self.TaskAssignInput, request)
         assignee, subunit = _assignee_or_subunit(request.user, data)
-        task = _call(workflow.task_assign, task=task, actor=request.user, assignee=assignee, subunit=subunit, reason=data["reason"])
+        task = _call(
+            workflow.task_assign,
+            task=task,
+            actor=request.user,
+            assignee=assignee,
+            subunit=subunit,
+            reason=data["reason"],
+        )
         return _answer(task)
 
 
@@ -122,16 +152,25 @@ class TaskBulkAssignApi(APIView):
         subunit = serializers.IntegerField(required=False)
         reason = serializers.CharField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=TaskBulkAssignInput, summary="Re-assign many selected tasks",
-                   responses={200: {"type": "object", "properties": {"assigned": {"type": "integer"}}}})
+    @extend_schema(
+        request=TaskBulkAssignInput,
+        summary="Re-assign many selected tasks",
+        responses={200: {"type": "object", "properties": {"assigned": {"type": "integer"}}}},
+    )
     def post(self, request):
         if not can(request.user, "task.assign"):
             raise exceptions.PermissionDenied()
         data = _valid(self.TaskBulkAssignInput, request)
         assignee, subunit = _assignee_or_subunit(request.user, data)
         try:
-            count = _call(workflow.task_assign_bulk, task_ids=data["task_ids"], actor=request.user, assignee=assignee,
-                          subunit=subunit, reason=data["reason"])
+            count = _call(
+                workflow.task_assign_bulk,
+                task_ids=data["task_ids"],
+                actor=request.user,
+                assignee=assignee,
+                subunit=subunit,
+                reason=data["reason"],
+            )
         except BulkRefusedError as exc:
             return Response(
                 {"detail": "Invalid input.", "errors": {"task_ids": [exc.message]}, "problems": exc.problems},
@@ -151,11 +190,15 @@ class TaskResolveApi(_TaskAction):
     class TaskResolveInput(serializers.Serializer):
         division_code = serializers.RegexField(r"^\d{12}$")
 
-    @extend_schema(request=TaskResolveInput, responses=TaskStateSerializer, summary="Resolve the village and dispatch")
+    @extend_schema(
+        request=TaskResolveInput, responses=TaskStateSerializer, summary="Resolve the village and dispatch"
+    )
     def post(self, request, task_id: int):
         task = self.task(request, task_id)
         data = _valid(self.TaskResolveInput, request)
-        task = _call(workflow.task_resolve_division, task=task, actor=request.user, division_code=data["division_code"])
+        task = _call(
+            workflow.task_resolve_division, task=task, actor=request.user, division_code=data["division_code"]
+        )
         return _answer(task)
 
 
@@ -164,11 +207,21 @@ class TaskTransferApi(_TaskAction):
         division_code = serializers.RegexField(r"^\d{4,12}$")
         reason = serializers.CharField(max_length=2000)
 
-    @extend_schema(request=TaskTransferInput, responses=TaskStateSerializer, summary="Transfer (转办) to another jurisdiction")
+    @extend_schema(
+        request=TaskTransferInput,
+        responses=TaskStateSerializer,
+        summary="Transfer (转办) to another jurisdiction",
+    )
     def post(self, request, task_id: int):
         task = self.task(request, task_id)
         data = _valid(self.TaskTransferInput, request)
-        _call(workflow.task_transfer, task=task, actor=request.user, division_code=data["division_code"], reason=data["reason"])
+        _call(
+            workflow.task_transfer,
+            task=task,
+            actor=request.user,
+            division_code=data["division_code"],
+            reason=data["reason"],
+        )
         return _answer(task, status.HTTP_201_CREATED)
 
 
@@ -184,7 +237,9 @@ def _task_for_decision(request, task_id: int) -> TracingTask:
 class TaskTransferAcceptApi(APIView):
     @extend_schema(request=None, responses=TaskStateSerializer, summary="Accept a transfer")
     def post(self, request, task_id: int):
-        task = _call(workflow.task_transfer_accept, task=_task_for_decision(request, task_id), actor=request.user)
+        task = _call(
+            workflow.task_transfer_accept, task=_task_for_decision(request, task_id), actor=request.user
+        )
         return _answer(task)
 
 
@@ -192,7 +247,9 @@ class TaskTransferRejectApi(APIView):
     class TaskTransferRejectInput(serializers.Serializer):
         reason = serializers.CharField(max_length=2000)
 
-    @extend_schema(request=TaskTransferRejectInput, responses=TaskStateSerializer, summary="Reject a transfer")
+    @extend_schema(
+        request=TaskTransferRejectInput, responses=TaskStateSerializer, summary="Reject a transfer"
+    )
     def post(self, request, task_id: int):
         task = _task_for_decision(request, task_id)
         data = _valid(self.TaskTransferRejectInput, request)
@@ -211,7 +268,11 @@ def _assignee_or_subunit(user, data) -> tuple[User | None, Unit | None]:
         raise exceptions.ValidationError({"non_field_errors": ["Give either assignee or subunit."]})
     if "assignee" in data:
         # Only people the caller can see may be named; anyone else is "not found" (no probing).
-        assignee = visible_to(user, User.objects.filter(is_superuser=False), path="division__code").filter(pk=data["assignee"]).first()
+        assignee = (
+            visible_to(user, User.objects.filter(is_superuser=False), path="division__code")
+            .filter(pk=data["assignee"])
+            .first()
+        )
         if assignee is None:
             raise exceptions.ValidationError({"assignee": ["No such account in your territory."]})
         return assignee, None
@@ -232,8 +293,18 @@ class EscalationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Escalation
-        fields = ["id", "task", "clock", "level", "due_at", "deadline", "created_at", "division_code",
-                  "division_at_escalation", "task_status"]
+        fields = [
+            "id",
+            "task",
+            "clock",
+            "level",
+            "due_at",
+            "deadline",
+            "created_at",
+            "division_code",
+            "division_at_escalation",
+            "task_status",
+        ]
 
 
 class EscalationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -242,12 +313,16 @@ class EscalationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = EscalationSerializer
     queryset = Escalation.objects.none()  # for the schema; get_queryset() scopes
 
-    @extend_schema(parameters=[
-        OpenApiParameter("clock", str, enum=Clock.values),
-        OpenApiParameter("level", str, enum=AlertLevel.values),
-        OpenApiParameter("task", int),
-        OpenApiParameter("division", str, description="division code prefix (the task's current division)"),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clock", str, enum=Clock.values),
+            OpenApiParameter("level", str, enum=AlertLevel.values),
+            OpenApiParameter("task", int),
+            OpenApiParameter(
+                "division", str, description="division code prefix (the task's current division)"
+            ),
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -284,8 +359,21 @@ class TransferSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Transfer
-        fields = ["id", "task", "status", "from_division_code", "to_division_code", "to_division_name", "from_status",
-                  "reason", "requested_by", "requested_at", "decided_by", "decided_at", "decision_reason"]
+        fields = [
+            "id",
+            "task",
+            "status",
+            "from_division_code",
+            "to_division_code",
+            "to_division_name",
+            "from_status",
+            "reason",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+        ]
 
 
 class TransferViewSet(viewsets.ReadOnlyModelViewSet):
@@ -295,10 +383,12 @@ class TransferViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TransferSerializer
     queryset = Transfer.objects.none()  # for the schema; get_queryset() scopes
 
-    @extend_schema(parameters=[
-        OpenApiParameter("box", str, enum=["incoming", "outgoing"]),
-        OpenApiParameter("status", str, enum=Transfer.Status.values),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("box", str, enum=["incoming", "outgoing"]),
+            OpenApiParameter("status", str, enum=Transfer.Status.values),
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -318,7 +408,9 @@ class TransferViewSet(viewsets.ReadOnlyModelViewSet):
             raise exceptions.ValidationError({"box": ["must be incoming or outgoing"]})
         if value := params.get("status"):
             if value not in Transfer.Status.values:
-                raise exceptions.ValidationError({"status": [f"must be one of {', '.join(Transfer.Status.values)}"]})
+                raise exceptions.ValidationError(
+                    {"status": [f"must be one of {', '.join(Transfer.Status.values)}"]}
+                )
             queryset = queryset.filter(status=value)
         return queryset.order_by("-requested_at", "-id")
 
@@ -353,7 +445,9 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.filter(read_at__isnull=True)
         return queryset.order_by("-created_at", "-id")
 
-    @extend_schema(request=None, responses={200: {"type": "object", "properties": {"unread": {"type": "integer"}}}})
+    @extend_schema(
+        request=None, responses={200: {"type": "object", "properties": {"unread": {"type": "integer"}}}}
+    )
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request):
         return Response({"unread": unread_count(request.user)})
@@ -373,6 +467,14 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 __all__ = [
-    "EscalationViewSet", "NotificationViewSet", "TaskAssignApi", "TaskBulkAssignApi", "TaskReceiveApi",
-    "TaskResolveApi", "TaskTransferAcceptApi", "TaskTransferApi", "TaskTransferRejectApi", "TransferViewSet",
+    "EscalationViewSet",
+    "NotificationViewSet",
+    "TaskAssignApi",
+    "TaskBulkAssignApi",
+    "TaskReceiveApi",
+    "TaskResolveApi",
+    "TaskTransferAcceptApi",
+    "TaskTransferApi",
+    "TaskTransferRejectApi",
+    "TransferViewSet",
 ]

@@ -9,377 +9,958 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IntakeBatch',
+            name="IntakeBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('status', models.CharField(choices=[('running', 'running'), ('finished', 'finished'), ('failed', 'failed')], default='running', max_length=10, verbose_name='status')),
-                ('leads', models.PositiveIntegerField(default=0, verbose_name='leads')),
-                ('new_tasks', models.PositiveIntegerField(default=0, verbose_name='new tasks')),
-                ('merged', models.PositiveIntegerField(default=0, verbose_name='merged into existing tasks')),
-                ('unresolved', models.PositiveIntegerField(default=0, verbose_name='unresolved')),
-                ('dispatched', models.PositiveIntegerField(default=0, verbose_name='dispatched')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="started at"),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "running"), ("finished", "finished"), ("failed", "failed")],
+                        default="running",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("leads", models.PositiveIntegerField(default=0, verbose_name="leads")),
+                ("new_tasks", models.PositiveIntegerField(default=0, verbose_name="new tasks")),
+                ("merged", models.PositiveIntegerField(default=0, verbose_name="merged into existing tasks")),
+                ("unresolved", models.PositiveIntegerField(default=0, verbose_name="unresolved")),
+                ("dispatched", models.PositiveIntegerField(default=0, verbose_name="dispatched")),
+                ("error", models.TextField(blank=True, verbose_name="error")),
             ],
             options={
-                'verbose_name': 'intake batch',
-                'verbose_name_plural': 'intake batches',
-                'ordering': ['-started_at'],
+                "verbose_name": "intake batch",
+                "verbose_name_plural": "intake batches",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('full_name', models.CharField(blank=True, max_length=50, verbose_name='full name')),
-                ('role', models.CharField(blank=True, choices=[('duty_officer', 'duty officer'), ('team_leader', 'team leader'), ('field_staff', 'field staff'), ('cdc_expert', 'CDC expert'), ('commander', 'commander'), ('auditor', 'auditor'), ('admin', 'administrator')], max_length=20, verbose_name='role')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='work phone')),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                ("last_login", models.DateTimeField(blank=True, null=True, verbose_name="last login")),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                ("first_name", models.CharField(blank=True, max_length=150, verbose_name="first name")),
+                ("last_name", models.CharField(blank=True, max_length=150, verbose_name="last name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="date joined"),
+                ),
+                ("full_name", models.CharField(blank=True, max_length=50, verbose_name="full name")),
+                (
+                    "role",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("duty_officer", "duty officer"),
+                            ("team_leader", "team leader"),
+                            ("field_staff", "field staff"),
+                            ("cdc_expert", "CDC expert"),
+                            ("commander", "commander"),
+                            ("auditor", "auditor"),
+                            ("admin", "administrator"),
+                        ],
+                        max_length=20,
+                        verbose_name="role",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="work phone")),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'account',
-                'verbose_name_plural': 'accounts',
+                "verbose_name": "account",
+                "verbose_name_plural": "accounts",
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='ActivationCode',
+            name="ActivationCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activation_codes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activation_codes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'activation code',
-                'verbose_name_plural': 'activation codes',
+                "verbose_name": "activation code",
+                "verbose_name_plural": "activation codes",
             },
         ),
         migrations.CreateModel(
-            name='Division',
+            name="Division",
             fields=[
-                ('code', models.CharField(max_length=12, primary_key=True, serialize=False, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('level', models.CharField(choices=[('province', 'province'), ('city', 'city'), ('county', 'county'), ('township', 'township'), ('village', 'village')], max_length=10, verbose_name='level')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='tasks.division', verbose_name='parent')),
+                (
+                    "code",
+                    models.CharField(max_length=12, primary_key=True, serialize=False, verbose_name="code"),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("province", "province"),
+                            ("city", "city"),
+                            ("county", "county"),
+                            ("township", "township"),
+                            ("village", "village"),
+                        ],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="tasks.division",
+                        verbose_name="parent",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'division',
-                'verbose_name_plural': 'divisions',
-                'ordering': ['code'],
-            },
-        ),
-        migrations.AddField(
-            model_name='user',
-            name='division',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='tasks.division', verbose_name='scope'),
-        ),
-        migrations.CreateModel(
-            name='LeadRejection',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(blank=True, max_length=20)),
-                ('external_id', models.CharField(blank=True, max_length=100)),
-                ('channel', models.CharField(max_length=10)),
-                ('row_index', models.PositiveIntegerField()),
-                ('errors', models.JSONField()),
-                ('row', models.JSONField()),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'verbose_name': 'rejected lead',
-                'verbose_name_plural': 'rejected leads',
-            },
-        ),
-        migrations.CreateModel(
-            name='Person',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('person_key', models.CharField(max_length=80, unique=True)),
-                ('id_number', models.CharField(blank=True, max_length=18, verbose_name='resident ID number')),
-                ('id_number_hash', models.CharField(blank=True, max_length=64)),
-                ('name', models.CharField(blank=True, max_length=50, verbose_name='name')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='phone')),
-                ('phone_hash', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-            ],
-            options={
-                'verbose_name': 'person',
-                'verbose_name_plural': 'persons',
-                'indexes': [models.Index(condition=models.Q(('id_number_hash', ''), _negated=True), fields=['id_number_hash'], name='person_id_hash'), models.Index(condition=models.Q(('phone_hash', ''), _negated=True), fields=['phone_hash'], name='person_phone_hash')],
-            },
-        ),
-        migrations.CreateModel(
-            name='TracingTask',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('new', 'new'), ('dispatched', 'dispatched'), ('received', 'received'), ('radius_limited', 'radius limited'), ('traced', 'trajectory traced'), ('submitted', 'submitted for review'), ('returned', 'returned'), ('approved', 'approved'), ('reported', 'reported'), ('closed', 'closed'), ('transferring', 'transferring'), ('merged', 'merged'), ('cancelled', 'cancelled')], default='new', max_length=20, verbose_name='status')),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, 'P1 close contact of a confirmed case'), (2, 'P2 red code'), (3, 'P3 big-data hit'), (4, 'P4 yellow code'), (5, 'P5 returnee'), (6, 'P6 tip')], verbose_name='priority')),
-                ('unresolved_reason', models.TextField(blank=True, verbose_name='why the village is unresolved')),
-                ('address', models.TextField(blank=True, verbose_name='address')),
-                ('generation', models.PositiveSmallIntegerField(default=0, verbose_name='generation')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('dispatch_due', models.DateTimeField(blank=True, null=True, verbose_name='dispatch due')),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True, verbose_name='dispatched at')),
-                ('received_at', models.DateTimeField(blank=True, null=True, verbose_name='received at')),
-                ('radius_due', models.DateTimeField(blank=True, null=True, verbose_name='radius due')),
-                ('radius_limited_at', models.DateTimeField(blank=True, null=True, verbose_name='radius limited at')),
-                ('trace_due', models.DateTimeField(blank=True, null=True, verbose_name='trace due')),
-                ('traced_at', models.DateTimeField(blank=True, null=True, verbose_name='traced at')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='submitted at')),
-                ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('next_alert_at', models.DateTimeField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assigned_tasks', to=settings.AUTH_USER_MODEL, verbose_name='assignee')),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='tasks.intakebatch', verbose_name='intake batch')),
-                ('division', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='tasks.division', verbose_name='division')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.tracingtask')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='tasks.person', verbose_name='person')),
-                ('source_task', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contact_tasks', to='tasks.tracingtask', verbose_name='found by task')),
-            ],
-            options={
-                'verbose_name': 'tracing task',
-                'verbose_name_plural': 'tracing tasks',
-            },
-        ),
-        migrations.CreateModel(
-            name='TaskTransition',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, choices=[('new', 'new'), ('dispatched', 'dispatched'), ('received', 'received'), ('radius_limited', 'radius limited'), ('traced', 'trajectory traced'), ('submitted', 'submitted for review'), ('returned', 'returned'), ('approved', 'approved'), ('reported', 'reported'), ('closed', 'closed'), ('transferring', 'transferring'), ('merged', 'merged'), ('cancelled', 'cancelled')], max_length=20)),
-                ('to_status', models.CharField(choices=[('new', 'new'), ('dispatched', 'dispatched'), ('received', 'received'), ('radius_limited', 'radius limited'), ('traced', 'trajectory traced'), ('submitted', 'submitted for review'), ('returned', 'returned'), ('approved', 'approved'), ('reported', 'reported'), ('closed', 'closed'), ('transferring', 'transferring'), ('merged', 'merged'), ('cancelled', 'cancelled')], max_length=20)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.TextField(blank=True)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='tasks.tracingtask')),
-            ],
-            options={
-                'ordering': ['at', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Lead',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('big_data', 'big-data comparison'), ('red_code', 'red health code'), ('yellow_code', 'yellow health code'), ('community', 'community check'), ('hotline', 'hotline / public tip'), ('returnee', 'port-of-entry returnee'), ('close_contact', 'close contact'), ('manual', 'manual entry')], max_length=20, verbose_name='source')),
-                ('external_id', models.CharField(blank=True, max_length=100, verbose_name='external id')),
-                ('id_number', models.CharField(blank=True, max_length=18, verbose_name='resident ID number')),
-                ('id_number_hash', models.CharField(blank=True, max_length=64)),
-                ('name', models.CharField(blank=True, max_length=50, verbose_name='name')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='phone')),
-                ('phone_hash', models.CharField(blank=True, max_length=64)),
-                ('address', models.TextField(blank=True, verbose_name='address')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('reported_at', models.DateTimeField(verbose_name='reported at')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received at')),
-                ('payload', models.JSONField(blank=True, default=dict, verbose_name='source fields')),
-                ('priority', models.PositiveSmallIntegerField(verbose_name='priority')),
-                ('person_key', models.CharField(blank=True, max_length=80)),
-                ('channel', models.CharField(default='api', max_length=10, verbose_name='channel')),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='lead_set', to='tasks.intakebatch')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('current_division', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='current location')),
-                ('division', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division')),
-                ('related_task', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contact_leads', to='tasks.tracingtask', verbose_name='related task')),
-                ('task', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='tasks.tracingtask')),
-            ],
-            options={
-                'verbose_name': 'lead',
-                'verbose_name_plural': 'leads',
-            },
-        ),
-        migrations.CreateModel(
-            name='TracingTaskGroupObjectPermission',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_object', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tasks.tracingtask')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.group')),
-                ('permission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission')),
-            ],
-            options={
-                'abstract': False,
-            },
-        ),
-        migrations.CreateModel(
-            name='TracingTaskUserObjectPermission',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_object', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tasks.tracingtask')),
-                ('permission', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='auth.permission')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'abstract': False,
-            },
-        ),
-        migrations.CreateModel(
-            name='Unit',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('duty_desk', 'duty desk'), ('team', 'investigation team'), ('subunit', 'sub-unit')], max_length=10, verbose_name='kind')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('division', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='units', to='tasks.division', verbose_name='division')),
-                ('leader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='led_units', to=settings.AUTH_USER_MODEL, verbose_name='leader')),
-            ],
-            options={
-                'verbose_name': 'unit',
-                'verbose_name_plural': 'units',
+                "verbose_name": "division",
+                "verbose_name_plural": "divisions",
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='tracingtask',
-            name='subunit',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.unit', verbose_name='sub-unit'),
-        ),
-        migrations.AddField(
-            model_name='tracingtask',
-            name='team',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.unit', verbose_name='team'),
+            model_name="user",
+            name="division",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="accounts",
+                to="tasks.division",
+                verbose_name="scope",
+            ),
         ),
         migrations.CreateModel(
-            name='DutyShift',
+            name="LeadRejection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField(verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(verbose_name='ends at')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shifts', to=settings.AUTH_USER_MODEL, verbose_name='officer')),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shifts', to='tasks.unit', verbose_name='duty desk')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=20)),
+                ("external_id", models.CharField(blank=True, max_length=100)),
+                ("channel", models.CharField(max_length=10)),
+                ("row_index", models.PositiveIntegerField()),
+                ("errors", models.JSONField()),
+                ("row", models.JSONField()),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'duty shift',
-                'verbose_name_plural': 'duty shifts',
-                'ordering': ['starts_at'],
+                "verbose_name": "rejected lead",
+                "verbose_name_plural": "rejected leads",
             },
         ),
         migrations.CreateModel(
-            name='UnitMembership',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
-                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tasks.unit')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("person_key", models.CharField(max_length=80, unique=True)),
+                ("id_number", models.CharField(blank=True, max_length=18, verbose_name="resident ID number")),
+                ("id_number_hash", models.CharField(blank=True, max_length=64)),
+                ("name", models.CharField(blank=True, max_length=50, verbose_name="name")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="phone")),
+                ("phone_hash", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+            ],
+            options={
+                "verbose_name": "person",
+                "verbose_name_plural": "persons",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("id_number_hash", ""), _negated=True),
+                        fields=["id_number_hash"],
+                        name="person_id_hash",
+                    ),
+                    models.Index(
+                        condition=models.Q(("phone_hash", ""), _negated=True),
+                        fields=["phone_hash"],
+                        name="person_phone_hash",
+                    ),
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="TracingTask",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "new"),
+                            ("dispatched", "dispatched"),
+                            ("received", "received"),
+                            ("radius_limited", "radius limited"),
+                            ("traced", "trajectory traced"),
+                            ("submitted", "submitted for review"),
+                            ("returned", "returned"),
+                            ("approved", "approved"),
+                            ("reported", "reported"),
+                            ("closed", "closed"),
+                            ("transferring", "transferring"),
+                            ("merged", "merged"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="new",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "P1 close contact of a confirmed case"),
+                            (2, "P2 red code"),
+                            (3, "P3 big-data hit"),
+                            (4, "P4 yellow code"),
+                            (5, "P5 returnee"),
+                            (6, "P6 tip"),
+                        ],
+                        verbose_name="priority",
+                    ),
+                ),
+                (
+                    "unresolved_reason",
+                    models.TextField(blank=True, verbose_name="why the village is unresolved"),
+                ),
+                ("address", models.TextField(blank=True, verbose_name="address")),
+                ("generation", models.PositiveSmallIntegerField(default=0, verbose_name="generation")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                ("dispatch_due", models.DateTimeField(blank=True, null=True, verbose_name="dispatch due")),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True, verbose_name="dispatched at")),
+                ("received_at", models.DateTimeField(blank=True, null=True, verbose_name="received at")),
+                ("radius_due", models.DateTimeField(blank=True, null=True, verbose_name="radius due")),
+                (
+                    "radius_limited_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="radius limited at"),
+                ),
+                ("trace_due", models.DateTimeField(blank=True, null=True, verbose_name="trace due")),
+                ("traced_at", models.DateTimeField(blank=True, null=True, verbose_name="traced at")),
+                ("submitted_at", models.DateTimeField(blank=True, null=True, verbose_name="submitted at")),
+                ("approved_at", models.DateTimeField(blank=True, null=True, verbose_name="approved at")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed at")),
+                ("next_alert_at", models.DateTimeField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assigned_tasks",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="assignee",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tasks",
+                        to="tasks.intakebatch",
+                        verbose_name="intake batch",
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tasks",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.tracingtask",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tasks",
+                        to="tasks.person",
+                        verbose_name="person",
+                    ),
+                ),
+                (
+                    "source_task",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contact_tasks",
+                        to="tasks.tracingtask",
+                        verbose_name="found by task",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "tracing task",
+                "verbose_name_plural": "tracing tasks",
+            },
+        ),
+        migrations.CreateModel(
+            name="TaskTransition",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("new", "new"),
+                            ("dispatched", "dispatched"),
+                            ("received", "received"),
+                            ("radius_limited", "radius limited"),
+                            ("traced", "trajectory traced"),
+                            ("submitted", "submitted for review"),
+                            ("returned", "returned"),
+                            ("approved", "approved"),
+                            ("reported", "reported"),
+                            ("closed", "closed"),
+                            ("transferring", "transferring"),
+                            ("merged", "merged"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("new", "new"),
+                            ("dispatched", "dispatched"),
+                            ("received", "received"),
+                            ("radius_limited", "radius limited"),
+                            ("traced", "trajectory traced"),
+                            ("submitted", "submitted for review"),
+                            ("returned", "returned"),
+                            ("approved", "approved"),
+                            ("reported", "reported"),
+                            ("closed", "closed"),
+                            ("transferring", "transferring"),
+                            ("merged", "merged"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.TextField(blank=True)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="tasks.tracingtask",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["at", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Lead",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("big_data", "big-data comparison"),
+                            ("red_code", "red health code"),
+                            ("yellow_code", "yellow health code"),
+                            ("community", "community check"),
+                            ("hotline", "hotline / public tip"),
+                            ("returnee", "port-of-entry returnee"),
+                            ("close_contact", "close contact"),
+                            ("manual", "manual entry"),
+                        ],
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=100, verbose_name="external id")),
+                ("id_number", models.CharField(blank=True, max_length=18, verbose_name="resident ID number")),
+                ("id_number_hash", models.CharField(blank=True, max_length=64)),
+                ("name", models.CharField(blank=True, max_length=50, verbose_name="name")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="phone")),
+                ("phone_hash", models.CharField(blank=True, max_length=64)),
+                ("address", models.TextField(blank=True, verbose_name="address")),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                ("reported_at", models.DateTimeField(verbose_name="reported at")),
+                (
+                    "received_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="received at"),
+                ),
+                ("payload", models.JSONField(blank=True, default=dict, verbose_name="source fields")),
+                ("priority", models.PositiveSmallIntegerField(verbose_name="priority")),
+                ("person_key", models.CharField(blank=True, max_length=80)),
+                ("channel", models.CharField(default="api", max_length=10, verbose_name="channel")),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lead_set",
+                        to="tasks.intakebatch",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "current_division",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="current location",
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "related_task",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contact_leads",
+                        to="tasks.tracingtask",
+                        verbose_name="related task",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="tasks.tracingtask",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "lead",
+                "verbose_name_plural": "leads",
+            },
+        ),
+        migrations.CreateModel(
+            name="TracingTaskGroupObjectPermission",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_object",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="tasks.tracingtask"),
+                ),
+                ("group", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="auth.group")),
+                (
+                    "permission",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="auth.permission"),
+                ),
+            ],
+            options={
+                "abstract": False,
+            },
+        ),
+        migrations.CreateModel(
+            name="TracingTaskUserObjectPermission",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_object",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="tasks.tracingtask"),
+                ),
+                (
+                    "permission",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="auth.permission"),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+            ],
+            options={
+                "abstract": False,
+            },
+        ),
+        migrations.CreateModel(
+            name="Unit",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("duty_desk", "duty desk"),
+                            ("team", "investigation team"),
+                            ("subunit", "sub-unit"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "division",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="units",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "leader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="led_units",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="leader",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "unit",
+                "verbose_name_plural": "units",
+            },
+        ),
+        migrations.AddField(
+            model_name="tracingtask",
+            name="subunit",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.unit",
+                verbose_name="sub-unit",
+            ),
+        ),
+        migrations.AddField(
+            model_name="tracingtask",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.unit",
+                verbose_name="team",
+            ),
+        ),
+        migrations.CreateModel(
+            name="DutyShift",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(verbose_name="ends at")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shifts",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="officer",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="shifts",
+                        to="tasks.unit",
+                        verbose_name="duty desk",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "duty shift",
+                "verbose_name_plural": "duty shifts",
+                "ordering": ["starts_at"],
+            },
+        ),
+        migrations.CreateModel(
+            name="UnitMembership",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
+                ("unit", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="tasks.unit")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='unit',
-            name='members',
-            field=models.ManyToManyField(related_name='units', through='tasks.UnitMembership', to=settings.AUTH_USER_MODEL, verbose_name='members'),
+            model_name="unit",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="units",
+                through="tasks.UnitMembership",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="members",
+            ),
         ),
         migrations.AddIndex(
-            model_name='division',
-            index=models.Index(fields=['code'], name='division_code_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="division",
+            index=models.Index(
+                fields=["code"], name="division_code_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='division',
-            index=models.Index(fields=['level', 'name'], name='division_level_name'),
+            model_name="division",
+            index=models.Index(fields=["level", "name"], name="division_level_name"),
         ),
         migrations.AddConstraint(
-            model_name='division',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('code__regex', '^\\d{2}$'), ('level', 'province')), models.Q(('code__regex', '^\\d{4}$'), ('level', 'city')), models.Q(('code__regex', '^\\d{6}$'), ('level', 'county')), models.Q(('code__regex', '^\\d{9}$'), ('level', 'township')), models.Q(('code__regex', '^\\d{12}$'), ('level', 'village')), _connector='OR'), name='division_code_length_matches_level'),
+            model_name="division",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("code__regex", "^\\d{2}$"), ("level", "province")),
+                    models.Q(("code__regex", "^\\d{4}$"), ("level", "city")),
+                    models.Q(("code__regex", "^\\d{6}$"), ("level", "county")),
+                    models.Q(("code__regex", "^\\d{9}$"), ("level", "township")),
+                    models.Q(("code__regex", "^\\d{12}$"), ("level", "village")),
+                    _connector="OR",
+                ),
+                name="division_code_length_matches_level",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('is_superuser', True), models.Q(('division__isnull', False), models.Q(('role', ''), _negated=True)), _connector='OR'), name='account_has_role_and_scope'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("is_superuser", True),
+                    models.Q(("division__isnull", False), models.Q(("role", ""), _negated=True)),
+                    _connector="OR",
+                ),
+                name="account_has_role_and_scope",
+            ),
         ),
         migrations.AddIndex(
-            model_name='tasktransition',
-            index=models.Index(fields=['task', 'at'], name='transition_task_at'),
+            model_name="tasktransition",
+            index=models.Index(fields=["task", "at"], name="transition_task_at"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('batch__isnull', True)), fields=['id'], name='lead_pending'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("batch__isnull", True)), fields=["id"], name="lead_pending"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['task'], name='lead_task'),
+            model_name="lead",
+            index=models.Index(fields=["task"], name="lead_task"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['batch'], name='lead_batch'),
+            model_name="lead",
+            index=models.Index(fields=["batch"], name="lead_batch"),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('source', 'external_id'), name='lead_source_external_id_unique'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("source", "external_id"),
+                name="lead_source_external_id_unique",
+            ),
         ),
         migrations.AlterUniqueTogether(
-            name='tracingtaskgroupobjectpermission',
-            unique_together={('group', 'permission', 'content_object')},
+            name="tracingtaskgroupobjectpermission",
+            unique_together={("group", "permission", "content_object")},
         ),
         migrations.AlterUniqueTogether(
-            name='tracingtaskuserobjectpermission',
-            unique_together={('user', 'permission', 'content_object')},
+            name="tracingtaskuserobjectpermission",
+            unique_together={("user", "permission", "content_object")},
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(fields=['division'], name='task_division_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="tracingtask",
+            index=models.Index(
+                fields=["division"], name="task_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(fields=['batch'], name='task_batch'),
+            model_name="tracingtask",
+            index=models.Index(fields=["batch"], name="task_batch"),
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(fields=['status', 'priority'], name='task_status_priority'),
+            model_name="tracingtask",
+            index=models.Index(fields=["status", "priority"], name="task_status_priority"),
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(condition=models.Q(('assignee__isnull', False)), fields=['assignee'], name='task_assignee'),
+            model_name="tracingtask",
+            index=models.Index(
+                condition=models.Q(("assignee__isnull", False)), fields=["assignee"], name="task_assignee"
+            ),
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(condition=models.Q(('next_alert_at__isnull', False)), fields=['next_alert_at'], name='task_next_alert_due'),
+            model_name="tracingtask",
+            index=models.Index(
+                condition=models.Q(("next_alert_at__isnull", False)),
+                fields=["next_alert_at"],
+                name="task_next_alert_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tracingtask',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['new', 'dispatched', 'received', 'radius_limited', 'traced', 'submitted', 'returned', 'transferring'])), fields=('person',), name='one_active_task_per_person'),
+            model_name="tracingtask",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "new",
+                            "dispatched",
+                            "received",
+                            "radius_limited",
+                            "traced",
+                            "submitted",
+                            "returned",
+                            "transferring",
+                        ],
+                    )
+                ),
+                fields=("person",),
+                name="one_active_task_per_person",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dutyshift',
-            index=models.Index(fields=['unit', 'starts_at', 'ends_at'], name='shift_unit_window'),
+            model_name="dutyshift",
+            index=models.Index(fields=["unit", "starts_at", "ends_at"], name="shift_unit_window"),
         ),
         migrations.AddConstraint(
-            model_name='dutyshift',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='shift_ends_after_start'),
+            model_name="dutyshift",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="shift_ends_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='unitmembership',
-            constraint=models.UniqueConstraint(fields=('unit', 'user'), name='unit_membership_unique'),
+            model_name="unitmembership",
+            constraint=models.UniqueConstraint(fields=("unit", "user"), name="unit_membership_unique"),
         ),
         migrations.AddIndex(
-            model_name='unit',
-            index=models.Index(fields=['division'], name='unit_division_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="unit",
+            index=models.Index(
+                fields=["division"], name="unit_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddConstraint(
-            model_name='unit',
-            constraint=models.UniqueConstraint(fields=('division', 'kind'), name='one_unit_of_each_kind_per_division'),
+            model_name="unit",
+            constraint=models.UniqueConstraint(
+                fields=("division", "kind"), name="one_unit_of_each_kind_per_division"
+            ),
         ),
     ]

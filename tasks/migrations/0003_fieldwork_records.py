@@ -7,140 +7,503 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0002_transfers_escalations_notifications'),
+        ("tasks", "0002_transfers_escalations_notifications"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CloseContact',
+            name="CloseContact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.UUIDField(editable=False, unique=True, verbose_name='idempotency key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('name', models.CharField(blank=True, max_length=50, verbose_name='name')),
-                ('id_number', models.CharField(blank=True, max_length=18, verbose_name='resident ID number')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='phone')),
-                ('relation', models.CharField(choices=[('family', 'family / lives together'), ('colleague', 'colleague'), ('friend', 'friend'), ('classmate', 'classmate'), ('same_vehicle', 'same vehicle'), ('same_place', 'same place'), ('medical', 'medical contact'), ('other', 'other')], max_length=20, verbose_name='relation')),
-                ('last_contact_at', models.DateTimeField(verbose_name='last contact')),
-                ('last_contact_place', models.CharField(blank=True, max_length=200, verbose_name='place of last contact')),
-                ('address', models.TextField(blank=True, verbose_name='address')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
-                ('division', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division')),
-                ('lead', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='close_contact', to='tasks.lead', verbose_name='lead')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='close_contacts', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(editable=False, unique=True, verbose_name="idempotency key"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="recorded at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                ("name", models.CharField(blank=True, max_length=50, verbose_name="name")),
+                ("id_number", models.CharField(blank=True, max_length=18, verbose_name="resident ID number")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="phone")),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[
+                            ("family", "family / lives together"),
+                            ("colleague", "colleague"),
+                            ("friend", "friend"),
+                            ("classmate", "classmate"),
+                            ("same_vehicle", "same vehicle"),
+                            ("same_place", "same place"),
+                            ("medical", "medical contact"),
+                            ("other", "other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relation",
+                    ),
+                ),
+                ("last_contact_at", models.DateTimeField(verbose_name="last contact")),
+                (
+                    "last_contact_place",
+                    models.CharField(blank=True, max_length=200, verbose_name="place of last contact"),
+                ),
+                ("address", models.TextField(blank=True, verbose_name="address")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="close_contact",
+                        to="tasks.lead",
+                        verbose_name="lead",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="close_contacts",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'close contact',
-                'verbose_name_plural': 'close contacts',
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['task', 'created_at'], name='close_contact_task')],
+                "verbose_name": "close contact",
+                "verbose_name_plural": "close contacts",
+                "ordering": ["created_at", "id"],
+                "indexes": [models.Index(fields=["task", "created_at"], name="close_contact_task")],
             },
         ),
         migrations.CreateModel(
-            name='ContactAttempt',
+            name="ContactAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.UUIDField(editable=False, unique=True, verbose_name='idempotency key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('method', models.CharField(choices=[('phone', 'phone call'), ('visit', 'home visit')], max_length=10, verbose_name='method')),
-                ('reached', models.BooleanField(verbose_name='person reached')),
-                ('attempted_at', models.DateTimeField(verbose_name='time of the attempt')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contact_attempts', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(editable=False, unique=True, verbose_name="idempotency key"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="recorded at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[("phone", "phone call"), ("visit", "home visit")],
+                        max_length=10,
+                        verbose_name="method",
+                    ),
+                ),
+                ("reached", models.BooleanField(verbose_name="person reached")),
+                ("attempted_at", models.DateTimeField(verbose_name="time of the attempt")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contact_attempts",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'contact attempt',
-                'verbose_name_plural': 'contact attempts',
-                'ordering': ['attempted_at', 'id'],
-                'indexes': [models.Index(fields=['task', 'attempted_at'], name='attempt_task')],
+                "verbose_name": "contact attempt",
+                "verbose_name_plural": "contact attempts",
+                "ordering": ["attempted_at", "id"],
+                "indexes": [models.Index(fields=["task", "attempted_at"], name="attempt_task")],
             },
         ),
         migrations.CreateModel(
-            name='RadiusControl',
+            name="RadiusControl",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.UUIDField(editable=False, unique=True, verbose_name='idempotency key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('address', models.TextField(blank=True, verbose_name='current address')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='longitude')),
-                ('location_accuracy_m', models.PositiveIntegerField(blank=True, null=True, verbose_name='location accuracy (m)')),
-                ('measure', models.CharField(choices=[('home_isolation', 'home isolation'), ('centralised_quarantine', 'centralised quarantine'), ('hospital', 'in hospital'), ('not_reached', 'not reached')], max_length=30, verbose_name='control measure')),
-                ('quarantine_site', models.CharField(blank=True, max_length=200, verbose_name='quarantine site')),
-                ('controlled_at', models.DateTimeField(verbose_name='time')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
-                ('division', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='current division')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='radius_controls', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(editable=False, unique=True, verbose_name="idempotency key"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="recorded at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                ("address", models.TextField(blank=True, verbose_name="current address")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="latitude"
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="longitude"
+                    ),
+                ),
+                (
+                    "location_accuracy_m",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="location accuracy (m)"),
+                ),
+                (
+                    "measure",
+                    models.CharField(
+                        choices=[
+                            ("home_isolation", "home isolation"),
+                            ("centralised_quarantine", "centralised quarantine"),
+                            ("hospital", "in hospital"),
+                            ("not_reached", "not reached"),
+                        ],
+                        max_length=30,
+                        verbose_name="control measure",
+                    ),
+                ),
+                (
+                    "quarantine_site",
+                    models.CharField(blank=True, max_length=200, verbose_name="quarantine site"),
+                ),
+                ("controlled_at", models.DateTimeField(verbose_name="time")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="current division",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="radius_controls",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'radius control',
-                'verbose_name_plural': 'radius controls',
-                'ordering': ['controlled_at', 'id'],
-                'indexes': [models.Index(fields=['task', 'controlled_at'], name='radius_task')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('latitude__isnull', True), ('longitude__isnull', True)), models.Q(('latitude__isnull', False), ('longitude__isnull', False)), _connector='OR'), name='radius_lat_lon_together'), models.CheckConstraint(condition=models.Q(('latitude__isnull', True), models.Q(('latitude__gte', -90), ('latitude__lte', 90), ('longitude__gte', -180), ('longitude__lte', 180)), _connector='OR'), name='radius_lat_lon_range'), models.CheckConstraint(condition=models.Q(models.Q(('measure', 'centralised_quarantine'), _negated=True), models.Q(('quarantine_site', ''), _negated=True), _connector='OR'), name='radius_quarantine_has_site')],
+                "verbose_name": "radius control",
+                "verbose_name_plural": "radius controls",
+                "ordering": ["controlled_at", "id"],
+                "indexes": [models.Index(fields=["task", "controlled_at"], name="radius_task")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("latitude__isnull", True), ("longitude__isnull", True)),
+                            models.Q(("latitude__isnull", False), ("longitude__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="radius_lat_lon_together",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("latitude__isnull", True),
+                            models.Q(
+                                ("latitude__gte", -90),
+                                ("latitude__lte", 90),
+                                ("longitude__gte", -180),
+                                ("longitude__lte", 180),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="radius_lat_lon_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("measure", "centralised_quarantine"), _negated=True),
+                            models.Q(("quarantine_site", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="radius_quarantine_has_site",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TestResult',
+            name="TestResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.UUIDField(editable=False, unique=True, verbose_name='idempotency key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('sampled_at', models.DateTimeField(verbose_name='sample time')),
-                ('test_type', models.CharField(choices=[('nucleic_acid', 'nucleic acid'), ('antigen', 'antigen'), ('antibody', 'antibody')], max_length=20, verbose_name='test type')),
-                ('result', models.CharField(choices=[('positive', 'positive'), ('negative', 'negative'), ('pending', 'pending')], max_length=10, verbose_name='result')),
-                ('lab', models.CharField(blank=True, max_length=200, verbose_name='laboratory')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_results', to='tasks.tracingtask', verbose_name='task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(editable=False, unique=True, verbose_name="idempotency key"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="recorded at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                ("sampled_at", models.DateTimeField(verbose_name="sample time")),
+                (
+                    "test_type",
+                    models.CharField(
+                        choices=[
+                            ("nucleic_acid", "nucleic acid"),
+                            ("antigen", "antigen"),
+                            ("antibody", "antibody"),
+                        ],
+                        max_length=20,
+                        verbose_name="test type",
+                    ),
+                ),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[("positive", "positive"), ("negative", "negative"), ("pending", "pending")],
+                        max_length=10,
+                        verbose_name="result",
+                    ),
+                ),
+                ("lab", models.CharField(blank=True, max_length=200, verbose_name="laboratory")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_results",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'test result',
-                'verbose_name_plural': 'test results',
-                'ordering': ['sampled_at', 'id'],
-                'indexes': [models.Index(fields=['task', 'sampled_at'], name='test_result_task')],
+                "verbose_name": "test result",
+                "verbose_name_plural": "test results",
+                "ordering": ["sampled_at", "id"],
+                "indexes": [models.Index(fields=["task", "sampled_at"], name="test_result_task")],
             },
         ),
         migrations.CreateModel(
-            name='TrajectoryEntry',
+            name="TrajectoryEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.UUIDField(editable=False, unique=True, verbose_name='idempotency key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('started_at', models.DateTimeField(verbose_name='from')),
-                ('ended_at', models.DateTimeField(verbose_name='until')),
-                ('place_name', models.CharField(max_length=200, verbose_name='place')),
-                ('address', models.TextField(blank=True, verbose_name='address')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='longitude')),
-                ('activity', models.TextField(blank=True, verbose_name='activity')),
-                ('transport', models.CharField(choices=[('none', 'none / stayed'), ('walk', 'on foot'), ('bicycle', 'bicycle / e-bike'), ('private_car', 'private car'), ('taxi', 'taxi / ride-hailing'), ('bus', 'bus'), ('metro', 'metro'), ('train', 'train'), ('flight', 'flight'), ('ship', 'ship / ferry'), ('other', 'other')], default='none', max_length=20, verbose_name='means of transport')),
-                ('vehicle_number', models.CharField(blank=True, max_length=50, verbose_name='vehicle / flight / train number')),
-                ('seat', models.CharField(blank=True, max_length=30, verbose_name='seat')),
-                ('companions', models.TextField(blank=True, verbose_name='companions')),
-                ('revision', models.PositiveIntegerField(default=1)),
-                ('last_edit_key', models.UUIDField(blank=True, editable=False, null=True)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True, verbose_name='deleted at')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
-                ('division', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trajectory_entries', to='tasks.tracingtask', verbose_name='task')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(editable=False, unique=True, verbose_name="idempotency key"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="recorded at"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated at"),
+                ),
+                ("started_at", models.DateTimeField(verbose_name="from")),
+                ("ended_at", models.DateTimeField(verbose_name="until")),
+                ("place_name", models.CharField(max_length=200, verbose_name="place")),
+                ("address", models.TextField(blank=True, verbose_name="address")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="latitude"
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="longitude"
+                    ),
+                ),
+                ("activity", models.TextField(blank=True, verbose_name="activity")),
+                (
+                    "transport",
+                    models.CharField(
+                        choices=[
+                            ("none", "none / stayed"),
+                            ("walk", "on foot"),
+                            ("bicycle", "bicycle / e-bike"),
+                            ("private_car", "private car"),
+                            ("taxi", "taxi / ride-hailing"),
+                            ("bus", "bus"),
+                            ("metro", "metro"),
+                            ("train", "train"),
+                            ("flight", "flight"),
+                            ("ship", "ship / ferry"),
+                            ("other", "other"),
+                        ],
+                        default="none",
+                        max_length=20,
+                        verbose_name="means of transport",
+                    ),
+                ),
+                (
+                    "vehicle_number",
+                    models.CharField(
+                        blank=True, max_length=50, verbose_name="vehicle / flight / train number"
+                    ),
+                ),
+                ("seat", models.CharField(blank=True, max_length=30, verbose_name="seat")),
+                ("companions", models.TextField(blank=True, verbose_name="companions")),
+                ("revision", models.PositiveIntegerField(default=1)),
+                ("last_edit_key", models.UUIDField(blank=True, editable=False, null=True)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True, verbose_name="deleted at")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
+                (
+                    "division",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tasks.division",
+                        verbose_name="division",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trajectory_entries",
+                        to="tasks.tracingtask",
+                        verbose_name="task",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'trajectory entry',
-                'verbose_name_plural': 'trajectory entries',
-                'ordering': ['started_at', 'ended_at', 'id'],
-                'indexes': [models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['task', 'started_at'], name='trajectory_task_live')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('latitude__isnull', True), ('longitude__isnull', True)), models.Q(('latitude__isnull', False), ('longitude__isnull', False)), _connector='OR'), name='trajectory_lat_lon_together'), models.CheckConstraint(condition=models.Q(('latitude__isnull', True), models.Q(('latitude__gte', -90), ('latitude__lte', 90), ('longitude__gte', -180), ('longitude__lte', 180)), _connector='OR'), name='trajectory_lat_lon_range'), models.CheckConstraint(condition=models.Q(('ended_at__gte', models.F('started_at'))), name='trajectory_ends_after_start')],
+                "verbose_name": "trajectory entry",
+                "verbose_name_plural": "trajectory entries",
+                "ordering": ["started_at", "ended_at", "id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("deleted_at__isnull", True)),
+                        fields=["task", "started_at"],
+                        name="trajectory_task_live",
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("latitude__isnull", True), ("longitude__isnull", True)),
+                            models.Q(("latitude__isnull", False), ("longitude__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="trajectory_lat_lon_together",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("latitude__isnull", True),
+                            models.Q(
+                                ("latitude__gte", -90),
+                                ("latitude__lte", 90),
+                                ("longitude__gte", -180),
+                                ("longitude__lte", 180),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="trajectory_lat_lon_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("ended_at__gte", models.F("started_at"))),
+                        name="trajectory_ends_after_start",
+                    ),
+                ],
             },
         ),
     ]

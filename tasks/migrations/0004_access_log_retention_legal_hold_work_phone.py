@@ -7,102 +7,154 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('tasks', '0003_fieldwork_records'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("tasks", "0003_fieldwork_records"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccessLog',
+            name="AccessLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='when')),
-                ('username', models.CharField(max_length=150, verbose_name='account')),
-                ('actor_division_code', models.CharField(blank=True, max_length=12)),
-                ('action', models.CharField(choices=[('view', 'viewed'), ('export', 'exported'), ('report', 'included in a report'), ('reveal', 'revealed masked fields')], max_length=10, verbose_name='action')),
-                ('object_type', models.CharField(max_length=30, verbose_name='object type')),
-                ('object_id', models.CharField(max_length=64, verbose_name='object id')),
-                ('person_id', models.BigIntegerField(blank=True, null=True, verbose_name='person id')),
-                ('task_id', models.BigIntegerField(blank=True, null=True, verbose_name='task id')),
-                ('division_code', models.CharField(blank=True, max_length=12, verbose_name='division')),
-                ('fields', models.JSONField(blank=True, default=list, verbose_name='fields')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('user_agent', models.CharField(blank=True, max_length=300, verbose_name='browser')),
-                ('path', models.CharField(blank=True, max_length=300, verbose_name='page')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="when")),
+                ("username", models.CharField(max_length=150, verbose_name="account")),
+                ("actor_division_code", models.CharField(blank=True, max_length=12)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "viewed"),
+                            ("export", "exported"),
+                            ("report", "included in a report"),
+                            ("reveal", "revealed masked fields"),
+                        ],
+                        max_length=10,
+                        verbose_name="action",
+                    ),
+                ),
+                ("object_type", models.CharField(max_length=30, verbose_name="object type")),
+                ("object_id", models.CharField(max_length=64, verbose_name="object id")),
+                ("person_id", models.BigIntegerField(blank=True, null=True, verbose_name="person id")),
+                ("task_id", models.BigIntegerField(blank=True, null=True, verbose_name="task id")),
+                ("division_code", models.CharField(blank=True, max_length=12, verbose_name="division")),
+                ("fields", models.JSONField(blank=True, default=list, verbose_name="fields")),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address")),
+                ("user_agent", models.CharField(blank=True, max_length=300, verbose_name="browser")),
+                ("path", models.CharField(blank=True, max_length=300, verbose_name="page")),
             ],
             options={
-                'verbose_name': 'access log entry',
-                'verbose_name_plural': 'access log',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "access log entry",
+                "verbose_name_plural": "access log",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PurgeRun',
+            name="PurgeRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('cutoff', models.DateTimeField(verbose_name='cut-off')),
-                ('retention_days', models.PositiveIntegerField(verbose_name='retention days')),
-                ('dry_run', models.BooleanField(default=False, verbose_name='dry run')),
-                ('persons', models.PositiveIntegerField(default=0, verbose_name='persons anonymised')),
-                ('leads', models.PositiveIntegerField(default=0, verbose_name='leads anonymised')),
-                ('tasks', models.PositiveIntegerField(default=0, verbose_name='tasks anonymised')),
-                ('log_entries', models.PositiveIntegerField(default=0, verbose_name='change-history entries scrubbed')),
-                ('held', models.PositiveIntegerField(default=0, verbose_name='persons kept by a legal hold')),
-                ('triggered_by', models.CharField(blank=True, max_length=50, verbose_name='triggered by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="started at"),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                ("cutoff", models.DateTimeField(verbose_name="cut-off")),
+                ("retention_days", models.PositiveIntegerField(verbose_name="retention days")),
+                ("dry_run", models.BooleanField(default=False, verbose_name="dry run")),
+                ("persons", models.PositiveIntegerField(default=0, verbose_name="persons anonymised")),
+                ("leads", models.PositiveIntegerField(default=0, verbose_name="leads anonymised")),
+                ("tasks", models.PositiveIntegerField(default=0, verbose_name="tasks anonymised")),
+                (
+                    "log_entries",
+                    models.PositiveIntegerField(default=0, verbose_name="change-history entries scrubbed"),
+                ),
+                ("held", models.PositiveIntegerField(default=0, verbose_name="persons kept by a legal hold")),
+                ("triggered_by", models.CharField(blank=True, max_length=50, verbose_name="triggered by")),
             ],
             options={
-                'verbose_name': 'purge run',
-                'verbose_name_plural': 'purge runs',
-                'ordering': ['-started_at'],
+                "verbose_name": "purge run",
+                "verbose_name_plural": "purge runs",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.AddField(
-            model_name='tracingtask',
-            name='legal_hold',
-            field=models.BooleanField(db_default=False, default=False, verbose_name='legal hold'),
+            model_name="tracingtask",
+            name="legal_hold",
+            field=models.BooleanField(db_default=False, default=False, verbose_name="legal hold"),
         ),
         migrations.AddField(
-            model_name='tracingtask',
-            name='legal_hold_reason',
-            field=models.TextField(blank=True, db_default='', default='', verbose_name='legal hold reason'),
+            model_name="tracingtask",
+            name="legal_hold_reason",
+            field=models.TextField(blank=True, db_default="", default="", verbose_name="legal hold reason"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True), models.Q(('phone', ''), _negated=True)), fields=('phone',), name='one_active_account_per_work_phone', violation_error_message='another active account already has this work phone'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True), models.Q(("phone", ""), _negated=True)),
+                fields=("phone",),
+                name="one_active_account_per_work_phone",
+                violation_error_message="another active account already has this work phone",
+            ),
         ),
         migrations.AddField(
-            model_name='accesslog',
-            name='user',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='who'),
+            model_name="accesslog",
+            name="user",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="who",
+            ),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(condition=models.Q(('person_id__isnull', False)), fields=['person_id', 'at'], name='accesslog_person_at'),
+            model_name="accesslog",
+            index=models.Index(
+                condition=models.Q(("person_id__isnull", False)),
+                fields=["person_id", "at"],
+                name="accesslog_person_at",
+            ),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(condition=models.Q(('task_id__isnull', False)), fields=['task_id', 'at'], name='accesslog_task_at'),
+            model_name="accesslog",
+            index=models.Index(
+                condition=models.Q(("task_id__isnull", False)),
+                fields=["task_id", "at"],
+                name="accesslog_task_at",
+            ),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(fields=['user', 'at'], name='accesslog_user_at'),
+            model_name="accesslog",
+            index=models.Index(fields=["user", "at"], name="accesslog_user_at"),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(fields=['at'], name='accesslog_at'),
+            model_name="accesslog",
+            index=models.Index(fields=["at"], name="accesslog_at"),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(fields=['division_code'], name='accesslog_division_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="accesslog",
+            index=models.Index(
+                fields=["division_code"], name="accesslog_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='accesslog',
-            index=models.Index(fields=['actor_division_code'], name='accesslog_actor_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="accesslog",
+            index=models.Index(
+                fields=["actor_division_code"],
+                name="accesslog_actor_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         # The access log is append-only: no UPDATE, no DELETE, whoever connects (issue 9).
         migrations.RunSQL(

@@ -6,77 +6,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0004_access_log_retention_legal_hold_work_phone'),
+        ("tasks", "0004_access_log_retention_legal_hold_work_phone"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_task',
+            model_name="lead",
+            name="lead_task",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_batch',
+            model_name="lead",
+            name="lead_batch",
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='batch',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='lead_set', to='tasks.intakebatch'),
+            model_name="lead",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="lead_set",
+                to="tasks.intakebatch",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='created_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='current_division',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='current location'),
+            model_name="lead",
+            name="current_division",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.division",
+                verbose_name="current location",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='division',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division'),
+            model_name="lead",
+            name="division",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.division",
+                verbose_name="division",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='related_task',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contact_leads', to='tasks.tracingtask', verbose_name='related task'),
+            model_name="lead",
+            name="related_task",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contact_leads",
+                to="tasks.tracingtask",
+                verbose_name="related task",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='task',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='tasks.tracingtask'),
+            model_name="lead",
+            name="task",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="tasks.tracingtask",
+            ),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='person_key',
+            model_name="person",
+            name="person_key",
             field=models.CharField(max_length=80),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('task__isnull', False)), fields=['task'], name='lead_task'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("task__isnull", False)), fields=["task"], name="lead_task"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('batch__isnull', False)), fields=['batch'], name='lead_batch'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("batch__isnull", False)), fields=["batch"], name="lead_batch"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['division'], name='lead_division_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="lead",
+            index=models.Index(
+                fields=["division"], name="lead_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('related_task__isnull', False)), fields=['related_task'], name='lead_related_task'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("related_task__isnull", False)),
+                fields=["related_task"],
+                name="lead_related_task",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('created_by__isnull', False)), fields=['created_by'], name='lead_created_by'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("created_by__isnull", False)),
+                fields=["created_by"],
+                name="lead_created_by",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('person_key',), name='person_key_unique'),
+            model_name="person",
+            constraint=models.UniqueConstraint(fields=("person_key",), name="person_key_unique"),
         ),
     ]

@@ -6,30 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0005_intake_index_trim'),
+        ("tasks", "0005_intake_index_trim"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tasktransition',
-            name='task',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='tasks.tracingtask'),
+            model_name="tasktransition",
+            name="task",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="transitions",
+                to="tasks.tracingtask",
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='assignee',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assigned_tasks', to=settings.AUTH_USER_MODEL, verbose_name='assignee'),
+            model_name="tracingtask",
+            name="assignee",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="assigned_tasks",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="assignee",
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='batch',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='tasks.intakebatch', verbose_name='intake batch'),
+            model_name="tracingtask",
+            name="batch",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="tasks",
+                to="tasks.intakebatch",
+                verbose_name="intake batch",
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='division',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='tasks.division', verbose_name='division'),
+            model_name="tracingtask",
+            name="division",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="tasks",
+                to="tasks.division",
+                verbose_name="division",
+            ),
         ),
     ]

@@ -6,39 +6,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0006_drop_duplicate_task_indexes'),
+        ("tasks", "0006_drop_duplicate_task_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='escalation',
-            name='division',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division'),
+            model_name="escalation",
+            name="division",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.division",
+                verbose_name="division",
+            ),
         ),
         migrations.AlterField(
-            model_name='escalation',
-            name='task',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='tasks.tracingtask', verbose_name='task'),
+            model_name="escalation",
+            name="task",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="escalations",
+                to="tasks.tracingtask",
+                verbose_name="task",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='escalation',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='tasks.escalation'),
+            model_name="notification",
+            name="escalation",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to="tasks.escalation",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='recipient',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL, verbose_name='recipient'),
+            model_name="notification",
+            name="recipient",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="recipient",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='transfer',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='tasks.transfer'),
+            model_name="notification",
+            name="transfer",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to="tasks.transfer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('transfer__isnull', False)), fields=['transfer'], name='notification_transfer'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("transfer__isnull", False)),
+                fields=["transfer"],
+                name="notification_transfer",
+            ),
         ),
     ]

@@ -4,33 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0007_trim_workflow_indexes'),
+        ("tasks", "0007_trim_workflow_indexes"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='escalation',
-            name='one_escalation_per_task_clock_level',
+            model_name="escalation",
+            name="one_escalation_per_task_clock_level",
         ),
         migrations.AddField(
-            model_name='tracingtask',
-            name='rework_done_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='resubmitted at'),
+            model_name="tracingtask",
+            name="rework_done_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="resubmitted at"),
         ),
         migrations.AddField(
-            model_name='tracingtask',
-            name='rework_due',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='rework due'),
+            model_name="tracingtask",
+            name="rework_due",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="rework due"),
         ),
         migrations.AlterField(
-            model_name='escalation',
-            name='clock',
-            field=models.CharField(choices=[('dispatch', 'dispatch'), ('radius', 'activity radius'), ('trace', 'trajectory'), ('rework', 'rework after return')], max_length=10, verbose_name='clock'),
+            model_name="escalation",
+            name="clock",
+            field=models.CharField(
+                choices=[
+                    ("dispatch", "dispatch"),
+                    ("radius", "activity radius"),
+                    ("trace", "trajectory"),
+                    ("rework", "rework after return"),
+                ],
+                max_length=10,
+                verbose_name="clock",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escalation',
-            constraint=models.UniqueConstraint(fields=('task', 'clock', 'level', 'deadline'), name='one_escalation_per_task_clock_level'),
+            model_name="escalation",
+            constraint=models.UniqueConstraint(
+                fields=("task", "clock", "level", "deadline"), name="one_escalation_per_task_clock_level"
+            ),
         ),
     ]

@@ -20,8 +20,11 @@ from django.db import migrations
 
 
 _PREFIX = "e1:"
-_TABLES = (("tasks_person", ("id_number", "phone")), ("tasks_lead", ("id_number", "phone")),
-           ("tasks_closecontact", ("id_number", "phone")))
+_TABLES = (
+    ("tasks_person", ("id_number", "phone")),
+    ("tasks_lead", ("id_number", "phone")),
+    ("tasks_closecontact", ("id_number", "phone")),
+)
 _ROW_KEYS = ("id_number", "phone")
 _BATCH = 5000
 
@@ -57,8 +60,8 @@ def _decrypter():
     def decrypt(value):
         if not value or not value.startswith(_PREFIX):
             return value
-        blob = base64.urlsafe_b64decode(value[len(_PREFIX) + 9:])
-        return ciphers[value[len(_PREFIX):len(_PREFIX) + 8]].decrypt(blob[:12], blob[12:], None).decode()
+        blob = base64.urlsafe_b64decode(value[len(_PREFIX) + 9 :])
+        return ciphers[value[len(_PREFIX) : len(_PREFIX) + 8]].decrypt(blob[:12], blob[12:], None).decode()
 
     return decrypt
 
@@ -74,13 +77,16 @@ def _convert(schema_editor, transform, *, encrypting):
             after = 0
             while True:
                 cursor.execute(
-                    f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %s AND ({where}) ORDER BY id LIMIT %s", [after, _BATCH]
+                    f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %s AND ({where}) ORDER BY id LIMIT %s",
+                    [after, _BATCH],
                 )
                 rows = cursor.fetchall()
                 if not rows:
                     break
                 after = rows[-1][0]
-                params = [[r[0] for r in rows]] + [[transform(r[1 + i]) for r in rows] for i in range(len(columns))]
+                params = [[r[0] for r in rows]] + [
+                    [transform(r[1 + i]) for r in rows] for i in range(len(columns))
+                ]
                 cursor.execute(
                     f"UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS u(id, {', '.join(columns)}) WHERE t.id = u.id",
                     params,
@@ -105,7 +111,9 @@ def _convert(schema_editor, transform, *, encrypting):
                 for key in _ROW_KEYS:
                     value = new.get(key)
                     if value not in (None, ""):
-                        new[key] = transform(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                        new[key] = transform(
+                            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                        )
                 if new != row:
                     ids.append(pk)
                     new_rows.append(json.dumps(new, ensure_ascii=False))
@@ -125,41 +133,46 @@ def decrypt_existing(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0008_rework_clock'),
+        ("tasks", "0008_rework_clock"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='closecontact',
-            name='id_number',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=18, verbose_name='resident ID number'),
+            model_name="closecontact",
+            name="id_number",
+            field=tasks.crypto.EncryptedCharField(
+                blank=True, max_length=18, verbose_name="resident ID number"
+            ),
         ),
         migrations.AlterField(
-            model_name='closecontact',
-            name='phone',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name='phone'),
+            model_name="closecontact",
+            name="phone",
+            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name="phone"),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='id_number',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=18, verbose_name='resident ID number'),
+            model_name="lead",
+            name="id_number",
+            field=tasks.crypto.EncryptedCharField(
+                blank=True, max_length=18, verbose_name="resident ID number"
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='phone',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name='phone'),
+            model_name="lead",
+            name="phone",
+            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name="phone"),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='id_number',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=18, verbose_name='resident ID number'),
+            model_name="person",
+            name="id_number",
+            field=tasks.crypto.EncryptedCharField(
+                blank=True, max_length=18, verbose_name="resident ID number"
+            ),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='phone',
-            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name='phone'),
+            model_name="person",
+            name="phone",
+            field=tasks.crypto.EncryptedCharField(blank=True, max_length=20, verbose_name="phone"),
         ),
         migrations.RunPython(encrypt_existing, decrypt_existing),
     ]

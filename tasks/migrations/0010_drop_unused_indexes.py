@@ -5,24 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0009_encrypt_identity_fields'),
+        ("tasks", "0009_encrypt_identity_fields"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='division',
-            name='division_code_prefix',
+            model_name="division",
+            name="division_code_prefix",
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.tracingtask'),
+            model_name="tracingtask",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.tracingtask",
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='team',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.unit', verbose_name='team'),
+            model_name="tracingtask",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.unit",
+                verbose_name="team",
+            ),
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0010_drop_unused_indexes'),
+        ("tasks", "0010_drop_unused_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='purgerun',
-            name='field_records',
-            field=models.PositiveIntegerField(default=0, verbose_name='field records anonymised'),
+            model_name="purgerun",
+            name="field_records",
+            field=models.PositiveIntegerField(default=0, verbose_name="field records anonymised"),
         ),
         migrations.AddField(
-            model_name='purgerun',
-            name='rejections',
-            field=models.PositiveIntegerField(default=0, verbose_name='rejected intake rows deleted'),
+            model_name="purgerun",
+            name="rejections",
+            field=models.PositiveIntegerField(default=0, verbose_name="rejected intake rows deleted"),
         ),
         migrations.AddField(
-            model_name='purgerun',
-            name='report_versions',
-            field=models.PositiveIntegerField(default=0, verbose_name='report versions anonymised'),
+            model_name="purgerun",
+            name="report_versions",
+            field=models.PositiveIntegerField(default=0, verbose_name="report versions anonymised"),
         ),
     ]

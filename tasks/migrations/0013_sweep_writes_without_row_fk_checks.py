@@ -6,35 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0012_bulk_write_path_without_row_fk_checks'),
+        ("tasks", "0012_bulk_write_path_without_row_fk_checks"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='escalation',
-            name='division',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.division', verbose_name='division'),
+            model_name="escalation",
+            name="division",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.division",
+                verbose_name="division",
+            ),
         ),
         migrations.AlterField(
-            model_name='escalation',
-            name='task',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='tasks.tracingtask', verbose_name='task'),
+            model_name="escalation",
+            name="task",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="escalations",
+                to="tasks.tracingtask",
+                verbose_name="task",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='escalation',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='tasks.escalation'),
+            model_name="notification",
+            name="escalation",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to="tasks.escalation",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='recipient',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL, verbose_name='recipient'),
+            model_name="notification",
+            name="recipient",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="recipient",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='task',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='tasks.tracingtask', verbose_name='task'),
+            model_name="notification",
+            name="task",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to="tasks.tracingtask",
+                verbose_name="task",
+            ),
         ),
     ]

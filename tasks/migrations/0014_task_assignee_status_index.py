@@ -4,18 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0013_sweep_writes_without_row_fk_checks'),
+        ("tasks", "0013_sweep_writes_without_row_fk_checks"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='tracingtask',
-            name='task_assignee',
+            model_name="tracingtask",
+            name="task_assignee",
         ),
         migrations.AddIndex(
-            model_name='tracingtask',
-            index=models.Index(condition=models.Q(('assignee__isnull', False)), fields=['assignee', 'status'], name='task_assignee_status'),
+            model_name="tracingtask",
+            index=models.Index(
+                condition=models.Q(("assignee__isnull", False)),
+                fields=["assignee", "status"],
+                name="task_assignee_status",
+            ),
         ),
     ]

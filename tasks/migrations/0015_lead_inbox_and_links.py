@@ -36,7 +36,6 @@ DROP FUNCTION IF EXISTS tasks_lead_pending();
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("tasks", "0014_task_assignee_status_index"),
     ]
@@ -45,9 +44,37 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="LeadLink",
             fields=[
-                ("lead", models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name="link", serialize=False, to="tasks.lead")),
-                ("batch", models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="lead_links", to="tasks.intakebatch")),
-                ("task", models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name="lead_links", to="tasks.tracingtask")),
+                (
+                    "lead",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="link",
+                        serialize=False,
+                        to="tasks.lead",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lead_links",
+                        to="tasks.intakebatch",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lead_links",
+                        to="tasks.tracingtask",
+                    ),
+                ),
             ],
             options={
                 "verbose_name": "lead link",
@@ -57,7 +84,17 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="PendingLead",
             fields=[
-                ("lead", models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name="pending", serialize=False, to="tasks.lead")),
+                (
+                    "lead",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="pending",
+                        serialize=False,
+                        to="tasks.lead",
+                    ),
+                ),
             ],
             options={
                 "verbose_name": "pending lead",
@@ -73,7 +110,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="tracingtask",
             name="leads",
-            field=models.ManyToManyField(blank=True, related_name="+", through="tasks.LeadLink", to="tasks.lead"),
+            field=models.ManyToManyField(
+                blank=True, related_name="+", through="tasks.LeadLink", to="tasks.lead"
+            ),
         ),
         migrations.RunSQL(PENDING_TRIGGER, DROP_PENDING_TRIGGER),
     ]

@@ -6,29 +6,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0015_lead_inbox_and_links'),
+        ("tasks", "0015_lead_inbox_and_links"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tasktransition',
-            name='actor',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="tasktransition",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tasks.tracingtask'),
+            model_name="tracingtask",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tasks.tracingtask",
+            ),
         ),
         migrations.AlterField(
-            model_name='tracingtask',
-            name='source_task',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contact_tasks', to='tasks.tracingtask', verbose_name='found by task'),
+            model_name="tracingtask",
+            name="source_task",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contact_tasks",
+                to="tasks.tracingtask",
+                verbose_name="found by task",
+            ),
         ),
         migrations.AddIndex(
-            model_name='tasktransition',
-            index=models.Index(condition=models.Q(('actor__isnull', False)), fields=['actor'], name='transition_actor'),
+            model_name="tasktransition",
+            index=models.Index(
+                condition=models.Q(("actor__isnull", False)), fields=["actor"], name="transition_actor"
+            ),
         ),
     ]

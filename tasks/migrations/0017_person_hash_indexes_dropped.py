@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0016_batch_writes_without_null_fk_checks'),
+        ("tasks", "0016_batch_writes_without_null_fk_checks"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='person',
-            name='person_id_hash',
+            model_name="person",
+            name="person_id_hash",
         ),
         migrations.RemoveIndex(
-            model_name='person',
-            name='person_phone_hash',
+            model_name="person",
+            name="person_phone_hash",
         ),
     ]

@@ -6,19 +6,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0017_person_hash_indexes_dropped'),
+        ("tasks", "0017_person_hash_indexes_dropped"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='leadlink',
-            name='task',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='lead_links', to='tasks.tracingtask'),
+            model_name="leadlink",
+            name="task",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="lead_links",
+                to="tasks.tracingtask",
+            ),
         ),
         migrations.AddIndex(
-            model_name='leadlink',
-            index=django.contrib.postgres.indexes.HashIndex(fields=['task'], name='leadlink_task'),
+            model_name="leadlink",
+            index=django.contrib.postgres.indexes.HashIndex(fields=["task"], name="leadlink_task"),
         ),
     ]

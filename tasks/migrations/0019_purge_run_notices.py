@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tasks', '0018_leadlink_task_hash_index'),
+        ("tasks", "0018_leadlink_task_hash_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='purgerun',
-            name='notices',
-            field=models.PositiveIntegerField(db_default=0, default=0, verbose_name='notices and feedback anonymised'),
+            model_name="purgerun",
+            name="notices",
+            field=models.PositiveIntegerField(
+                db_default=0, default=0, verbose_name="notices and feedback anonymised"
+            ),
         ),
     ]

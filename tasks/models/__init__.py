@@ -7,6 +7,7 @@ from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
 from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
 from .intake import IntakeBatch, Lead, LeadLink, LeadRejection, PendingLead, Person, Source
+from .retention import PurgeRun
 from .territory import Division, Level, normalize_code
 from .tracing import (
     ACTIVE_STATUSES,
@@ -17,7 +18,6 @@ from .tracing import (
     TracingTaskGroupObjectPermission,
     TracingTaskUserObjectPermission,
 )
-from .retention import PurgeRun
 from .units import DutyShift, Unit, UnitMembership
 from .workflow import AlertLevel, Clock, Escalation, Notification, NotificationDelivery, Transfer
 

@@ -50,12 +50,24 @@ class AccessLog(models.Model):
         ordering = ["-at", "-id"]
         indexes = [
             # Audit search: a person's history, a task's history, an account's history, the newest first.
-            models.Index(fields=["person_id", "at"], name="accesslog_person_at", condition=models.Q(person_id__isnull=False)),
-            models.Index(fields=["task_id", "at"], name="accesslog_task_at", condition=models.Q(task_id__isnull=False)),
+            models.Index(
+                fields=["person_id", "at"],
+                name="accesslog_person_at",
+                condition=models.Q(person_id__isnull=False),
+            ),
+            models.Index(
+                fields=["task_id", "at"], name="accesslog_task_at", condition=models.Q(task_id__isnull=False)
+            ),
             models.Index(fields=["user", "at"], name="accesslog_user_at"),
             models.Index(fields=["at"], name="accesslog_at"),
-            models.Index(fields=["division_code"], name="accesslog_division_prefix", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["actor_division_code"], name="accesslog_actor_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(
+                fields=["division_code"], name="accesslog_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["actor_division_code"],
+                name="accesslog_actor_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,7 +35,8 @@ class User(AbstractUser):
         constraints = [
             # Only a superuser (the deployment's own operator) may exist without a territorial scope.
             models.CheckConstraint(
-                condition=models.Q(is_superuser=True) | (models.Q(division__isnull=False) & ~models.Q(role="")),
+                condition=models.Q(is_superuser=True)
+                | (models.Q(division__isnull=False) & ~models.Q(role="")),
                 name="account_has_role_and_scope",
             ),
             # One person, one account (issue 9): two active accounts never share a work phone.

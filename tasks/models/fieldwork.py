@@ -32,11 +32,13 @@ class FieldRecord(models.Model):
 def _coordinates_constraints(prefix: str) -> list[models.BaseConstraint]:
     return [
         models.CheckConstraint(
-            condition=Q(latitude__isnull=True, longitude__isnull=True) | Q(latitude__isnull=False, longitude__isnull=False),
+            condition=Q(latitude__isnull=True, longitude__isnull=True)
+            | Q(latitude__isnull=False, longitude__isnull=False),
             name=f"{prefix}_lat_lon_together",
         ),
         models.CheckConstraint(
-            condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+            condition=Q(latitude__isnull=True)
+            | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
             name=f"{prefix}_lat_lon_range",
         ),
     ]
@@ -47,7 +49,9 @@ class ContactAttempt(FieldRecord):
         PHONE = "phone", _("phone call")
         VISIT = "visit", _("home visit")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="contact_attempts")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="contact_attempts"
+    )
     method = models.CharField(_("method"), max_length=10, choices=Method.choices)
     reached = models.BooleanField(_("person reached"))
     attempted_at = models.DateTimeField(_("time of the attempt"))
@@ -69,7 +73,9 @@ class RadiusControl(FieldRecord):
         HOSPITAL = "hospital", _("in hospital")
         NOT_REACHED = "not_reached", _("not reached")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="radius_controls")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="radius_controls"
+    )
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("current division"), on_delete=models.PROTECT, related_name="+"
     )
@@ -90,7 +96,8 @@ class RadiusControl(FieldRecord):
         constraints = [
             *_coordinates_constraints("radius"),
             models.CheckConstraint(
-                condition=~Q(measure="centralised_quarantine") | ~Q(quarantine_site=""), name="radius_quarantine_has_site"
+                condition=~Q(measure="centralised_quarantine") | ~Q(quarantine_site=""),
+                name="radius_quarantine_has_site",
             ),
         ]
 
@@ -116,18 +123,30 @@ class TrajectoryEntry(FieldRecord):
         SHIP = "ship", _("ship / ferry")
         OTHER = "other", _("other")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="trajectory_entries")
+    task = models.ForeignKey(
+        "tasks.TracingTask",
+        verbose_name=_("task"),
+        on_delete=models.CASCADE,
+        related_name="trajectory_entries",
+    )
     started_at = models.DateTimeField(_("from"))
     ended_at = models.DateTimeField(_("until"))
     place_name = models.CharField(_("place"), max_length=200)
     address = models.TextField(_("address"), blank=True)
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "tasks.Division",
+        verbose_name=_("division"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     activity = models.TextField(_("activity"), blank=True)
-    transport = models.CharField(_("means of transport"), max_length=20, choices=Transport.choices, default=Transport.NONE)
+    transport = models.CharField(
+        _("means of transport"), max_length=20, choices=Transport.choices, default=Transport.NONE
+    )
     vehicle_number = models.CharField(_("vehicle / flight / train number"), max_length=50, blank=True)
     seat = models.CharField(_("seat"), max_length=30, blank=True)
     companions = models.TextField(_("companions"), blank=True)
@@ -146,11 +165,17 @@ class TrajectoryEntry(FieldRecord):
         ordering = ["started_at", "ended_at", "id"]
         indexes = [
             # The timeline of a task: live entries only.
-            models.Index(fields=["task", "started_at"], name="trajectory_task_live", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["task", "started_at"],
+                name="trajectory_task_live",
+                condition=Q(deleted_at__isnull=True),
+            ),
         ]
         constraints = [
             *_coordinates_constraints("trajectory"),
-            models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="trajectory_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(ended_at__gte=models.F("started_at")), name="trajectory_ends_after_start"
+            ),
         ]
 
 
@@ -168,17 +193,26 @@ class CloseContact(FieldRecord):
         MEDICAL = "medical", _("medical contact")
         OTHER = "other", _("other")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="close_contacts")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="close_contacts"
+    )
     name = models.CharField(_("name"), max_length=50, blank=True)
     id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
     last_contact_at = models.DateTimeField(_("last contact"))
     last_contact_place = models.CharField(_("place of last contact"), max_length=200, blank=True)
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+")
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+"
+    )
     address = models.TextField(_("address"), blank=True)
     lead = models.OneToOneField(
-        "tasks.Lead", verbose_name=_("lead"), null=True, blank=True, on_delete=models.PROTECT, related_name="close_contact"
+        "tasks.Lead",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="close_contact",
     )
 
     class Meta:
@@ -201,7 +235,9 @@ class TestResult(FieldRecord):
 
     __test__ = False  # not a pytest class
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="test_results")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="test_results"
+    )
     sampled_at = models.DateTimeField(_("sample time"))
     test_type = models.CharField(_("test type"), max_length=20, choices=Type.choices)
     result = models.CharField(_("result"), max_length=10, choices=Result.choices)

@@ -100,20 +100,37 @@ class Lead(models.Model):
     # and the intake's set SQL (joins to existing rows) keep them consistent; Django still applies
     # on_delete; `manage.py check_integrity` (tasks/integrity.py) verifies them.
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        db_index=False, db_constraint=False,
+        "tasks.Division",
+        verbose_name=_("division"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     address = models.TextField(_("address"), blank=True)
     # "Follow the person": where the person is now, when the source knows it; overrides the household.
     current_division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("current location"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        db_index=False, db_constraint=False,
+        "tasks.Division",
+        verbose_name=_("current location"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     reason = models.TextField(_("reason"), blank=True)
     reported_at = models.DateTimeField(_("reported at"))
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     related_task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("related task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_leads",
+        "tasks.TracingTask",
+        verbose_name=_("related task"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contact_leads",
         db_index=False,
     )
     payload = models.JSONField(_("source fields"), default=dict, blank=True)
@@ -121,7 +138,12 @@ class Lead(models.Model):
     person_key = models.CharField(max_length=80, blank=True)
     channel = models.CharField(_("channel"), max_length=10, default="api")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -130,7 +152,9 @@ class Lead(models.Model):
         constraints = [
             # A resend of the same row (after a timeout) is a duplicate, not a second lead.
             models.UniqueConstraint(
-                fields=["source", "external_id"], condition=~models.Q(external_id=""), name="lead_source_external_id_unique"
+                fields=["source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="lead_source_external_id_unique",
             ),
         ]
         # Every index here is paid for by each lead inserted (COPY of 1,000,000 rows), so foreign keys get
@@ -139,9 +163,15 @@ class Lead(models.Model):
             # Scoped lead lists: division code LIKE 'prefix%'.
             models.Index(fields=["division"], name="lead_division_prefix", opclasses=["varchar_pattern_ops"]),
             # The close-contact leads a task found; PROTECT checks when a task is deleted.
-            models.Index(fields=["related_task"], name="lead_related_task", condition=models.Q(related_task__isnull=False)),
+            models.Index(
+                fields=["related_task"],
+                name="lead_related_task",
+                condition=models.Q(related_task__isnull=False),
+            ),
             # SET_NULL when an account is deleted.
-            models.Index(fields=["created_by"], name="lead_created_by", condition=models.Q(created_by__isnull=False)),
+            models.Index(
+                fields=["created_by"], name="lead_created_by", condition=models.Q(created_by__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +214,9 @@ class PendingLead(models.Model):
     is claimed once, by one batch) and writes their LeadLink in the same transaction. Narrow on
     purpose: a claim reads only pending leads, whatever the number of leads ever received."""
 
-    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="pending", db_constraint=False)
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="pending", db_constraint=False
+    )
 
     class Meta:
         verbose_name = _("pending lead")
@@ -195,13 +227,24 @@ class LeadLink(models.Model):
     """A consumed lead: the batch that took it and the task it went to (new, or an open one it was
     merged into). Written once per lead by the batch, in sets; never updated."""
 
-    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="link", db_constraint=False)
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="link", db_constraint=False
+    )
     # Null only for a lead attached to a task outside a batch (by hand: data repair, fixtures).
     batch = models.ForeignKey(
-        IntakeBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="lead_links", db_constraint=False
+        IntakeBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lead_links",
+        db_constraint=False,
     )
     task = models.ForeignKey(
-        "tasks.TracingTask", on_delete=models.PROTECT, related_name="lead_links", db_constraint=False, db_index=False
+        "tasks.TracingTask",
+        on_delete=models.PROTECT,
+        related_name="lead_links",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -225,7 +268,9 @@ class LeadRejection(models.Model):
     errors = models.JSONField()
     row = models.JSONField()
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("rejected lead")

@@ -56,7 +56,11 @@ class TracingTask(models.Model):
     # one row at a time; the intake's SQL joins them to existing rows, Django applies on_delete, and
     # `manage.py check_integrity` (tasks/integrity.py) verifies them. See Lead for the same trade-off.
     person = models.ForeignKey(
-        "tasks.Person", verbose_name=_("person"), on_delete=models.PROTECT, related_name="tasks", db_constraint=False
+        "tasks.Person",
+        verbose_name=_("person"),
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_constraint=False,
     )
     status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.NEW)
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
@@ -64,39 +68,76 @@ class TracingTask(models.Model):
     # db_index=False on division, batch and assignee: the named indexes below serve them (task_division_prefix,
     # task_batch, task_assignee_status); a duplicate index costs every write of this hot table (dispatch, sweep).
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="tasks", db_index=False,
+        "tasks.Division",
+        verbose_name=_("division"),
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_index=False,
         db_constraint=False,
     )
     unresolved_reason = models.TextField(_("why the village is unresolved"), blank=True)
     address = models.TextField(_("address"), blank=True)
     batch = models.ForeignKey(
-        "tasks.IntakeBatch", verbose_name=_("intake batch"), on_delete=models.PROTECT, related_name="tasks", db_index=False,
+        "tasks.IntakeBatch",
+        verbose_name=_("intake batch"),
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_index=False,
         db_constraint=False,
     )
     # Partial index task_source_task below (most tasks have none): not the automatic full one.
     # No database constraint on source_task and merged_into either: PostgreSQL queues a deferred check
     # per inserted row even when the value is NULL, as it is for nearly every task of a batch.
     source_task = models.ForeignKey(
-        "self", verbose_name=_("found by task"), null=True, blank=True, on_delete=models.PROTECT, related_name="contact_tasks",
-        db_index=False, db_constraint=False,
+        "self",
+        verbose_name=_("found by task"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contact_tasks",
+        db_index=False,
+        db_constraint=False,
     )
     generation = models.PositiveSmallIntegerField(_("generation"), default=0)
     # No index: never looked up by these; every index costs each bulk insert and dispatch update.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     team = models.ForeignKey(
-        "tasks.Unit", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        "tasks.Unit",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     subunit = models.ForeignKey(
-        "tasks.Unit", verbose_name=_("sub-unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "tasks.Unit",
+        verbose_name=_("sub-unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         db_constraint=False,
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="assigned_tasks", db_index=False, db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_tasks",
+        db_index=False,
+        db_constraint=False,
     )
 
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -136,7 +177,9 @@ class TracingTask(models.Model):
         verbose_name_plural = _("tracing tasks")
         constraints = [
             models.UniqueConstraint(
-                fields=["person"], condition=models.Q(status__in=ACTIVE_STATUSES), name="one_active_task_per_person"
+                fields=["person"],
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+                name="one_active_task_per_person",
             ),
         ]
         indexes = [
@@ -145,11 +188,21 @@ class TracingTask(models.Model):
             models.Index(fields=["status", "priority"], name="task_status_priority"),
             # A member's tasks, and their open load counted from the index alone (dispatch's least-load
             # choice counts every member's open tasks: without status here, one heap visit per task).
-            models.Index(fields=["assignee", "status"], name="task_assignee_status", condition=models.Q(assignee__isnull=False)),
+            models.Index(
+                fields=["assignee", "status"],
+                name="task_assignee_status",
+                condition=models.Q(assignee__isnull=False),
+            ),
             # The contact tasks a task found (chain graph, PROTECT on delete).
-            models.Index(fields=["source_task"], name="task_source_task", condition=models.Q(source_task__isnull=False)),
+            models.Index(
+                fields=["source_task"], name="task_source_task", condition=models.Q(source_task__isnull=False)
+            ),
             # sweep_deadlines: only tasks with a running clock are in this index.
-            models.Index(fields=["next_alert_at"], name="task_next_alert_due", condition=models.Q(next_alert_at__isnull=False)),
+            models.Index(
+                fields=["next_alert_at"],
+                name="task_next_alert_due",
+                condition=models.Q(next_alert_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -174,7 +227,12 @@ class TaskTransition(models.Model):
     # deferred check is queued per row, NULL or not) and a partial index (PROTECT's look-up when an
     # account is deleted) that those rows stay out of.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     at = models.DateTimeField(default=timezone.now)

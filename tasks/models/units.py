@@ -12,10 +12,17 @@ class Unit(models.Model):
         SUBUNIT = "subunit", _("sub-unit")  # one per village
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    division = models.ForeignKey("tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="units")
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="units"
+    )
     name = models.CharField(_("name"), max_length=120)
     leader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("leader"), null=True, blank=True, on_delete=models.SET_NULL, related_name="led_units"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("leader"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_units",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("members"), through="UnitMembership", related_name="units"
@@ -27,7 +34,9 @@ class Unit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["division", "kind"], name="one_unit_of_each_kind_per_division"),
         ]
-        indexes = [models.Index(fields=["division"], name="unit_division_prefix", opclasses=["varchar_pattern_ops"])]
+        indexes = [
+            models.Index(fields=["division"], name="unit_division_prefix", opclasses=["varchar_pattern_ops"])
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -45,8 +54,12 @@ class UnitMembership(models.Model):
 class DutyShift(models.Model):
     """The on-duty roster of a duty desk: who answers for the desk's queue in a time window."""
 
-    unit = models.ForeignKey(Unit, verbose_name=_("duty desk"), on_delete=models.CASCADE, related_name="shifts")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.CASCADE, related_name="shifts")
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("duty desk"), on_delete=models.CASCADE, related_name="shifts"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("officer"), on_delete=models.CASCADE, related_name="shifts"
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
 
@@ -55,6 +68,8 @@ class DutyShift(models.Model):
         verbose_name_plural = _("duty shifts")
         ordering = ["starts_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
+            ),
         ]
         indexes = [models.Index(fields=["unit", "starts_at", "ends_at"], name="shift_unit_window")]

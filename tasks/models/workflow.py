@@ -35,12 +35,16 @@ class Transfer(models.Model):
         ACCEPTED = "accepted", _("accepted")
         REJECTED = "rejected", _("rejected")
 
-    task = models.ForeignKey("tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="transfers")
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="transfers"
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     from_division = models.ForeignKey(
         "tasks.Division", verbose_name=_("from"), on_delete=models.PROTECT, related_name="+"
     )
-    to_division = models.ForeignKey("tasks.Division", verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    to_division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("to"), on_delete=models.PROTECT, related_name="+"
+    )
     # The task's status when the transfer was requested: a rejection returns the task to it.
     from_status = models.CharField(_("status before"), max_length=20)
     reason = models.TextField(_("reason"))
@@ -49,7 +53,12 @@ class Transfer(models.Model):
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("decision reason"), blank=True)
@@ -60,15 +69,20 @@ class Transfer(models.Model):
         ordering = ["-requested_at", "-id"]
         constraints = [
             # Never two open transfers of one task: the task is in exactly one place or in one transfer.
-            models.UniqueConstraint(fields=["task"], condition=models.Q(status="pending"), name="one_pending_transfer_per_task"),
+            models.UniqueConstraint(
+                fields=["task"], condition=models.Q(status="pending"), name="one_pending_transfer_per_task"
+            ),
             models.CheckConstraint(
-                condition=models.Q(status="pending") | models.Q(decided_at__isnull=False), name="transfer_decided_has_time"
+                condition=models.Q(status="pending") | models.Q(decided_at__isnull=False),
+                name="transfer_decided_has_time",
             ),
         ]
         indexes = [
             # The receiving desk's inbox: pending transfers whose target is under its code.
             models.Index(
-                fields=["to_division"], name="transfer_pending_target", opclasses=["varchar_pattern_ops"],
+                fields=["to_division"],
+                name="transfer_pending_target",
+                opclasses=["varchar_pattern_ops"],
                 condition=models.Q(status="pending"),
             ),
             models.Index(fields=["task", "requested_at"], name="transfer_task"),
@@ -91,7 +105,11 @@ class Escalation(models.Model):
     # of the sweep's time). The sweep's SQL takes them from existing rows; Django applies on_delete;
     # `manage.py check_integrity` (tasks/integrity.py) verifies them nightly.
     task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="escalations", db_index=False,
+        "tasks.TracingTask",
+        verbose_name=_("task"),
+        on_delete=models.CASCADE,
+        related_name="escalations",
+        db_index=False,
         db_constraint=False,
     )
     clock = models.CharField(_("clock"), max_length=10, choices=Clock.choices)
@@ -101,7 +119,11 @@ class Escalation(models.Model):
     deadline = models.DateTimeField(_("deadline"))
     # The task's division when it was recorded (the task may later be transferred).
     division = models.ForeignKey(
-        "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+", db_index=False,
+        "tasks.Division",
+        verbose_name=_("division"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
@@ -112,11 +134,15 @@ class Escalation(models.Model):
         ordering = ["-due_at", "-id"]
         constraints = [
             # The deadline tells rounds of a clock apart (a task returned twice has two rework rounds).
-            models.UniqueConstraint(fields=["task", "clock", "level", "deadline"], name="one_escalation_per_task_clock_level"),
+            models.UniqueConstraint(
+                fields=["task", "clock", "level", "deadline"], name="one_escalation_per_task_clock_level"
+            ),
         ]
         indexes = [
             models.Index(fields=["due_at"], name="escalation_due_at"),
-            models.Index(fields=["division"], name="escalation_division_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(
+                fields=["division"], name="escalation_division_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,20 +163,39 @@ class Notification(models.Model):
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications",
-        db_index=False, db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     task = models.ForeignKey(
-        "tasks.TracingTask", verbose_name=_("task"), null=True, blank=True, on_delete=models.CASCADE, related_name="notifications",
+        "tasks.TracingTask",
+        verbose_name=_("task"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
         db_constraint=False,
     )
     escalation = models.ForeignKey(
-        Escalation, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False,
+        Escalation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
         db_constraint=False,
     )
     transfer = models.ForeignKey(
-        Transfer, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        Transfer,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -163,14 +208,22 @@ class Notification(models.Model):
         constraints = [
             # A second sweep (or a retried one) cannot notify the same person twice of one escalation.
             models.UniqueConstraint(
-                fields=["escalation", "recipient"], condition=models.Q(escalation__isnull=False), name="one_notification_per_escalation_recipient"
+                fields=["escalation", "recipient"],
+                condition=models.Q(escalation__isnull=False),
+                name="one_notification_per_escalation_recipient",
             ),
         ]
         indexes = [
             # The unread count of the inbox.
-            models.Index(fields=["recipient", "created_at"], name="notification_unread", condition=models.Q(read_at__isnull=True)),
+            models.Index(
+                fields=["recipient", "created_at"],
+                name="notification_unread",
+                condition=models.Q(read_at__isnull=True),
+            ),
             models.Index(fields=["recipient", "created_at"], name="notification_recipient"),
-            models.Index(fields=["transfer"], name="notification_transfer", condition=models.Q(transfer__isnull=False)),
+            models.Index(
+                fields=["transfer"], name="notification_transfer", condition=models.Q(transfer__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -199,9 +252,13 @@ class NotificationDelivery(models.Model):
         verbose_name = _("notification delivery")
         verbose_name_plural = _("notification deliveries")
         constraints = [
-            models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_notification_channel"),
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="one_delivery_per_notification_channel"
+            ),
         ]
         indexes = [
             # deliver_notifications: only unsent rows are in this index.
-            models.Index(fields=["next_attempt_at"], name="delivery_pending", condition=models.Q(status="pending")),
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_pending", condition=models.Q(status="pending")
+            ),
         ]

@@ -21,16 +21,41 @@ from ..roles import ROLE_HOME_TITLES, can
 HOME_PANELS = [
     ("lead.view", "intake", gettext_lazy("Intake"), gettext_lazy("Lead batches, uploads and rejected rows")),
     ("task.view", "task_list", gettext_lazy("Tasks"), gettext_lazy("Tracing tasks in your territory")),
-    ("task.resolve", "unresolved_queue", gettext_lazy("Unresolved"), gettext_lazy("Tasks waiting for a village")),
-    ("task.assign", "bulk_assign", gettext_lazy("Assign"), gettext_lazy("Re-assign many tasks at once; unassigned tasks")),
+    (
+        "task.resolve",
+        "unresolved_queue",
+        gettext_lazy("Unresolved"),
+        gettext_lazy("Tasks waiting for a village"),
+    ),
+    (
+        "task.assign",
+        "bulk_assign",
+        gettext_lazy("Assign"),
+        gettext_lazy("Re-assign many tasks at once; unassigned tasks"),
+    ),
     ("task.assign", "receipts", gettext_lazy("Receipts"), gettext_lazy("Who has not confirmed receipt")),
-    ("task.transfer_decide", "transfer_inbox", gettext_lazy("Transfers"), gettext_lazy("Tasks other jurisdictions send to you")),
+    (
+        "task.transfer_decide",
+        "transfer_inbox",
+        gettext_lazy("Transfers"),
+        gettext_lazy("Tasks other jurisdictions send to you"),
+    ),
     ("task.fieldwork", "field_tasks", gettext_lazy("My tasks"), gettext_lazy("Your tasks and their clocks")),
-    ("task.view", "notification_inbox", gettext_lazy("Notifications"), gettext_lazy("Clock warnings and breaches")),
+    (
+        "task.view",
+        "notification_inbox",
+        gettext_lazy("Notifications"),
+        gettext_lazy("Clock warnings and breaches"),
+    ),
     ("review.decide", "review_queue", gettext_lazy("Review queue"), gettext_lazy("Submitted investigations")),
     ("stats.view", "dashboard", gettext_lazy("Dashboard"), gettext_lazy("Live picture of your territory")),
     ("audit.view", "audit_log", gettext_lazy("Audit"), gettext_lazy("Who saw and changed what")),
-    ("account.manage", "admin:index", gettext_lazy("Administration"), gettext_lazy("Accounts, units and settings")),
+    (
+        "account.manage",
+        "admin:index",
+        gettext_lazy("Administration"),
+        gettext_lazy("Accounts, units and settings"),
+    ),
 ]
 
 
@@ -72,7 +97,9 @@ def activate(request):
     if request.method == "POST" and form.is_valid():
         try:
             account_activate(
-                username=form.cleaned_data["username"], code=form.cleaned_data["code"], password=form.cleaned_data["password"]
+                username=form.cleaned_data["username"],
+                code=form.cleaned_data["code"],
+                password=form.cleaned_data["password"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

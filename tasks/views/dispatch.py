@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import workflow
 from ..models import Notification, TaskStatus, TracingTask, Transfer, Unit
-from ..notify import notifications_mark_read, render as render_notification, unread_count
+from ..notify import notifications_mark_read, unread_count
+from ..notify import render as render_notification
 from ..roles import can
 from ..selectors import (
     accounts_visible_to,
@@ -41,7 +42,9 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _task(request, task_id: int) -> TracingTask:
-    return get_visible_or_404(request.user, TracingTask.objects.select_related("division", "person"), pk=task_id)
+    return get_visible_or_404(
+        request.user, TracingTask.objects.select_related("division", "person"), pk=task_id
+    )
 
 
 @login_required
@@ -52,7 +55,9 @@ def task_resolve(request, task_id: int):
     task = _task(request, task_id)
     if request.method == "POST":
         try:
-            workflow.task_resolve_division(task=task, actor=request.user, division_code=request.POST.get("division_code", "").strip())
+            workflow.task_resolve_division(
+                task=task, actor=request.user, division_code=request.POST.get("division_code", "").strip()
+            )
         except (ValidationError, PermissionDenied) as exc:
             for message in _errors(exc) if isinstance(exc, ValidationError) else [str(exc)]:
                 messages.error(request, message)
@@ -73,7 +78,12 @@ def receipts(request):
         .order_by("dispatched_at", "id")
     )
     page = Paginator(waiting, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "tasks": page.object_list, "now": timezone.now(), "can_receive": can(request.user, "task.receive")}
+    context = {
+        "page": page,
+        "tasks": page.object_list,
+        "now": timezone.now(),
+        "can_receive": can(request.user, "task.receive"),
+    }
     return render(request, "dispatch/receipts.html", context)
 
 
@@ -84,7 +94,9 @@ def task_receive(request, task_id: int):
     try:
         workflow.task_receive(task=task, actor=request.user)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else _("Your role may not do this."))
+        messages.error(
+            request, exc.messages[0] if isinstance(exc, ValidationError) else _("Your role may not do this.")
+        )
     else:
         messages.success(request, _("Receipt of task T%(id)s confirmed.") % {"id": task.pk})
     return redirect(request.POST.get("next") or "receipts")
@@ -97,8 +109,12 @@ def task_transfer(request, task_id: int):
     task = _task(request, task_id)
     if request.method == "POST":
         try:
-            workflow.task_transfer(task=task, actor=request.user, division_code=request.POST.get("division_code", ""),
-                                   reason=request.POST.get("reason", ""))
+            workflow.task_transfer(
+                task=task,
+                actor=request.user,
+                division_code=request.POST.get("division_code", ""),
+                reason=request.POST.get("reason", ""),
+            )
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
@@ -114,7 +130,9 @@ def transfer_inbox(request):
     user = request.user
     visible = transfers_visible_to(user)
     prefix = "" if user.is_superuser else (user.division_id or "")
-    incoming = visible.filter(status=Transfer.Status.PENDING, to_division__code__startswith=prefix).order_by("requested_at")
+    incoming = visible.filter(status=Transfer.Status.PENDING, to_division__code__startswith=prefix).order_by(
+        "requested_at"
+    )
     outgoing = visible.filter(from_division__code__startswith=prefix).order_by("-requested_at")[:100]
     context = {"incoming": incoming, "outgoing": outgoing, "can_decide": can(user, "task.transfer_decide")}
     return render(request, "dispatch/transfers.html", context)
@@ -130,7 +148,9 @@ def transfer_decide(request, task_id: int, decision: str):
             workflow.task_transfer_accept(task=transfer.task, actor=request.user)
             messages.success(request, _("Transfer of task T%(id)s accepted.") % {"id": task_id})
         elif decision == "reject":
-            workflow.task_transfer_reject(task=transfer.task, actor=request.user, reason=request.POST.get("reason", ""))
+            workflow.task_transfer_reject(
+                task=transfer.task, actor=request.user, reason=request.POST.get("reason", "")
+            )
             messages.success(request, _("Transfer of task T%(id)s rejected.") % {"id": task_id})
         else:
             raise Http404
@@ -142,12 +162,20 @@ def transfer_decide(request, task_id: int, decision: str):
 
 @login_required
 def notification_inbox(request):
-    rows = Notification.objects.filter(recipient=request.user).select_related("task").order_by("-created_at", "-id")
+    rows = (
+        Notification.objects.filter(recipient=request.user)
+        .select_related("task")
+        .order_by("-created_at", "-id")
+    )
     if request.GET.get("unread"):
         rows = rows.filter(read_at__isnull=True)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     items = [(n, *render_notification(n)) for n in page.object_list]
-    return render(request, "dispatch/notifications.html", {"page": page, "items": items, "unread": unread_count(request.user)})
+    return render(
+        request,
+        "dispatch/notifications.html",
+        {"page": page, "items": items, "unread": unread_count(request.user)},
+    )
 
 
 @login_required
@@ -169,28 +197,47 @@ def bulk_assign(request):
         ids = [int(i) for i in request.POST.getlist("task_ids") if i.isdigit()]
         assignee_id, subunit_id = request.POST.get("assignee", ""), request.POST.get("subunit", "")
         try:
-            assignee = get_object_or_404(accounts_visible_to(user), pk=assignee_id) if assignee_id.isdigit() else None
-            subunit = get_object_or_404(units_visible_to(user), pk=subunit_id) if subunit_id.isdigit() else None
-            count = workflow.task_assign_bulk(task_ids=ids, actor=user, assignee=assignee, subunit=subunit,
-                                              reason=request.POST.get("reason", ""))
+            assignee = (
+                get_object_or_404(accounts_visible_to(user), pk=assignee_id)
+                if assignee_id.isdigit()
+                else None
+            )
+            subunit = (
+                get_object_or_404(units_visible_to(user), pk=subunit_id) if subunit_id.isdigit() else None
+            )
+            count = workflow.task_assign_bulk(
+                task_ids=ids,
+                actor=user,
+                assignee=assignee,
+                subunit=subunit,
+                reason=request.POST.get("reason", ""),
+            )
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
             messages.success(request, _("%(count)s tasks re-assigned.") % {"count": count})
         return redirect(request.get_full_path())
-    tasks = tasks_visible_to(user).filter(status__in=workflow.ASSIGNABLE).select_related("division", "subunit", "assignee")
+    tasks = (
+        tasks_visible_to(user)
+        .filter(status__in=workflow.ASSIGNABLE)
+        .select_related("division", "subunit", "assignee")
+    )
     if request.GET.get("unassigned"):
         tasks = tasks.filter(assignee__isnull=True)
     if status := request.GET.get("status"):
         tasks = tasks.filter(status=status)
     if (division := request.GET.get("division", "").strip()).isdigit():
         tasks = tasks.filter(division__code__startswith=division)
-    page = Paginator(tasks.order_by("priority", "dispatched_at", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(tasks.order_by("priority", "dispatched_at", "id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     context = {
         "page": page,
         "tasks": page.object_list,
-        "assignees": accounts_visible_to(user).filter(role__in=workflow.ASSIGNEE_ROLES, is_active=True).order_by("division_id", "username")[:500],
+        "assignees": accounts_visible_to(user)
+        .filter(role__in=workflow.ASSIGNEE_ROLES, is_active=True)
+        .order_by("division_id", "username")[:500],
         "subunits": units_visible_to(user).filter(kind=Unit.Kind.SUBUNIT).order_by("division_id")[:500],
         "statuses": [(s, TaskStatus(s).label) for s in sorted(workflow.ASSIGNABLE)],
         "filters": request.GET,

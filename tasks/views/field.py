@@ -29,7 +29,17 @@ from django.views.decorators.http import require_GET
 from .. import fieldwork as services
 from ..access_log import record_access
 from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
-from ..models import AccessAction, CloseContact, ContactAttempt, Division, RadiusControl, TaskStatus, TestResult, TracingTask, TrajectoryEntry
+from ..models import (
+    AccessAction,
+    CloseContact,
+    ContactAttempt,
+    Division,
+    RadiusControl,
+    TaskStatus,
+    TestResult,
+    TracingTask,
+    TrajectoryEntry,
+)
 from ..roles import can
 from ..selectors import get_visible_or_404, tasks_visible_to
 
@@ -46,7 +56,9 @@ class FieldRow:
 
     @property
     def deadline_label(self) -> str:
-        return {"radius": _("Radius limited by"), "trace": _("Trajectory traced by")}.get(self.clock or "", "")
+        return {"radius": _("Radius limited by"), "trace": _("Trajectory traced by")}.get(
+            self.clock or "", ""
+        )
 
 
 def field_task_rows(user) -> list[FieldRow]:
@@ -186,7 +198,9 @@ def _division_choices(task: TracingTask) -> list[Division]:
     places are entered by code."""
     township = (task.division_id or "")[:9]
     if len(township) < 9:
-        return list(Division.objects.filter(code__startswith=task.division_id, level="village").order_by("code")[:200])
+        return list(
+            Division.objects.filter(code__startswith=task.division_id, level="village").order_by("code")[:200]
+        )
     return list(Division.objects.filter(parent_id=township).order_by("code"))
 
 
@@ -198,7 +212,9 @@ def field_task(request, task_id: int):
     """The task page: the person, the leads behind the task, the forms, the trajectory timeline."""
     _require_field_role(request.user)
     task = get_visible_or_404(
-        request.user, TracingTask.objects.select_related("person", "division", "assignee", "subunit", "source_task"), pk=task_id
+        request.user,
+        TracingTask.objects.select_related("person", "division", "assignee", "subunit", "source_task"),
+        pk=task_id,
     )
     user = request.user
     unmasked = sees_unmasked(user)
@@ -211,8 +227,19 @@ def field_task(request, task_id: int):
         ("trace", _("Trajectory traced by"), task.trace_due, task.traced_at),
     ):
         text, css = remaining_text(due, now) if not done else ("", "")
-        clocks.append({"clock": clock, "label": label, "due": due, "done": done, "remaining": text, "remaining_class": css})
-    trajectory = list(task.trajectory_entries.filter(deleted_at__isnull=True).select_related("division", "created_by"))
+        clocks.append(
+            {
+                "clock": clock,
+                "label": label,
+                "due": due,
+                "done": done,
+                "remaining": text,
+                "remaining_class": css,
+            }
+        )
+    trajectory = list(
+        task.trajectory_entries.filter(deleted_at__isnull=True).select_related("division", "created_by")
+    )
     contacts = list(task.close_contacts.select_related("division", "lead__link"))
     record_access(request, action=AccessAction.VIEW, objects=[task, *contacts])
     if not unmasked:

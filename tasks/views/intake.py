@@ -14,9 +14,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
-from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -52,7 +52,9 @@ def intake(request):
         "batches": IntakeBatch.objects.order_by("-started_at", "-id")[:20],
         "rejected_today": LeadRejection.objects.filter(received_at__gte=_today_start()).count(),
         "pending": PendingLead.objects.count(),
-        "my_rejections": LeadRejection.objects.filter(created_by=request.user).order_by("-received_at", "-id")[:20],
+        "my_rejections": LeadRejection.objects.filter(created_by=request.user).order_by(
+            "-received_at", "-id"
+        )[:20],
         "can_create": can(request.user, "lead.create"),
         "interval": settings.INTAKE_INTERVAL_MINUTES,
     }
@@ -60,6 +62,7 @@ def intake(request):
 
 
 # --- upload ----------------------------------------------------------------------------------------------
+
 
 class UploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
@@ -109,7 +112,12 @@ def upload(request):
         messages.success(
             request,
             _("%(name)s: %(accepted)d leads accepted, %(duplicates)d duplicates, %(rejected)d rejected.")
-            % {"name": pending["name"], "accepted": result.accepted, "duplicates": result.duplicates, "rejected": len(result.rejected)},
+            % {
+                "name": pending["name"],
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rejected": len(result.rejected),
+            },
         )
         return redirect("intake")
     if request.method == "POST" and request.POST.get("action") == "cancel":
@@ -135,7 +143,10 @@ def upload(request):
             if pending:
                 _upload_path(pending["token"], pending["suffix"]).unlink(missing_ok=True)
             request.session["intake_upload"] = {
-                "token": token, "suffix": suffix, "name": upload_file.name, "source": form.cleaned_data["source"],
+                "token": token,
+                "suffix": suffix,
+                "name": upload_file.name,
+                "source": form.cleaned_data["source"],
             }
             return render(
                 request,
@@ -153,6 +164,7 @@ def upload(request):
 
 # --- manual entry ----------------------------------------------------------------------------------------
 
+
 class ManualLeadForm(forms.Form):
     """One lead typed in by a duty officer: a community check ("four asks") or a hotline call."""
 
@@ -161,15 +173,22 @@ class ManualLeadForm(forms.Form):
     id_number = forms.CharField(label=gettext_lazy("resident ID number"), max_length=18, required=False)
     phone = forms.CharField(label=gettext_lazy("mobile"), max_length=20, required=False)
     division_code = forms.CharField(
-        label=gettext_lazy("division code"), max_length=12, required=False,
+        label=gettext_lazy("division code"),
+        max_length=12,
+        required=False,
         help_text=gettext_lazy("village code if known; a county or township code works with an address"),
     )
-    current_division_code = forms.CharField(label=gettext_lazy("where the person is now (division code)"), max_length=12, required=False)
+    current_division_code = forms.CharField(
+        label=gettext_lazy("where the person is now (division code)"), max_length=12, required=False
+    )
     address = forms.CharField(label=gettext_lazy("address"), max_length=500, required=False)
-    reason = forms.CharField(label=gettext_lazy("reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    reason = forms.CharField(
+        label=gettext_lazy("reason"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
     related_task = forms.CharField(label=gettext_lazy("found by task (id)"), max_length=20, required=False)
     reported_at = forms.DateTimeField(
-        label=gettext_lazy("reported at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label=gettext_lazy("reported at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     # The community "four asks" (四问) and hotline notes: kept in the lead's payload.
     came_from = forms.CharField(label=gettext_lazy("where from"), max_length=200, required=False)
@@ -181,7 +200,15 @@ class ManualLeadForm(forms.Form):
 
     PAYLOAD_FIELDS = ("came_from", "arrived", "health", "contacts")
     LEAD_FIELDS = (
-        "source", "name", "id_number", "phone", "division_code", "current_division_code", "address", "reason", "related_task",
+        "source",
+        "name",
+        "id_number",
+        "phone",
+        "division_code",
+        "current_division_code",
+        "address",
+        "reason",
+        "related_task",
     )
 
 
@@ -189,7 +216,10 @@ class ManualLeadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def manual(request):
     _require(request.user, "lead.create")
-    initial = {"reported_at": timezone.localtime().replace(second=0, microsecond=0), "submission": secrets.token_hex(8)}
+    initial = {
+        "reported_at": timezone.localtime().replace(second=0, microsecond=0),
+        "submission": secrets.token_hex(8),
+    }
     form = ManualLeadForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -211,6 +241,7 @@ def manual(request):
 
 
 # --- task lists ------------------------------------------------------------------------------------------
+
 
 def _task_page(request, queryset, template: str, extra: dict):
     task_filter = TaskFilter(request.GET or None, queryset=queryset)
@@ -250,7 +281,10 @@ def unresolved_queue(request):
     _require(request.user, "task.view")
     queryset = unresolved_tasks(task_list_queryset(request.user)).order_by("priority", "created_at", "id")
     can_resolve = can(request.user, "task.resolve")
-    extra = {"can_resolve": can_resolve, "actions_template": _optional_template(RESOLVE_ACTION_TEMPLATE) if can_resolve else None}
+    extra = {
+        "can_resolve": can_resolve,
+        "actions_template": _optional_template(RESOLVE_ACTION_TEMPLATE) if can_resolve else None,
+    }
     return _task_page(request, queryset, "intake/unresolved.html", extra)
 
 

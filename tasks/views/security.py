@@ -21,7 +21,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import twofactor
-from ..access_log import REVEALABLE_FIELDS, access_visible_to, changes_visible_to, record_access, reveal_personal_fields
+from ..access_log import (
+    REVEALABLE_FIELDS,
+    access_visible_to,
+    changes_visible_to,
+    record_access,
+    reveal_personal_fields,
+)
 from ..masking import sees_unmasked
 from ..models import AccessAction, AccessLog, TracingTask
 from ..roles import can
@@ -33,7 +39,9 @@ from ..selectors import get_visible_or_404, tasks_visible_to
 
 def _next_url(request) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return candidate
     return reverse(settings.LOGIN_REDIRECT_URL)
 
@@ -55,7 +63,11 @@ def otp_verify(request):
         if twofactor.verify(request, device, request.POST.get("otp_token", "")):
             return HttpResponseRedirect(_next_url(request))
         error = _("That code is not right, or was already used. Wait for the next code and try again.")
-    return render(request, "security/otp_verify.html", {"error": error, "next": request.POST.get("next") or request.GET.get("next", "")})
+    return render(
+        request,
+        "security/otp_verify.html",
+        {"error": error, "next": request.POST.get("next") or request.GET.get("next", "")},
+    )
 
 
 @never_cache
@@ -105,7 +117,9 @@ def task_reveal(request, pk: int):
         if request.htmx:
             return render(request, "security/_reveal_form.html", {"task": task, "form": form}, status=400)
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-    values = reveal_personal_fields(request, task=task, reason=form.cleaned_data["reason"], fields=form.cleaned_data["fields"])
+    values = reveal_personal_fields(
+        request, task=task, reason=form.cleaned_data["reason"], fields=form.cleaned_data["fields"]
+    )
     template = "security/_revealed.html" if request.htmx else "security/revealed.html"
     return render(request, template, {"task": task, "values": values, "reason": form.cleaned_data["reason"]})
 
@@ -119,8 +133,12 @@ class AuditFilterForm(forms.Form):
     user = forms.CharField(label=gettext_lazy("Account"), required=False, max_length=150)
     person = forms.IntegerField(label=gettext_lazy("Person id"), required=False, min_value=1)
     task = forms.IntegerField(label=gettext_lazy("Task id"), required=False, min_value=1)
-    date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     action = forms.ChoiceField(
         label=gettext_lazy("Action"),
         required=False,
@@ -156,7 +174,9 @@ def _filtered(request, data):
         )
     if data.get("task"):
         access = access.filter(task_id=data["task"])
-        changes = changes.filter(content_type=ContentType.objects.get_for_model(TracingTask), object_id=data["task"])
+        changes = changes.filter(
+            content_type=ContentType.objects.get_for_model(TracingTask), object_id=data["task"]
+        )
     if data.get("date_from"):
         access = access.filter(at__gte=_day_start(data["date_from"]))
         changes = changes.filter(timestamp__gte=_day_start(data["date_from"]))
@@ -218,7 +238,12 @@ def audit_log(request):
     access_rows = list(access[:size])
     change_rows = list(changes[:size])
     if request.GET.get("format") == "json":
-        return JsonResponse({"results": [_access_row(e) for e in access_rows], "changes": [_change_row(e) for e in change_rows]})
+        return JsonResponse(
+            {
+                "results": [_access_row(e) for e in access_rows],
+                "changes": [_change_row(e) for e in change_rows],
+            }
+        )
     context = {
         "form": form,
         "access": access_rows,
@@ -262,7 +287,13 @@ def audit_person_export(request, person_id: int):
         raise Http404
     _require_audit(request)
     person = Person.objects.get(pk=person_id)
-    record_access(request, action=AccessAction.EXPORT, objects=[person], fields=["access_history"], reason=_("audit export"))
+    record_access(
+        request,
+        action=AccessAction.EXPORT,
+        objects=[person],
+        fields=["access_history"],
+        reason=_("audit export"),
+    )
     entries = AccessLog.objects.filter(person_id=person_id).order_by("at", "id")
     writer = csv.writer(_Echo())
 

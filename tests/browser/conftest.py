@@ -62,7 +62,8 @@ def pytest_configure(config):
     # pytest-playwright 0.10's fallback `base_url` fixture (used without pytest-base-url) is an instance
     # method, which pytest 9 deprecates: not ours to fix.
     config.addinivalue_line(
-        "filterwarnings", "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning"
+        "filterwarnings",
+        "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning",
     )
     # Playwright's own artifacts (--screenshot/--video/--tracing) go beside ours, not to ./test-results.
     if getattr(config.option, "output", None) == "test-results":
@@ -107,15 +108,17 @@ def _plain_http_settings():
     to https:// that the browser cannot follow. scripts/test.py sets these; say so when run otherwise."""
     from django.conf import settings
 
-    wrong = [name for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
-             if getattr(settings, name, False)]
+    wrong = [
+        name
+        for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+        if getattr(settings, name, False)
+    ]
     if wrong:
         pytest.fail(
             f"browser tests need plain-HTTP settings, but {', '.join(wrong)} is on: run them with "
             f"`python3 scripts/test.py`, or set {'=false '.join(wrong)}=false in the environment.",
             pytrace=False,
         )
-
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from tests.conftest import HOME_VILLAGE
 from tests.factories import IntakeBatchFactory, TracingTaskFactory
 
 
-def test_the_dashboard_shows_a_new_batch_without_a_reload(page, live_server, hainan, duty_officer, password, screenshot, settings):
+def test_the_dashboard_shows_a_new_batch_without_a_reload(
+    page, live_server, hainan, duty_officer, password, screenshot, settings
+):
     settings.DASHBOARD_POLL_SECONDS = 1
     now = timezone.now()
     first = IntakeBatchFactory(started_at=now - timedelta(minutes=10))
@@ -42,10 +44,15 @@ def test_the_dashboard_shows_a_new_batch_without_a_reload(page, live_server, hai
 
 def test_the_chain_graph_draws_a_cluster(page, live_server, hainan, duty_officer, password, screenshot):
     case = TracingTaskFactory(division_id=HOME_VILLAGE, priority=1, status="approved")
-    first = [TracingTaskFactory(division_id=HOME_VILLAGE, source_task=case, generation=1, priority=1) for _ in range(4)]
+    first = [
+        TracingTaskFactory(division_id=HOME_VILLAGE, source_task=case, generation=1, priority=1)
+        for _ in range(4)
+    ]
     for parent in first[:2]:
         for _ in range(3):
-            TracingTaskFactory(division_id=HOME_VILLAGE, source_task=parent, generation=2, priority=1, status="dispatched")
+            TracingTaskFactory(
+                division_id=HOME_VILLAGE, source_task=parent, generation=2, priority=1, status="dispatched"
+            )
     csp: list[str] = []
     page.on("console", lambda msg: csp.append(msg.text) if "Content Security Policy" in msg.text else None)
     login(page, live_server, duty_officer.username, password)

@@ -9,7 +9,15 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tasks.models import CloseContact, ContactAttempt, RadiusControl, TaskStatus, TestResult, TracingTask, TrajectoryEntry
+from tasks.models import (
+    CloseContact,
+    ContactAttempt,
+    RadiusControl,
+    TaskStatus,
+    TestResult,
+    TracingTask,
+    TrajectoryEntry,
+)
 from tests.browser.conftest import PHONE, login
 from tests.fieldwork_helpers import dispatched_task
 
@@ -145,7 +153,9 @@ def test_a_field_worker_works_a_task_on_a_phone_offline_and_online(
 
     # The network comes back: the entry is sent by itself, exactly once.
     context.set_offline(False)
-    expect(page.get_by_test_id("timeline").locator("li.tl-entry:not(.pending)")).to_have_count(4, timeout=15000)
+    expect(page.get_by_test_id("timeline").locator("li.tl-entry:not(.pending)")).to_have_count(
+        4, timeout=15000
+    )
     expect(page.get_by_test_id("outbox")).to_be_hidden()
     assert TrajectoryEntry.objects.filter(task=task, place_name="离线记录的药店").count() == 1
     assert TrajectoryEntry.objects.filter(task=task).count() == 4

@@ -27,13 +27,17 @@ def test_duty_officer_logs_in_and_lands_on_home_with_their_name(
     screenshot(page, "home")
 
 
-def test_wrong_password_shows_an_error_and_stays_on_the_login_page(page, live_server, duty_officer, screenshot):
+def test_wrong_password_shows_an_error_and_stays_on_the_login_page(
+    page, live_server, duty_officer, screenshot
+):
     login(page, live_server, duty_officer.username, "not-the-password-42", expect_success=False)
 
     assert urlsplit(page.url).path == LOGIN_PATH
     with translation.override("zh-hans"):
         username_label = get_user_model()._meta.get_field("username").verbose_name
-        django_message = str(AuthenticationForm.error_messages["invalid_login"]) % {"username": username_label}
+        django_message = str(AuthenticationForm.error_messages["invalid_login"]) % {
+            "username": username_label
+        }
     error = page.locator("[role=alert], .errorlist, .errornote").or_(page.get_by_text(django_message))
     expect(error.first).to_be_visible()
     expect(page.locator("input[name=password]")).to_be_visible()

@@ -48,7 +48,9 @@ def test_a_person_acknowledges_on_the_phone_and_an_appeal_is_answered(
     page.goto(f"{live_server.url}/notices/feedback/")
     row = page.locator(f"[data-feedback='{feedback.pk}']")
     expect(row).to_contain_text("不是密切接触者")
-    row.locator("textarea[name=answer]").fill("经核实，您11月18日的行程与病例无交集，已撤销密接判定，请勿担心。")
+    row.locator("textarea[name=answer]").fill(
+        "经核实，您11月18日的行程与病例无交集，已撤销密接判定，请勿担心。"
+    )
     screenshot(page, "4-desk-answers")
     row.get_by_test_id("answer").click()
     expect(page.locator(".messages")).to_be_visible()

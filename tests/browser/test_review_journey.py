@@ -26,9 +26,21 @@ def _seed(field_staff):
     clean_fieldwork(task, field_staff, reported_at)
     day = reported_at - timedelta(days=2)
     trajectory(task, field_staff, day, hours=1, place="海口火车站", at=HAIKOU)
-    sanya = trajectory(task, field_staff, day + timedelta(hours=1.5), hours=1, place="三亚火车站", at=SANYA, transport="private_car")
+    sanya = trajectory(
+        task,
+        field_staff,
+        day + timedelta(hours=1.5),
+        hours=1,
+        place="三亚火车站",
+        at=SANYA,
+        transport="private_car",
+    )
     RadiusControl.objects.create(
-        task=task, idempotency_key=uuid.uuid4(), created_by=field_staff, division_id=HOME_VILLAGE, measure="home_isolation",
+        task=task,
+        idempotency_key=uuid.uuid4(),
+        created_by=field_staff,
+        division_id=HOME_VILLAGE,
+        measure="home_isolation",
         controlled_at=reported_at + timedelta(hours=2),
     )
     TracingTask.objects.filter(pk=task.pk).update(radius_limited_at=reported_at + timedelta(hours=2))
@@ -75,8 +87,12 @@ def test_an_expert_returns_then_approves_a_task_with_a_disposal(
     entry.locator("details.comment-on-entry summary").click()
     entry.locator("textarea[name=body]").fill("40 分钟从海口开车到三亚不可能，请核实到达时间")
     entry.get_by_role("button").click()
-    expect(page.locator(f"#trajectory-{sanya.pk} [data-testid=entry-comment]")).to_contain_text("请核实到达时间")
-    page.get_by_test_id("return-form").locator("textarea[name=reasons]").fill("三亚行程时间矛盾，请核实后重新提交")
+    expect(page.locator(f"#trajectory-{sanya.pk} [data-testid=entry-comment]")).to_contain_text(
+        "请核实到达时间"
+    )
+    page.get_by_test_id("return-form").locator("textarea[name=reasons]").fill(
+        "三亚行程时间矛盾，请核实后重新提交"
+    )
     screenshot(page, "3-before-return")
     page.get_by_test_id("return").click()
     expect(page).to_have_url(re.compile(r"/reviews/$"))
@@ -116,7 +132,11 @@ def test_an_expert_returns_then_approves_a_task_with_a_disposal(
     assert urlsplit(page.url).path == "/reviews/"
 
     proposal = DisposalProposal.objects.get(review=second)
-    assert (proposal.measure, proposal.measure_days, proposal.test_schedule_days) == ("home_quarantine", 14, [1, 4, 7])
+    assert (proposal.measure, proposal.measure_days, proposal.test_schedule_days) == (
+        "home_quarantine",
+        14,
+        [1, 4, 7],
+    )
     assert [a.place for a in proposal.risk_areas.all()] == ["海口火车站"]
     assert TracingTask.objects.get(pk=task.pk).status == "approved"
     page.goto(f"{base}/reviews/{second.pk}/")

@@ -8,15 +8,21 @@ from tests.browser.conftest import login
 from tests.conftest import totp_now
 
 
-def test_a_duty_officer_enters_the_code_after_the_password_and_sees_the_watermark(page, live_server, duty_officer, password, screenshot):
+def test_a_duty_officer_enters_the_code_after_the_password_and_sees_the_watermark(
+    page, live_server, duty_officer, password, screenshot
+):
     totp_now(duty_officer)  # an enrolled officer: the device exists before the login
     csp_errors = []
-    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     login(page, live_server, duty_officer.username, password, expect_success=False)
     assert urlsplit(page.url).path == "/accounts/2fa/"
     page.locator("input[name=otp_token]").fill(totp_now(duty_officer))
     with page.expect_navigation():
-        page.locator("form").filter(has=page.locator("input[name=otp_token]")).locator("button[type=submit]").click()
+        page.locator("form").filter(has=page.locator("input[name=otp_token]")).locator(
+            "button[type=submit]"
+        ).click()
     assert urlsplit(page.url).path == "/"
     expect(page.locator("[data-testid=watermark]")).to_be_attached()
     expect(page.locator("[data-testid=watermark] span").first).to_contain_text(duty_officer.username)

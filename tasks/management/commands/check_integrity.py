@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         found = check_integrity()
         for orphans in found:
-            self.stdout.write(f"{orphans.link}: {orphans.count} rows point to no row (e.g. ids {orphans.sample})")
+            self.stdout.write(
+                f"{orphans.link}: {orphans.count} rows point to no row (e.g. ids {orphans.sample})"
+            )
         if found:
             raise CommandError(f"{len(found)} links point to missing rows")
         self.stdout.write(f"All {len(unconstrained_links())} unconstrained links resolve.")

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--source", required=True, choices=Source.values)
         parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK, help="rows per transaction")
         parser.add_argument(
-            "--workers", type=int, default=None,
+            "--workers",
+            type=int,
+            default=None,
             help="processes validating CSV rows while this one writes (default: one per core; 0: none)",
         )
 
@@ -37,11 +39,17 @@ class Command(BaseCommand):
         try:
             if path.suffix.lower() in {".csv", ".txt"}:
                 result = import_csv(
-                    path, source=source, channel="file", chunk_size=chunk_size, progress=bar.update,
+                    path,
+                    source=source,
+                    channel="file",
+                    chunk_size=chunk_size,
+                    progress=bar.update,
                     workers=default_workers() if workers is None else workers,
                 )
             else:
-                result = import_rows(iter_file(path), source=source, channel="file", chunk_size=chunk_size, progress=bar.update)
+                result = import_rows(
+                    iter_file(path), source=source, channel="file", chunk_size=chunk_size, progress=bar.update
+                )
         except LeadFileError as exc:
             raise CommandError(f"{path}: {exc}") from None
         finally:
@@ -54,4 +62,6 @@ class Command(BaseCommand):
             reasons = "; ".join(f"{field}: {', '.join(errors)}" for field, errors in rejection.errors.items())
             self.stdout.write(f"  line {rejection.index}: {reasons}")
         if listed and len(result.rejected) > MAX_LISTED:
-            self.stdout.write(f"  … and {len(result.rejected) - MAX_LISTED} more (all stored as rejected leads)")
+            self.stdout.write(
+                f"  … and {len(result.rejected) - MAX_LISTED} more (all stored as rejected leads)"
+            )

@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--now", help="the moment to compute the cut-off from (ISO 8601); default: now")
-        parser.add_argument("--dry-run", action="store_true", help="count what would be purged, change nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count what would be purged, change nothing"
+        )
 
     def handle(self, *args, now=None, dry_run=False, **options):
         moment = parse_now(now) if now else None

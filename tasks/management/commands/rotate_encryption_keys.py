@@ -25,7 +25,9 @@ class Command(BaseCommand):
         try:
             done = rotate_stored_values(batch_size=max(1, batch_size), log=log)
         except DecryptionError as exc:
-            raise CommandError(f"{exc}. Batches before this one are committed; fix the keys and rerun.") from exc
+            raise CommandError(
+                f"{exc}. Batches before this one are committed; fix the keys and rerun."
+            ) from exc
         for table, count in done.items():
             self.stdout.write(f"{table}: {count} rows re-encrypted")
         self.stdout.write(self.style.SUCCESS("done: every value is encrypted with the current key"))

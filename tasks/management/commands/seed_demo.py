@@ -31,7 +31,11 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.is_staff = role == Role.ADMIN
                 user.save()
-            unit_kind = {Role.TEAM_LEADER: Unit.Kind.TEAM, Role.FIELD_STAFF: Unit.Kind.SUBUNIT, Role.DUTY_OFFICER: Unit.Kind.DUTY_DESK}.get(role)
+            unit_kind = {
+                Role.TEAM_LEADER: Unit.Kind.TEAM,
+                Role.FIELD_STAFF: Unit.Kind.SUBUNIT,
+                Role.DUTY_OFFICER: Unit.Kind.DUTY_DESK,
+            }.get(role)
             if unit_kind:
                 unit = Unit.objects.filter(division_id=code, kind=unit_kind).first()
                 if unit:
@@ -47,7 +51,9 @@ class Command(BaseCommand):
         needing = [(username, User.objects.get(username=username)) for username, *_rest in DEMO_ACCOUNTS]
         needing = [(username, user) for username, user in needing if otp_required(user)]
         if needing:
-            self.stdout.write("Two-factor login (TOTP) for these accounts; add the URI to an authenticator app:")
+            self.stdout.write(
+                "Two-factor login (TOTP) for these accounts; add the URI to an authenticator app:"
+            )
             for username, user in needing:
                 device = ensure_confirmed_device(user)
                 self.stdout.write(f"  {username:<10} {device.config_url}")

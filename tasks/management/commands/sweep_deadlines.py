@@ -18,8 +18,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--now", help="evaluate as of this ISO 8601 time instead of the current time")
-        parser.add_argument("--deliver", action="store_true", help="also send pending SMS / e-mail deliveries")
-        parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"tasks per transaction (default {DEFAULT_LIMIT})")
+        parser.add_argument(
+            "--deliver", action="store_true", help="also send pending SMS / e-mail deliveries"
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=DEFAULT_LIMIT,
+            help=f"tasks per transaction (default {DEFAULT_LIMIT})",
+        )
 
     def handle(self, *args, now=None, deliver=False, limit=DEFAULT_LIMIT, **options):
         moment = parse_now(now) if now else timezone.now()

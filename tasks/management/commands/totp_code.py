@@ -8,7 +8,9 @@ from tasks.twofactor import confirmed_device, current_code
 
 
 class Command(BaseCommand):
-    help = "Print the current two-factor (TOTP) code of USERNAME. Demo/testing only: refused when DEBUG is off."
+    help = (
+        "Print the current two-factor (TOTP) code of USERNAME. Demo/testing only: refused when DEBUG is off."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -22,5 +24,7 @@ class Command(BaseCommand):
             raise CommandError(f"no account named {username}") from None
         device = confirmed_device(user)
         if device is None:
-            raise CommandError(f"{username} has no confirmed two-factor device (run seed_demo, or log in once to enrol)")
+            raise CommandError(
+                f"{username} has no confirmed two-factor device (run seed_demo, or log in once to enrol)"
+            )
         self.stdout.write(current_code(device))
