@@ -37,6 +37,3 @@ class FindingAdmin(ReadOnly):
 @admin.register(DisposalProposal)
 class DisposalProposalAdmin(ReadOnly):
     list_display = ["id", "task", "measure", "measure_days", "notify_person", "approved_at"]
-
-
-from . import notice_admin  # noqa: E402,F401  Notices (issue 8)

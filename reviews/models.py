@@ -332,7 +332,3 @@ class RiskAreaDesignation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.place} ({self.level})"
-
-
-# Notices (issue 8): the models live in their own module.
-from .models_notices import *  # noqa: E402, F403

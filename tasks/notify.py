@@ -5,13 +5,11 @@
 * **SMS and e-mail** are `NotificationDelivery` rows, one per notification and outside channel, created
   in the same transaction as the notifications (by the sweep, in the very statement that inserts them:
   `delivery_inserts`) for the recipients that have an address, and sent
-  later by `deliver_step`, which claims pending rows with `SELECT … FOR UPDATE SKIP LOCKED` (zulip's
-  deliver_scheduled_emails), so any number of delivery workers can run at once.
+  later by `deliver_step`: the "notifications" flow of the outbox (tasks/outbox/), which claims pending
+  rows with `SELECT … FOR UPDATE SKIP LOCKED`, so any number of delivery workers can run at once.
 
-Delivery is **at-least-once**: a row is marked sent in the same transaction that claimed it, after the
-channel accepted the message. If the worker dies between the two, the row is still pending and is sent
-again by the next step — a duplicate SMS, never a lost escalation. A failing row is retried with
-backoff (not in a tight loop) and marked failed after NOTIFICATION_MAX_ATTEMPTS; a row older than
+Delivery is **at-least-once** (a duplicate SMS, never a lost escalation). A failing row is retried with
+backoff and marked failed after NOTIFICATION_MAX_ATTEMPTS; a row older than
 NOTIFICATION_LATE_CUTOFF_MINUTES is marked failed ("too late") rather than sent hours late.
 
 Channels are configured like Django's e-mail backends (settings.NOTIFICATION_CHANNELS):
@@ -23,45 +21,36 @@ Channels are configured like Django's e-mail backends (settings.NOTIFICATION_CHA
     }
 
 ADDRESS is the account field holding the address; KINDS and LEVELS (optional) restrict what the channel
-carries. Backends: ConsoleBackend (development), FileBackend (OPTIONS: {"path": ...}, one JSON line per
-message), LocMemBackend (tests: `tasks.notify.outbox`), DjangoEmailBackend (sends through Django's
-EMAIL_BACKEND). A real SMS gateway is a subclass of BaseBackend implementing `send_messages`.
+carries. Backends (tasks/outbox/backends.py): ConsoleBackend (development), FileBackend (OPTIONS:
+{"path": ...}, one JSON line per message), LocMemBackend (tests: `tasks.notify.outbox`),
+DjangoEmailBackend (sends through Django's EMAIL_BACKEND), HttpGatewayBackend (a signed SMS gateway).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import threading
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone, translation
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .models import Notification, NotificationDelivery
+from .outbox import backends as outbox_backends
+from .outbox.delivery import Flow, register
+from .outbox.delivery import deliver_pending as outbox_pending
+from .outbox.delivery import deliver_step as outbox_step
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHANNELS = {
-    "sms": {
-        "BACKEND": "tasks.notify.ConsoleBackend",
-        "ADDRESS": "phone",
-        "KINDS": ["escalation", "transfer_requested"],
-        "LEVELS": ["breach"],
-    },
-    "email": {"BACKEND": "tasks.notify.ConsoleBackend", "ADDRESS": "email"},
-}
 ADDRESS_FIELDS = {"phone", "email"}
 
 
 def channel_config() -> dict:
-    channels = getattr(settings, "NOTIFICATION_CHANNELS", DEFAULT_CHANNELS)
+    channels: dict = settings.NOTIFICATION_CHANNELS
     for name, conf in channels.items():
         if conf.get("ADDRESS") not in ADDRESS_FIELDS:
             raise ValueError(
@@ -171,151 +160,71 @@ def create_deliveries_for(notification_ids: list[int]) -> int:
         return cursor.fetchone()[0]
 
 
-# --- backends ------------------------------------------------------------------------------------
+# --- the outbox flow ------------------------------------------------------------------------------
+# Backends, claim, backoff, late cut-off and attempts are the outbox's (tasks/outbox/); the names below
+# stay importable from here because NOTIFICATION_CHANNELS name them ("tasks.notify.LocMemBackend").
 
-
-@dataclass
-class Message:
-    delivery_id: int
-    channel: str
-    address: str
-    subject: str
-    body: str
-
-
-class BaseBackend:
-    def __init__(self, channel: str, **options):
-        self.channel = channel
-        self.options = options
-
-    def send_messages(self, messages: list[Message]) -> dict[int, str | None]:
-        """Send; return {delivery_id: None when accepted, else the error text}."""
-        raise NotImplementedError
-
-
-class ConsoleBackend(BaseBackend):
-    def send_messages(self, messages):
-        stream = self.options.get("stream") or sys.stdout
-        for m in messages:
-            stream.write(f"[{self.channel} → {m.address}] {m.subject}\n{m.body}\n")
-        stream.flush()
-        return {m.delivery_id: None for m in messages}
-
-
-class FileBackend(BaseBackend):
-    _lock = threading.Lock()
-
-    def send_messages(self, messages):
-        path = Path(self.options.get("path") or Path(settings.BASE_DIR) / ".local" / f"{self.channel}.jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, path.open("a", encoding="utf-8") as fh:
-            for m in messages:
-                fh.write(json.dumps(m.__dict__, ensure_ascii=False) + "\n")
-        return {m.delivery_id: None for m in messages}
-
+ConsoleBackend = outbox_backends.ConsoleBackend
+FileBackend = outbox_backends.FileBackend
+DjangoEmailBackend = outbox_backends.DjangoEmailBackend
+HttpGatewayBackend = outbox_backends.HttpGatewayBackend
+BaseBackend = outbox_backends.BaseBackend
+Message = outbox_backends.Message
 
 outbox: list[Message] = []
 
 
-class LocMemBackend(BaseBackend):
+class LocMemBackend(outbox_backends.LocMemBackend):
     """For tests: messages land in `tasks.notify.outbox`; OPTIONS {"fail": True} makes every send fail."""
 
-    def send_messages(self, messages):
-        if self.options.get("fail"):
-            return {m.delivery_id: "simulated failure" for m in messages}
-        outbox.extend(messages)
-        return {m.delivery_id: None for m in messages}
-
-
-class DjangoEmailBackend(BaseBackend):
-    """E-mail through Django's own EMAIL_BACKEND (console or file backends in development)."""
-
-    def send_messages(self, messages):
-        from django.core.mail import EmailMessage, get_connection
-
-        results: dict[int, str | None] = {}
-        with get_connection(fail_silently=False) as conn:
-            for m in messages:
-                try:
-                    EmailMessage(m.subject, m.body, to=[m.address], connection=conn).send()
-                    results[m.delivery_id] = None
-                except Exception as exc:
-                    results[m.delivery_id] = repr(exc)
-        return results
+    outbox = outbox
 
 
 def get_backend(channel: str) -> BaseBackend:
     conf = channel_config()[channel]
-    return import_string(conf["BACKEND"])(channel, **conf.get("OPTIONS", {}))
+    return outbox_backends.load_backend(conf["BACKEND"], channel, conf.get("OPTIONS", {}))
 
 
-# --- delivery step -------------------------------------------------------------------------------
+class NotificationFlow(Flow):
+    """Staff notifications through their outside channels (NOTIFICATION_CHANNELS)."""
+
+    name = "notifications"
+    model = NotificationDelivery
+    related = ("notification",)
+
+    def max_attempts(self) -> int:
+        return int(settings.NOTIFICATION_MAX_ATTEMPTS)
+
+    def late_cutoff(self) -> timedelta:
+        return timedelta(minutes=settings.NOTIFICATION_LATE_CUTOFF_MINUTES)
+
+    def created_at(self, row: NotificationDelivery) -> datetime:
+        return row.notification.created_at
+
+    def backend(self, channel: str) -> BaseBackend:
+        return get_backend(channel)
+
+    def message(self, row: NotificationDelivery) -> Message:
+        return Message(row.pk, row.channel, row.address, *render(row.notification))
+
+    def gives_up(self, row: NotificationDelivery) -> bool:
+        return row.channel not in channel_config()
+
+    def rendering(self) -> AbstractContextManager[Any]:
+        return translation.override(settings.LANGUAGE_CODE)
 
 
-def _max_attempts() -> int:
-    return getattr(settings, "NOTIFICATION_MAX_ATTEMPTS", 5)
+FLOW = register(NotificationFlow())
 
 
-def _late_cutoff() -> timedelta:
-    return timedelta(minutes=getattr(settings, "NOTIFICATION_LATE_CUTOFF_MINUTES", 360))
-
-
-def deliver_step(*, now=None, limit: int = 100) -> int:
+def deliver_step(*, now: datetime | None = None, limit: int = 100) -> int:
     """Claim up to `limit` due pending deliveries (SKIP LOCKED), send them, record the outcome.
-    Returns how many rows were claimed (0: nothing to do). At-least-once: see the module docstring."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        rows = list(
-            NotificationDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=NotificationDelivery.Status.PENDING, next_attempt_at__lte=now)
-            .select_related("notification")
-            .order_by("next_attempt_at", "id")[:limit]
-        )
-        if not rows:
-            return 0
-        by_channel: dict[str, list[NotificationDelivery]] = {}
-        late: list[NotificationDelivery] = []
-        for row in rows:
-            if row.notification.created_at < now - _late_cutoff():
-                late.append(row)
-            else:
-                by_channel.setdefault(row.channel, []).append(row)
-        for row in late:
-            row.status, row.last_error = NotificationDelivery.Status.FAILED, "too late: not sent"
-            logger.warning("notification delivery %s dropped: older than the late cutoff", row.pk)
-        with translation.override(settings.LANGUAGE_CODE):
-            for channel, group in by_channel.items():
-                messages = [Message(r.pk, channel, r.address, *render(r.notification)) for r in group]
-                try:
-                    results = get_backend(channel).send_messages(messages)
-                except Exception as exc:
-                    logger.exception("channel %s failed", channel)
-                    results = {m.delivery_id: repr(exc) for m in messages}
-                for row in group:
-                    error = results.get(row.pk, "no result from backend")
-                    row.attempts += 1
-                    if error is None:
-                        row.status, row.sent_at, row.last_error = NotificationDelivery.Status.SENT, now, ""
-                    elif row.attempts >= _max_attempts() or row.channel not in channel_config():
-                        row.status, row.last_error = NotificationDelivery.Status.FAILED, error
-                        logger.error("notification delivery %s failed for good: %s", row.pk, error)
-                    else:
-                        row.last_error = error
-                        row.next_attempt_at = now + timedelta(minutes=min(2**row.attempts, 60))
-        NotificationDelivery.objects.bulk_update(
-            rows, ["status", "attempts", "sent_at", "last_error", "next_attempt_at"]
-        )
-    return len(rows)
+    Returns how many rows were claimed (0: nothing to do). At-least-once: see tasks/outbox/."""
+    return outbox_step(FLOW, now=now, limit=limit)
 
 
-def deliver_pending(*, now=None, limit: int = 100, max_rounds: int = 100) -> int:
-    total = 0
-    for _round in range(max_rounds):
-        claimed = deliver_step(now=now, limit=limit)
-        total += claimed
-        if claimed < limit:
-            break
-    return total
+def deliver_pending(*, now: datetime | None = None, limit: int = 100, max_rounds: int = 100) -> int:
+    return outbox_pending(FLOW, now=now, limit=limit, max_rounds=max_rounds)
 
 
 # --- inbox ---------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def _tables():
     from django.contrib.contenttypes.models import ContentType
 
     from reports.models import ReportVersion
-    from reviews.models import Notice, NoticeFeedback
+    from notices.models import Notice, NoticeFeedback
 
     from .models import (
         CloseContact,

@@ -148,17 +148,25 @@ def _move(
 
 
 def _notify(recipients: Iterable[int], *, kind: str, task=None, transfer=None, now=None, **data) -> int:
-    rows = [
-        Notification(
-            recipient_id=uid,
-            kind=kind,
-            task=task,
-            transfer=transfer,
-            data=data,
-            created_at=now or timezone.now(),
-        )
-        for uid in {u for u in recipients if u}
-    ]
+    return _notify_all(
+        [
+            Notification(
+                recipient_id=uid,
+                kind=kind,
+                task=task,
+                transfer=transfer,
+                data=data,
+                created_at=now or timezone.now(),
+            )
+            for uid in {u for u in recipients if u}
+        ]
+    )
+
+
+def _notify_all(rows: list[Notification]) -> int:
+    """Write notifications and their SMS / e-mail delivery rows (the outbox's "notifications" flow):
+    one INSERT for the notifications, one statement for all their deliveries, however many there are.
+    Every notification goes through here, so a bulk action notifies exactly like a single one."""
     Notification.objects.bulk_create(rows)
     from .notify import create_deliveries_for
 
@@ -445,11 +453,12 @@ def task_assign_bulk(
         cursor.execute(sql, params)
         changed = cursor.fetchall()
     notified = [(task_id, uid) for task_id, uid, old in changed if uid and uid != old]
-    rows = [
-        Notification(recipient_id=uid, kind=Notification.Kind.ASSIGNED, task_id=task_id, created_at=now)
-        for task_id, uid in notified
-    ]
-    Notification.objects.bulk_create(rows)
+    _notify_all(
+        [
+            Notification(recipient_id=uid, kind=Notification.Kind.ASSIGNED, task_id=task_id, created_at=now)
+            for task_id, uid in notified
+        ]
+    )
     return len(changed)
 
 

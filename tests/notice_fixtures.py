@@ -9,9 +9,11 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.utils import timezone
 
-from reviews import notices, sms
+from notices import sms
+from notices.models import Notice, NoticeSource, NoticeState
+from notices.services.push import push_step
+from notices.services.review import notice_approve
 from reviews.models import DisposalProposal, Review
-from reviews.models_notices import Notice, NoticeSource, NoticeState
 from tasks.models import Role
 from tests.conftest import HOME_VILLAGE
 from tests.factories import PersonFactory, TracingTaskFactory, UserFactory
@@ -39,7 +41,7 @@ def county_desk(duty_officer):
 
 @pytest.fixture
 def sms_outbox(settings):
-    settings.NOTICE_SMS_BACKEND = "reviews.sms.LocMemBackend"
+    settings.NOTICE_SMS_BACKEND = "notices.sms.LocMemBackend"
     settings.NOTICE_SMS_OPTIONS = {}
     sms.outbox.clear()
     yield sms.outbox
@@ -111,14 +113,14 @@ def notice_in_review(
 
 
 def approve_both(notice: Notice, county, city, now=None) -> Notice:
-    notices.notice_approve(notice=notice, actor=county, now=now)
-    return notices.notice_approve(notice=notice, actor=city, now=now)
+    notice_approve(notice=notice, actor=county, now=now)
+    return notice_approve(notice=notice, actor=city, now=now)
 
 
 def pushed_notice(county, city, *, now, urgent=False, phone="13900002222", division=HOME_VILLAGE) -> Notice:
     notice = notice_in_review(urgent=urgent, phone=phone, division=division, now=now)
     approve_both(notice, county, city, now=now)
     Notice.objects.filter(pk=notice.pk).update(push_after=now)
-    assert notices.push_step(now=now) >= 1
+    assert push_step(now=now) >= 1
     notice.refresh_from_db()
     return notice

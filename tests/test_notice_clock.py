@@ -9,8 +9,11 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from reviews import notices
-from reviews.models_notices import NoticeDelivery, NoticeFollowUp, NoticeState
+from notices.delivery import deliver_step
+from notices.models import NoticeDelivery, NoticeFollowUp, NoticeState
+from notices.schedule import push_schedule
+from notices.services.person import notice_acknowledge
+from notices.services.push import push_step, remind_step
 from tasks.models import Unit
 from tests.conftest import HOME_VILLAGE
 from tests.notice_fixtures import (  # noqa: F401
@@ -52,13 +55,13 @@ S = timedelta(seconds=1)
     ],
 )
 def test_push_schedule(settings, approved, urgent, push_after, push_due):
-    assert notices.push_schedule(approved, urgent) == (push_after, push_due)
+    assert push_schedule(approved, urgent) == (push_after, push_due)
 
 
 def test_the_quiet_hours_are_a_setting(settings):
     settings.NOTICE_QUIET_START, settings.NOTICE_QUIET_END = "23:00", "06:00"
-    assert notices.push_schedule(at(20, 21, 30), False)[0] == at(20, 21, 30)
-    assert notices.push_schedule(at(20, 22, 30), False)[0] == at(21, 6)
+    assert push_schedule(at(20, 21, 30), False)[0] == at(20, 21, 30)
+    assert push_schedule(at(20, 22, 30), False)[0] == at(21, 6)
 
 
 @pytest.mark.parametrize("urgent", [False, True])
@@ -68,17 +71,17 @@ def test_a_normal_notice_approved_at_2130_waits_for_0700_an_urgent_one_goes_at_o
     notice = notice_in_review(urgent=urgent, now=at(20, 21))
     with time_machine.travel(at(20, 21, 30), tick=False):
         approve_both(notice, county_desk, city_desk)
-        pushed_now = notices.push_step()
+        pushed_now = push_step()
     if urgent:
         assert pushed_now == 1
         return
     assert pushed_now == 0
     with time_machine.travel(at(21, 6, 59, 59), tick=False):
-        assert notices.push_step() == 0
-        assert notices.deliver_step() == 0
+        assert push_step() == 0
+        assert deliver_step() == 0
     with time_machine.travel(at(21, 7, 0, 1), tick=False):
-        assert notices.push_step() == 1
-        assert notices.deliver_step() == 1
+        assert push_step() == 1
+        assert deliver_step() == 1
     notice.refresh_from_db()
     assert notice.state == NoticeState.PUSHED and notice.pushed_at == at(21, 7, 0, 1)
     assert notice.pushed_at <= notice.push_due
@@ -89,7 +92,7 @@ def test_a_daytime_notice_is_pushed_by_the_next_step(county_desk, city_desk, sms
     notice = notice_in_review(now=at(20, 9))
     with time_machine.travel(at(20, 10), tick=False):
         approve_both(notice, county_desk, city_desk)
-        assert notices.push_step() == 1
+        assert push_step() == 1
     notice.refresh_from_db()
     assert notice.state == NoticeState.PUSHED
     assert set(notice.deliveries.values_list("channel", "status")) == {("popup", "sent"), ("sms", "pending")}
@@ -102,20 +105,20 @@ def test_one_reminder_then_a_follow_up_for_the_village_sub_unit(settings, county
         notice = pushed_notice(county_desk, city_desk, now=at(20, 10))
     assert notice.remind_at == at(20, 12)
     with time_machine.travel(at(20, 12) - S, tick=False):
-        assert notices.remind_step() == 0
+        assert remind_step() == 0
     with time_machine.travel(at(20, 12) + S, tick=False):
-        assert notices.remind_step() == 1
-        assert notices.remind_step() == 0  # one reminder only
-        assert notices.deliver_step() == 2  # the first SMS and the reminder
+        assert remind_step() == 1
+        assert remind_step() == 0  # one reminder only
+        assert deliver_step() == 2  # the first SMS and the reminder
     assert [m.text.startswith("【疫情防控】提醒") for m in sms_outbox] == [False, True]
     notice.refresh_from_db()
     assert notice.reminder_sent_at == at(20, 12) + S and notice.escalate_at == at(20, 14) + S
     with time_machine.travel(at(20, 14), tick=False):
-        assert notices.remind_step() == 0
+        assert remind_step() == 0
         assert not NoticeFollowUp.objects.exists()
     with time_machine.travel(at(20, 14) + 2 * S, tick=False):
-        assert notices.remind_step() == 1
-        assert notices.remind_step() == 0
+        assert remind_step() == 1
+        assert remind_step() == 0
     follow_up = NoticeFollowUp.objects.get(notice=notice)
     assert follow_up.unit == Unit.objects.get(kind="subunit", division_id=HOME_VILLAGE)
     assert follow_up.division_id == HOME_VILLAGE
@@ -125,10 +128,10 @@ def test_an_acknowledged_notice_gets_no_reminder(county_desk, city_desk, sms_out
     with time_machine.travel(at(20, 10), tick=False):
         notice = pushed_notice(county_desk, city_desk, now=at(20, 10))
     with time_machine.travel(at(20, 11), tick=False):
-        assert notices.notice_acknowledge(notice=notice, channel="popup")
-        assert not notices.notice_acknowledge(notice=notice, channel="popup")  # once
+        assert notice_acknowledge(notice=notice, channel="popup")
+        assert not notice_acknowledge(notice=notice, channel="popup")  # once
     with time_machine.travel(at(20, 23), tick=False):
-        assert notices.remind_step() == 0
+        assert remind_step() == 0
     assert not NoticeDelivery.objects.filter(kind="reminder").exists()
 
 

@@ -12,8 +12,10 @@ import pytest
 import time_machine
 from django.db import connection
 
-from reviews import notices, sms
-from reviews.models_notices import Notice, NoticeDelivery, NoticeState
+from notices import sms
+from notices.delivery import deliver_step
+from notices.models import Notice, NoticeDelivery, NoticeState
+from notices.services.push import push_step
 from tests.notice_fixtures import approve_both, at, city_desk, county_desk, notice_in_review, sms_outbox  # noqa: F401
 
 
@@ -63,13 +65,11 @@ def test_two_workers_never_push_the_same_notice_twice(approved_notices, settings
     settings.NOTICE_SMS_BACKEND = "tests.test_notice_delivery.SlowLocMem"
     sms.outbox.clear()
     now = at(20, 10, 5)
-    pushed = _run_concurrently(
-        [lambda: notices.push_step(now=now, limit=100), lambda: notices.push_step(now=now, limit=100)]
-    )
+    pushed = _run_concurrently([lambda: push_step(now=now, limit=100), lambda: push_step(now=now, limit=100)])
     assert sum(pushed) == 6  # each notice claimed by exactly one worker
     assert NoticeDelivery.objects.filter(channel="sms").count() == 6
-    sent = _run_concurrently([lambda: notices.deliver_step(now=now, limit=2) for _ in range(4)])
-    while notices.deliver_step(now=now, limit=2):
+    sent = _run_concurrently([lambda: deliver_step(now=now, limit=2) for _ in range(4)])
+    while deliver_step(now=now, limit=2):
         pass
     assert sum(sent) <= 6
     assert sorted(m.delivery_id for m in sms.outbox) == sorted(
@@ -133,21 +133,21 @@ class Gateway:
 def test_the_http_gateway_backend_retries_a_failure_with_backoff(county_desk, city_desk, settings):
     notice = notice_in_review(phone="13912340000", now=at(20, 9))
     with Gateway(secret="gw-secret", fail=1) as gateway:
-        settings.NOTICE_SMS_BACKEND = "reviews.sms.HttpGatewayBackend"
+        settings.NOTICE_SMS_BACKEND = "notices.sms.HttpGatewayBackend"
         settings.NOTICE_SMS_OPTIONS = {"url": gateway.url, "secret": "gw-secret", "timeout": 5}
         with time_machine.travel(at(20, 10), tick=False):
             approve_both(notice, county_desk, city_desk)
-            notices.push_step()
+            push_step()
         # time-machine moves time.time() in every thread: the server checks the signature timestamp against it.
         with time_machine.travel(at(20, 10, 1), tick=False):
-            assert notices.deliver_step() == 1
+            assert deliver_step() == 1
         delivery = NoticeDelivery.objects.get(notice=notice, channel="sms")
         assert delivery.status == "pending" and delivery.attempts == 1 and "503" in delivery.last_error
         assert delivery.next_attempt_at == at(20, 10, 3)  # backoff: 2 minutes
         with time_machine.travel(at(20, 10, 3) - timedelta(seconds=1), tick=False):
-            assert notices.deliver_step() == 0
+            assert deliver_step() == 0
         with time_machine.travel(at(20, 10, 3) + timedelta(seconds=1), tick=False):
-            assert notices.deliver_step() == 1
+            assert deliver_step() == 1
         delivery.refresh_from_db()
         assert delivery.status == "sent" and delivery.attempts == 2 and delivery.gateway_id == "gw-1"
         assert gateway.bad_signatures == 0
@@ -157,16 +157,16 @@ def test_the_http_gateway_backend_retries_a_failure_with_backoff(county_desk, ci
 
 
 def test_an_unreachable_gateway_fails_for_good_after_the_last_attempt(county_desk, city_desk, settings):
-    settings.NOTICE_SMS_BACKEND = "reviews.sms.HttpGatewayBackend"
+    settings.NOTICE_SMS_BACKEND = "notices.sms.HttpGatewayBackend"
     settings.NOTICE_SMS_OPTIONS = {"url": "http://127.0.0.1:9/send", "secret": "s", "timeout": 1}
     settings.NOTICE_SMS_MAX_ATTEMPTS = 2
     notice = notice_in_review(urgent=True, now=at(20, 9))
     with time_machine.travel(at(20, 10), tick=False):
         approve_both(notice, county_desk, city_desk)
-        notices.push_step()
-        notices.deliver_step()
+        push_step()
+        deliver_step()
     with time_machine.travel(at(20, 10, 5), tick=False):
-        notices.deliver_step()
+        deliver_step()
     delivery = NoticeDelivery.objects.get(notice=notice, channel="sms")
     assert delivery.status == "failed" and delivery.attempts == 2 and "unreachable" in delivery.last_error
 

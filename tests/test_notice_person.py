@@ -12,8 +12,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from reviews import notices, sms
-from reviews.models_notices import Notice, NoticeFeedback, NoticeState
+from notices import sms
+from notices.delivery import deliver_step
+from notices.figures import evaluation
+from notices.links import token_for, token_hash
+from notices.models import Notice, NoticeFeedback, NoticeState
+from notices.services.person import feedback_answer, feedback_submit, notice_acknowledge
+from notices.services.push import push_step
 from tests.notice_fixtures import (  # noqa: F401
     ID_NUMBER,
     approve_both,
@@ -31,7 +36,7 @@ def live_notice(county_desk, city_desk, sms_outbox):
 
 
 def test_the_person_opens_the_page_and_acknowledges(client, live_notice):
-    token = notices.token_for(live_notice)
+    token = token_for(live_notice)
     page = client.get(f"/n/{token}/")
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
     html = page.content.decode()
@@ -44,7 +49,7 @@ def test_the_person_opens_the_page_and_acknowledges(client, live_notice):
 
 
 def test_a_wrong_or_expired_token_is_404(client, live_notice):
-    token = notices.token_for(live_notice)
+    token = token_for(live_notice)
     assert client.get(f"/n/{token[:-1]}x/").status_code == 404
     assert client.get("/n/nothing/").status_code == 404
     assert client.post(f"/n/{token[:-2]}zz/ack/").status_code == 404
@@ -56,10 +61,10 @@ def test_a_wrong_or_expired_token_is_404(client, live_notice):
 
 
 def test_only_a_hash_of_the_token_is_stored(live_notice):
-    token = notices.token_for(live_notice)
+    token = token_for(live_notice)
     row = Notice.objects.filter(pk=live_notice.pk).values().get()
     assert token not in json.dumps(row, default=str)
-    assert row["token_hash"] == notices.token_hash(token)
+    assert row["token_hash"] == token_hash(token)
 
 
 def test_a_notice_not_pushed_yet_has_no_page(client, county_desk, city_desk):
@@ -69,7 +74,7 @@ def test_a_notice_not_pushed_yet_has_no_page(client, county_desk, city_desk):
     approve_both(notice, county_desk, city_desk)
     Notice.objects.filter(pk=notice.pk).update(token_salt="abc")
     notice.refresh_from_db()
-    assert client.get(f"/n/{notices.token_for(notice)}/").status_code == 404
+    assert client.get(f"/n/{token_for(notice)}/").status_code == 404
 
 
 def _signed(
@@ -137,7 +142,7 @@ def test_without_a_configured_secret_the_webhook_refuses_everything(client, sett
 def test_feedback_is_explained_by_the_desk_and_the_answer_reaches_the_person(
     client, county_desk, password, live_notice, sms_outbox
 ):
-    token = notices.token_for(live_notice)
+    token = token_for(live_notice)
     assert client.post(f"/n/{token}/feedback/", {"text": "检测日期写错了"}).status_code == 302
     feedback = NoticeFeedback.objects.get(notice=live_notice)
     assert feedback.due_at == feedback.created_at + timedelta(hours=24)
@@ -148,15 +153,15 @@ def test_feedback_is_explained_by_the_desk_and_the_answer_reaches_the_person(
     feedback.refresh_from_db()
     assert feedback.state == "explained" and feedback.answered_by == county_desk
     assert "经核实，检测日期无误" in client.get(f"/n/{token}/").content.decode()
-    notices.deliver_step()
+    deliver_step()
     assert any("反馈已有答复" in m.text for m in sms_outbox)
 
 
 def test_a_correction_supersedes_the_notice_and_is_reviewed_again(
     county_desk, city_desk, live_notice, client
 ):
-    feedback = notices.feedback_submit(notice=live_notice, text="我只是黄码，不是红码")
-    notices.feedback_answer(
+    feedback = feedback_submit(notice=live_notice, text="我只是黄码，不是红码")
+    feedback_answer(
         feedback=feedback,
         actor=county_desk,
         answer="已更正，新的通知将发送给您。",
@@ -166,15 +171,15 @@ def test_a_correction_supersedes_the_notice_and_is_reviewed_again(
     assert live_notice.state == NoticeState.SUPERSEDED
     corrected = live_notice.superseded_by
     assert corrected.state == NoticeState.COUNTY_REVIEW and corrected.source == "correction"
-    html = client.get(f"/n/{notices.token_for(live_notice)}/").content.decode()
+    html = client.get(f"/n/{token_for(live_notice)}/").content.decode()
     assert 'data-testid="superseded"' in html and "已更正" in html
     approve_both(corrected, county_desk, city_desk)
     Notice.objects.filter(pk=corrected.pk).update(push_after=timezone.now())
-    assert notices.push_step() == 1
+    assert push_step() == 1
 
 
 def test_the_board_is_aggregate_and_non_personal(client, live_notice, county_desk):
-    from reviews.models_notices import BoardMessage
+    from notices.models import BoardMessage
 
     BoardMessage.objects.create(division_id="460105", text="近期从武汉市返回的人员请主动报备。")
     html = client.get("/board/").content.decode()
@@ -193,16 +198,16 @@ def test_evaluation_figures(client, api_client, county_desk, city_desk, password
         corrected = pushed_notice(county_desk, city_desk, now=at(20, 10), phone="13900006666")
         pushed_notice(county_desk, city_desk, now=at(20, 10), phone="13900007777")
     with time_machine.travel(at(20, 10, 30), tick=False):
-        notices.notice_acknowledge(notice=acknowledged, channel="popup")
-        feedback = notices.feedback_submit(notice=corrected, text="错了")
+        notice_acknowledge(notice=acknowledged, channel="popup")
+        feedback = feedback_submit(notice=corrected, text="错了")
     with time_machine.travel(at(20, 12), tick=False):
-        notices.feedback_answer(
+        feedback_answer(
             feedback=feedback,
             actor=county_desk,
             answer="已更正",
             corrected_text="李*您好：请于11月21日检测。",
         )
-    [row] = notices.evaluation(user=county_desk, start=at(20, 0), end=at(21, 0))
+    [row] = evaluation(user=county_desk, start=at(20, 0), end=at(21, 0))
     assert row["division"] == "460105" and row["pushed"] == 3 and row["acknowledged"] == 1
     assert row["acknowledgement_rate"] == pytest.approx(0.333, abs=0.001)
     assert row["corrected"] == 1 and row["accuracy"] == pytest.approx(0.667, abs=0.001)

@@ -10,8 +10,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from reviews import notices
-from reviews.models_notices import BoardMessage, Notice, NoticeState
+from notices.errors import NoticeConflict
+from notices.models import BoardMessage, Notice, NoticeState, NoticeTemplate
+from notices.selectors import returned_to, template_for
+from notices.services.generation import notices_generate_for_rule, notices_generate_from_proposals
+from notices.services.review import notice_approve, notice_reject, notice_resubmit
 from tasks.models import Role
 from tests.factories import PersonFactory, TracingTaskFactory, UserFactory
 from tests.notice_fixtures import (  # noqa: F401
@@ -38,8 +41,8 @@ def test_notices_are_generated_once_from_approved_proposals_that_ask_for_one(
     )
     approved_proposal(expert=cdc_expert, notify=False, phone="13900008888")
     with django_assert_max_num_queries(6):
-        assert notices.notices_generate_from_proposals() == 2
-    assert notices.notices_generate_from_proposals() == 0  # idempotent
+        assert notices_generate_from_proposals() == 2
+    assert notices_generate_from_proposals() == 0  # idempotent
     by_proposal = {n.proposal_id: n for n in Notice.objects.all()}
     assert by_proposal[first.pk].category == "close_contact" and by_proposal[first.pk].urgent
     assert by_proposal[second.pk].category == "yellow_code" and not by_proposal[second.pk].urgent
@@ -65,14 +68,14 @@ def test_a_batch_rule_covers_every_returnee_from_the_designated_area(county_desk
             payload={"origin_division": "460202" if i < 2 else "460106"},
         )
         persons.append(person)
-    created = notices.notices_generate_for_rule(
+    created = notices_generate_for_rule(
         rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3), actor=county_desk
     )
     assert created == 2
     assert set(Notice.objects.values_list("person_id", flat=True)) == {persons[0].pk, persons[1].pk}
     assert all(n.category == "high_risk_returnee" and "三亚市" in n.text for n in Notice.objects.all())
     assert (
-        notices.notices_generate_for_rule(
+        notices_generate_for_rule(
             rule="returnees_from_area", area_code="4602", since=now - timedelta(days=3), actor=county_desk
         )
         == 0
@@ -83,13 +86,13 @@ def test_a_batch_rule_covers_every_returnee_from_the_designated_area(county_desk
 def test_county_then_city_approve_and_both_are_recorded(county_desk, city_desk):
     notice = notice_in_review()
     with pytest.raises(PermissionDenied):
-        notices.notice_approve(notice=notice, actor=city_desk)  # the city desk waits for the county
-    notices.notice_approve(notice=notice, actor=county_desk)
+        notice_approve(notice=notice, actor=city_desk)  # the city desk waits for the county
+    notice_approve(notice=notice, actor=county_desk)
     notice.refresh_from_db()
     assert notice.state == NoticeState.CITY_REVIEW and notice.county_reviewer == county_desk
     with pytest.raises(PermissionDenied):
-        notices.notice_approve(notice=notice, actor=county_desk)
-    notices.notice_approve(notice=notice, actor=city_desk)
+        notice_approve(notice=notice, actor=county_desk)
+    notice_approve(notice=notice, actor=city_desk)
     notice.refresh_from_db()
     assert notice.state == NoticeState.APPROVED and notice.city_reviewer == city_desk
     assert notice.approved_at and notice.push_after and notice.push_due
@@ -98,9 +101,9 @@ def test_county_then_city_approve_and_both_are_recorded(county_desk, city_desk):
 def test_a_superuser_cannot_give_both_approvals(county_desk, hainan):
     boss = UserFactory(username="root", is_superuser=True, is_staff=True, role=Role.ADMIN, division_id="46")
     notice = notice_in_review()
-    notices.notice_approve(notice=notice, actor=boss)
-    with pytest.raises(notices.NoticeConflict):
-        notices.notice_approve(notice=notice, actor=boss)
+    notice_approve(notice=notice, actor=boss)
+    with pytest.raises(NoticeConflict):
+        notice_approve(notice=notice, actor=boss)
 
 
 @pytest.mark.parametrize("level", ["county", "city"])
@@ -109,32 +112,30 @@ def test_a_rejection_at_each_level_goes_back_to_the_submitter_who_corrects_and_r
 ):
     notice = notice_in_review(submitted_by=cdc_expert)
     if level == "city":
-        notices.notice_approve(notice=notice, actor=county_desk)
+        notice_approve(notice=notice, actor=county_desk)
     reviewer = county_desk if level == "county" else city_desk
     with pytest.raises(ValidationError):
-        notices.notice_reject(notice=notice, actor=reviewer, reason=" ")
-    notices.notice_reject(notice=notice, actor=reviewer, reason="检测日期有误")
+        notice_reject(notice=notice, actor=reviewer, reason=" ")
+    notice_reject(notice=notice, actor=reviewer, reason="检测日期有误")
     notice.refresh_from_db()
     assert (
         notice.state == f"rejected_{level}"
         and notice.rejected_by == reviewer
         and notice.rejection_reason == "检测日期有误"
     )
-    assert notice in notices.returned_to(cdc_expert)
+    assert notice in returned_to(cdc_expert)
     # Correcting cannot slip the ID number in.
     with pytest.raises(ValidationError):
-        notices.notice_resubmit(
-            notice=notice, actor=cdc_expert, title=notice.title, text=f"身份证{ID_NUMBER}"
-        )
-    notices.notice_resubmit(
+        notice_resubmit(notice=notice, actor=cdc_expert, title=notice.title, text=f"身份证{ID_NUMBER}")
+    notice_resubmit(
         notice=notice, actor=cdc_expert, title=notice.title, text="李*您好：请于11月21日接受核酸检测。"
     )
     notice.refresh_from_db()
     assert (
         notice.state == NoticeState.COUNTY_REVIEW and notice.version == 2 and notice.county_reviewer is None
     )
-    notices.notice_approve(notice=notice, actor=county_desk)
-    notices.notice_approve(notice=notice, actor=city_desk)
+    notice_approve(notice=notice, actor=county_desk)
+    notice_approve(notice=notice, actor=city_desk)
     notice.refresh_from_db()
     assert notice.state == NoticeState.APPROVED and notice.rejections == 1
 
@@ -143,7 +144,7 @@ def test_other_roles_and_other_counties_cannot_review(field_staff, outsider, cdc
     notice = notice_in_review()
     for account in (field_staff, cdc_expert):
         with pytest.raises(PermissionDenied):
-            notices.notice_approve(notice=notice, actor=account)
+            notice_approve(notice=notice, actor=account)
     client.login(username=outsider.username, password=password)
     assert client.post(f"/notices/{notice.pk}/approve/").status_code == 404
     assert client.post(f"/api/v1/notices/{notice.pk}/approve/").status_code == 404
@@ -190,13 +191,13 @@ def test_templates_are_edited_by_administrators_only(client, county_desk, hainan
     assert client.get("/notices/templates/").status_code == 200
     bad = client.post("/notices/templates/red_code/", {"title": "红码", "body": "{name} {id_number}"})
     assert bad.status_code == 200  # the form again, with the error
-    assert not notices.NoticeTemplate.objects.exists()
+    assert not NoticeTemplate.objects.exists()
     good = client.post(
         "/notices/templates/red_code/",
         {"title": "红码告知", "body": "{name}您好：您的健康码为红码。咨询{hotline}。", "urgent": "on"},
     )
     assert good.status_code == 302
-    assert notices.template_for("red_code") == (
+    assert template_for("red_code") == (
         "红码告知",
         "{name}您好：您的健康码为红码。咨询{hotline}。",
         True,
@@ -208,14 +209,14 @@ def test_the_commands_run_the_same_steps(cdc_expert, county_desk, city_desk, set
 
     from django.core.management import call_command
 
-    settings.NOTICE_SMS_BACKEND = "reviews.sms.LocMemBackend"
+    settings.NOTICE_SMS_BACKEND = "notices.sms.LocMemBackend"
     approved_proposal(expert=cdc_expert)
     out = StringIO()
     call_command("notices_generate", stdout=out)
     assert out.getvalue().strip() == "1 handled."
     notice = Notice.objects.get()
-    notices.notice_approve(notice=notice, actor=county_desk)
-    notices.notice_approve(notice=notice, actor=city_desk)
+    notice_approve(notice=notice, actor=county_desk)
+    notice_approve(notice=notice, actor=city_desk)
     call_command("notices_push", "--now", (timezone.now() + timedelta(hours=9)).isoformat(), stdout=out)
     call_command("notices_deliver", "--now", (timezone.now() + timedelta(hours=9)).isoformat(), stdout=out)
     call_command("notices_remind", "--now", (timezone.now() + timedelta(days=2)).isoformat(), stdout=out)

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from reviews import notice_rules as rules
-from reviews.models_notices import NoticeCategory, NoticeTemplate
+from notices import rules
+from notices.models import NoticeCategory, NoticeTemplate
 
 
 @pytest.mark.parametrize(

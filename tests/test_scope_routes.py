@@ -193,7 +193,7 @@ def _notice_in(village_code, state="county_review"):
     """A notice of a person in `village_code` (notices, issue 8), moved to `state`."""
     from django.utils import timezone
 
-    from reviews.models_notices import Notice
+    from notices.models import Notice
     from tests.notice_fixtures import notice_in_review
 
     notice = notice_in_review(division=village_code)
@@ -209,7 +209,7 @@ def _notice_in(village_code, state="county_review"):
 def _pushed_notice_in(village_code):
     from django.utils import timezone
 
-    from reviews.models_notices import Notice
+    from notices.models import Notice
     from tests.factories import UserFactory
 
     notice = _notice_in(village_code)
@@ -232,14 +232,14 @@ def _pushed_notice_in(village_code):
 def _notice_feedback_in(village_code):
     from django.utils import timezone
 
-    from reviews.models_notices import NoticeFeedback
+    from notices.models import NoticeFeedback
 
     now = timezone.now()
     return NoticeFeedback.objects.create(notice=_pushed_notice_in(village_code), text="不对", due_at=now)
 
 
 def _notice_follow_up_in(village_code):
-    from reviews.models_notices import NoticeFollowUp
+    from notices.models import NoticeFollowUp
 
     notice = _pushed_notice_in(village_code)
     return NoticeFollowUp.objects.create(notice=notice, division_id=village_code)

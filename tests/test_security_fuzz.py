@@ -471,10 +471,10 @@ class World:
     @cached_property
     def notice_done(self):
         """A notice the county desk already passed on: approving it again at county level is refused."""
-        from reviews import notices
+        from notices.services.review import notice_approve
 
         notice = self.notice
-        return notices.notice_approve(notice=notice, actor=self.u["duty_officer"])
+        return notice_approve(notice=notice, actor=self.u["duty_officer"])
 
 
 @dataclass

@@ -80,7 +80,7 @@ def test_data_is_anonymised_one_second_after_the_retention_ends(hainan, settings
 
 
 def test_notices_and_feedback_are_anonymised_with_the_person(hainan, settings):
-    from reviews.models import Notice, NoticeFeedback
+    from notices.models import Notice, NoticeFeedback
 
     task = _closed_task()
     kept = _closed_task(closed_at=CLOSED + dt.timedelta(days=30), person=PersonFactory(phone_hash="h3"))

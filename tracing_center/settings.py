@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "csp",  # Security: Content-Security-Policy header
     "tasks",
     "reviews",
+    "notices",  # notices → reviews → tasks
     "reports",
 ]
 
@@ -190,8 +191,8 @@ SPECTACULAR_SETTINGS = {
         "BatchStatusEnum": "tasks.models.intake.IntakeBatch.Status",
         "TransferStatusEnum": "tasks.models.workflow.Transfer.Status",
         "ReviewStateEnum": "reviews.models.ReviewState",
-        "NoticeStateEnum": "reviews.models_notices.NoticeState",
-        "NoticeSourceEnum": "reviews.models_notices.NoticeSource",
+        "NoticeStateEnum": "notices.models.NoticeState",
+        "NoticeSourceEnum": "notices.models.NoticeSource",
     },
 }
 
@@ -222,6 +223,32 @@ TRACE_WINDOW_MINUTES = env_int("TRACE_WINDOW_MINUTES", 600, minimum=1)
 # database server can give it.
 SWEEP_WORKERS = env_int("SWEEP_WORKERS", 2, minimum=1)
 CLOCK_WARNING_FRACTION = 0.8
+
+# Outbox (tasks/outbox/, docs/outbox.md): staff notifications leave through these channels. ADDRESS is
+# the account field holding the address; KINDS / LEVELS (optional) restrict what a channel carries.
+NOTIFICATION_SMS_BACKEND = env_str("NOTIFICATION_SMS_BACKEND", "tasks.notify.ConsoleBackend")
+NOTIFICATION_EMAIL_BACKEND = env_str("NOTIFICATION_EMAIL_BACKEND", "tasks.notify.ConsoleBackend")
+NOTIFICATION_CHANNELS = {
+    "sms": {
+        "BACKEND": NOTIFICATION_SMS_BACKEND,
+        "ADDRESS": "phone",
+        "KINDS": ["escalation", "transfer_requested"],
+        "LEVELS": ["breach"],
+        "OPTIONS": (
+            {
+                "url": env_str("NOTIFICATION_SMS_GATEWAY_URL", ""),
+                "secret": env_str("NOTIFICATION_SMS_GATEWAY_SECRET", ""),
+                "timeout": env_int("NOTIFICATION_SMS_GATEWAY_TIMEOUT", 5, minimum=1),
+            }
+            if NOTIFICATION_SMS_BACKEND.endswith("HttpGatewayBackend")
+            else {}
+        ),
+    },
+    "email": {"BACKEND": NOTIFICATION_EMAIL_BACKEND, "ADDRESS": "email"},
+}
+# A failing delivery is retried with backoff, then failed for good; one older than the cut-off is not sent.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATION_LATE_CUTOFF_MINUTES = env_int("NOTIFICATION_LATE_CUTOFF_MINUTES", 360, minimum=1)
 
 # A keyed hash of identity numbers and phones is what persons are matched on; the key must not be the
 # SECRET_KEY so that rotating one does not silently re-key the other.
@@ -439,7 +466,7 @@ DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
 
 
 # Notices ------------------------------------------------------------------------------------------
-# Notices to people (issue 8, reviews/notices.py, docs/notices.md): two-level review, timed push,
+# Notices to people (notices/, docs/notices.md): two-level review, timed push,
 # acknowledgement, one reminder, follow-up, feedback.
 NOTICE_PUSH_MINUTES = env_int("NOTICE_PUSH_MINUTES", 120, minimum=1)  # push within 2 h of approval (daytime)
 NOTICE_URGENT_PUSH_MINUTES = env_int(
@@ -466,11 +493,14 @@ NOTICE_FEEDBACK_TARGET_HOURS = env_int("NOTICE_FEEDBACK_TARGET_HOURS", 24, minim
 NOTICE_LINK_TTL_DAYS = env_int("NOTICE_LINK_TTL_DAYS", 30, minimum=1)
 NOTICE_GENERATE_LOOKBACK_DAYS = env_int("NOTICE_GENERATE_LOOKBACK_DAYS", 7, minimum=1)
 NOTICE_HOTLINE = env_str("NOTICE_HOTLINE", "12320")
+# The days of health monitoring a notice names when the disposal proposal gives none.
+NOTICE_DEFAULT_MONITORING_DAYS = env_int("NOTICE_DEFAULT_MONITORING_DAYS", 14, minimum=1)
 # The personal links are derived with this key (not stored in the database); default: SECRET_KEY.
 NOTICE_TOKEN_KEY = env_str("NOTICE_TOKEN_KEY", "")
 NOTICE_PUBLIC_BASE_URL = env_str("NOTICE_PUBLIC_BASE_URL", "")  # e.g. https://tc.example.gov.cn (SMS links)
-# SMS to persons: reviews.sms.HttpGatewayBackend (production), ConsoleBackend / FileBackend (development).
-NOTICE_SMS_BACKEND = env_str("NOTICE_SMS_BACKEND", "reviews.sms.ConsoleBackend")
+# SMS to persons, through the outbox (notices/delivery.py): notices.sms.HttpGatewayBackend (production),
+# ConsoleBackend / FileBackend (development). A separate gateway account from the staff notifications'.
+NOTICE_SMS_BACKEND = env_str("NOTICE_SMS_BACKEND", "notices.sms.ConsoleBackend")
 NOTICE_SMS_OPTIONS = (
     {
         "url": env_str("NOTICE_SMS_GATEWAY_URL", ""),
@@ -496,7 +526,7 @@ CELERY_BEAT_SCHEDULE = {
     "intake-batch": {"task": "tasks.run_intake", "schedule": INTAKE_INTERVAL_MINUTES * 60.0},
     # Deadline sweep (tasks/sweep.py), the same step as `manage.py sweep_deadlines`.
     "sweep-deadlines": {"task": "tasks.sweep_deadlines", "schedule": 60.0, "options": {"expires": 55}},
-    # SMS / e-mail delivery of staff notifications (tasks/notify.py).
+    # SMS / e-mail delivery of staff notifications (tasks/notify.py, the outbox's "notifications" flow).
     "deliver-notifications": {
         "task": "tasks.deliver_notifications",
         "schedule": 20.0,
@@ -515,9 +545,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Notices (reviews/tasks.py); each is also a `notices_*` command.
-    "notices-generate": {"task": "reviews.notices_generate", "schedule": 300.0, "options": {"expires": 290}},
-    "notices-push": {"task": "reviews.notices_push", "schedule": 30.0, "options": {"expires": 28}},
-    "notices-deliver": {"task": "reviews.notices_deliver", "schedule": 30.0, "options": {"expires": 28}},
-    "notices-remind": {"task": "reviews.notices_remind", "schedule": 60.0, "options": {"expires": 55}},
+    # Notices (notices/tasks.py); each is also a `notices_*` command. The deliver job is the outbox's
+    # "notice_sms" flow.
+    "notices-generate": {"task": "notices.notices_generate", "schedule": 300.0, "options": {"expires": 290}},
+    "notices-push": {"task": "notices.notices_push", "schedule": 30.0, "options": {"expires": 28}},
+    "notices-deliver": {"task": "notices.notices_deliver", "schedule": 30.0, "options": {"expires": 28}},
+    "notices-remind": {"task": "notices.notices_remind", "schedule": 60.0, "options": {"expires": 55}},
 }

@@ -16,9 +16,7 @@ urlpatterns = [
     path("api/v1/", include("reviews.api_urls")),  # Reviews (issue 6): before tasks.api.urls
     path("api/v1/", include("tasks.api.urls")),
     path("reviews/", include("reviews.urls")),  # Reviews (issue 6)
-    path(
-        "", include("reviews.notice_urls")
-    ),  # Notices (issue 8): /notices/, /n/<token>/, /board/, /api/v1/notices/
+    path("", include("notices.urls")),  # Notices: /notices/, /n/<token>/, /board/, /api/v1/notices/
     path("", include("reports.urls")),  # Reports (issue 7): dashboard, stats, reports
     path("", include("tasks.urls")),
 ]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from reviews import notices
-from reviews.models_notices import Notice, NoticeFeedback, NoticeState
+from notices.links import token_for
+from notices.models import Notice, NoticeFeedback, NoticeState
 from tests.browser.conftest import login
 from tests.notice_fixtures import ID_NUMBER, city_desk, pushed_notice  # noqa: F401
 
@@ -16,9 +16,9 @@ from tests.notice_fixtures import ID_NUMBER, city_desk, pushed_notice  # noqa: F
 def test_a_person_acknowledges_on_the_phone_and_an_appeal_is_answered(
     phone_page, page, live_server, hainan, duty_officer, city_desk, password, screenshot, settings
 ):
-    settings.NOTICE_SMS_BACKEND = "reviews.sms.LocMemBackend"
+    settings.NOTICE_SMS_BACKEND = "notices.sms.LocMemBackend"
     notice = pushed_notice(duty_officer, city_desk, now=timezone.now())
-    link = f"{live_server.url}/n/{notices.token_for(notice)}/"
+    link = f"{live_server.url}/n/{token_for(notice)}/"
 
     # The person opens the link from the SMS on a phone and confirms.
     phone_page.goto(link)

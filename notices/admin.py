@@ -1,10 +1,10 @@
-"""Django admin of notices (issue 8): administrators edit the templates (validated: no ID number,
+"""Django admin of notices: administrators edit the templates (validated: no ID number,
 phone or address variables) and the display-board messages; notices and their trail are read-only
-here (they change only through reviews/notices.py)."""
+here (they change only through notices/services/)."""
 
 from django.contrib import admin
 
-from .models_notices import (
+from .models import (
     BoardMessage,
     Notice,
     NoticeDelivery,

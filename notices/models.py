@@ -1,10 +1,11 @@
-"""Notices to people (issue 8, 弹窗): templates per risk category, the notices generated from them, their
+"""Notices to people (弹窗): templates per risk category, the notices generated from them, their
 two-level review (county desk, then city desk), the push to the person (pop-up page, SMS), the
 acknowledgement, one reminder, the follow-up item for the village sub-unit, and feedback / appeal.
 
-Imported at the end of reviews/models.py so that the models belong to the `reviews` app. The rules
-(variables, rendering, validation, batch rules) are in reviews/notice_rules.py, the writes in
-reviews/notices.py, the SMS gateways in reviews/sms.py. docs/notices.md explains the whole flow.
+The tables were created by the `reviews` app and keep its names (`db_table`): the models moved to this
+app without touching the data. The rules (variables, rendering, validation, batch rules) are in
+notices/rules.py, the writes in notices/services/, the SMS flow in notices/delivery.py.
+docs/notices.md explains the whole flow.
 
 Deadlines live on the row (STYLE.md habit 1) and each sweep has its own partial index:
 
@@ -44,7 +45,7 @@ class NoticeCategory(models.TextChoices):
 
 
 class NoticeTemplate(models.Model):
-    """The zh-hans text of one risk category, with {variables} (reviews/notice_rules.py: VARIABLES).
+    """The zh-hans text of one risk category, with {variables} (notices/rules.py: VARIABLES).
     Data, not msgids: administrators edit it (Django admin, /notices/templates/). A template can never
     reference the ID number, the phone or an address: `clean()` refuses it."""
 
@@ -65,6 +66,7 @@ class NoticeTemplate(models.Model):
     )
 
     class Meta:
+        db_table = "reviews_noticetemplate"
         verbose_name = _("notice template")
         verbose_name_plural = _("notice templates")
         ordering = ["category"]
@@ -73,7 +75,7 @@ class NoticeTemplate(models.Model):
         return f"{self.get_category_display()}: {self.title}"
 
     def clean(self):
-        from .notice_rules import validate_template_text
+        from .rules import validate_template_text
 
         validate_template_text(self.title, field="title")
         validate_template_text(self.body, field="body")
@@ -144,7 +146,7 @@ class Notice(models.Model):
     category = models.CharField(_("risk category"), max_length=30, choices=NoticeCategory.choices)
     title = models.CharField(_("title"), max_length=100)
     text = models.TextField(_("text"))
-    # The values the text was rendered from (never the ID number or an address: notice_rules.VARIABLES).
+    # The values the text was rendered from (never the ID number or an address: rules.VARIABLES).
     variables = models.JSONField(default=dict, blank=True)
     urgent = models.BooleanField(_("urgent"), default=False)
     state = models.CharField(
@@ -206,7 +208,7 @@ class Notice(models.Model):
     token_hash = models.CharField(max_length=64, blank=True)
     token_expires_at = models.DateTimeField(_("link expires at"), null=True, blank=True)
     # Keyed hash of the number the SMS went to (tasks.validation.phone_hash), set at push: a reply from
-    # that number is matched to this notice (reviews/notices.py sms_inbound).
+    # that number is matched to this notice (notices/services/person.py sms_inbound).
     phone_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     first_opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
 
@@ -220,6 +222,7 @@ class Notice(models.Model):
     followed_up_at = models.DateTimeField(_("follow-up created at"), null=True, blank=True)
 
     class Meta:
+        db_table = "reviews_notice"
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         ordering = ["-created_at", "-id"]
@@ -324,6 +327,7 @@ class NoticeDelivery(models.Model):
     gateway_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        db_table = "reviews_noticedelivery"
         verbose_name = _("notice delivery")
         verbose_name_plural = _("notice deliveries")
         ordering = ["id"]
@@ -374,6 +378,7 @@ class NoticeFeedback(models.Model):
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     class Meta:
+        db_table = "reviews_noticefeedback"
         verbose_name = _("notice feedback")
         verbose_name_plural = _("notice feedback")
         ordering = ["created_at", "id"]
@@ -422,6 +427,7 @@ class NoticeFollowUp(models.Model):
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
+        db_table = "reviews_noticefollowup"
         verbose_name = _("notice follow-up")
         verbose_name_plural = _("notice follow-ups")
         ordering = ["-created_at", "-id"]
@@ -461,6 +467,7 @@ class BoardMessage(models.Model):
     rule_key = models.CharField(max_length=120, blank=True)
 
     class Meta:
+        db_table = "reviews_boardmessage"
         verbose_name = _("display board message")
         verbose_name_plural = _("display board messages")
         ordering = ["-published_at", "-id"]
@@ -474,6 +481,6 @@ class BoardMessage(models.Model):
         return self.text[:40]
 
     def clean(self):
-        from .notice_rules import validate_board_text
+        from .rules import validate_board_text
 
         validate_board_text(self.text)

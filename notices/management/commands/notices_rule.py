@@ -1,5 +1,5 @@
 """`python manage.py notices_rule returnees_from_area --area 4201 --since 2026-11-15`: run a batch rule
-(reviews/notice_rules.py BATCH_RULES) over a set of persons; the notices go to the county desks."""
+(notices/rules.py BATCH_RULES) over a set of persons; the notices go to the county desks."""
 
 from datetime import datetime
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", required=True, help="ISO date or date-time: leads reported since")
 
     def handle(self, *args, rule, area, since, **options):
-        from reviews.notices import notices_generate_for_rule
+        from notices.services.generation import notices_generate_for_rule
 
         try:
             moment = datetime.fromisoformat(since)

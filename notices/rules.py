@@ -1,4 +1,4 @@
-"""The rules of notices (issue 8): which variables a template may use, the default zh-hans templates per
+"""The rules of notices: which variables a template may use, the default zh-hans templates per
 risk category, how a notice's category follows from the task's leads, the batch rules, and the
 checks that keep a notice free of the resident ID number and of detailed addresses.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,10 +22,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models_notices import NoticeCategory
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
+from .models import NoticeCategory
 
 # name → what it is (shown on the template editing page).
-VARIABLES: dict[str, str] = {
+VARIABLES: dict[str, StrOrPromise] = {
     "name": gettext_lazy("the person's name, masked after the first character (张**)"),
     "measure": gettext_lazy("the measure (居家隔离, 集中隔离, 健康监测)"),
     "days": gettext_lazy("number of days of the measure"),
@@ -157,6 +161,11 @@ def validate_board_text(text: str) -> None:
         raise ValidationError({"text": _("The display board shows aggregate, non-personal messages only.")})
 
 
+def secrets_of(person_id_number: str, *addresses: str) -> list[str]:
+    """The values of a person a notice must never contain (checked by `assert_no_identifiers`)."""
+    return [person_id_number, *addresses]
+
+
 class NoticeUnsafe(ValueError):
     """The rendered text would contain an ID number, a phone number or a detailed address."""
 
@@ -222,7 +231,7 @@ def variables_for(
     desk: str = "",
 ) -> dict:
     start_day = timezone.localtime(start or timezone.now()).date()
-    days = measure_days or getattr(settings, "NOTICE_DEFAULT_MONITORING_DAYS", 14)
+    days = measure_days or settings.NOTICE_DEFAULT_MONITORING_DAYS
     tests = test_days or [1]
     return {
         "name": mask_name(person_name),
@@ -234,7 +243,7 @@ def variables_for(
         "area": area,
         "county": county,
         "desk": desk or "县（区）疫情防控指挥部",
-        "hotline": getattr(settings, "NOTICE_HOTLINE", "12320"),
+        "hotline": settings.NOTICE_HOTLINE,
     }
 
 
@@ -250,9 +259,9 @@ CATEGORY_BY_SOURCE = [
 
 
 def category_for(sources: list[str] | None, measure: str) -> str:
-    sources = set(sources or [])
+    present = set(sources or [])
     for source, category in CATEGORY_BY_SOURCE:
-        if source in sources:
+        if source in present:
             return category
     if measure in ("centralised_quarantine", "home_quarantine"):
         return NoticeCategory.CLOSE_CONTACT
@@ -261,7 +270,7 @@ def category_for(sources: list[str] | None, measure: str) -> str:
 
 # --- batch rules -------------------------------------------------------------------------------------
 
-# Batch rules generate notices for a *set* of persons in one statement (reviews/notices.py
+# Batch rules generate notices for a *set* of persons in one statement (notices/services/generation.py
 # notices_generate_for_rule). "returnees_from_area": every person with a returnee lead whose origin
 # (lead.payload["origin_division"], the division code the port-of-entry registration records) lies in
 # the designated area, reported since `since`.

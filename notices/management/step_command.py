@@ -1,5 +1,5 @@
 """The notice jobs as commands: each runs the same loop of its step function as its Celery beat job
-(reviews/tasks.py), once, optionally as of `--now`."""
+(notices/tasks.py), once, optionally as of `--now`."""
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -17,7 +17,7 @@ class StepCommand(BaseCommand):
         parser.add_argument("--limit", type=int, default=self.default_limit, help="rows per step")
 
     def handle(self, *args, now=None, limit=None, **options):
-        from reviews.tasks import run_loop
+        from notices.tasks import run_loop
 
         moment = parse_now(now) if now else timezone.now()
         count = run_loop(import_string(self.step), now=moment, limit=limit or self.default_limit)
