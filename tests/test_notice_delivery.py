@@ -14,7 +14,7 @@ from django.db import connection
 
 from reviews import notices, sms
 from reviews.models_notices import Notice, NoticeDelivery, NoticeState
-from tests.notice_fixtures import approve_both, at, city_desk, county_desk, notice_in_review, sms_outbox  # noqa: F401
+from tests.notice_fixtures import approve_both, at, notice_in_review
 
 
 def _run_concurrently(functions):

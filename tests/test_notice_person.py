@@ -14,15 +14,7 @@ from django.utils import timezone
 
 from reviews import notices, sms
 from reviews.models_notices import Notice, NoticeFeedback, NoticeState
-from tests.notice_fixtures import (  # noqa: F401
-    ID_NUMBER,
-    approve_both,
-    at,
-    city_desk,
-    county_desk,
-    pushed_notice,
-    sms_outbox,
-)
+from tests.notice_fixtures import ID_NUMBER, approve_both, at, pushed_notice
 
 
 @pytest.fixture

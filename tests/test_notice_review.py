@@ -14,14 +14,7 @@ from reviews import notices
 from reviews.models_notices import BoardMessage, Notice, NoticeState
 from tasks.models import Role
 from tests.factories import PersonFactory, TracingTaskFactory, UserFactory
-from tests.notice_fixtures import (  # noqa: F401
-    ADDRESS,
-    ID_NUMBER,
-    approved_proposal,
-    city_desk,
-    county_desk,
-    notice_in_review,
-)
+from tests.notice_fixtures import ADDRESS, ID_NUMBER, approved_proposal, notice_in_review
 from tests.workflow_fixtures import linked_lead
 
 
