@@ -40,6 +40,9 @@ class DivisionCount(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.status} p{self.priority} c{self.clock_state}: {self.n}"
+
 
 class BatchCount(models.Model):
     """Tasks per (intake batch, county = first 6 digits of the division, status)."""
@@ -55,6 +58,9 @@ class BatchCount(models.Model):
         ]
         indexes = [models.Index(fields=["county", "batch_id"], name="rollup_batch_county")]
 
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} {self.county} {self.status}: {self.n}"
+
 
 class EventCount(models.Model):
     """Milestones per (county, event, hour): created, dispatched, radius_limited, traced, approved, and
@@ -69,6 +75,9 @@ class EventCount(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["county", "event", "hour"], name="rollup_event_key")]
         indexes = [models.Index(fields=["event", "hour"], name="rollup_event_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.event} {self.hour:%Y-%m-%d %H}h: {self.n}"
 
 
 # Identity values of a report snapshot that are encrypted at rest (tasks.crypto, the same keys and
@@ -191,6 +200,9 @@ class UpstreamDelivery(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.endpoint} ({self.status})"
+
 
 class DeliveryAttempt(models.Model):
     """Every HTTP attempt of a delivery, successful or not."""
@@ -206,6 +218,9 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["delivery", "number"]
 
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id} #{self.number}"
+
 
 class ExportLog(models.Model):
     """Which statistics table an account exported, with its parameters (the rows are aggregates; the
@@ -217,3 +232,6 @@ class ExportLog(models.Model):
     format = models.CharField(max_length=5)
     params = models.JSONField(default=dict)
     rows = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.format} by {self.user_id}"

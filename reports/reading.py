@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -37,7 +38,7 @@ def masked_for(user, data: dict) -> dict:
     return data
 
 
-def render_pdf(*, user, data: dict, version=None, now=None) -> tuple[bytes, int]:
+def render_pdf(*, user, data: dict, version=None, now: datetime | None = None) -> tuple[bytes, int]:
     """The report as PDF for `user` (masked, with the viewer's watermark on every page): (bytes, pages).
     Chinese text uses Noto Sans CJK (Debian fonts-noto-cjk), embedded (subset) by WeasyPrint."""
     from weasyprint import CSS, HTML

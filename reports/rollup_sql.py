@@ -152,7 +152,9 @@ def statement_sql(sources: list[tuple[str, str]]) -> str:
         delta, insert = _delta_and_insert(table, [("r", "r.d")], f"delta_{table}")
         ctes.append(f"delta_{table} AS MATERIALIZED ({delta})")
         upserts.append(insert)
-    ctes += [f"upsert_{table} AS ({insert})" for table, insert in zip(list(TABLES)[:-1], upserts[:-1])]
+    ctes += [
+        f"upsert_{table} AS ({insert})" for table, insert in zip(list(TABLES)[:-1], upserts[:-1], strict=True)
+    ]
     return "WITH " + ",\n      ".join(ctes) + "\n    " + upserts[-1]
 
 

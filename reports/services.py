@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import TracingTask
+from tasks.models import TracingTask, User
 
 from .models import DeliveryAttempt, ReportVersion, UpstreamDelivery
 
@@ -73,11 +73,11 @@ def report_snapshot(task: TracingTask) -> dict:
         else None
     )
     contact_tasks = dict(TracingTask.objects.filter(source_task=task).values_list("person__person_key", "id"))
-    investigators = {}
+    investigators: dict[int, User] = {}
     for record in [*radius, *trajectory]:
         investigators.setdefault(record.created_by_id, record.created_by)
-    if task.assignee_id:
-        investigators.setdefault(task.assignee_id, task.assignee)
+    if task.assignee is not None:
+        investigators.setdefault(task.assignee.pk, task.assignee)
     submitted = next((t for t in reversed(transitions) if t.to_status == "submitted"), None)
     return {
         "task": {
@@ -296,6 +296,8 @@ def backoff(attempts: int) -> timedelta:
 def _post(url: str, body: bytes, signature: str) -> int:
     parts = urlsplit(url)
     conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    if not parts.hostname:
+        raise http.client.InvalidURL(f"no host in the upstream URL {url!r}")
     conn = conn_cls(parts.hostname, parts.port, timeout=settings.UPSTREAM_TIMEOUT_SECONDS)
     try:
         path = parts.path or "/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,7 +44,7 @@ class Table:
     meta: dict = field(default_factory=dict)
 
     def as_dicts(self) -> list[dict]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 @dataclass
@@ -73,7 +74,9 @@ def _parse_time(raw: str, *, end: bool = False) -> datetime:
         day = parse_date(raw)
         if day is None:
             raise BadParameter(f"not a date or date-time: {raw!r}")
-        value = datetime(day.year, day.month, day.day) + (timedelta(days=1) if end else timedelta())
+        value = datetime(day.year, day.month, day.day, tzinfo=timezone.get_current_timezone()) + (
+            timedelta(days=1) if end else timedelta()
+        )
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
@@ -146,7 +149,8 @@ def _fetch(sql: str, params: list) -> list[tuple]:
 
 
 def _division_filter(q: Query, column: str = "division_code") -> tuple[str, list]:
-    where, params = [f"{column} LIKE %s"], [q.root + "%"]
+    where = [f"{column} LIKE %s"]
+    params: list[Any] = [q.root + "%"]
     if q.statuses:
         where.append("status = ANY(%s)")
         params.append(q.statuses)
@@ -482,7 +486,7 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
     level = _child_level(root)
     q = Query(root=root, level=level, statuses=[], priorities=[], since=now - timedelta(hours=24), until=now)
     divisions = by_division(q)
-    by_state = {}
+    by_state: dict[str, int] = {}
     for row in divisions.as_dicts():  # the per-status columns of the division table: no second scan
         for status in STATUS_LIST:
             if row[status]:
@@ -496,7 +500,7 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
         .values("id", "started_at", "finished_at", "status", "leads", "new_tasks")
         .first()
     )
-    batches = {"last": None, "next_at": None}
+    batches: dict[str, Any] = {"last": None, "next_at": None}
     if last:
         in_scope = (
             _fetch(

@@ -29,7 +29,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from tasks.access_log import record_access
-from tasks.api.permissions import capability
+from tasks.api.permissions import capability, request_user
 from tasks.api.serializers import PersonSerializer
 from tasks.models import AccessAction, User
 from tasks.roles import can
@@ -286,7 +286,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         queryset = review_queue(self.request.user)
         if self.request.query_params.get("mine") in ("1", "true"):
-            queryset = queryset.filter(expert=self.request.user)
+            queryset = queryset.filter(expert=request_user(self.request))
         return queryset
 
     def get_object(self) -> Review:

@@ -5,19 +5,22 @@ entries a comment, a finding or a risk-area designation can point at."""
 from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import models
 
 from tasks.models import CloseContact, ContactAttempt, TestResult, TrajectoryEntry
 
 from .findings import Contact, Entry, Test
 
+FieldModel = type[TrajectoryEntry] | type[CloseContact] | type[TestResult] | type[ContactAttempt]
+
 # target kind (as used by findings and the API) → model
-TARGET_MODELS = {
+TARGET_MODELS: dict[str, FieldModel] = {
     "trajectory": TrajectoryEntry,
     "contact": CloseContact,
     "test": TestResult,
     "attempt": ContactAttempt,
 }
-KIND_BY_MODEL = {model: kind for kind, model in TARGET_MODELS.items()}
+KIND_BY_MODEL: dict[type[models.Model], str] = {model: kind for kind, model in TARGET_MODELS.items()}
 
 
 def content_type_for(kind: str) -> ContentType:
@@ -28,7 +31,7 @@ def kind_of(content_type_id: int | None) -> str | None:
     if content_type_id is None:
         return None
     model = ContentType.objects.get_for_id(content_type_id).model_class()
-    return KIND_BY_MODEL.get(model)
+    return KIND_BY_MODEL.get(model) if model is not None else None
 
 
 def target_entry(task, kind: str, entry_id: int):
@@ -36,10 +39,9 @@ def target_entry(task, kind: str, entry_id: int):
     model = TARGET_MODELS.get(kind)
     if model is None:
         return None
-    queryset = model.objects.filter(task=task, pk=entry_id)
     if model is TrajectoryEntry:
-        queryset = queryset.filter(deleted_at__isnull=True)
-    return queryset.first()
+        return TrajectoryEntry.objects.filter(task=task, pk=entry_id, deleted_at__isnull=True).first()
+    return model.objects.filter(task=task, pk=entry_id).first()
 
 
 def live_entries(task):
@@ -84,4 +86,5 @@ def tests_of(task) -> list[Test]:
 
 
 def transport_labels() -> dict[str, str]:
-    return dict(TrajectoryEntry.Transport.choices)
+    """The means of transport and their labels in the active language."""
+    return {value: str(label) for value, label in TrajectoryEntry.Transport.choices}

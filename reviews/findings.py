@@ -34,6 +34,7 @@ Definitions (docs/reviews.md repeats them for the experts):
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,6 +65,13 @@ class Entry:
     @property
     def located(self) -> bool:
         return self.lat is not None and self.lon is not None
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """Latitude and longitude of a located entry."""
+        if self.lat is None or self.lon is None:
+            raise ValueError(f"trajectory entry {self.id} has no location")
+        return self.lat, self.lon
 
     @property
     def until(self) -> datetime:
@@ -268,8 +276,8 @@ def speed_limit(mode: str, limits: dict[str, int]) -> tuple[str, int]:
 def rule_impossible_travel(facts: Facts, *, limits: dict[str, int], min_km: float) -> list[FindingData]:
     found = []
     located = sorted((e for e in facts.entries if e.located), key=lambda e: (e.start, e.id))
-    for first, second in zip(located, located[1:]):
-        km = haversine_km(first.lat, first.lon, second.lat, second.lon)
+    for first, second in itertools.pairwise(located):
+        km = haversine_km(*first.position, *second.position)
         if km < min_km:
             continue
         left = first.until

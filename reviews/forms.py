@@ -34,7 +34,9 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, experts=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["expert"].choices = [(str(e.pk), e.display_name) for e in experts]
+        expert = self.fields["expert"]
+        assert isinstance(expert, forms.ChoiceField)
+        expert.choices = [(str(e.pk), e.display_name) for e in experts]
 
 
 class ApproveForm(forms.Form):

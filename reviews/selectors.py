@@ -4,6 +4,9 @@ tasks.selectors.tasks_visible_to: the expert's territory plus the tasks shared w
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
+
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
@@ -14,6 +17,16 @@ from tasks.selectors import tasks_visible_to
 
 from .models import OPEN_STATES, Finding, Review, ReviewComment
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class QueueAnnotations(TypedDict):
+    waiting: timedelta
+    errors: int
+    warnings: int
+    infos: int
+
 
 def reviews_visible_to(user) -> QuerySet[Review]:
     """Reviews of the tasks `user` sees. Only CDC experts see reviews at all."""
@@ -22,7 +35,7 @@ def reviews_visible_to(user) -> QuerySet[Review]:
     return Review.objects.filter(task__in=tasks_visible_to(user).values("pk"))
 
 
-def review_queue(user, *, now=None) -> QuerySet[Review]:
+def review_queue(user, *, now: datetime | None = None) -> QuerySet[WithAnnotations[Review, QueueAnnotations]]:
     """The open reviews of submitted tasks `user` sees, highest priority first (P1 before P6), then
     the longest waiting; each with `waiting` (now − submission) and its finding counts."""
     now = now or timezone.now()

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import TaskStatus, TaskTransition, TracingTask
+from tasks.models import TaskStatus, TaskTransition, TracingTask, User
 from tasks.roles import can
 from tasks.selectors import tasks_visible_to
 
@@ -59,7 +59,7 @@ def sees_task(user, task_id: int) -> bool:
     return tasks_visible_to(user).filter(pk=task_id).exists()
 
 
-def _require_expert(actor, review: Review) -> None:
+def _require_expert(actor: User, review: Review) -> None:
     if not can(actor, "review.decide"):
         raise PermissionDenied(_("Only a CDC expert reviews investigations."))
     if not sees_task(actor, review.task_id):
@@ -84,10 +84,11 @@ def _require_open(review: Review) -> None:
         raise ReviewConflict(_("This review is closed."), "closed")
 
 
-def _require_holder(review: Review, actor) -> None:
+def _require_holder(review: Review, actor: User) -> None:
     if review.state == ReviewState.CLAIMED and review.expert_id != actor.pk:
+        holder = review.expert  # a claimed review has one (constraint review_claimed_has_expert)
         raise ReviewConflict(
-            _("%(expert)s is reviewing this task.") % {"expert": review.expert.display_name},
+            _("%(expert)s is reviewing this task.") % {"expert": holder.display_name if holder else ""},
             "claimed_by_other",
         )
 
@@ -129,7 +130,7 @@ def review_withdraw_for_task(*, task_id: int) -> int:
 
 
 @transaction.atomic
-def review_claim(*, review: Review, actor, now: datetime | None = None) -> Review:
+def review_claim(*, review: Review, actor: User, now: datetime | None = None) -> Review:
     """Take an unclaimed review. Two experts claiming at once: the conditional UPDATE lets exactly one
     win; the other gets ReviewConflict. Claiming a review one already holds is a no-op."""
     now = now or timezone.now()
@@ -147,7 +148,7 @@ def review_claim(*, review: Review, actor, now: datetime | None = None) -> Revie
 
 
 @transaction.atomic
-def review_assign(*, review: Review, actor, expert, now: datetime | None = None) -> Review:
+def review_assign(*, review: Review, actor: User, expert, now: datetime | None = None) -> Review:
     """A lead expert gives an open review to an expert (or takes it from one expert for another)."""
     now = now or timezone.now()
     _require_expert(actor, review)
@@ -174,7 +175,7 @@ def review_assign(*, review: Review, actor, expert, now: datetime | None = None)
 def review_comment(
     *,
     review: Review,
-    actor,
+    actor: User,
     body: str,
     target_kind: str | None = None,
     target_id: int | None = None,
@@ -203,7 +204,7 @@ def review_comment(
         author=actor,
         body=body,
         target_type=target_type,
-        target_id=int(target_id) if target_type else None,
+        target_id=int(target_id) if target_type and target_id is not None else None,
         created_at=now,
     )
 
@@ -211,7 +212,7 @@ def review_comment(
 # ---- decisions --------------------------------------------------------------------------------------
 
 
-def _take_for_decision(review: Review, actor, now: datetime) -> Review:
+def _take_for_decision(review: Review, actor: User, now: datetime) -> Review:
     _require_expert(actor, review)
     review = _lock(review)
     _require_open(review)
@@ -240,7 +241,7 @@ def _rework_clock_changes(task: TracingTask, now: datetime) -> dict[str, Any]:
 
 
 @transaction.atomic
-def review_return(*, review: Review, actor, reasons: str, now: datetime | None = None) -> Review:
+def review_return(*, review: Review, actor: User, reasons: str, now: datetime | None = None) -> Review:
     """Return the task to the field team with reasons; it goes back with the comments of this review
     and must be resubmitted within REVIEW_RETURN_WINDOW_MINUTES."""
     from tasks.workflow import task_change_status
@@ -331,7 +332,7 @@ def clean_disposal(task: TracingTask, data: dict[str, Any]) -> dict[str, Any]:
 
 @transaction.atomic
 def review_approve(
-    *, review: Review, actor, disposal: dict[str, Any], reasons: str = "", now: datetime | None = None
+    *, review: Review, actor: User, disposal: dict[str, Any], reasons: str = "", now: datetime | None = None
 ) -> Review:
     """Approve the investigation with a disposal proposal (for the notices issue). The proposal is
     written before the review is marked decided: from then on the database refuses to change either."""

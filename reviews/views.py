@@ -6,6 +6,8 @@ Only CDC experts reach these pages (other roles: 403)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,8 +27,11 @@ from tasks.roles import can
 from . import services
 from .fieldwork_adapter import KIND_BY_MODEL, kind_of, live_entries
 from .forms import ApproveForm, AssignForm, CommentForm, ReturnForm
-from .models import DisposalProposal, ReviewState
-from .selectors import get_review_or_404, review_detail, review_queue, reviews_of_task
+from .models import DisposalProposal, Review, ReviewState
+from .selectors import QueueAnnotations, get_review_or_404, review_detail, review_queue, reviews_of_task
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def _require_expert(user) -> None:
@@ -48,26 +53,39 @@ def waiting_text(seconds: float) -> str:
     return _("%(d)d days %(h)d h") % {"d": hours // 24, "h": hours % 24}
 
 
+@dataclass
+class QueueRow:
+    """A review of the queue and how long it has waited, as text; the template reads the review's own
+    fields through it."""
+
+    review: WithAnnotations[Review, QueueAnnotations]
+    waiting_label: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.review, name)
+
+
 @login_required
 @require_GET
 def queue(request):
     _require_expert(request.user)
-    rows = list(review_queue(request.user)[:500])
-    for row in rows:
-        row.waiting_label = waiting_text(row.waiting.total_seconds())
+    rows = [
+        QueueRow(review, waiting_text(review.waiting.total_seconds()))
+        for review in review_queue(request.user)[:500]
+    ]
     if request.GET.get("format") == "json":
         # The same rows for scripts and the route walker; the full API is /api/v1/reviews/.
         return JsonResponse(
             {
                 "results": [
                     {
-                        "id": row.pk,
-                        "task": row.task_id,
-                        "priority": row.task.priority,
-                        "state": row.state,
-                        "waiting_seconds": int(row.waiting.total_seconds()),
-                        "errors": row.errors,
-                        "warnings": row.warnings,
+                        "id": row.review.pk,
+                        "task": row.review.task_id,
+                        "priority": row.review.task.priority,
+                        "state": row.review.state,
+                        "waiting_seconds": int(row.review.waiting.total_seconds()),
+                        "errors": row.review.errors,
+                        "warnings": row.review.warnings,
                     }
                     for row in rows
                 ]
@@ -149,7 +167,7 @@ def _context(request, review, *, return_form=None, approve_form=None, comment_fo
             "until": timezone.localtime(e.ended_at).strftime("%m-%d %H:%M"),
             "severity": item.worst,
         }
-        for index, (e, item) in enumerate(zip(entries, trajectory))
+        for index, (e, item) in enumerate(zip(entries, trajectory, strict=True))
         if e.latitude is not None and e.longitude is not None
     ]
     is_open = review.state in (ReviewState.PENDING, ReviewState.CLAIMED)

@@ -42,9 +42,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def check_python() -> None:
     if sys.version_info < MIN_PYTHON:
         fail(
-            "Python %d.%d or newer is required, this is %s (%s). Run the script with a newer "
-            "interpreter, e.g. `python3.11 %s`."
-            % (MIN_PYTHON + (sys.version.split()[0], sys.executable, sys.argv[0]))
+            f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is required, this is {sys.version.split()[0]} "
+            f"({sys.executable}). Run the script with a newer interpreter, e.g. `python3.11 {sys.argv[0]}`."
         )
 
 
@@ -74,7 +73,7 @@ def _venv_works() -> bool:
     if not VENV_PYTHON.exists():
         return False
     probe = subprocess.run(
-        [str(VENV_PYTHON), "-c", "import sys; raise SystemExit(sys.version_info < %r)" % (MIN_PYTHON,)],
+        [str(VENV_PYTHON), "-c", f"import sys; raise SystemExit(sys.version_info < {MIN_PYTHON!r})"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

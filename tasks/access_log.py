@@ -151,7 +151,11 @@ def record_access(
 
 def _fill_person_divisions(rows: list[AccessLog]) -> None:
     """Person rows carry no territory: take their latest task's, in one query, for the auditor's scope."""
-    wanted = {row.person_id for row in rows if row.object_type == "person" and not row.division_code}
+    wanted = {
+        row.person_id
+        for row in rows
+        if row.object_type == "person" and not row.division_code and row.person_id is not None
+    }
     if not wanted:
         return
     latest = dict(
@@ -162,7 +166,7 @@ def _fill_person_divisions(rows: list[AccessLog]) -> None:
     )
     for row in rows:
         if row.object_type == "person" and not row.division_code:
-            row.division_code = latest.get(row.person_id, "")
+            row.division_code = latest.get(row.person_id, "") if row.person_id is not None else ""
 
 
 def _insert_select(common: dict, queryset: QuerySet) -> int:

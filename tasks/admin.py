@@ -11,8 +11,11 @@ class AccountAdmin(UserAdmin):
     list_filter = ["role", "is_active"]
     search_fields = ["username", "full_name"]
     raw_id_fields = ["division"]
-    fieldsets = UserAdmin.fieldsets + (("Scope", {"fields": ("full_name", "role", "division", "phone")}),)
-    add_fieldsets = UserAdmin.add_fieldsets + (("Scope", {"fields": ("full_name", "role", "division")}),)
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("Scope", {"fields": ("full_name", "role", "division", "phone")}),
+    )
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Scope", {"fields": ("full_name", "role", "division")}))
 
 
 @admin.register(Division)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -96,7 +97,7 @@ def compute_next_alert_at(task) -> datetime | None:
 
 def clock_windows() -> dict:
     """SQL parameters used by next_alert_sql and the sweep: the warning offsets as intervals."""
-    params = {f"{clock.name}_warn": clock.warning_before_due for clock in CLOCKS}
+    params: dict[str, Any] = {f"{clock.name}_warn": clock.warning_before_due for clock in CLOCKS}
     params["clockless"] = [str(s) for s in CLOCKLESS_STATUSES]
     return params
 

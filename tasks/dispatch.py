@@ -26,7 +26,7 @@ whatever the number of tasks:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -47,7 +47,7 @@ OPEN_LOAD_STATUSES = [
 
 
 def assign_mode() -> str:
-    mode = getattr(settings, "DISPATCH_ASSIGN_MODE", "least_load")
+    mode = settings.DISPATCH_ASSIGN_MODE
     if mode not in ("least_load", "leader"):
         raise ValueError(f"DISPATCH_ASSIGN_MODE must be 'least_load' or 'leader', not {mode!r}")
     return mode
@@ -292,7 +292,9 @@ def start_waiting_clocks(scope: str, params: dict, now) -> int:
         return cursor.rowcount
 
 
-def dispatch_new_tasks(*, batch_id: int | None = None, now=None, follow: bool = True) -> int:
+def dispatch_new_tasks(
+    *, batch_id: int | None = None, now: datetime | None = None, follow: bool = True
+) -> int:
     """Dispatch the new tasks (of one batch, or all) in sets; return how many were dispatched.
     `follow=False` when the person was already followed (the intake's plan_intake_dispatch did it)."""
     now = now or timezone.now()

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -48,6 +48,7 @@ from .models import (
     TracingTask,
     TrajectoryEntry,
     Transfer,
+    User,
 )
 from .roles import can
 from .validation import clean_id_number, clean_mobile, clean_name, id_number_hash, person_key, phone_hash
@@ -86,6 +87,10 @@ class FieldConflict(Exception):
         return data
 
 
+# A field record model (each has its own manager; their abstract base FieldRecord has none).
+R = TypeVar("R", ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult)
+
+
 @dataclass
 class Outcome:
     """What a write returns: the record, whether this call created it, and the task as it is now."""
@@ -99,7 +104,7 @@ class Outcome:
 # --- checks ------------------------------------------------------------------------------------------
 
 
-def _require_fieldwork(actor) -> None:
+def _require_fieldwork(actor: User) -> None:
     if not can(actor, "task.fieldwork"):
         raise PermissionDenied(_("Your role may not do this."))
 
@@ -116,7 +121,7 @@ def _who(user) -> str:
     return getattr(user, "display_name", None) or _("someone")
 
 
-def describe_change(task: TracingTask, actor, seen_version: int | None) -> FieldConflict:
+def describe_change(task: TracingTask, actor: User, seen_version: int | None) -> FieldConflict:
     """Why the client's form (based on `seen_version`) is stale, in words a field worker understands."""
     status = task.status
     last = (
@@ -194,7 +199,7 @@ def describe_change(task: TracingTask, actor, seen_version: int | None) -> Field
     )
 
 
-def _check_fresh(task: TracingTask, actor, version) -> None:
+def _check_fresh(task: TracingTask, actor: User, version) -> None:
     """The task takes field work, and the client saw its current version."""
     if version in (None, ""):
         raise ValidationError({"version": _("required: the version of the task your form is based on")})
@@ -215,7 +220,7 @@ def _key(raw) -> uuid.UUID:
         raise ValidationError({"idempotency_key": _("must be a UUID")}) from None
 
 
-def _existing(model: type[Model], key: uuid.UUID, task: TracingTask):
+def _existing(model: type[R], key: uuid.UUID, task: TracingTask) -> R | None:
     row = model.objects.filter(idempotency_key=key).first()
     if row is not None and row.task_id != task.pk:
         raise FieldConflict(
@@ -224,7 +229,7 @@ def _existing(model: type[Model], key: uuid.UUID, task: TracingTask):
     return row
 
 
-def _ensure_received(task: TracingTask, actor, now) -> TracingTask:
+def _ensure_received(task: TracingTask, actor: User, now) -> TracingTask:
     if task.status == S.DISPATCHED:
         task = workflow.task_receive(task=task, actor=actor, now=now)
     return task
@@ -350,7 +355,7 @@ def _coordinates(data: dict, errors: _Errors) -> tuple[Decimal | None, Decimal |
     raw_lat, raw_lon = data.get("latitude"), data.get("longitude")
     if raw_lat in (None, "") and raw_lon in (None, ""):
         return None, None
-    values = []
+    values: list[Decimal | None] = []
     for name, raw, bound in (("latitude", raw_lat, 90), ("longitude", raw_lon, 180)):
         if raw in (None, ""):
             errors.add(name, _("give latitude and longitude together"))
@@ -370,13 +375,17 @@ def _coordinates(data: dict, errors: _Errors) -> tuple[Decimal | None, Decimal |
     return values[0], values[1]
 
 
-def _created(model: type[Model], *, task, actor, key, now, **values):
+def _created(
+    model: type[R], *, task: TracingTask, actor: User, key: uuid.UUID, now: datetime, **values: Any
+) -> R:
     return model.objects.create(
         task=task, idempotency_key=key, created_by=actor, created_at=now, updated_at=now, **values
     )
 
 
-def _start_record(model, *, task: TracingTask, actor, data: dict):
+def _start_record(
+    model: type[R], *, task: TracingTask, actor: User, data: dict
+) -> tuple[TracingTask, uuid.UUID, R | None]:
     """What every new field record begins with: the role, the task locked, a resend of the same
     idempotency key answered with the record it made, and a stale form refused (409)."""
     _require_fieldwork(actor)
@@ -392,14 +401,14 @@ def _start_record(model, *, task: TracingTask, actor, data: dict):
 
 
 @transaction.atomic
-def record_attempt(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def record_attempt(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """A phone call or visit to the person, reached or not."""
     now = now or timezone.now()
     task, key, existing = _start_record(ContactAttempt, task=task, actor=actor, data=data)
     if existing is not None:
         return Outcome(existing, False, task)
     errors = _Errors()
-    values = {
+    values: dict[str, Any] = {
         "method": _choice(data, "method", ContactAttempt.Method, errors),
         "reached": _bool(data, "reached", errors),
         "attempted_at": _time(data, "attempted_at", errors, now),
@@ -415,7 +424,7 @@ def record_attempt(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
 
 
 @transaction.atomic
-def record_radius(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def record_radius(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """Where the person is now and the control measure. A measure other than "not reached" limits the
     radius: the first one moves the task to radius_limited and stops the 3-hour clock at its time."""
     now = now or timezone.now()
@@ -424,7 +433,7 @@ def record_radius(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
         return Outcome(existing, False, task)
     errors = _Errors()
     latitude, longitude = _coordinates(data, errors)
-    values = {
+    values: dict[str, Any] = {
         "division": _division(data, "division_code", errors, required=True),
         "address": _text(data, "address", errors, limit=500),
         "latitude": latitude,
@@ -493,7 +502,7 @@ def _trajectory_values(data: dict, now, *, partial_of: TrajectoryEntry | None = 
         data = {**base, **{k: v for k, v in data.items() if k in TRAJECTORY_FIELDS}}
     errors = _Errors()
     latitude, longitude = _coordinates(data, errors)
-    values = {
+    values: dict[str, Any] = {
         "started_at": _time(data, "started_at", errors, now),
         "ended_at": _time(data, "ended_at", errors, now),
         "place_name": _text(data, "place_name", errors, limit=200, required=True),
@@ -520,7 +529,7 @@ def _trajectory_values(data: dict, now, *, partial_of: TrajectoryEntry | None = 
 
 
 @transaction.atomic
-def trajectory_add(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def trajectory_add(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     now = now or timezone.now()
     task, key, existing = _start_record(TrajectoryEntry, task=task, actor=actor, data=data)
     if existing is not None:
@@ -562,7 +571,9 @@ def _check_revision(entry: TrajectoryEntry, data: dict) -> None:
 
 
 @transaction.atomic
-def trajectory_edit(*, task: TracingTask, actor, entry_id, data: dict, now=None) -> Outcome:
+def trajectory_edit(
+    *, task: TracingTask, actor: User, entry_id, data: dict, now: datetime | None = None
+) -> Outcome:
     """Change an entry (only while the task takes field work). `data` may be partial. Optional
     `revision` (the entry's revision the form was based on) guards against overwriting a colleague's edit;
     `idempotency_key` of the edit makes a resend a no-op."""
@@ -592,7 +603,9 @@ def trajectory_edit(*, task: TracingTask, actor, entry_id, data: dict, now=None)
 
 
 @transaction.atomic
-def trajectory_delete(*, task: TracingTask, actor, entry_id, data: dict, now=None) -> Outcome:
+def trajectory_delete(
+    *, task: TracingTask, actor: User, entry_id, data: dict, now: datetime | None = None
+) -> Outcome:
     """Delete an entry before submission (kept as deleted, for the history and for idempotency)."""
     now = now or timezone.now()
     _require_fieldwork(actor)
@@ -614,7 +627,7 @@ def trajectory_delete(*, task: TracingTask, actor, entry_id, data: dict, now=Non
 
 
 @transaction.atomic
-def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """A close contact found by this task. Creates, in the same transaction, the Lead (source
     close_contact, related_task = this task, person_key and keyed hashes as the intake computes them)
     that the next intake batch turns into a task of generation + 1 linked to this one."""
@@ -645,7 +658,7 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
         )
     if not name and not errors.errors.get("id_number"):
         errors.add("name", _("required"))
-    values = {
+    values: dict[str, Any] = {
         "name": name,
         "relation": _choice(data, "relation", CloseContact.Relation, errors),
         "last_contact_at": _time(data, "last_contact_at", errors, now),
@@ -704,13 +717,13 @@ def record_contact(*, task: TracingTask, actor, data: dict, now=None) -> Outcome
 
 
 @transaction.atomic
-def record_test(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def record_test(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     now = now or timezone.now()
     task, key, existing = _start_record(TestResult, task=task, actor=actor, data=data)
     if existing is not None:
         return Outcome(existing, False, task)
     errors = _Errors()
-    values = {
+    values: dict[str, Any] = {
         "sampled_at": _time(data, "sampled_at", errors, now),
         "test_type": _choice(data, "test_type", TestResult.Type, errors),
         "result": _choice(data, "result", TestResult.Result, errors),
@@ -752,7 +765,7 @@ def _incomplete(missing: dict[str, str]) -> ValidationError:
 
 
 @transaction.atomic
-def mark_traced(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def mark_traced(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """The trajectory is traced (10-hour milestone): needs the radius record and at least one entry."""
     now = now or timezone.now()
     _require_fieldwork(actor)
@@ -775,7 +788,7 @@ def mark_traced(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
 
 
 @transaction.atomic
-def submit(*, task: TracingTask, actor, data: dict, now=None) -> Outcome:
+def submit(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """Submit for review: the completeness check first (every missing item named), then the traced
     milestone when it is not yet reached, then `task_submit`."""
     now = now or timezone.now()

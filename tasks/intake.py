@@ -428,10 +428,8 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         with transaction.atomic():
             cursor.execute(insert.replace("ON_CONFLICT", ""), params)
     except IntegrityError as exc:
-        if (
-            getattr(exc.__cause__, "diag", None) is None
-            or exc.__cause__.diag.constraint_name != "one_active_task_per_person"
-        ):
+        diag = getattr(exc.__cause__, "diag", None)  # psycopg's error details
+        if diag is None or diag.constraint_name != "one_active_task_per_person":
             raise
         logger.info(
             "intake batch %s: a person got an active task meanwhile; inserting with ON CONFLICT", batch.id

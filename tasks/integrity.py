@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connection
+from django.db.models import ForeignKey
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def unconstrained_links() -> list:
     links = []
     for model in apps.get_app_config("tasks").get_models():
         for field in model._meta.concrete_fields:
-            if field.is_relation and (field.many_to_one or field.one_to_one) and not field.db_constraint:
+            # One-to-one fields too. django-stubs does not declare ForeignKey.db_constraint.
+            if isinstance(field, ForeignKey) and not field.db_constraint:  # type: ignore[attr-defined]
                 links.append((model, field))
     return links
 

@@ -138,7 +138,7 @@ def copy_text(leads: list[CleanLead]) -> str:
     special = _COPY_SPECIAL.search
     escape = _copy_value
     dumps = json.dumps
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for lead in leads:
         payload = dumps(lead.payload, ensure_ascii=False, default=str) if lead.payload else "{}"
@@ -260,7 +260,8 @@ def _row_from(header: list[str], values: list[Any]) -> dict[str, Any]:
     """A file row as a lead dict: known columns are fields; other non-empty columns go into payload."""
     row: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    for name, value in zip(header, values):
+    # A row may be shorter or longer than the header (spreadsheets drop trailing empty cells).
+    for name, value in zip(header, values, strict=False):
         if value is None or value == "":
             continue
         if name in LEAD_FIELDS:
@@ -490,7 +491,7 @@ def _process_block_now(text: str, header: list[str], validator: LeadValidator) -
     if all(name in LEAD_FIELDS for name in header):
         # No column for payload: _row_from comes down to the non-empty values by name (CSV gives text).
         def row_from(values: list[str]) -> dict[str, Any]:
-            return {name: value for name, value in zip(header, values) if value}
+            return {name: value for name, value in zip(header, values, strict=False) if value}
     else:
 
         def row_from(values: list[str]) -> dict[str, Any]:

@@ -73,8 +73,8 @@ def _tables():
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    from reports.models import ReportVersion
     from notices.models import Notice, NoticeFeedback
+    from reports.models import ReportVersion
 
     from .models import (
         CloseContact,

@@ -40,7 +40,7 @@ def client_ip(request) -> str | None:
     proxy saw (X-Forwarded-For, counted from the right: entries further left can be forged)."""
     request = getattr(request, "_request", request)  # a DRF Request
     meta = request.META
-    count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    count = settings.TRUSTED_PROXY_COUNT
     if count:
         hops = [hop for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
         if len(hops) >= count:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -186,7 +187,7 @@ class SweepResult:
         return self
 
 
-def sweep_step(*, now=None, limit: int = DEFAULT_LIMIT) -> SweepResult:
+def sweep_step(*, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> SweepResult:
     """One bounded sweep (see the module docstring). `result.tasks == 0` means nothing was due."""
     now = now or timezone.now()
     delivery_ctes, delivery_count, delivery_params = delivery_inserts("notified")
@@ -225,7 +226,11 @@ def _sweep_on_own_connection(now, limit: int, max_rounds: int) -> SweepResult:
 
 
 def sweep(
-    *, now=None, limit: int = DEFAULT_LIMIT, max_rounds: int = 1000, workers: int | None = None
+    *,
+    now: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+    max_rounds: int = 1000,
+    workers: int | None = None,
 ) -> SweepResult:
     """Loop the step until a step finds less than a full batch (or max_rounds, a safety stop); with many
     tasks due, on up to `workers` (SWEEP_WORKERS) connections at once (see the module docstring).

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from .models.territory import CODE_LENGTH, LEVEL_DEPTH, Level
 
 EXPECTED_HEADER = ["code", "name", "level", "parent_code"]
-PARENT_LEVEL = {
+PARENT_LEVEL: dict[str, Level] = {
     Level.CITY: Level.PROVINCE,
     Level.COUNTY: Level.CITY,
     Level.TOWNSHIP: Level.COUNTY,

@@ -12,6 +12,7 @@ outside the actor's territory is a 404 before any service runs.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -91,7 +92,7 @@ def _lock(task: TracingTask) -> TracingTask:
     return TracingTask.objects.select_for_update(of=("self",)).get(pk=task.pk)
 
 
-def _require(actor, capability: str, code: str | None) -> None:
+def _require(actor: User, capability: str, code: str | None) -> None:
     if not can(actor, capability):
         raise PermissionDenied(_("Your role may not do this."))
     if code is not None and not in_scope(actor, code):
@@ -99,7 +100,14 @@ def _require(actor, capability: str, code: str | None) -> None:
 
 
 def _record(
-    task: TracingTask, *, from_status: str, to_status: str, actor, now, reason: str = "", **details
+    task: TracingTask,
+    *,
+    from_status: str,
+    to_status: str,
+    actor: User | None,
+    now,
+    reason: str = "",
+    **details,
 ) -> TaskTransition:
     return TaskTransition.objects.create(
         task=task,
@@ -124,7 +132,7 @@ def _move(
     task: TracingTask,
     to_status: str,
     *,
-    actor,
+    actor: User | None,
     now,
     reason: str = "",
     fields=(),
@@ -147,7 +155,9 @@ def _move(
     return task
 
 
-def _notify(recipients: Iterable[int], *, kind: str, task=None, transfer=None, now=None, **data) -> int:
+def _notify(
+    recipients: Iterable[int], *, kind: str, task=None, transfer=None, now: datetime | None = None, **data
+) -> int:
     return _notify_all(
         [
             Notification(
@@ -201,7 +211,7 @@ def desk_officer_ids(code: str, now) -> list[int]:
     )
 
 
-def _village(code: str, *, actor, field: str = "division_code") -> Division:
+def _village(code: str, *, actor: User, field: str = "division_code") -> Division:
     try:
         division = Division.objects.get(code=code)
     except Division.DoesNotExist:
@@ -217,7 +227,9 @@ def _village(code: str, *, actor, field: str = "division_code") -> Division:
 
 
 @transaction.atomic
-def task_dispatch(*, task: TracingTask, actor=None, now=None, reason: str = "") -> TracingTask:
+def task_dispatch(
+    *, task: TracingTask, actor: User | None = None, now: datetime | None = None, reason: str = ""
+) -> TracingTask:
     """Dispatch one new task to the team and sub-unit of its village (same rules and SQL as the
     automatic dispatch). Refused when the task is not new or its division is not a village with a unit."""
     now = now or timezone.now()
@@ -242,7 +254,9 @@ def task_dispatch(*, task: TracingTask, actor=None, now=None, reason: str = "") 
 
 
 @transaction.atomic
-def task_resolve_division(*, task: TracingTask, actor, division_code: str, now=None) -> TracingTask:
+def task_resolve_division(
+    *, task: TracingTask, actor: User, division_code: str, now: datetime | None = None
+) -> TracingTask:
     """The duty officer picks the village of an unresolved task; it dispatches at once."""
     now = now or timezone.now()
     task = _lock(task)
@@ -294,7 +308,7 @@ def _check_assignee(assignee: User, division_code: str) -> None:
         raise ValidationError({"assignee": _("This person works outside the task's village.")})
 
 
-def _subunit_for(task: TracingTask, subunit: Unit, actor) -> Unit:
+def _subunit_for(task: TracingTask, subunit: Unit, actor: User) -> Unit:
     if subunit.kind != Unit.Kind.SUBUNIT:
         raise ValidationError({"subunit": _("Choose a village sub-unit.")})
     if subunit.division_id[:9] != task.division_id[:9]:
@@ -308,11 +322,11 @@ def _subunit_for(task: TracingTask, subunit: Unit, actor) -> Unit:
 def task_assign(
     *,
     task: TracingTask,
-    actor,
+    actor: User,
     assignee: User | None = None,
     subunit: Unit | None = None,
     reason: str = "",
-    now=None,
+    now: datetime | None = None,
 ) -> TracingTask:
     """Manual re-assignment: to a person, or to a sub-unit of the same township (its least-loaded
     member, or its leader's choice). The status does not change; the history row records who had it."""
@@ -333,7 +347,7 @@ def task_assign(
         task.subunit = subunit
         task.division_id = subunit.division_id
         task.assignee_id = _least_loaded_member(subunit)
-    else:
+    elif assignee is not None:
         _check_assignee(assignee, task.division_id)
         task.assignee = assignee
     after = {"division": task.division_id, "subunit": task.subunit_id, "assignee": task.assignee_id}
@@ -356,11 +370,11 @@ def task_assign(
 def task_assign_bulk(
     *,
     task_ids: list[int],
-    actor,
+    actor: User,
     assignee: User | None = None,
     subunit: Unit | None = None,
     reason: str = "",
-    now=None,
+    now: datetime | None = None,
 ) -> int:
     """Re-assign many selected tasks at once, in sets. All or nothing: if any task is outside the
     actor's territory, not assignable, or outside the assignee's village, nothing changes and the error
@@ -393,7 +407,7 @@ def task_assign_bulk(
             pk for pk, _s, code in rows if not in_scope(assignee, code) or not in_scope(actor, code)
         ]:
             problems["outside_assignee_territory"] = outside
-    else:
+    elif subunit is not None:
         if subunit.kind != Unit.Kind.SUBUNIT or not in_scope(actor, subunit.division_id):
             raise ValidationError({"subunit": _("Choose a village sub-unit in your territory.")})
         if other := [pk for pk, _s, code in rows if code[:9] != subunit.division_id[:9]]:
@@ -463,7 +477,7 @@ def task_assign_bulk(
 
 
 @transaction.atomic
-def task_receive(*, task: TracingTask, actor, now=None) -> TracingTask:
+def task_receive(*, task: TracingTask, actor: User, now: datetime | None = None) -> TracingTask:
     """The sub-unit confirms receipt (回单) of a dispatched task."""
     now = now or timezone.now()
     task = _lock(task)
@@ -478,7 +492,14 @@ def task_receive(*, task: TracingTask, actor, now=None) -> TracingTask:
 
 
 @transaction.atomic
-def task_mark_radius_limited(*, task: TracingTask, actor, at=None, now=None, reason: str = "") -> TracingTask:
+def task_mark_radius_limited(
+    *,
+    task: TracingTask,
+    actor: User,
+    at: datetime | None = None,
+    now: datetime | None = None,
+    reason: str = "",
+) -> TracingTask:
     """The person is reached and their activity radius limited: the radius clock stops (at the first
     time it was met: a task transferred after this keeps the stopped clock)."""
     now = now or timezone.now()
@@ -496,7 +517,14 @@ def task_mark_radius_limited(*, task: TracingTask, actor, at=None, now=None, rea
 
 
 @transaction.atomic
-def task_mark_traced(*, task: TracingTask, actor, at=None, now=None, reason: str = "") -> TracingTask:
+def task_mark_traced(
+    *,
+    task: TracingTask,
+    actor: User,
+    at: datetime | None = None,
+    now: datetime | None = None,
+    reason: str = "",
+) -> TracingTask:
     """The trajectory is traced: the trace clock stops."""
     now = now or timezone.now()
     task = _lock(task)
@@ -508,7 +536,9 @@ def task_mark_traced(*, task: TracingTask, actor, at=None, now=None, reason: str
 
 
 @transaction.atomic
-def task_submit(*, task: TracingTask, actor, now=None, reason: str = "") -> TracingTask:
+def task_submit(
+    *, task: TracingTask, actor: User, now: datetime | None = None, reason: str = ""
+) -> TracingTask:
     """Submit for expert review (from traced, or again after a return)."""
     now = now or timezone.now()
     task = _lock(task)
@@ -525,7 +555,13 @@ def task_submit(*, task: TracingTask, actor, now=None, reason: str = "") -> Trac
 
 @transaction.atomic
 def task_change_status(
-    *, task: TracingTask, to_status: str, actor=None, reason: str = "", now=None, **changes
+    *,
+    task: TracingTask,
+    to_status: str,
+    actor: User | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+    **changes,
 ) -> TracingTask:
     """Generic checked move for the later issues (review: submitted → returned/approved, reports:
     approved → reported → closed, intake: → merged). Authorisation is the caller's; `changes` are
@@ -557,7 +593,9 @@ def pending_transfer(task: TracingTask) -> Transfer | None:
 
 
 @transaction.atomic
-def task_transfer(*, task: TracingTask, actor, division_code: str, reason: str, now=None) -> Transfer:
+def task_transfer(
+    *, task: TracingTask, actor: User, division_code: str, reason: str, now: datetime | None = None
+) -> Transfer:
     """Ask the duty desk of another jurisdiction (village, township, county or city) to take the task.
     The task becomes `transferring` and keeps its division (the sender keeps seeing it, read-only)
     until the receiver accepts; the clocks keep running."""
@@ -608,7 +646,7 @@ def task_transfer(*, task: TracingTask, actor, division_code: str, reason: str, 
     return transfer
 
 
-def _pending_for_decider(task: TracingTask, actor) -> Transfer:
+def _pending_for_decider(task: TracingTask, actor: User) -> Transfer:
     transfer = pending_transfer(task)
     if transfer is None or task.status != S.TRANSFERRING:
         raise IllegalTransition(task.status, S.DISPATCHED, _("The task has no pending transfer."))
@@ -619,7 +657,7 @@ def _pending_for_decider(task: TracingTask, actor) -> Transfer:
 
 
 @transaction.atomic
-def task_transfer_accept(*, task: TracingTask, actor, now=None) -> TracingTask:
+def task_transfer_accept(*, task: TracingTask, actor: User, now: datetime | None = None) -> TracingTask:
     """The receiving desk takes the task: its division becomes the target; a village target dispatches
     at once to that village's team and sub-unit, a coarser target puts the task in the receiving desk's
     queue (status new) to resolve its village. Clocks keep running (no clock restarts)."""
@@ -671,7 +709,9 @@ def task_transfer_accept(*, task: TracingTask, actor, now=None) -> TracingTask:
 
 
 @transaction.atomic
-def task_transfer_reject(*, task: TracingTask, actor, reason: str, now=None) -> TracingTask:
+def task_transfer_reject(
+    *, task: TracingTask, actor: User, reason: str, now: datetime | None = None
+) -> TracingTask:
     """The receiving desk refuses, with a reason: the task returns to the status it had."""
     now = now or timezone.now()
     task = _lock(task)

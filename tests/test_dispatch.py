@@ -11,7 +11,7 @@ from tasks.clocks import clock_windows, compute_next_alert_at, next_alert_sql
 from tasks.dispatch import dispatch_new_tasks
 from tasks.models import TaskStatus, TaskTransition, TracingTask
 from tests.conftest import HOME_COUNTY, HOME_TOWNSHIP, HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
-from tests.workflow_fixtures import T0, crew, linked_lead, make_task, unit  # noqa: F401
+from tests.workflow_fixtures import T0, linked_lead, make_task, unit
 
 D = T0 + timedelta(minutes=5)  # the dispatch moment
 

@@ -14,7 +14,7 @@ from tasks.models import Notification, TaskStatus, TracingTask, Transfer
 from tasks.sweep import sweep
 from tasks.workflow import task_transfer
 from tests.conftest import HOME_COUNTY
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, make_task
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tasks.leads_io import ingest_rows
 from tasks.models import TaskStatus, TaskTransition, TracingTask
 from tests.conftest import HOME_COUNTY, HOME_TOWNSHIP, HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
 from tests.intake_helpers import CHANGLIU_TOWNSHIP, OTHER_COUNTY_VILLAGE, lead
-from tests.workflow_fixtures import T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import T0, make_task
 
 pytestmark = pytest.mark.django_db
 

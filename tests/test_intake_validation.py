@@ -1,7 +1,7 @@
 """Validation of leads: resident IDs (GB 11643), birth dates, mobiles, division codes, required fields,
 and the keyed person_key. Reasons must say what to fix."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -72,7 +72,7 @@ def test_it_refuses_an_impossible_birth_date():
         clean_id_number(first17 + id_check_digit(first17))
 
 
-@time_machine.travel(datetime(2024, 5, 1, 12, 0), tick=False)
+@time_machine.travel(datetime(2024, 5, 1, 12, 0, tzinfo=UTC), tick=False)
 def test_it_refuses_a_birth_date_in_the_future():
     first17 = "46010520300101001"
     with pytest.raises(ValueError, match="birth date 20300101 is in the future"):
@@ -222,7 +222,7 @@ def test_close_contact_leads_need_an_existing_related_task(hainan):
     assert rejected[1].errors["related_task"] == ["no task has id 999999"]
 
 
-@time_machine.travel(datetime(2024, 5, 1, 12, 0), tick=False)
+@time_machine.travel(datetime(2024, 5, 1, 12, 0, tzinfo=UTC), tick=False)
 def test_it_refuses_a_report_from_the_future_and_reads_naive_times_in_beijing_time(hainan):
     (clean,), (rejection,) = validate(
         lead(reported_at="2024-05-01 08:30"), lead(reported_at="2024-05-02T08:30:00")

@@ -16,15 +16,7 @@ from notices.services.person import notice_acknowledge
 from notices.services.push import push_step, remind_step
 from tasks.models import Unit
 from tests.conftest import HOME_VILLAGE
-from tests.notice_fixtures import (  # noqa: F401
-    approve_both,
-    at,
-    city_desk,
-    county_desk,
-    notice_in_review,
-    pushed_notice,
-    sms_outbox,
-)
+from tests.notice_fixtures import approve_both, at, notice_in_review, pushed_notice
 
 S = timedelta(seconds=1)
 

@@ -16,7 +16,7 @@ from notices import sms
 from notices.delivery import deliver_step
 from notices.models import Notice, NoticeDelivery, NoticeState
 from notices.services.push import push_step
-from tests.notice_fixtures import approve_both, at, city_desk, county_desk, notice_in_review, sms_outbox  # noqa: F401
+from tests.notice_fixtures import approve_both, at, notice_in_review
 
 
 def _run_concurrently(functions):

@@ -19,15 +19,7 @@ from notices.links import token_for, token_hash
 from notices.models import Notice, NoticeFeedback, NoticeState
 from notices.services.person import feedback_answer, feedback_submit, notice_acknowledge
 from notices.services.push import push_step
-from tests.notice_fixtures import (  # noqa: F401
-    ID_NUMBER,
-    approve_both,
-    at,
-    city_desk,
-    county_desk,
-    pushed_notice,
-    sms_outbox,
-)
+from tests.notice_fixtures import ID_NUMBER, approve_both, at, pushed_notice
 
 
 @pytest.fixture

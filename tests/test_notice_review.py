@@ -17,14 +17,7 @@ from notices.services.generation import notices_generate_for_rule, notices_gener
 from notices.services.review import notice_approve, notice_reject, notice_resubmit
 from tasks.models import Role
 from tests.factories import PersonFactory, TracingTaskFactory, UserFactory
-from tests.notice_fixtures import (  # noqa: F401
-    ADDRESS,
-    ID_NUMBER,
-    approved_proposal,
-    city_desk,
-    county_desk,
-    notice_in_review,
-)
+from tests.notice_fixtures import ADDRESS, ID_NUMBER, approved_proposal, notice_in_review
 from tests.workflow_fixtures import linked_lead
 
 

@@ -28,7 +28,7 @@ def test_home_requires_login(client, db):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("role", [r for r in Role.values])
+@pytest.mark.parametrize("role", list(Role.values))
 def test_every_role_has_a_home_page(client, hainan, password, role):
     division = {"field_staff": "460105001001", "team_leader": "460105001"}.get(role, "460105")
     user = UserFactory(role=role, division_id=division, full_name=f"用户-{role}")

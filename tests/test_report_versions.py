@@ -22,7 +22,7 @@ from reports.reading import render_pdf
 from reports.services import delivery_attempt
 from reviews import services as review_services
 from tasks.models import AccessLog, Person
-from tests.review_fixtures import APPROVAL, clean_fieldwork, contact, reported_at, review, submit, traced_task  # noqa: F401
+from tests.review_fixtures import APPROVAL, contact
 
 pytestmark = pytest.mark.django_db
 ID_NUMBER = "460105199001011234"

@@ -7,7 +7,7 @@ from guardian.shortcuts import assign_perm
 
 from reviews.models import Review
 from tasks.models import TracingTask, TrajectoryEntry
-from tests.review_fixtures import APPROVAL, lead_expert, other_expert, outsider_expert, reported_at, review  # noqa: F401
+from tests.review_fixtures import APPROVAL
 
 # Every test here uses the database (through the `hainan` fixture, which pytest-django cannot see).
 pytestmark = pytest.mark.django_db

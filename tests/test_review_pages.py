@@ -10,7 +10,6 @@ from django.template import Context, Template
 
 from reviews.models import DisposalProposal, Review, ReviewComment
 from tasks.models import TracingTask, TrajectoryEntry
-from tests.review_fixtures import other_expert, reported_at, review  # noqa: F401
 
 # Every test here uses the database (through the `hainan` fixture, which pytest-django cannot see).
 pytestmark = pytest.mark.django_db

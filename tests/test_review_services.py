@@ -17,17 +17,7 @@ from reviews.models import DisposalProposal, Finding, Review, ReviewComment, Ris
 from reviews.selectors import review_queue
 from tasks.models import TaskStatus, TaskTransition, TracingTask, TrajectoryEntry
 from tasks.workflow import task_change_status
-from tests.review_fixtures import (  # noqa: F401
-    APPROVAL,
-    clean_fieldwork,
-    lead_expert,
-    other_expert,
-    outsider_expert,
-    reported_at,
-    review,
-    submit,
-    traced_task,
-)
+from tests.review_fixtures import APPROVAL, clean_fieldwork, submit, traced_task
 
 # Every test here uses the database (through the `hainan` fixture, which pytest-django cannot see).
 pytestmark = pytest.mark.django_db

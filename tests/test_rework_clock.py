@@ -9,7 +9,7 @@ from tasks.clocks import compute_next_alert_at
 from tasks.models import Escalation, TaskStatus
 from tasks.sweep import sweep_step
 from tasks.workflow import task_change_status, task_submit
-from tests.workflow_fixtures import SECOND, T0, crew, make_task  # noqa: F401 (crew is a fixture)
+from tests.workflow_fixtures import SECOND, T0, make_task
 
 WINDOW = timedelta(minutes=120)
 

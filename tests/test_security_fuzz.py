@@ -613,7 +613,7 @@ def fingerprint(tables: list[str]) -> dict[str, tuple[int, int]]:
 
 def _url(path: str, kwargs: dict) -> str:
     for name, value in kwargs.items():
-        path = path.replace("{%s}" % name, str(value))
+        path = path.replace(f"{{{name}}}", str(value))
     assert "{" not in path, f"unfilled path parameter in {path}"
     return path
 

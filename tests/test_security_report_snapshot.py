@@ -11,7 +11,7 @@ from reports.models import ReportVersion
 from reports.reading import masked_for
 from tasks.crypto import PREFIX, rotate_report_snapshots
 from tasks.models import Person
-from tests.review_fixtures import APPROVAL, contact, reported_at, review  # noqa: F401
+from tests.review_fixtures import APPROVAL, contact
 
 pytestmark = pytest.mark.django_db
 ID_NUMBER = "460105199001011234"

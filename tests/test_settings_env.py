@@ -1,7 +1,10 @@
+import re
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tracing_center.env import env_bool, env_database, env_int, env_list, env_redis
+from tracing_center.env import env_bool, env_choice, env_database, env_int, env_list, env_redis
 
 
 @pytest.mark.parametrize(
@@ -36,6 +39,24 @@ def test_env_int_checks_its_minimum(monkeypatch):
 def test_env_list_splits_on_commas(monkeypatch):
     monkeypatch.setenv("HOSTS", "a.example, b.example,,")
     assert env_list("HOSTS") == ["a.example", "b.example"]
+
+
+def test_env_choice_refuses_a_value_outside_its_choices(monkeypatch):
+    monkeypatch.setenv("MODE", "leader")
+    assert env_choice("MODE", "least_load", ["least_load", "leader"]) == "leader"
+    monkeypatch.setenv("MODE", "leaders")
+    with pytest.raises(ImproperlyConfigured, match="MODE='leaders' must be one of"):
+        env_choice("MODE", "least_load", ["least_load", "leader"])
+
+
+def test_every_environment_variable_is_in_the_settings_table():
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "tracing_center" / "settings.py").read_text(encoding="utf-8")
+    table = (root / "docs" / "settings.md").read_text(encoding="utf-8")
+    variables = set(re.findall(r'env_[a-z]+\(\s*"([A-Z][A-Z0-9_]*)"', source))
+    assert {"DEBUG", "DISPATCH_ASSIGN_MODE", "NOTICE_ESCALATE_MINUTES"} <= variables
+    documented = set(re.findall(r"^\|[^|]*\| `([A-Z][A-Z0-9_]*)` \|", table, re.M))
+    assert variables - documented == set()
 
 
 def test_only_postgresql_is_accepted(monkeypatch):

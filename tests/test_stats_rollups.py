@@ -19,7 +19,7 @@ from tasks.sweep import sweep
 from tasks.workflow import task_receive, task_transfer, task_transfer_accept
 from tests.factories import IntakeBatchFactory, TracingTaskFactory
 from tests.intake_helpers import lead, resident_id
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, make_task
 
 
 def assert_exact():
@@ -152,7 +152,7 @@ def test_the_installed_trigger_function_is_the_one_rollup_sql_generates():
 @pytest.mark.django_db
 def test_an_update_that_changes_no_rollup_key_leaves_the_rollups_alone(hainan):
     tasks = [make_task(priority=p) for p in (1, 2, 2)]
-    before = {table: rows for table, rows in _rollup_rows().items()}
+    before = dict(_rollup_rows())
     TracingTask.objects.filter(pk__in=[t.pk for t in tasks]).update(address="某路 1 号", version=7)
     assert _rollup_rows() == before
     assert_exact()

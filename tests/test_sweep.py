@@ -17,7 +17,7 @@ from tasks.sweep import sweep, sweep_step
 from tasks.workflow import task_mark_radius_limited, task_mark_traced, task_receive
 from tests.conftest import HOME_COUNTY
 from tests.factories import UserFactory
-from tests.workflow_fixtures import SECOND, T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import SECOND, T0, make_task
 
 D = T0 + timedelta(minutes=5)  # dispatch moment of the village task
 

@@ -13,7 +13,7 @@ from tasks.models import DutyShift, Notification, NotificationDelivery, Unit
 from tasks.sweep import SweepResult, sweep, sweep_step
 from tests.conftest import HOME_COUNTY
 from tests.factories import UserFactory
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, make_task
 
 D = T0 + timedelta(minutes=5)
 BREACH = D + timedelta(hours=3, seconds=1)

@@ -21,7 +21,7 @@ from tasks.workflow import (
 )
 from tests.conftest import HOME_COUNTY, HOME_VILLAGE
 from tests.factories import UserFactory
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, make_task
 
 D = T0 + timedelta(minutes=5)
 

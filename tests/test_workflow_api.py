@@ -12,7 +12,7 @@ from tasks.dispatch import dispatch_new_tasks
 from tasks.models import Escalation, TaskStatus, TracingTask
 from tasks.sweep import sweep
 from tests.conftest import HOME_COUNTY
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, make_task
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from tasks import notify
 from tasks.dispatch import dispatch_new_tasks
 from tasks.models import Notification, NotificationDelivery
 from tasks.workflow import task_assign, task_assign_bulk
-from tests.workflow_fixtures import crew, make_task  # noqa: F401
+from tests.workflow_fixtures import make_task
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from tasks.workflow import (
     task_submit,
     task_transfer,
 )
-from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, crew, make_task  # noqa: F401
+from tests.workflow_fixtures import OTHER_COUNTY_VILLAGE, T0, make_task
 
 S = TaskStatus
 D = T0 + timedelta(minutes=5)
@@ -51,7 +52,7 @@ def test_the_main_path_is_legal():
         "reported",
         "closed",
     ]
-    for a, b in zip(path, path[1:]):
+    for a, b in itertools.pairwise(path):
         check_transition(a, b)
 
 

@@ -8,6 +8,7 @@ ImproperlyConfigured naming the variable and what was wrong with it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote
 
@@ -62,6 +63,14 @@ def env_list(name: str, default: Any = _MISSING) -> list[str]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [item.strip() for item in str(value).split(",") if item.strip()]
+
+
+def env_choice(name: str, default: Any, choices: Iterable[str]) -> str:
+    value = str(_raw(name, default)).strip()
+    allowed = list(choices)
+    if value not in allowed:
+        raise ImproperlyConfigured(f"Environment variable {name}={value!r} must be one of {allowed}.")
+    return value
 
 
 def env_database(name: str = "DATABASE_URL") -> dict[str, Any]:

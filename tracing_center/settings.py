@@ -7,7 +7,7 @@ are not given; production sets them (and SECRET_KEY, ALLOWED_HOSTS) explicitly.
 from datetime import timedelta
 from pathlib import Path
 
-from .env import env_bool, env_database, env_int, env_list, env_redis, env_str
+from .env import env_bool, env_choice, env_database, env_int, env_list, env_redis, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -223,6 +223,38 @@ TRACE_WINDOW_MINUTES = env_int("TRACE_WINDOW_MINUTES", 600, minimum=1)
 # database server can give it.
 SWEEP_WORKERS = env_int("SWEEP_WORKERS", 2, minimum=1)
 CLOCK_WARNING_FRACTION = 0.8
+# Who gets a dispatched task (tasks/dispatch.py): the sub-unit member with the fewest open tasks
+# ("least_load"), or nobody, the sub-unit leader assigning it ("leader").
+DISPATCH_ASSIGN_MODE = env_choice("DISPATCH_ASSIGN_MODE", "least_load", ["least_load", "leader"])
+
+# Staff notifications (tasks/notify.py): the in-app row always; SMS and e-mail through these channels.
+# ADDRESS is the account field with the address; KINDS and LEVELS (optional) restrict what a channel
+# carries; BACKEND is tasks.notify.ConsoleBackend, FileBackend, LocMemBackend or DjangoEmailBackend (which
+# sends through EMAIL_BACKEND below) or a gateway's subclass of tasks.notify.BaseBackend.
+NOTIFICATION_CHANNELS = {
+    "sms": {
+        "BACKEND": env_str("NOTIFICATION_SMS_BACKEND", "tasks.notify.ConsoleBackend"),
+        "ADDRESS": "phone",
+        "KINDS": ["escalation", "transfer_requested"],
+        "LEVELS": ["breach"],
+    },
+    "email": {
+        "BACKEND": env_str("NOTIFICATION_EMAIL_BACKEND", "tasks.notify.ConsoleBackend"),
+        "ADDRESS": "email",
+    },
+}
+# A delivery that failed this many times is given up; one not sent within the cut-off is dropped as
+# too late rather than sent hours after the event.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATION_LATE_CUTOFF_MINUTES = env_int("NOTIFICATION_LATE_CUTOFF_MINUTES", 360, minimum=1)
+# Outgoing e-mail (Django's settings, here with Django's defaults so that a deployment sets them by env).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 
 # Outbox (tasks/outbox/, docs/outbox.md): staff notifications leave through these channels. ADDRESS is
 # the account field holding the address; KINDS / LEVELS (optional) restrict what a channel carries.
@@ -492,6 +524,8 @@ NOTICE_ESCALATE_MINUTES = env_int(
 NOTICE_FEEDBACK_TARGET_HOURS = env_int("NOTICE_FEEDBACK_TARGET_HOURS", 24, minimum=1)
 NOTICE_LINK_TTL_DAYS = env_int("NOTICE_LINK_TTL_DAYS", 30, minimum=1)
 NOTICE_GENERATE_LOOKBACK_DAYS = env_int("NOTICE_GENERATE_LOOKBACK_DAYS", 7, minimum=1)
+# Length of the health monitoring a notice announces when its rule names none.
+NOTICE_DEFAULT_MONITORING_DAYS = env_int("NOTICE_DEFAULT_MONITORING_DAYS", 14, minimum=1)
 NOTICE_HOTLINE = env_str("NOTICE_HOTLINE", "12320")
 # The days of health monitoring a notice names when the disposal proposal gives none.
 NOTICE_DEFAULT_MONITORING_DAYS = env_int("NOTICE_DEFAULT_MONITORING_DAYS", 14, minimum=1)

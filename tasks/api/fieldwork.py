@@ -12,6 +12,8 @@ record) and `task` as it is now, whose `version` the next write must carry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -36,7 +38,7 @@ from ..models import (
 )
 from ..selectors import get_visible_or_404, transfers_visible_to
 from ..workflow import IllegalTransition
-from .permissions import capability
+from .permissions import capability, request_user
 
 # --- output ------------------------------------------------------------------------------------------
 
@@ -51,7 +53,8 @@ class _RecordSerializer(serializers.ModelSerializer):
         context = self.context
         if "unmasked" not in context:
             request = context.get("request")
-            context["unmasked"] = sees_unmasked(getattr(request, "user", None))
+            # The stubs type the context as a read-only Mapping; it is the root serializer's dict.
+            context["unmasked"] = sees_unmasked(getattr(request, "user", None))  # type: ignore[index]
         return context["unmasked"]
 
 
@@ -187,6 +190,144 @@ def task_state(task: TracingTask) -> dict:
     }
 
 
+# --- input ---------------------------------------------------------------------------------------------
+# The request bodies, for the OpenAPI schema and its clients. The services of tasks/fieldwork.py read the
+# raw object and stay its one validator: they answer a resent idempotency key with the record it made
+# and a stale `version` with 409 before they look at the fields (a phone replaying its offline queue
+# depends on that order), and their field-named reasons are the API's.
+
+
+def _text(max_length: int, help_text: str = "", **kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, help_text=help_text, **kwargs
+    )
+
+
+def _coordinate(bound: int) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=-bound,
+        max_value=bound,
+        coerce_to_string=False,
+        required=False,
+        allow_null=True,
+        help_text="WGS-84 degrees; give latitude and longitude together.",
+    )
+
+
+class _WriteInput(serializers.Serializer):
+    version = serializers.IntegerField(
+        help_text="The task's version as last read (also accepted as ?version=); stale: 409."
+    )
+
+
+class _RecordInput(_WriteInput):
+    idempotency_key = serializers.UUIDField(
+        help_text="Made by the client for this form; sending it again answers with the same record."
+    )
+
+
+class ContactAttemptInput(_RecordInput):
+    method = serializers.ChoiceField(choices=ContactAttempt.Method.choices)
+    reached = serializers.BooleanField()
+    attempted_at = serializers.DateTimeField()
+    note = _text(2000)
+
+
+class RadiusControlInput(_RecordInput):
+    division_code = serializers.CharField(help_text="Where the person is now: a county, township or village.")
+    address = _text(500)
+    latitude = _coordinate(90)
+    longitude = _coordinate(180)
+    location_accuracy_m = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    measure = serializers.ChoiceField(choices=RadiusControl.Measure.choices)
+    quarantine_site = _text(200, "Required for centralised quarantine.")
+    controlled_at = serializers.DateTimeField()
+    note = _text(2000)
+
+
+class TrajectoryEntryInput(_RecordInput):
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+    place_name = serializers.CharField(max_length=200)
+    address = _text(500)
+    division_code = serializers.CharField(required=False, allow_blank=True)
+    latitude = _coordinate(90)
+    longitude = _coordinate(180)
+    activity = _text(2000)
+    transport = serializers.ChoiceField(
+        choices=TrajectoryEntry.Transport.choices, required=False, default=TrajectoryEntry.Transport.NONE
+    )
+    vehicle_number = _text(50, "Required for a train or flight.")
+    seat = _text(30)
+    companions = _text(2000)
+
+
+class TrajectoryEntryEditInput(TrajectoryEntryInput):
+    """Any subset of the entry's fields; the others keep their values."""
+
+    idempotency_key = serializers.UUIDField(
+        required=False, help_text="Optional: sending the same edit again changes nothing."
+    )
+    revision = serializers.IntegerField(
+        required=False, help_text="The entry's revision as last read; another edit since: 409."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if name != "version":
+                field.required = False
+        return fields
+
+
+class TrajectoryEntryDeleteInput(_WriteInput):
+    revision = serializers.IntegerField(required=False)
+
+
+class CloseContactInput(_RecordInput):
+    """Give the ID number, or the phone, or the name and the address (to find the person)."""
+
+    name = _text(50)
+    id_number = _text(30, "Resident ID number (18 characters).")
+    phone = _text(30, "Mobile number.")
+    relation = serializers.ChoiceField(choices=CloseContact.Relation.choices)
+    last_contact_at = serializers.DateTimeField()
+    last_contact_place = _text(200)
+    division_code = serializers.CharField(help_text="Where the contact lives: a county, township or village.")
+    address = _text(500)
+
+
+class TestResultInput(_RecordInput):
+    sampled_at = serializers.DateTimeField()
+    test_type = serializers.ChoiceField(choices=TestResult.Type.choices)
+    result = serializers.ChoiceField(choices=TestResult.Result.choices)
+    lab = _text(200)
+    note = _text(2000)
+
+
+class TracedInput(_WriteInput):
+    pass
+
+
+class SubmitInput(_WriteInput):
+    idempotency_key = serializers.UUIDField(
+        required=False, help_text="Optional: submitting again with the same key answers 200."
+    )
+    no_close_contacts = serializers.BooleanField(
+        required=False, help_text="Confirms that the person named no close contacts."
+    )
+    note = _text(2000)
+
+
+def _record_schema(request: type[serializers.Serializer]) -> Callable[[type[APIView]], type[APIView]]:
+    return extend_schema_view(
+        get=extend_schema(responses=OpenApiTypes.OBJECT),
+        post=extend_schema(request=request, responses=OpenApiTypes.OBJECT),
+    )
+
+
 # --- views ---------------------------------------------------------------------------------------------
 
 
@@ -216,10 +357,11 @@ class FieldAPIView(APIView):
             .order_by("-decided_at")
             .first()
         )
+        user = request_user(self.request)
         if (
             transfer is not None
-            and self.request.user.division_id
-            and transfer.from_division_id.startswith(self.request.user.division_id)
+            and user.division_id
+            and transfer.from_division_id.startswith(user.division_id)
         ):
             raise services.FieldConflict(
                 "transferred",
@@ -258,7 +400,7 @@ class FieldAPIView(APIView):
         for name in ("version", "revision"):
             if name not in data and name in self.request.query_params:
                 data[name] = self.request.query_params[name]
-        outcome = service(task=task, actor=self.request.user, data=data, **kwargs)
+        outcome = service(task=task, actor=request_user(self.request), data=data, **kwargs)
         body = (
             serializer_class(outcome.record, context={"request": self.request}).data
             if serializer_class and outcome.record
@@ -273,13 +415,10 @@ class FieldAPIView(APIView):
         )
 
 
-@extend_schema_view(
-    **{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")}
-)
 class _RecordList(FieldAPIView):
     serializer_class: type[serializers.Serializer]
     related_name: str
-    service = None
+    service: Callable[..., services.Outcome]
 
     def get(self, request, task_id):
         task = self.get_task()
@@ -303,6 +442,7 @@ class _RecordList(FieldAPIView):
         return self.write(type(self).service, self.serializer_class)
 
 
+@_record_schema(ContactAttemptInput)
 class AttemptsView(_RecordList):
     """Contact attempts: GET the list, POST `{idempotency_key, version, method: phone|visit, reached,
     attempted_at, note}`."""
@@ -312,6 +452,7 @@ class AttemptsView(_RecordList):
     service = staticmethod(services.record_attempt)
 
 
+@_record_schema(RadiusControlInput)
 class RadiusView(_RecordList):
     """Radius limited: POST `{idempotency_key, version, division_code, address, latitude, longitude,
     location_accuracy_m, measure: home_isolation|centralised_quarantine|hospital|not_reached,
@@ -324,6 +465,7 @@ class RadiusView(_RecordList):
     service = staticmethod(services.record_radius)
 
 
+@_record_schema(CloseContactInput)
 class ContactsView(_RecordList):
     """Close contacts: POST `{idempotency_key, version, name, id_number, phone, relation,
     last_contact_at, last_contact_place, division_code, address}`; each becomes a close_contact lead."""
@@ -335,6 +477,7 @@ class ContactsView(_RecordList):
     service = staticmethod(services.record_contact)
 
 
+@_record_schema(TestResultInput)
 class TestsView(_RecordList):
     """Test results: POST `{idempotency_key, version, sampled_at, test_type: nucleic_acid|antigen|antibody,
     result: positive|negative|pending, lab, note}`."""
@@ -344,6 +487,7 @@ class TestsView(_RecordList):
     service = staticmethod(services.record_test)
 
 
+@_record_schema(TrajectoryEntryInput)
 class TrajectoryView(_RecordList):
     """Trajectory: GET the live entries (`?deleted=1` adds the deleted ones), POST `{idempotency_key,
     version, started_at, ended_at, place_name, address, division_code, latitude, longitude, activity,
@@ -371,15 +515,15 @@ class TrajectoryView(_RecordList):
     get=extend_schema(operation_id="v1_tasks_trajectory_entry_retrieve", responses=OpenApiTypes.OBJECT),
     patch=extend_schema(
         operation_id="v1_tasks_trajectory_entry_partial_update",
-        request=OpenApiTypes.OBJECT,
+        request=TrajectoryEntryEditInput,
         responses=OpenApiTypes.OBJECT,
     ),
     put=extend_schema(
         operation_id="v1_tasks_trajectory_entry_update",
-        request=OpenApiTypes.OBJECT,
+        request=TrajectoryEntryEditInput,
         responses=OpenApiTypes.OBJECT,
     ),
-    delete=extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT),
+    delete=extend_schema(request=TrajectoryEntryDeleteInput, responses=OpenApiTypes.OBJECT),
 )
 class TrajectoryEntryView(FieldAPIView):
     """One trajectory entry: GET; PATCH/PUT `{version, revision?, idempotency_key?, <fields>}`; DELETE
@@ -402,7 +546,7 @@ class TrajectoryEntryView(FieldAPIView):
         return self.write(services.trajectory_delete, TrajectoryOut, entry_id=entry_id)
 
 
-@extend_schema_view(post=extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT))
+@extend_schema_view(post=extend_schema(request=TracedInput, responses=OpenApiTypes.OBJECT))
 class TrajectoryTracedView(FieldAPIView):
     """POST `{version}`: the trajectory is traced (10-hour milestone). 400 names what is missing."""
 
@@ -410,9 +554,7 @@ class TrajectoryTracedView(FieldAPIView):
         return self.write(services.mark_traced)
 
 
-@extend_schema_view(
-    **{m: extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT) for m in ("get", "post")}
-)
+@_record_schema(SubmitInput)
 class SubmitView(FieldAPIView):
     """GET: `{ready, missing: {item: what to do}}`. POST `{version, idempotency_key?, no_close_contacts?,
     note?}`: completeness check (400 naming each missing item), traced milestone if needed, submit."""

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
+from ..models import User
 from ..roles import CAPABILITIES, can
+
+
+def request_user(request: Request) -> User:
+    """The account behind a request of an endpoint that requires login (its permission classes ran)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def capability(read: str, write: str | None = None) -> type[BasePermission]:

@@ -35,7 +35,9 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class RevealRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=2, max_length=500)
-    fields = serializers.ListField(child=serializers.ChoiceField(choices=REVEALABLE_FIELDS), required=False)
+    # The serializer metaclass moves declared fields into _declared_fields: this does not replace
+    # Serializer.fields at run time, which the stubs cannot see.
+    fields = serializers.ListField(child=serializers.ChoiceField(choices=REVEALABLE_FIELDS), required=False)  # type: ignore[assignment]
 
 
 class ObtainTokenApi(APIView):

@@ -36,6 +36,7 @@ from ..selectors import (
     units_visible_to,
     visible_to,
 )
+from .permissions import request_user
 
 
 class Conflict(exceptions.APIException):
@@ -395,7 +396,7 @@ class TransferViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transfer.objects.none()
-        user = self.request.user
+        user = request_user(self.request)
         queryset = transfers_visible_to(user)
         params = self.request.query_params
         prefix = "" if user.is_superuser else (user.division_id or "")
@@ -440,7 +441,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Notification.objects.none()
-        queryset = Notification.objects.filter(recipient=self.request.user)
+        queryset = Notification.objects.filter(recipient=request_user(self.request))
         if self.request.query_params.get("unread") in ("1", "true", "yes"):
             queryset = queryset.filter(read_at__isnull=True)
         return queryset.order_by("-created_at", "-id")

@@ -68,3 +68,6 @@ class ActivationCode(models.Model):
     class Meta:
         verbose_name = _("activation code")
         verbose_name_plural = _("activation codes")
+
+    def __str__(self) -> str:
+        return f"activation code of {self.user_id}"

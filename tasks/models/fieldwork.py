@@ -63,6 +63,9 @@ class ContactAttempt(FieldRecord):
         ordering = ["attempted_at", "id"]
         indexes = [models.Index(fields=["task", "attempted_at"], name="attempt_task")]
 
+    def __str__(self) -> str:
+        return f"contact attempt {self.pk} of task {self.task_id}"
+
 
 class RadiusControl(FieldRecord):
     """Where the person is now and how their activity radius is limited (the 3-hour milestone)."""
@@ -100,6 +103,9 @@ class RadiusControl(FieldRecord):
                 name="radius_quarantine_has_site",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"radius control {self.pk} of task {self.task_id}"
 
     @property
     def limits_radius(self) -> bool:
@@ -178,6 +184,9 @@ class TrajectoryEntry(FieldRecord):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"trajectory entry {self.pk} of task {self.task_id}"
+
 
 class CloseContact(FieldRecord):
     """A close contact found by the task. Recording it creates a Lead (source close_contact, related
@@ -221,6 +230,9 @@ class CloseContact(FieldRecord):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["task", "created_at"], name="close_contact_task")]
 
+    def __str__(self) -> str:
+        return f"close contact {self.pk} of task {self.task_id}"
+
 
 class TestResult(FieldRecord):
     class Type(models.TextChoices):
@@ -249,3 +261,6 @@ class TestResult(FieldRecord):
         verbose_name_plural = _("test results")
         ordering = ["sampled_at", "id"]
         indexes = [models.Index(fields=["task", "sampled_at"], name="test_result_task")]
+
+    def __str__(self) -> str:
+        return f"test result {self.pk} of task {self.task_id}"

@@ -65,6 +65,9 @@ class IntakeBatch(models.Model):
     unresolved = models.PositiveIntegerField(_("unresolved"), default=0)
     dispatched = models.PositiveIntegerField(_("dispatched"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # Not a column: seconds per step of the run that made this batch, set by run_intake for the
+    # benchmarks and the log.
+    step_times: dict[str, float]
 
     class Meta:
         verbose_name = _("intake batch")
@@ -222,6 +225,9 @@ class PendingLead(models.Model):
         verbose_name = _("pending lead")
         verbose_name_plural = _("pending leads")
 
+    def __str__(self) -> str:
+        return f"pending lead {self.lead_id}"
+
 
 class LeadLink(models.Model):
     """A consumed lead: the batch that took it and the task it went to (new, or an open one it was
@@ -257,6 +263,9 @@ class LeadLink(models.Model):
             HashIndex(fields=["task"], name="leadlink_task"),
         ]
 
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} → task {self.task_id}"
+
 
 class LeadRejection(models.Model):
     """A row a channel refused, kept with its reasons so it can be counted, shown and corrected."""
@@ -275,3 +284,6 @@ class LeadRejection(models.Model):
     class Meta:
         verbose_name = _("rejected lead")
         verbose_name_plural = _("rejected leads")
+
+    def __str__(self) -> str:
+        return f"rejected {self.channel} row {self.row_index}"

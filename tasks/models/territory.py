@@ -18,7 +18,8 @@ class Level(models.TextChoices):
     VILLAGE = "village", _("village")
 
 
-CODE_LENGTH = {
+# Keyed by Level; a level read as plain text (a file, a query parameter) finds its entry too.
+CODE_LENGTH: dict[str, int] = {
     Level.PROVINCE: 2,
     Level.CITY: 4,
     Level.COUNTY: 6,
@@ -26,7 +27,7 @@ CODE_LENGTH = {
     Level.VILLAGE: 12,
 }
 LEVEL_BY_LENGTH = {length: level for level, length in CODE_LENGTH.items()}
-LEVEL_DEPTH = {level: depth for depth, level in enumerate(CODE_LENGTH, start=1)}
+LEVEL_DEPTH: dict[str, int] = {level: depth for depth, level in enumerate(CODE_LENGTH, start=1)}
 
 
 def normalize_code(raw: str) -> str:

@@ -246,6 +246,9 @@ class TaskTransition(models.Model):
             models.Index(fields=["actor"], name="transition_actor", condition=models.Q(actor__isnull=False)),
         ]
 
+    def __str__(self) -> str:
+        return f"task {self.task_id}: {self.from_status or '-'} → {self.to_status}"
+
 
 # Direct foreign keys for django-guardian's per-object exceptions ("share this task with that
 # expert"): the visibility selector joins them instead of guardian's generic text object_pk.

@@ -50,6 +50,9 @@ class UnitMembership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["unit", "user"], name="unit_membership_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.unit_id}"
+
 
 class DutyShift(models.Model):
     """The on-duty roster of a duty desk: who answers for the desk's queue in a time window."""
@@ -73,3 +76,6 @@ class DutyShift(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["unit", "starts_at", "ends_at"], name="shift_unit_window")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on duty in {self.unit_id}"

@@ -262,3 +262,6 @@ class NotificationDelivery(models.Model):
                 fields=["next_attempt_at"], name="delivery_pending", condition=models.Q(status="pending")
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} delivery of notification {self.notification_id} ({self.status})"

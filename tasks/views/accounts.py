@@ -85,7 +85,7 @@ class ActivationForm(forms.Form):
     password_again = forms.CharField(label=gettext_lazy("New password again"), widget=forms.PasswordInput)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", _("the two passwords differ"))
         return data

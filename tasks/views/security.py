@@ -98,7 +98,9 @@ def otp_setup(request):
 
 class RevealForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), min_length=2, max_length=500, strip=True)
-    fields = forms.MultipleChoiceField(
+    # A form field named "fields" (the API's key too): the form metaclass moves it into base_fields, so
+    # it does not replace BaseForm.fields at run time, which the stubs cannot see.
+    fields = forms.MultipleChoiceField(  # type: ignore[assignment]
         label=gettext_lazy("Fields"), required=False, choices=[(field, field) for field in REVEALABLE_FIELDS]
     )
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from notices.links import token_for
 from notices.models import Notice, NoticeFeedback, NoticeState
 from tests.browser.conftest import login
-from tests.notice_fixtures import ID_NUMBER, city_desk, pushed_notice  # noqa: F401
+from tests.notice_fixtures import ID_NUMBER, pushed_notice
 
 
 def test_a_person_acknowledges_on_the_phone_and_an_appeal_is_answered(

@@ -43,7 +43,7 @@ class Command(BaseCommand):
                     if role == Role.TEAM_LEADER and unit.leader_id is None:
                         unit.leader = user
                         unit.save(update_fields=["leader"])
-        self.stdout.write("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
         for username, role, code, full_name in DEMO_ACCOUNTS:
             self.stdout.write(f"  {username:<10} {role:<13} scope {code}  {full_name}")
         # Issue 9: these roles need a second factor. Each gets a confirmed TOTP device; add its URI to an
