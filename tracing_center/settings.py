@@ -227,26 +227,6 @@ CLOCK_WARNING_FRACTION = 0.8
 # ("least_load"), or nobody, the sub-unit leader assigning it ("leader").
 DISPATCH_ASSIGN_MODE = env_choice("DISPATCH_ASSIGN_MODE", "least_load", ["least_load", "leader"])
 
-# Staff notifications (tasks/notify.py): the in-app row always; SMS and e-mail through these channels.
-# ADDRESS is the account field with the address; KINDS and LEVELS (optional) restrict what a channel
-# carries; BACKEND is tasks.notify.ConsoleBackend, FileBackend, LocMemBackend or DjangoEmailBackend (which
-# sends through EMAIL_BACKEND below) or a gateway's subclass of tasks.notify.BaseBackend.
-NOTIFICATION_CHANNELS = {
-    "sms": {
-        "BACKEND": env_str("NOTIFICATION_SMS_BACKEND", "tasks.notify.ConsoleBackend"),
-        "ADDRESS": "phone",
-        "KINDS": ["escalation", "transfer_requested"],
-        "LEVELS": ["breach"],
-    },
-    "email": {
-        "BACKEND": env_str("NOTIFICATION_EMAIL_BACKEND", "tasks.notify.ConsoleBackend"),
-        "ADDRESS": "email",
-    },
-}
-# A delivery that failed this many times is given up; one not sent within the cut-off is dropped as
-# too late rather than sent hours after the event.
-NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
-NOTIFICATION_LATE_CUTOFF_MINUTES = env_int("NOTIFICATION_LATE_CUTOFF_MINUTES", 360, minimum=1)
 # Outgoing e-mail (Django's settings, here with Django's defaults so that a deployment sets them by env).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -256,8 +236,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 
-# Outbox (tasks/outbox/, docs/outbox.md): staff notifications leave through these channels. ADDRESS is
-# the account field holding the address; KINDS / LEVELS (optional) restrict what a channel carries.
+# Outbox (tasks/outbox/, docs/outbox.md): staff notifications leave through these channels (the in-app
+# row is always written). ADDRESS is the account field holding the address; KINDS / LEVELS (optional)
+# restrict what a channel carries. BACKEND: tasks.notify.ConsoleBackend, FileBackend, LocMemBackend,
+# DjangoEmailBackend (sends through EMAIL_BACKEND) or HttpGatewayBackend (the signed SMS gateway).
 NOTIFICATION_SMS_BACKEND = env_str("NOTIFICATION_SMS_BACKEND", "tasks.notify.ConsoleBackend")
 NOTIFICATION_EMAIL_BACKEND = env_str("NOTIFICATION_EMAIL_BACKEND", "tasks.notify.ConsoleBackend")
 NOTIFICATION_CHANNELS = {
