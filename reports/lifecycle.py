@@ -58,6 +58,7 @@ def register() -> None:
         clear={"data": SNAPSHOT_SCRUB},
         counter="report_versions",
         reencrypt=rotate_report_snapshots,
+        keep={"reason": "why the version was made (approval or change): a choice, not free text"},
     )
     lifecycle.register(
         ExportLog,

@@ -247,8 +247,8 @@ def register() -> None:
     )
     lifecycle.register(Division, exempt="names of the territory's divisions")
     lifecycle.register(Unit, exempt="names of teams and sub-units")
-    lifecycle.register(Permission, exempt="names of permissions")
-    lifecycle.register(Group, exempt="names of roles")
+    lifecycle.register(Permission, exempt="names of the permissions")
+    lifecycle.register(Group, exempt="names of the staff roles")
     lifecycle.register(
         ChangeLogEntry,
         exempt="purged with each registration: the change history of the rows a purge anonymises loses "
@@ -269,6 +269,7 @@ def register_third_party() -> None:
         "axes.AccessAttempt": "failed logins of staff accounts (django-axes); cleared by axes_reset",
         "axes.AccessFailureLog": "failed logins of staff accounts (django-axes)",
         "axes.AccessLog": "logins of staff accounts (django-axes)",
+        "sessions.Session": "the signed state of staff logins; it ends with SESSION_COOKIE_AGE (clearsessions)",
     }
     for label, reason in reasons.items():
         try:
