@@ -27,7 +27,7 @@ def register() -> None:
     )
     lifecycle.register(
         Finding,
-        where="task_id IN ({tasks})",
+        where="task_id IN ({tasks}) AND params ? 'name'",
         # A close contact's name; the places are the trajectory's public place names, which stay.
         clear={"params": lifecycle.scrub_json_keys("params", {"name": "''"})},
     )

@@ -266,14 +266,20 @@ def rotate_stored_values(*, batch_size: int = 5000, log: Log | None = None) -> d
 
 
 def rotate_columns(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
-    """Re-encrypt the encrypted columns of `model` (its EncryptedCharField fields). Set-based: per batch,
+    """Re-encrypt the encrypted text columns of `model` (its EncryptedCharField fields). Set-based: per batch,
     one SELECT of ids and values (keyset on id), re-encryption in Python, one UPDATE … FROM unnest(…)
     that only touches rows whose values are still the ones read (a concurrent edit wins; the next run
     picks the row up). Returns the rows updated."""
     from django.db import connection, transaction
 
     table = model._meta.db_table
-    columns = [f.column for f in model._meta.concrete_fields if isinstance(f, EncryptedCharField)]
+    # Text columns holding one envelope each (EncryptedCharField and any text field class marked
+    # encrypted_at_rest); envelopes inside JSON need their own walk (rotate_json).
+    columns = [
+        f.column
+        for f in model._meta.concrete_fields
+        if is_encrypted_field(f) and not isinstance(f, models.JSONField) and f.column
+    ]
     if not columns:
         return 0
     ring = keyring()

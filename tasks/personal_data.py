@@ -207,7 +207,7 @@ def register() -> None:
     lifecycle.register(TestResult, where=in_tasks, clear=["note"], counter="field_records")
     lifecycle.register(
         TaskTransition,
-        where=in_tasks,
+        where=in_tasks + " AND reason NOT IN ('', '-')",
         clear={"reason": dash("reason")},
         keep={"details": "ids and keys of the move"},
     )
@@ -218,7 +218,7 @@ def register() -> None:
     )
     lifecycle.register(
         Notification,
-        where=in_tasks,
+        where=in_tasks + " AND data ? 'reason'",
         clear={"data": lifecycle.scrub_json_keys("data", {"reason": "'-'"})},
     )
     lifecycle.register(
