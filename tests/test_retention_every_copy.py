@@ -292,3 +292,25 @@ def test_the_access_log_stays_append_only_outside_the_purge(duty_officer, hainan
             cursor.execute("UPDATE tasks_accesslog SET reason = '' WHERE id = %s", [entry.pk])
     entry.refresh_from_db()
     assert (entry.reason, entry.username) == ("-", duty_officer.username)
+
+
+def test_an_upload_is_deleted_one_second_after_its_preview_session_can_have_ended(settings, tmp_path):
+    from django.utils import timezone
+
+    from tasks.lifecycle import SweepScope
+    from tasks.personal_data import purge_uploads
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    folder = upload_dir()
+    folder.mkdir(parents=True)
+    now = timezone.now()
+    edge = now.timestamp() - settings.SESSION_COOKIE_AGE
+    young, old = folder / "young.csv", folder / "old.csv"
+    for path, stamp in ((young, edge + 1), (old, edge - 1)):
+        path.write_text("name\n张三\n", encoding="utf-8")
+        os.utime(path, (stamp, stamp))
+    cutoff = now - dt.timedelta(days=settings.RETENTION_DAYS)
+    assert purge_uploads(SweepScope(now=now, cutoff=cutoff, dry_run=True)) == 1
+    assert old.exists()
+    assert purge_uploads(SweepScope(now=now, cutoff=cutoff, dry_run=False)) == 1
+    assert young.exists() and not old.exists()
