@@ -199,3 +199,43 @@ def test_migrations_run_no_app_code():
                 inner = [a.name for n in ast.walk(node) if isinstance(n, ast.Import) for a in n.names]
                 inner += [n.module for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and n.level == 0]
                 assert not [m for m in inner if m and apps_code.match(m)], (path.name, node.name)
+
+
+@pytest.mark.django_db
+def test_the_frozen_snapshot_migration_writes_the_envelopes_the_app_reads(review_task):
+    """reports/0003 carries its own copy of the encryption: what it writes, tasks.crypto decrypts."""
+    import importlib
+    import json
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from reports.models import ReportVersion
+    from tasks.crypto import PREFIX, decrypt
+
+    data = {"person": {"name": "张三", "id_number": "460105199001011234", "phone": "13907550001"}}
+    data["contacts"] = [{"name": "李四", "id_number": "", "phone": "13907559999"}]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reports_reportversion (task_id, number, reason, data, digest, created_at) "
+            "VALUES (%s, 1, 'approval', %s::jsonb, 'x', now()) RETURNING id",
+            [review_task.pk, json.dumps(data, ensure_ascii=False)],
+        )
+        pk = cursor.fetchone()[0]
+    migration = importlib.import_module("reports.migrations.0003_encrypt_snapshot_identity")
+    migration.encrypt_existing(None, SimpleNamespace(connection=connection))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM reports_reportversion WHERE id = %s", [pk])
+        raw = cursor.fetchone()[0]
+    raw = json.loads(raw) if isinstance(raw, str) else raw
+    assert raw["person"]["id_number"].startswith(PREFIX) and raw["contacts"][0]["phone"].startswith(PREFIX)
+    assert raw["person"]["name"] == "张三" and raw["contacts"][0]["id_number"] == ""
+    assert decrypt(raw["person"]["id_number"]) == "460105199001011234"
+    assert ReportVersion.objects.get(pk=pk).data["contacts"][0]["phone"] == "13907559999"
+
+
+@pytest.fixture
+def review_task(hainan):
+    from tests.factories import TracingTaskFactory
+
+    return TracingTaskFactory()
