@@ -14,3 +14,8 @@ class NoticesConfig(AppConfig):
 
         # The notice SMS go through the shared outbox (claim, send, backoff, late cut-off, attempts).
         outbox.register(FLOW)
+
+        # Personal data for the retention purge and key rotation of the base app (tasks/lifecycle.py).
+        from . import lifecycle
+
+        lifecycle.register()

@@ -11,7 +11,10 @@ class ReportsConfig(AppConfig):
         from reviews.models import Review
         from tasks.models import CloseContact, RadiusControl, TestResult, TrajectoryEntry
 
-        from . import signals
+        from . import lifecycle, signals
+
+        # Personal data for the retention purge and key rotation of the base app (tasks/lifecycle.py).
+        lifecycle.register()
 
         post_save.connect(signals.on_review_saved, sender=Review, dispatch_uid="reports_review_approved")
         for model in (TrajectoryEntry, CloseContact, TestResult, RadiusControl):

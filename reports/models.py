@@ -85,7 +85,7 @@ class EventCount(models.Model):
 SNAPSHOT_ENCRYPTED = ("id_number", "phone")
 
 
-def _map_snapshot(data, convert):
+def map_snapshot(data, convert):
     """A copy of the snapshot `data` with `convert` applied to the encrypted identity values."""
     if not isinstance(data, dict):
         return data
@@ -108,20 +108,22 @@ def _map_snapshot(data, convert):
 def protect_snapshot(data):
     from tasks.crypto import encrypt
 
-    return _map_snapshot(data, encrypt)
+    return map_snapshot(data, encrypt)
 
 
 def reveal_snapshot(data):
     from tasks.crypto import decrypt
 
-    return _map_snapshot(data, decrypt)
+    return map_snapshot(data, decrypt)
 
 
 class SnapshotField(models.JSONField):
     """The JSON of a report version, with ID numbers and phones encrypted in the database (issue 9): the
     column holds envelopes (`e1:…`, tasks/crypto.py), Python code always sees plaintext. Snapshots
     written before this field hold plaintext, which reads as is (decrypt() returns a value without the
-    envelope prefix unchanged) until migration 0004 / rotate_encryption_keys re-encrypts them."""
+    envelope prefix unchanged) until migration 0003 / rotate_encryption_keys re-encrypts them."""
+
+    encrypted_at_rest = True  # tasks.crypto.is_encrypted_field: the lifecycle registry asks for a rotation
 
     def get_prep_value(self, value):
         return super().get_prep_value(protect_snapshot(value))

@@ -26,3 +26,8 @@ class ReviewsConfig(AppConfig):
         post_save.connect(
             signals.on_task_transition, sender=TaskTransition, dispatch_uid="reviews.on_task_transition"
         )
+
+        # Personal data for the retention purge and key rotation of the base app (tasks/lifecycle.py).
+        from . import lifecycle
+
+        lifecycle.register()

@@ -34,3 +34,10 @@ class TasksConfig(AppConfig):
             CloseContact, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask"
         )
         auditlog.register(TestResult)
+
+        # The personal data tasks holds, for the retention purge and key rotation (tasks/lifecycle.py);
+        # the apps built on tasks register theirs in their own ready().
+        from . import personal_data
+
+        personal_data.register()
+        personal_data.register_third_party()

@@ -30,6 +30,7 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from django.db import models
 from django.db.models.lookups import Exact, IsNull
 
 PREFIX = "e1:"
+Log = Callable[[str], Any]
 _NONCE = 12
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -189,6 +191,7 @@ class EncryptedCharField(models.CharField):
     Only `isnull` and `exact` with '' are allowed as lookups: match on the blind-index column."""
 
     description = "Text encrypted at rest (AES-256-GCM)"
+    encrypted_at_rest = True
 
     def db_type(self, connection):
         return "text"
@@ -236,95 +239,114 @@ def audit_mask(value: str) -> str:
 
 # --- rotation (manage.py rotate_encryption_keys) -----------------------------------------------------------
 
-# Every encrypted column: (table, id column, columns). LeadRejection.row is handled apart (JSON).
-ENCRYPTED_COLUMNS = (
-    ("tasks_person", ("id_number", "phone")),
-    ("tasks_lead", ("id_number", "phone")),
-    ("tasks_closecontact", ("id_number", "phone")),
-)
-REJECTION_TABLE = "tasks_leadrejection"
+
+def is_encrypted_field(field: models.Field) -> bool:
+    """Whether a model field stores its value encrypted at rest (this module's field classes, and any
+    field class of another app that says so with `encrypted_at_rest = True`)."""
+    return bool(getattr(field, "encrypted_at_rest", False))
 
 
-def rotate_stored_values(*, batch_size: int = 5000, log=None) -> dict[str, int]:
+def rotate_stored_values(*, batch_size: int = 5000, log: Log | None = None) -> dict[str, int]:
     """Re-encrypt with the current key (the first of FIELD_ENCRYPTION_KEYS) every stored value that is
     not already encrypted with it: values of older keys, and plaintext written before encryption was
-    deployed. Set-based: per batch, one SELECT of ids and values (keyset on id), re-encryption in
-    Python, one UPDATE … FROM unnest(…) that only touches rows whose values are still the ones read
-    (a concurrent edit wins; the next run picks the row up). Each batch commits on its own: the
-    command is resumable and idempotent (a second run finds nothing to do). Returns rows updated per table.
-    Raises DecryptionError, before writing that batch, when a value's key is not configured."""
-    from django.db import connection, transaction
+    deployed. What is encrypted where is declared by each app to the lifecycle registry
+    (tasks/lifecycle.py); this runs each registration's `reencrypt` in the order registered. Each batch
+    commits on its own: the command is resumable and idempotent (a second run finds nothing to do).
+    Returns rows updated per table. Raises DecryptionError, before writing that batch, when a value's
+    key is not configured."""
+    from . import lifecycle
 
-    ring = keyring()
-    prefix = ring.current_prefix
     done: dict[str, int] = {}
-    for table, columns in ENCRYPTED_COLUMNS:
-        stale = " OR ".join(f"({c} <> '' AND left({c}, {len(prefix)}) <> %(prefix)s)" for c in columns)
-        select = f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %(after)s AND ({stale}) ORDER BY id LIMIT %(limit)s"
-        sets = ", ".join(f"{c} = u.new_{c}" for c in columns)
-        arrays = ", ".join("%s::text[], %s::text[]" for _ in columns)
-        names = ", ".join(f"old_{c}, new_{c}" for c in columns)
-        same = " AND ".join(f"t.{c} = u.old_{c}" for c in columns)
-        update = f"UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS u(id, {names}) WHERE t.id = u.id AND {same}"
-        after, total = 0, 0
-        while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(select, {"after": after, "prefix": prefix, "limit": batch_size})
-                rows = cursor.fetchall()
-                if not rows:
-                    break
-                params: list[Any] = [[r[0] for r in rows]]
-                for i in range(len(columns)):
-                    old = [r[1 + i] for r in rows]
-                    params += [
-                        old,
-                        [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old],
-                    ]
-                cursor.execute(update, params)
-                total += cursor.rowcount
-                after = rows[-1][0]
-            if log:
-                log(f"{table}: {total} rows re-encrypted (up to id {after})")
-        done[table] = total
-    done[REJECTION_TABLE] = _rotate_rejections(batch_size, prefix, log)
-    done[SNAPSHOT_TABLE] = rotate_report_snapshots(batch_size=batch_size, log=log)
+    for registration in lifecycle.registrations():
+        if registration.reencrypt is not None:
+            done[registration.table] = registration.reencrypt(
+                registration.model, batch_size=batch_size, log=log
+            )
     return done
 
 
-SNAPSHOT_TABLE = "reports_reportversion"
-
-
-def rotate_report_snapshots(*, batch_size: int = 1000, log=None) -> int:
-    """Re-encrypt with the current key the identity values inside report snapshots (reports.models.
-    SnapshotField): values of older keys and plaintext of snapshots stored before the field encrypted.
-    Keyset batches, one transaction each; a row changed meanwhile is left for the next run."""
+def rotate_columns(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
+    """Re-encrypt the encrypted text columns of `model` (its EncryptedCharField fields). Set-based: per batch,
+    one SELECT of ids and values (keyset on id), re-encryption in Python, one UPDATE … FROM unnest(…)
+    that only touches rows whose values are still the ones read (a concurrent edit wins; the next run
+    picks the row up). Returns the rows updated."""
     from django.db import connection, transaction
 
-    from reports.models import _map_snapshot
-
-    prefix = keyring().current_prefix
-
-    def current(value: str) -> str:
-        return value if not value or value.startswith(prefix) else keyring().encrypt(decrypt(value))
-
+    table = model._meta.db_table
+    # Text columns holding one envelope each (EncryptedCharField and any text field class marked
+    # encrypted_at_rest); envelopes inside JSON need their own walk (rotate_json).
+    columns = [
+        f.column
+        for f in model._meta.concrete_fields
+        if is_encrypted_field(f) and not isinstance(f, models.JSONField) and f.column
+    ]
+    if not columns:
+        return 0
+    ring = keyring()
+    prefix = ring.current_prefix
+    stale = " OR ".join(f"({c} <> '' AND left({c}, {len(prefix)}) <> %(prefix)s)" for c in columns)
+    select = f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %(after)s AND ({stale}) ORDER BY id LIMIT %(limit)s"
+    sets = ", ".join(f"{c} = u.new_{c}" for c in columns)
+    arrays = ", ".join("%s::text[], %s::text[]" for _ in columns)
+    names = ", ".join(f"old_{c}, new_{c}" for c in columns)
+    same = " AND ".join(f"t.{c} = u.old_{c}" for c in columns)
+    update = f"UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS u(id, {names}) WHERE t.id = u.id AND {same}"
     after, total = 0, 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, data FROM {SNAPSHOT_TABLE} WHERE id > %s ORDER BY id LIMIT %s",
-                [after, batch_size],
-            )
-            rows = [
-                (pk, json.loads(data) if isinstance(data, str) else data) for pk, data in cursor.fetchall()
-            ]
+            cursor.execute(select, {"after": after, "prefix": prefix, "limit": batch_size})
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            params: list[Any] = [[r[0] for r in rows]]
+            for i in range(len(columns)):
+                old = [r[1 + i] for r in rows]
+                params += [
+                    old,
+                    [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old],
+                ]
+            cursor.execute(update, params)
+            total += cursor.rowcount
+            after = rows[-1][0]
+        if log:
+            log(f"{table}: {total} rows re-encrypted (up to id {after})")
+    return total
+
+
+def rotate_json(
+    model: type[models.Model],
+    column: str,
+    current: Callable[[Any], Any],
+    *,
+    where: str = "TRUE",
+    batch_size: int = 5000,
+    log: Log | None = None,
+    noun: str = "rows",
+) -> int:
+    """Re-encrypt the envelopes inside the jsonb `column` of `model`: `current(value)` returns the value
+    with every envelope under the current key (the same value when it already is). Keyset batches, one
+    transaction each; a row changed meanwhile is left for the next run. Returns the rows updated."""
+    from django.db import connection, transaction
+
+    table = model._meta.db_table
+    select = f"SELECT id, {column} FROM {table} WHERE id > %s AND ({where}) ORDER BY id LIMIT %s"
+    update = (
+        f"UPDATE {table} t SET {column} = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) "
+        f"AS u(id, old, new) WHERE t.id = u.id AND t.{column} = u.old::jsonb"
+    )
+    after, total = 0, 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(select, [after, batch_size])
+            # Django's psycopg backend loads jsonb as text.
+            rows = [(pk, json.loads(v) if isinstance(v, str) else v) for pk, v in cursor.fetchall()]
             if not rows:
                 break
             after = rows[-1][0]
-            changed = [(pk, data, new) for pk, data in rows if (new := _map_snapshot(data, current)) != data]
+            changed = [(pk, value, new) for pk, value in rows if (new := current(value)) != value]
             if changed:
                 cursor.execute(
-                    f"UPDATE {SNAPSHOT_TABLE} t SET data = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, old, new) "
-                    "WHERE t.id = u.id AND t.data = u.old::jsonb",
+                    update,
                     [
                         [c[0] for c in changed],
                         [json.dumps(c[1], ensure_ascii=False) for c in changed],
@@ -333,8 +355,14 @@ def rotate_report_snapshots(*, batch_size: int = 1000, log=None) -> int:
                 )
                 total += cursor.rowcount
         if log:
-            log(f"{SNAPSHOT_TABLE}: {total} snapshots re-encrypted (up to id {after})")
+            log(f"{table}: {total} {noun} re-encrypted (up to id {after})")
     return total
+
+
+def current_key(value: str) -> str:
+    """`value` (an envelope, plaintext or '') encrypted with the current key; unchanged when it is."""
+    ring = keyring()
+    return value if not value or value.startswith(ring.current_prefix) else ring.encrypt(decrypt(value))
 
 
 def _row_current(row: Any, prefix: str) -> bool:
@@ -344,37 +372,15 @@ def _row_current(row: Any, prefix: str) -> bool:
     return all(v in (None, "") or (isinstance(v, str) and v.startswith(prefix)) for v in values)
 
 
-def _rotate_rejections(batch_size: int, prefix: str, log=None) -> int:
-    from django.db import connection, transaction
-
-    select = (
-        f"SELECT id, row FROM {REJECTION_TABLE} WHERE id > %s AND (jsonb_typeof(row) NOT IN ('object', 'null') "
-        "OR row ? 'id_number' OR row ? 'phone' OR row ? 'encrypted_row') ORDER BY id LIMIT %s"
+def rotate_rejections(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
+    """Re-encrypt the protected values of rejected intake rows (LeadRejection.row, see protect_row)."""
+    prefix = keyring().current_prefix
+    return rotate_json(
+        model,
+        "row",
+        lambda row: row if _row_current(row, prefix) else protect_row(reveal_row(row)),
+        where="jsonb_typeof(row) NOT IN ('object', 'null') OR row ? 'id_number' OR row ? 'phone' "
+        "OR row ? 'encrypted_row'",
+        batch_size=batch_size,
+        log=log,
     )
-    update = (
-        f"UPDATE {REJECTION_TABLE} t SET row = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, old, new) "
-        "WHERE t.id = u.id AND t.row = u.old::jsonb"
-    )
-    after, total = 0, 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, [after, batch_size])
-            # Django's psycopg backend loads jsonb as text.
-            rows = [(pk, json.loads(row) if isinstance(row, str) else row) for pk, row in cursor.fetchall()]
-            if not rows:
-                break
-            after = rows[-1][0]
-            changed = [(pk, row) for pk, row in rows if not _row_current(row, prefix)]
-            if changed:
-                cursor.execute(
-                    update,
-                    [
-                        [pk for pk, _ in changed],
-                        [json.dumps(row, ensure_ascii=False) for _, row in changed],
-                        [json.dumps(protect_row(reveal_row(row)), ensure_ascii=False) for _, row in changed],
-                    ],
-                )
-                total += cursor.rowcount
-        if log:
-            log(f"{REJECTION_TABLE}: {total} rows re-encrypted (up to id {after})")
-    return total

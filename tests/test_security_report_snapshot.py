@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from reports.lifecycle import rotate_report_snapshots
 from reports.models import ReportVersion
 from reports.reading import masked_for
-from tasks.crypto import PREFIX, rotate_report_snapshots
+from tasks.crypto import PREFIX
 from tasks.models import Person
 from tests.review_fixtures import APPROVAL, contact
 

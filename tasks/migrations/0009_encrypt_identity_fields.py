@@ -7,6 +7,9 @@ written out here with `cryptography` directly (a migration must not depend on ap
 later); it produces the envelope format of tasks/crypto.py: "e1:<key id>:<base64(nonce + ct + tag)>".
 Reversing decrypts them back (with any configured key) before the columns shrink again.
 `manage.py rotate_encryption_keys` does the same job at any later time (and for LeadRejection.row).
+The only app name used is the field class in the AlterField operations (`tasks.crypto.EncryptedCharField`):
+Django's migration state refers to a custom field by its import path; none of its code runs here
+beyond its column type (`text`).
 """
 
 import base64

@@ -21,6 +21,8 @@ class PurgeRun(models.Model):
     notices = models.PositiveIntegerField(_("notices and feedback anonymised"), default=0, db_default=0)
     rejections = models.PositiveIntegerField(_("rejected intake rows deleted"), default=0)
     held = models.PositiveIntegerField(_("persons kept by a legal hold"), default=0)
+    # Rows (or files) changed per lifecycle registration (tasks/lifecycle.py): the columns above sum them.
+    counts = models.JSONField(_("counts per kind of data"), default=dict, db_default={}, blank=True)
     triggered_by = models.CharField(_("triggered by"), max_length=50, blank=True)
 
     class Meta:
