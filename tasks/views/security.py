@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django import forms
@@ -28,6 +27,7 @@ from ..access_log import (
     record_access,
     reveal_personal_fields,
 )
+from ..exports import csv_lines
 from ..masking import sees_unmasked
 from ..models import AccessAction, AccessLog, TracingTask
 from ..roles import can
@@ -254,11 +254,6 @@ def audit_log(request):
     return render(request, "security/audit_log.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 EXPORT_COLUMNS = [
     ("at", gettext_lazy("when")),
     ("username", gettext_lazy("account")),
@@ -295,10 +290,8 @@ def audit_person_export(request, person_id: int):
         reason=_("audit export"),
     )
     entries = AccessLog.objects.filter(person_id=person_id).order_by("at", "id")
-    writer = csv.writer(_Echo())
 
     def rows():
-        yield "\ufeff" + writer.writerow([str(label) for _key, label in EXPORT_COLUMNS])
         for entry in entries.iterator(chunk_size=2000):
             values = []
             for key, _label in EXPORT_COLUMNS:
@@ -308,9 +301,10 @@ def audit_person_export(request, person_id: int):
                 elif key == "fields":
                     value = " ".join(value or [])
                 values.append("" if value is None else value)
-            yield writer.writerow(values)
+            yield values
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    header = [str(label) for _key, label in EXPORT_COLUMNS]
+    response = StreamingHttpResponse(csv_lines(header, rows()), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="person-{person_id}-access-{stamp}.csv"'
     return response
