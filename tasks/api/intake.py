@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ..leads_io import MAX_API_ROWS, ingest_rows
 from ..models import IntakeBatch, Lead, Source
+from ..security import lead_scope
 from ..selectors import visible_to
 from .permissions import capability
 from .serializers import BatchSerializer, TaskLeadSerializer
@@ -81,7 +82,9 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                     ]
                 }
             )
-        result = ingest_rows(rows, channel="api", created_by_id=request.user.pk)
+        result = ingest_rows(
+            rows, channel="api", created_by_id=request.user.pk, scope=lead_scope(request.user)
+        )
         return Response(
             result.as_response(), status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
         )
