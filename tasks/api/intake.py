@@ -34,6 +34,9 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = TaskLeadSerializer
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
+    # Machines push leads with an integration token (tasks/api/auth.py), confined to their account's
+    # territory like any scoped account.
+    integration_tokens = True
 
     def get_queryset(self):
         queryset = visible_to(self.request.user, Lead.objects.select_related("link")).order_by("-id")

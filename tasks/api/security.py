@@ -13,7 +13,6 @@ from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -25,6 +24,7 @@ from ..masking import sees_unmasked
 from ..models import TracingTask
 from ..security import otp_required
 from ..selectors import get_visible_or_404
+from ..tokens import token_issue
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -39,8 +39,10 @@ class RevealRequestSerializer(serializers.Serializer):
 
 
 class ObtainTokenApi(APIView):
-    """`POST {username, password, otp_token?}` → `{token}`. `otp_token` (the 6-digit TOTP code) is
-    required for duty officers, CDC experts, commanders, auditors and administrators."""
+    """`POST {username, password, otp_token?}` → `{token, expires_at}`. `otp_token` (the 6-digit TOTP
+    code) is required for duty officers, CDC experts, commanders, auditors and administrators. Each
+    login issues a new token (settings.API_TOKEN_LIFETIME), revoked at logout, password change and
+    second-factor reset."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -49,7 +51,11 @@ class ObtainTokenApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "Token", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+            )
+        },
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -75,8 +81,8 @@ class ObtainTokenApi(APIView):
 
                     return Response({"detail": lockout_message()}, status=status.HTTP_429_TOO_MANY_REQUESTS)
                 raise ValidationError({"otp_token": [_("That code is not right, or was already used.")]})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        key, token = token_issue(user=user)
+        return Response({"token": key, "expires_at": token.expires_at})
 
 
 class TaskRevealApi(APIView):
