@@ -7,13 +7,14 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -27,6 +28,7 @@ from ..access_log import (
     record_access,
     reveal_personal_fields,
 )
+from ..accounts import enrolment_code_consume
 from ..exports import csv_lines
 from ..masking import sees_unmasked
 from ..models import AccessAction, AccessLog, TracingTask
@@ -74,12 +76,27 @@ def otp_verify(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def otp_setup(request):
-    """First login of an account that needs a second factor: show the secret, confirm one code."""
+    """First login of an account that needs a second factor: once the session has shown the one-time
+    enrolment code (or came from the activation page), show the secret and confirm one code."""
     if twofactor.confirmed_device(request.user) is not None:
         # Re-enrolment only through an administrator (see tasks/twofactor.py).
         return redirect(f"{reverse('otp_verify')}?{request.GET.urlencode()}")
-    device = twofactor.pending_device(request.user)
+    next_url = request.POST.get("next") or request.GET.get("next", "")
     error = ""
+    if not twofactor.may_enrol(request):
+        if request.method == "POST" and "enrolment_code" in request.POST:
+            if enrolment_code_consume(user=request.user, code=request.POST.get("enrolment_code", "")):
+                twofactor.enrolment_grant(request, request.user)
+                return redirect(f"{reverse('otp_setup')}?{urlencode({'next': next_url})}")
+            # A wrong code counts towards the lockout like a wrong password.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": request.user.get_username()}, request=request
+            )
+            error = _(
+                "This enrolment code is not valid or has expired. Ask your administrator for a new one."
+            )
+        return render(request, "security/otp_enrol_code.html", {"error": error, "next": next_url})
+    device = twofactor.pending_device(request.user)
     if request.method == "POST":
         if twofactor.verify(request, device, request.POST.get("otp_token", "")):
             return HttpResponseRedirect(_next_url(request))
@@ -88,7 +105,7 @@ def otp_setup(request):
         "qr_svg": twofactor.qr_svg(device),
         "secret": twofactor.secret_base32(device),
         "error": error,
-        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "next": next_url,
     }
     return render(request, "security/otp_setup.html", context)
 
