@@ -195,6 +195,7 @@ ENTRIES: dict[str, object] = {
     "api-schema": NotPersonal("the OpenAPI schema"),
     "api-docs": NotPersonal("Swagger UI"),
     "api-token": NotPersonal("issues a token (POST)"),
+    "api-logout": NotPersonal("revokes the caller's token (POST)"),
     "login": NotPersonal("the login page"),
     "logout": NotPersonal("logs out"),
     "set_language": NotPersonal("sets the language"),

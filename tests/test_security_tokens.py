@@ -128,3 +128,12 @@ def test_the_old_never_ending_tokens_are_no_longer_accepted(field_staff):
 
     old = Token.objects.create(user=field_staff)
     assert _me(old.key) == REFUSED
+
+
+def test_the_api_logout_revokes_the_token_it_is_called_with(field_staff, password):
+    key = _token(field_staff, password)
+    other = _token(field_staff, password)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.post(reverse("api-logout")).status_code == 204
+    assert _me(key) == REFUSED and _me(other) == 200

@@ -8,8 +8,9 @@ a token only with a valid `otp_token`; wrong passwords and wrong codes count tow
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.signals import user_login_failed
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -21,7 +22,7 @@ from rest_framework.views import APIView
 from .. import twofactor
 from ..access_log import REVEALABLE_FIELDS, reveal_personal_fields
 from ..masking import sees_unmasked
-from ..models import TracingTask
+from ..models import ApiToken, TracingTask
 from ..security import otp_required
 from ..selectors import get_visible_or_404
 from ..tokens import token_issue
@@ -83,6 +84,23 @@ class ObtainTokenApi(APIView):
                 raise ValidationError({"otp_token": [_("That code is not right, or was already used.")]})
         key, token = token_issue(user=user)
         return Response({"token": key, "expires_at": token.expires_at})
+
+
+class LogoutTokenApi(APIView):
+    """`POST /api/v1/auth/logout/`: the token of the call stops working (a session is logged out, and
+    with it every personal token of the account). 204."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            ApiToken.objects.filter(pk=request.auth.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(), revoked_reason="logout"
+            )
+        else:
+            logout(request._request)  # user_logged_out revokes the personal tokens (tasks/tokens.py)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TaskRevealApi(APIView):
