@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks.masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
+from tasks.masking import mask_record, sees_unmasked
 from tasks.selectors import scope_code
 from tasks.watermark import watermark_text
 
@@ -25,16 +25,11 @@ def masked_for(user, data: dict) -> dict:
         return data
     data = copy.deepcopy(data)
     person = data["person"]
-    person["name"] = mask_name(person.get("name", ""))
-    person["id_number"] = mask_id_number(person.get("id_number", ""))
-    person["phone"] = mask_phone(person.get("phone", ""))
-    person["address"] = mask_address(person.get("address", ""), person.get("division_name", ""))
+    mask_record("person", person, unmasked=False, division_name=person.get("division_name", ""))
     for contact in data.get("contacts", []):
-        contact["name"] = mask_name(contact.get("name", ""))
-        contact["id_number"] = mask_id_number(contact.get("id_number", ""))
-        contact["phone"] = mask_phone(contact.get("phone", ""))
+        mask_record("contact", contact, unmasked=False, division_name=contact.get("division_name", ""))
     for entry in data.get("trajectory", []):
-        entry["companions"] = "***" if entry.get("companions") else ""
+        mask_record("report_trajectory", entry, unmasked=False)
     return data
 
 

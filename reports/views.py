@@ -5,8 +5,6 @@ with tasks.access_log.record_access."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from django.conf import settings
@@ -18,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tasks.access_log import record_access
+from tasks.exports import csv_text, xlsx_bytes
 from tasks.models import AccessAction, TracingTask
 from tasks.roles import can
 from tasks.selectors import get_visible_or_404, scope_code, tasks_visible_to, visible_to
@@ -83,24 +82,11 @@ def export_table(request, table: stats.Table, fmt: str, params: dict) -> HttpRes
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"stats-{table.name}-{stamp}.{fmt}"
     if fmt == "csv":
-        buffer = io.StringIO()
-        buffer.write("\ufeff")  # Excel opens UTF-8 Chinese correctly with a BOM
-        writer = csv.writer(buffer)
-        writer.writerow(table.columns)
-        writer.writerows(table.rows)
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(csv_text(table.columns, table.rows), content_type="text/csv; charset=utf-8")
     elif fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(table.name)
-        sheet.append(table.columns)
-        for row in table.rows:
-            sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
         response = HttpResponse(
-            out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            xlsx_bytes(table.name, table.columns, table.rows),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:
         return HttpResponseBadRequest("export must be csv or xlsx")

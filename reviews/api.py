@@ -283,6 +283,15 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise exceptions.PermissionDenied(_("Only a CDC expert reviews investigations."))
         return super().list(request, *args, **kwargs)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        rows = page if page is not None else list(queryset)
+        if rows:
+            record_access(
+                self.request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"]
+            )
+        return page
+
     def get_queryset(self):
         queryset = review_queue(self.request.user)
         if self.request.query_params.get("mine") in ("1", "true"):

@@ -91,6 +91,8 @@ def queue(request):
                 ]
             }
         )
+    if rows:
+        record_access(request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"])
     return render(
         request,
         "reviews/queue.html",

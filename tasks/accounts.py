@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -68,16 +69,41 @@ def account_create(
     return user
 
 
-def activation_code_issue(*, user: User) -> str:
-    """Issue a fresh code (earlier unused ones stop working) and return it; only its hash is kept."""
+def activation_code_issue(*, user: User, purpose: str = ActivationCode.Purpose.ACTIVATION) -> str:
+    """Issue a fresh code (earlier unused ones of the same purpose stop working) and return it; only
+    its hash is kept."""
     raw = "".join(secrets.choice(ACTIVATION_ALPHABET) for _ in range(12))
     now = timezone.now()
     with transaction.atomic():
-        ActivationCode.objects.filter(user=user, used_at__isnull=True).update(expires_at=now)
+        ActivationCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(expires_at=now)
         ActivationCode.objects.create(
-            user=user, code_hash=_hash_code(raw), expires_at=now + settings.ACTIVATION_CODE_TTL
+            user=user,
+            purpose=purpose,
+            code_hash=_hash_code(raw),
+            expires_at=now + settings.ACTIVATION_CODE_TTL,
         )
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def enrolment_code_issue(*, user: User) -> str:
+    """A one-time code the administrator hands to the owner of a two-factor account, to enrol its
+    authenticator (an account created with a password, or after a second-factor reset)."""
+    return activation_code_issue(user=user, purpose=ActivationCode.Purpose.ENROLMENT)
+
+
+@transaction.atomic
+def enrolment_code_consume(*, user: User, code: str, now: datetime | None = None) -> bool:
+    """Use up `user`'s enrolment code `code`: whether it was valid (unused, unexpired, theirs)."""
+    now = now or timezone.now()
+    return bool(
+        ActivationCode.objects.filter(
+            user=user,
+            purpose=ActivationCode.Purpose.ENROLMENT,
+            code_hash=_hash_code(code or ""),
+            used_at__isnull=True,
+            expires_at__gt=now,
+        ).update(used_at=now)
+    )
 
 
 @transaction.atomic
@@ -89,7 +115,13 @@ def account_activate(*, username: str, code: str, password: str) -> User:
     activation = (
         ActivationCode.objects.select_for_update()
         .select_related("user")
-        .filter(code_hash=_hash_code(code), user__username=username, used_at__isnull=True, expires_at__gt=now)
+        .filter(
+            code_hash=_hash_code(code),
+            purpose=ActivationCode.Purpose.ACTIVATION,
+            user__username=username,
+            used_at__isnull=True,
+            expires_at__gt=now,
+        )
         .first()
     )
     if activation is None:

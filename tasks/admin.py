@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from guardian.admin import GuardedModelAdmin
 
-from .models import Division, DutyShift, IntakeBatch, TracingTask, Unit, UnitMembership, User
+from .models import ApiToken, Division, DutyShift, IntakeBatch, TracingTask, Unit, UnitMembership, User
 
 
 @admin.register(User)
@@ -70,3 +70,33 @@ class TracingTaskAdmin(GuardedModelAdmin):
         "assignee",
     ]
     readonly_fields = ["status", "dispatch_due", "radius_due", "trace_due", "next_alert_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by logging in to the API or by `create_integration_token`; here they are seen
+    and revoked, never created (the key is not stored)."""
+
+    list_display = [
+        "prefix",
+        "user",
+        "kind",
+        "name",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["kind", "revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "name"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        from django.utils import timezone
+
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason="admin")

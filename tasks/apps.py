@@ -21,7 +21,10 @@ class TasksConfig(AppConfig):
         auditlog.register(TracingTask, exclude_fields=["next_alert_at", "updated_at", "version"])
         auditlog.register(Division)
 
-        from . import jobs_security  # noqa: F401  (issue 9: registers the retention job with Celery)
+        from . import (
+            jobs_security,  # noqa: F401  (issue 9: registers the retention job with Celery)
+            tokens,  # noqa: F401  (revocation at logout, password change, second-factor reset)
+        )
 
         # Field records (issue 5): who recorded or changed what on a task; identity numbers and phones of
         # close contacts are masked in the change history.

@@ -239,10 +239,11 @@ def ingest_rows(
     default_source: str | None = None,
     validator: LeadValidator | None = None,
     start_index: int = 0,
+    scope: str | None = None,
 ) -> IngestResult:
     """Validate and store one chunk of rows in one transaction: valid rows become leads (or duplicates),
     invalid rows become LeadRejection rows."""
-    validator = validator or LeadValidator(default_source=default_source)
+    validator = validator or LeadValidator(default_source=default_source, scope=scope)
     with _gc_paused():
         clean, rejected = validator.validate(rows, start_index=start_index)
         text = copy_text(clean)
@@ -369,10 +370,12 @@ def import_rows(
     created_by_id: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
+    scope: str | None = None,
 ) -> IngestResult:
     """Stream rows in chunks, each validated then written in its own transaction (a crash at 90 %
-    keeps the first 90 %; a rerun finds them as duplicates). Rejections carry the file line number."""
-    validator = LeadValidator(default_source=source)
+    keeps the first 90 %; a rerun finds them as duplicates). Rejections carry the file line number.
+    `scope`: the sender's territory (rows outside it are rejected); None for the command line."""
+    validator = LeadValidator(default_source=source, scope=scope)
     total = IngestResult()
     for lines, chunk in _chunks(rows, chunk_size):
         with _gc_paused():
@@ -638,11 +641,15 @@ class Preview:
 
 
 def preview_rows(
-    rows: Iterable[tuple[int, dict]], *, source: str | None, chunk_size: int = 10_000
+    rows: Iterable[tuple[int, dict]],
+    *,
+    source: str | None,
+    chunk_size: int = 10_000,
+    scope: str | None = None,
 ) -> Preview:
     """What importing these rows would do, without writing anything: valid rows, how many of them are
     duplicates (already received, or repeated in the file), and the rejected rows with reasons."""
-    validator = LeadValidator(default_source=source)
+    validator = LeadValidator(default_source=source, scope=scope)
     preview = Preview()
     seen: set[tuple[str, str]] = set()
     for lines, chunk in _chunks(rows, chunk_size):

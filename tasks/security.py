@@ -122,3 +122,16 @@ def lockout_response(request, original_response=None, credentials=None):
     if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"detail": lockout_message()}, status=429)
     return render(request, "registration/locked_out.html", {"cooloff_minutes": cooloff_minutes()}, status=429)
+
+
+# No division code starts with this: an account without a territory sends no lead anywhere.
+NO_TERRITORY = "-"
+
+
+def lead_scope(user) -> str:
+    """The territory an account may send leads for (intake API, upload, form): its own scope, the
+    whole country for a superuser. The command line (import_leads) passes no scope."""
+    from .selectors import scope_code
+
+    prefix = scope_code(user)
+    return NO_TERRITORY if prefix is None else prefix

@@ -3,6 +3,11 @@
 One TOTP device per account, named "default". Enrolment is possible only while the account has no
 confirmed device: with one, a lost phone is reset by an administrator (delete the device in the admin,
 "TOTP devices"), so a stolen password alone never enrols a second phone.
+
+Nor does it enrol the first one: the enrolment page shows a secret only to a session that proved it
+belongs to the owner, by the activation code (the activation page continues into enrolment) or by an
+enrolment code from the administrator (`manage.py issue_enrolment_code USERNAME`). Each grant starts
+with a fresh secret, so a secret shown to anyone earlier is worthless.
 """
 
 from __future__ import annotations
@@ -17,6 +22,18 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 DEVICE_NAME = "default"
+# The session key holding the id of the account allowed to enrol in this session.
+ENROL_GRANT_KEY = "otp_enrol_grant"
+
+
+def enrolment_grant(request, user) -> None:
+    """This session may enrol `user`'s authenticator: the owner proved it with a one-time code."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    request.session[ENROL_GRANT_KEY] = user.pk
+
+
+def may_enrol(request) -> bool:
+    return request.session.get(ENROL_GRANT_KEY) == request.user.pk
 
 
 def confirmed_device(user) -> TOTPDevice | None:
@@ -57,6 +74,7 @@ def verify(request, device: TOTPDevice, token: str) -> bool:
             locked.save(update_fields=["confirmed"])
             # Enrolling replaces any other unconfirmed device of the account.
             TOTPDevice.objects.filter(user_id=locked.user_id, confirmed=False).delete()
+    request.session.pop(ENROL_GRANT_KEY, None)
     # A new session key at the privilege change (as Django does at login).
     request.session.cycle_key()
     otp_login(request, locked)

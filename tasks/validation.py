@@ -389,6 +389,10 @@ class LeadValidator:
     # Where the lookups run: a callable returning a DB-API cursor (a context manager); by default one
     # of Django's connection (worker processes of leads_io.import_csv give their own connection's).
     cursor: Callable[[], Any] | None = None
+    # The division code prefix the sender is confined to (its account's territory: a county duty
+    # officer sends leads of its county only); None: anywhere (the command line, a superuser).
+    scope: str | None = None
+    _task_divisions: dict[int, str] = field(default_factory=dict)
 
     def validate(self, rows: list[Any], *, start_index: int = 0) -> tuple[list[CleanLead], list[Rejection]]:
         today = timezone.localtime(self.now).date()
@@ -578,9 +582,12 @@ class LeadValidator:
             self._known_codes.update({c: c in found for c in codes})
         if tasks:
             with self._cursor() as cursor:
-                cursor.execute("SELECT id FROM tasks_tracingtask WHERE id = ANY(%s)", [list(tasks)])
-                found_ids = {row[0] for row in cursor.fetchall()}
+                cursor.execute(
+                    "SELECT id, division_id FROM tasks_tracingtask WHERE id = ANY(%s)", [list(tasks)]
+                )
+                found_ids = dict(cursor.fetchall())
             self._known_tasks.update({t: t in found_ids for t in tasks})
+            self._task_divisions.update({t: division or "" for t, division in found_ids.items()})
 
     def _check_references(self, item: _Pending) -> None:
         errors, values = item.errors, item.values
@@ -606,10 +613,24 @@ class LeadValidator:
                 errors.setdefault("current_division_code", []).append(
                     _("no division has code %(code)s") % {"code": item.current_division_code}
                 )
-        if item.related_task and not self._known_tasks.get(item.related_task):
+        if item.related_task and not (
+            self._known_tasks.get(item.related_task)
+            and self._in_scope(self._task_divisions.get(item.related_task, ""))
+        ):
+            # A task outside the sender's territory is answered like a missing one: the answer must
+            # not tell which ids exist elsewhere.
             errors.setdefault("related_task", []).append(
                 _("no task has id %(id)s") % {"id": item.related_task}
             )
+        division = values.get("division_id")
+        if division and not self._in_scope(division):
+            errors.setdefault("division_code", []).append(
+                _("%(code)s is outside your territory (%(scope)s): send leads of your territory only")
+                % {"code": division, "scope": self.scope}
+            )
+
+    def _in_scope(self, code: str) -> bool:
+        return self.scope is None or code.startswith(self.scope)
 
     def _cursor(self):
         return self.cursor() if self.cursor is not None else connection.cursor()

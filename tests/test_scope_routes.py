@@ -258,6 +258,7 @@ ROUTES: dict[str, object] = {
     "api-schema": NoObject(),
     "api-docs": NoObject(),
     "api-token": Public(),
+    "api-logout": NoObject(),
     "api-me": NoObject(),
     "api-root": NoObject(),
     "division-list": ListOf(other_village, key=lambda row: row["code"], value=lambda d: d.code),

@@ -7,7 +7,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tasks.accounts import account_create
+from tasks.accounts import account_create, enrolment_code_issue
 from tasks.models import Role, User
 from tasks.twofactor import current_code, ensure_confirmed_device, pending_device
 from tests.factories import UserFactory
@@ -44,6 +44,10 @@ def test_first_login_enrols_a_device_with_an_inline_qr_code_and_a_confirmed_code
     unverified_client, duty_officer, password
 ):
     _password_login(unverified_client, duty_officer, password)
+    # The password alone shows no secret: the administrator's one-time enrolment code comes first
+    # (tests/test_security_enrolment.py).
+    code = enrolment_code_issue(user=duty_officer)
+    assert unverified_client.post(reverse("otp_setup"), {"enrolment_code": code}).status_code == 302
     response = unverified_client.get(reverse("otp_verify"), {"next": "/"}, follow=True)
     html = response.content.decode()
     assert response.redirect_chain[-1][0].startswith(reverse("otp_setup"))

@@ -510,6 +510,8 @@ SCENARIOS: dict[str, Scenario] = {
         kwargs=lambda w: {},
         base=lambda w: {"username": "alice", "password": "wrong-password-1"},
     ),
+    # Anonymous: every call is refused, whatever the body.
+    "v1_auth_logout_create": Scenario(user=lambda w: None, kwargs=lambda w: {}, bodyless=True),
     "v1_leads_create": Scenario(user=DUTY, kwargs=lambda w: {}),
     "v1_notices_approve_create": Scenario(
         user=DUTY, kwargs=lambda w: {"id": w.notice_done.pk}, bodyless=True

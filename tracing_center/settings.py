@@ -132,6 +132,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 ACTIVATION_CODE_TTL = timedelta(hours=env_int("ACTIVATION_CODE_TTL_HOURS", 72, minimum=1))
+# API tokens (tasks/tokens.py): a personal token lasts one duty shift by default; machine integration
+# tokens are made by an administrator and renewed before they end.
+API_TOKEN_LIFETIME = timedelta(hours=env_int("API_TOKEN_LIFETIME_HOURS", 12, minimum=1))
+INTEGRATION_TOKEN_LIFETIME = timedelta(days=env_int("INTEGRATION_TOKEN_LIFETIME_DAYS", 90, minimum=1))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -161,7 +165,7 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "tasks.api.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "tracing_center.api.Pagination",

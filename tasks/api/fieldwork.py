@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from .. import fieldwork as services
 from ..access_log import record_access
-from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
+from ..masking import mask_name, mask_record, sees_unmasked
 from ..models import (
     AccessAction,
     CloseContact,
@@ -86,10 +86,7 @@ class RadiusOut(_RecordSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not self.unmasked():
-            data["address"] = mask_address(data["address"], instance.division.name)
-            data["latitude"] = data["longitude"] = None
-        return data
+        return mask_record("radius", data, unmasked=self.unmasked(), division_name=instance.division.name)
 
 
 class TrajectoryOut(_RecordSerializer):
@@ -124,6 +121,10 @@ class TrajectoryOut(_RecordSerializer):
     def get_deleted(self, entry) -> bool:
         return entry.deleted_at is not None
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        return mask_record("trajectory", data, unmasked=self.unmasked(), division_name=data["division_name"])
+
 
 class ContactOut(_RecordSerializer):
     division_code = serializers.CharField(source="division_id", read_only=True)
@@ -154,12 +155,7 @@ class ContactOut(_RecordSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not self.unmasked():
-            data["name"] = mask_name(data["name"])
-            data["id_number"] = mask_id_number(data["id_number"])
-            data["phone"] = mask_phone(data["phone"])
-            data["address"] = mask_address(data["address"], instance.division.name)
-        return data
+        return mask_record("contact", data, unmasked=self.unmasked(), division_name=instance.division.name)
 
 
 class TestOut(_RecordSerializer):
@@ -423,10 +419,7 @@ class _RecordList(FieldAPIView):
     def get(self, request, task_id):
         task = self.get_task()
         rows = getattr(task, self.related_name).select_related("created_by", *self.select)
-        if self.personal:
-            record_access(
-                request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name]
-            )
+        record_access(request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name])
         return Response(
             {
                 "task": task_state(task),
@@ -435,8 +428,6 @@ class _RecordList(FieldAPIView):
         )
 
     select: tuple[str, ...] = ()
-    # Whether the records hold personal data (their reads go to the access log).
-    personal = False
 
     def post(self, request, task_id):
         return self.write(type(self).service, self.serializer_class)
@@ -460,7 +451,6 @@ class RadiusView(_RecordList):
 
     serializer_class = RadiusOut
     related_name = "radius_controls"
-    personal = True
     select = ("division",)
     service = staticmethod(services.record_radius)
 
@@ -472,7 +462,6 @@ class ContactsView(_RecordList):
 
     serializer_class = ContactOut
     related_name = "close_contacts"
-    personal = True
     select = ("division", "lead__link")
     service = staticmethod(services.record_contact)
 
@@ -503,6 +492,8 @@ class TrajectoryView(_RecordList):
         rows = task.trajectory_entries.select_related("created_by", "division")
         if request.query_params.get("deleted") not in ("1", "true"):
             rows = rows.filter(deleted_at__isnull=True)
+        rows = list(rows)
+        record_access(request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name])
         return Response(
             {
                 "task": task_state(task),
@@ -534,6 +525,7 @@ class TrajectoryEntryView(FieldAPIView):
         entry = task.trajectory_entries.select_related("created_by", "division").filter(pk=entry_id).first()
         if entry is None:
             raise Http404
+        record_access(request, action=AccessAction.VIEW, objects=[task, entry], fields=["trajectory_entries"])
         return Response({**TrajectoryOut(entry, context={"request": request}).data, "task": task_state(task)})
 
     def patch(self, request, task_id, entry_id):
@@ -562,6 +554,7 @@ class SubmitView(FieldAPIView):
     def get(self, request, task_id):
         task = self.get_task()
         missing = services.missing_for(task)
+        record_access(request, action=AccessAction.VIEW, objects=[task], fields=["submit_check"])
         return Response({"task": task_state(task), "ready": not missing, "missing": missing})
 
     def post(self, request, task_id):

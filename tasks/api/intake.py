@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ..leads_io import MAX_API_ROWS, ingest_rows
 from ..models import IntakeBatch, Lead, Source
+from ..security import lead_scope
 from ..selectors import visible_to
 from .permissions import capability
 from .serializers import BatchSerializer, TaskLeadSerializer
@@ -33,6 +34,9 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = TaskLeadSerializer
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
+    # Machines push leads with an integration token (tasks/api/auth.py), confined to their account's
+    # territory like any scoped account.
+    integration_tokens = True
 
     def get_queryset(self):
         queryset = visible_to(self.request.user, Lead.objects.select_related("link")).order_by("-id")
@@ -81,7 +85,9 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                     ]
                 }
             )
-        result = ingest_rows(rows, channel="api", created_by_id=request.user.pk)
+        result = ingest_rows(
+            rows, channel="api", created_by_id=request.user.pk, scope=lead_scope(request.user)
+        )
         return Response(
             result.as_response(), status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
         )

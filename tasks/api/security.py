@@ -8,12 +8,12 @@ a token only with a valid `otp_token`; wrong passwords and wrong codes count tow
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.signals import user_login_failed
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -22,9 +22,10 @@ from rest_framework.views import APIView
 from .. import twofactor
 from ..access_log import REVEALABLE_FIELDS, reveal_personal_fields
 from ..masking import sees_unmasked
-from ..models import TracingTask
+from ..models import ApiToken, TracingTask
 from ..security import otp_required
 from ..selectors import get_visible_or_404
+from ..tokens import token_issue
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -41,8 +42,10 @@ class RevealRequestSerializer(serializers.Serializer):
 
 
 class ObtainTokenApi(APIView):
-    """`POST {username, password, otp_token?}` → `{token}`. `otp_token` (the 6-digit TOTP code) is
-    required for duty officers, CDC experts, commanders, auditors and administrators."""
+    """`POST {username, password, otp_token?}` → `{token, expires_at}`. `otp_token` (the 6-digit TOTP
+    code) is required for duty officers, CDC experts, commanders, auditors and administrators. Each
+    login issues a new token (settings.API_TOKEN_LIFETIME), revoked at logout, password change and
+    second-factor reset."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -51,7 +54,11 @@ class ObtainTokenApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(
+                "Token", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+            )
+        },
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -77,8 +84,25 @@ class ObtainTokenApi(APIView):
 
                     return Response({"detail": lockout_message()}, status=status.HTTP_429_TOO_MANY_REQUESTS)
                 raise ValidationError({"otp_token": [_("That code is not right, or was already used.")]})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        key, token = token_issue(user=user)
+        return Response({"token": key, "expires_at": token.expires_at})
+
+
+class LogoutTokenApi(APIView):
+    """`POST /api/v1/auth/logout/`: the token of the call stops working (a session is logged out, and
+    with it every personal token of the account). 204."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            ApiToken.objects.filter(pk=request.auth.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(), revoked_reason="logout"
+            )
+        else:
+            logout(request._request)  # user_logged_out revokes the personal tokens (tasks/tokens.py)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TaskRevealApi(APIView):

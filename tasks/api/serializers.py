@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
+from ..masking import mask_record, sees_unmasked
 from ..models import IntakeBatch, Lead, Person, TracingTask
 
 
@@ -24,11 +24,7 @@ class PersonSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not _unmasked(self):
-            data["name"] = mask_name(data["name"])
-            data["id_number"] = mask_id_number(data["id_number"])
-            data["phone"] = mask_phone(data["phone"])
-        return data
+        return mask_record("person", data, unmasked=_unmasked(self))
 
 
 class TaskLeadSerializer(serializers.ModelSerializer):
@@ -101,9 +97,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if not _unmasked(self):
-            data["address"] = mask_address(data["address"], instance.division.name)
-        return data
+        return mask_record("task", data, unmasked=_unmasked(self), division_name=instance.division.name)
 
 
 class BatchSerializer(serializers.ModelSerializer):

@@ -67,6 +67,7 @@ fieldwork_urls = [
 
 urlpatterns = [
     path("auth/token/", security.ObtainTokenApi.as_view(), name="api-token"),  # issue 9: + otp_token, lockout
+    path("auth/logout/", security.LogoutTokenApi.as_view(), name="api-logout"),
     path("me/", territory.me, name="api-me"),
     *workflow_urls,
     *fieldwork_urls,

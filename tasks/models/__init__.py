@@ -9,6 +9,7 @@ from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, 
 from .intake import IntakeBatch, Lead, LeadLink, LeadRejection, PendingLead, Person, Source
 from .retention import PurgeRun
 from .territory import Division, Level, normalize_code
+from .tokens import ApiToken
 from .tracing import (
     ACTIVE_STATUSES,
     Priority,
@@ -22,6 +23,7 @@ from .units import DutyShift, Unit, UnitMembership
 from .workflow import AlertLevel, Clock, Escalation, Notification, NotificationDelivery, Transfer
 
 __all__ = [
+    "ApiToken",
     "AccessAction",
     "AccessLog",
     "PurgeRun",

@@ -59,7 +59,15 @@ class User(AbstractUser):
 class ActivationCode(models.Model):
     """A one-time code an administrator hands to a new account's owner; stored only as a hash."""
 
+    class Purpose(models.TextChoices):
+        # Sets the password of a new, inactive account.
+        ACTIVATION = "activation", _("activation")
+        # Lets an account of a two-factor role enrol its authenticator (first time, or after a reset):
+        # the password alone never does.
+        ENROLMENT = "enrolment", _("second-factor enrolment")
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activation_codes")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.ACTIVATION)
     code_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

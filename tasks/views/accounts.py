@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -13,8 +14,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .. import twofactor
 from ..accounts import account_activate
 from ..roles import ROLE_HOME_TITLES, can
+from ..security import otp_required
 
 # (capability, url name, title, text): what a role's home page links to. Entries whose URL does not
 # exist yet are left out, so the home page grows as the features land.
@@ -96,7 +99,7 @@ def activate(request):
     form = ActivationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            account_activate(
+            user = account_activate(
                 username=form.cleaned_data["username"],
                 code=form.cleaned_data["code"],
                 password=form.cleaned_data["password"],
@@ -106,6 +109,11 @@ def activate(request):
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
+            if otp_required(user) and twofactor.confirmed_device(user) is None:
+                # The activation code proved who this is: the same session goes on to link the phone.
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                twofactor.enrolment_grant(request, user)
+                return redirect("otp_setup")
             messages.success(request, _("Your account is active. Log in with your new password."))
             return redirect("login")
     return render(request, "registration/activate.html", {"form": form})

@@ -29,6 +29,7 @@ from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, pre
 from ..masking import sees_unmasked
 from ..models import AccessAction, IntakeBatch, LeadRejection, PendingLead, Source
 from ..roles import can
+from ..security import lead_scope
 
 PAGE_SIZE = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -102,6 +103,7 @@ def upload(request):
                 source=pending["source"],
                 channel="upload",
                 created_by_id=request.user.pk,
+                scope=lead_scope(request.user),
             )
         except (LeadFileError, FileNotFoundError) as exc:
             messages.error(request, str(exc))
@@ -131,7 +133,11 @@ def upload(request):
         upload_file = form.cleaned_data["file"]
         data = upload_file.read()
         try:
-            preview = preview_rows(iter_upload(upload_file.name, data), source=form.cleaned_data["source"])
+            preview = preview_rows(
+                iter_upload(upload_file.name, data),
+                source=form.cleaned_data["source"],
+                scope=lead_scope(request.user),
+            )
         except LeadFileError as exc:
             form.add_error("file", str(exc))
         else:
@@ -229,7 +235,9 @@ def manual(request):
         if payload:
             row["payload"] = payload
         row["external_id"] = "form-" + data["submission"]
-        result = ingest_rows([row], channel="form", created_by_id=request.user.pk)
+        result = ingest_rows(
+            [row], channel="form", created_by_id=request.user.pk, scope=lead_scope(request.user)
+        )
         if result.accepted or result.duplicates:
             messages.success(request, _("Lead recorded; it joins the next intake batch."))
             return redirect("intake_manual")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -28,6 +28,8 @@ from ..access_log import (
     record_access,
     reveal_personal_fields,
 )
+from ..accounts import enrolment_code_consume
+from ..exports import csv_lines
 from ..masking import sees_unmasked
 from ..models import AccessAction, AccessLog, TracingTask
 from ..roles import can
@@ -74,12 +76,27 @@ def otp_verify(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def otp_setup(request):
-    """First login of an account that needs a second factor: show the secret, confirm one code."""
+    """First login of an account that needs a second factor: once the session has shown the one-time
+    enrolment code (or came from the activation page), show the secret and confirm one code."""
     if twofactor.confirmed_device(request.user) is not None:
         # Re-enrolment only through an administrator (see tasks/twofactor.py).
         return redirect(f"{reverse('otp_verify')}?{request.GET.urlencode()}")
-    device = twofactor.pending_device(request.user)
+    next_url = request.POST.get("next") or request.GET.get("next", "")
     error = ""
+    if not twofactor.may_enrol(request):
+        if request.method == "POST" and "enrolment_code" in request.POST:
+            if enrolment_code_consume(user=request.user, code=request.POST.get("enrolment_code", "")):
+                twofactor.enrolment_grant(request, request.user)
+                return redirect(f"{reverse('otp_setup')}?{urlencode({'next': next_url})}")
+            # A wrong code counts towards the lockout like a wrong password.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": request.user.get_username()}, request=request
+            )
+            error = _(
+                "This enrolment code is not valid or has expired. Ask your administrator for a new one."
+            )
+        return render(request, "security/otp_enrol_code.html", {"error": error, "next": next_url})
+    device = twofactor.pending_device(request.user)
     if request.method == "POST":
         if twofactor.verify(request, device, request.POST.get("otp_token", "")):
             return HttpResponseRedirect(_next_url(request))
@@ -88,7 +105,7 @@ def otp_setup(request):
         "qr_svg": twofactor.qr_svg(device),
         "secret": twofactor.secret_base32(device),
         "error": error,
-        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "next": next_url,
     }
     return render(request, "security/otp_setup.html", context)
 
@@ -256,11 +273,6 @@ def audit_log(request):
     return render(request, "security/audit_log.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 EXPORT_COLUMNS = [
     ("at", gettext_lazy("when")),
     ("username", gettext_lazy("account")),
@@ -297,10 +309,8 @@ def audit_person_export(request, person_id: int):
         reason=_("audit export"),
     )
     entries = AccessLog.objects.filter(person_id=person_id).order_by("at", "id")
-    writer = csv.writer(_Echo())
 
     def rows():
-        yield "\ufeff" + writer.writerow([str(label) for _key, label in EXPORT_COLUMNS])
         for entry in entries.iterator(chunk_size=2000):
             values = []
             for key, _label in EXPORT_COLUMNS:
@@ -310,9 +320,10 @@ def audit_person_export(request, person_id: int):
                 elif key == "fields":
                     value = " ".join(value or [])
                 values.append("" if value is None else value)
-            yield writer.writerow(values)
+            yield values
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    header = [str(label) for _key, label in EXPORT_COLUMNS]
+    response = StreamingHttpResponse(csv_lines(header, rows()), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="person-{person_id}-access-{stamp}.csv"'
     return response

@@ -31,8 +31,18 @@ def test_a_duty_officer_enters_the_code_after_the_password_and_sees_the_watermar
 
 
 def test_first_login_shows_the_qr_code_for_enrolment(page, live_server, commander, password, screenshot):
+    from tasks.accounts import enrolment_code_issue
+
+    code = enrolment_code_issue(user=commander)
     login(page, live_server, commander.username, password, expect_success=False)
     assert urlsplit(page.url).path == "/accounts/2fa/setup/"
+    # The password alone shows no secret: the administrator's enrolment code comes first.
+    expect(page.locator("[data-testid=otp-qr]")).to_have_count(0)
+    page.locator("[data-testid=enrolment-code]").fill(code)
+    with page.expect_navigation():
+        page.locator("form").filter(has=page.locator("[data-testid=enrolment-code]")).locator(
+            "button[type=submit]"
+        ).click()
     expect(page.locator("[data-testid=otp-qr] svg")).to_be_visible()
     expect(page.locator("[data-testid=otp-secret]")).not_to_be_empty()
     screenshot(page, "enrol")

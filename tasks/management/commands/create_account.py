@@ -1,8 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks.accounts import account_create, activation_code_issue
+from tasks.accounts import account_create, activation_code_issue, enrolment_code_issue
 from tasks.models import Role
+from tasks.security import otp_required
 
 
 class Command(BaseCommand):
@@ -43,6 +44,10 @@ class Command(BaseCommand):
         if activation:
             code = activation_code_issue(user=user)
             self.stdout.write(f"Activation code (single use, expires): {code}")
+        elif otp_required(user):
+            # A password is no proof of who enrols the second factor: the owner needs this code too.
+            code = enrolment_code_issue(user=user)
+            self.stdout.write(f"Enrolment code for the authenticator (single use, expires): {code}")
             self.stdout.write(
                 "The owner activates the account at /accounts/activate/ with the username and this code."
             )
