@@ -489,10 +489,10 @@ class TrajectoryView(_RecordList):
 
     def get(self, request, task_id):
         task = self.get_task()
-        rows = task.trajectory_entries.select_related("created_by", "division")
+        entries = task.trajectory_entries.select_related("created_by", "division")
         if request.query_params.get("deleted") not in ("1", "true"):
-            rows = rows.filter(deleted_at__isnull=True)
-        rows = list(rows)
+            entries = entries.filter(deleted_at__isnull=True)
+        rows = list(entries)
         record_access(request, action=AccessAction.VIEW, objects=[task, *rows], fields=[self.related_name])
         return Response(
             {
