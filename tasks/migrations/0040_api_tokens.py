@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0019_purge_run_notices"),
+        ("tasks", "0031_access_log_purge_scrub"),
     ]
 
     operations = [
