@@ -218,6 +218,11 @@ INTAKE_INTERVAL_MINUTES = env_int("INTAKE_INTERVAL_MINUTES", 10, minimum=1)
 DISPATCH_WINDOW_MINUTES = env_int("DISPATCH_WINDOW_MINUTES", 30, minimum=1)
 RADIUS_WINDOW_MINUTES = env_int("RADIUS_WINDOW_MINUTES", 180, minimum=1)
 TRACE_WINDOW_MINUTES = env_int("TRACE_WINDOW_MINUTES", 600, minimum=1)
+# Work types (docs/worktypes.md): a verification is answered within VERIFY_WINDOW_MINUTES of dispatch, a
+# returnee registered within REGISTER_WINDOW_MINUTES; a closed task may be reopened for REOPEN_DAYS.
+VERIFY_WINDOW_MINUTES = env_int("VERIFY_WINDOW_MINUTES", 240, minimum=1)
+REGISTER_WINDOW_MINUTES = env_int("REGISTER_WINDOW_MINUTES", 1440, minimum=1)
+REOPEN_DAYS = env_int("REOPEN_DAYS", 14, minimum=1)
 # Database connections a large deadline sweep may use at once (tasks/sweep.py): one per core the
 # database server can give it.
 SWEEP_WORKERS = env_int("SWEEP_WORKERS", 2, minimum=1)
