@@ -141,6 +141,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
             _group_by_person(cursor)
         with steps.step("open tasks"):
             merged = _attach_to_open_tasks(cursor, now)
+        with translation.override(settings.LANGUAGE_CODE), steps.step("triage escalation"):
+            _escalate_open_tasks(cursor, now)
         with steps.step("villages"):
             _resolve_villages(cursor)
         # Reasons and history are stored text: in the site's language, not the caller's.
@@ -297,7 +299,6 @@ def _attach_to_open_tasks(cursor, now: datetime) -> int:
         """,
         {"now": now},
     )
-    _escalate_open_tasks(cursor, now)
     cursor.execute("SELECT coalesce(sum(leads), 0) FROM intake_person WHERE task_id IS NOT NULL")
     return int(cursor.fetchone()[0])
 

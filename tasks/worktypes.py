@@ -47,6 +47,14 @@ S = TaskStatus
 FOUND_VALUES = ("here", "not_found", "moved_away", "false_hit")
 
 
+def _ended(task_ids: list[int], now: datetime) -> None:
+    """Queue the source feedback of tasks that just ended (reports/feedback.py), when configured."""
+    if settings.SOURCE_FEEDBACK_ENDPOINTS and task_ids:
+        from reports.feedback import feedback_record
+
+        feedback_record(task_ids=task_ids, now=now)
+
+
 def _required_text(value: str, field: str) -> str:
     value = (value or "").strip()
     if not value:
@@ -114,7 +122,7 @@ def _close(task: TracingTask, *, actor: User | None, outcome: str, note: str, no
     check_transition(task.status, S.CLOSED)
     task.outcome = outcome
     task.closed_at = now
-    return _move(
+    task = _move(
         task,
         S.CLOSED,
         actor=actor,
@@ -123,6 +131,8 @@ def _close(task: TracingTask, *, actor: User | None, outcome: str, note: str, no
         fields=["outcome", "closed_at"],
         outcome=outcome,
     )
+    _ended([task.pk], now)
+    return task
 
 
 @transaction.atomic
@@ -145,9 +155,11 @@ def task_cancel(*, task: TracingTask, actor: User, reason: str, now: datetime | 
     _require(actor, "task.close", task.division_id)
     reason = _required_text(reason, "reason")
     check_transition(task.status, S.CANCELLED)
-    return task_change_status(
+    task = task_change_status(
         task=task, to_status=S.CANCELLED, actor=actor, reason=reason, now=now, closed_at=now
     )
+    _ended([task.pk], now)
+    return task
 
 
 def reopen_target(task: TracingTask) -> str:
@@ -225,6 +237,12 @@ def task_record_verification(
     _require(actor, "task.fieldwork", task.division_id)
     if found not in FOUND_VALUES:
         raise ValidationError({"found": _("Choose here, not_found, moved_away or false_hit.")})
+    if task.verified_at is not None and (task.verification_found, task.verification_risk) == (
+        found,
+        bool(risk),
+    ):
+        # The same answer again (a phone resending its outbox after a lost response): already done.
+        return task
     if task.kind != TaskKind.VERIFICATION:
         raise IllegalTransition(task.status, task.status, _("This task is not a verification."))
     if task.status not in (S.DISPATCHED, S.RECEIVED):
@@ -342,6 +360,7 @@ def task_merge(
         fields=["merged_into", "closed_at"],
         merged_into=keep.pk,
     )
+    _ended([merge.pk], now)
     if merge.person_id != keep.person_id:
         person_merge(keep=keep.person, merge=merge.person)
     fields = []
@@ -386,12 +405,12 @@ def tasks_close_bulk(
     prefix = scope_code(actor) or ""
     reason = note or str(TaskOutcome(outcome).label)
     sql = """
-    WITH cand AS MATERIALIZED (
+    WITH cand AS (
         SELECT t.id, t.status FROM tasks_tracingtask t
         WHERE t.id = ANY(%s) AND t.division_id LIKE %s AND t.status = ANY(%s) AND t.kind = ANY(%s)
-        ORDER BY t.id
-        FOR UPDATE
     ),
+    -- No FOR UPDATE pass of its own: the UPDATE locks each row and re-checks it against the status
+    -- read here (a task another session moved meanwhile is left out, not closed from its new state).
     upd AS (
         UPDATE tasks_tracingtask t SET status = 'closed', outcome = %s, closed_at = %s,
             updated_at = %s, next_alert_at = NULL, version = t.version + 1
@@ -401,6 +420,7 @@ def tasks_close_bulk(
     INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
     SELECT id, from_status, 'closed', %s, %s, %s, jsonb_build_object('outcome', %s::text, 'bulk', true)
     FROM upd ORDER BY id
+    RETURNING task_id
     """
     params = [
         list(task_ids),
@@ -417,7 +437,9 @@ def tasks_close_bulk(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        closed = [row[0] for row in cursor.fetchall()]
+    _ended(closed, now)
+    return len(closed)
 
 
 def can_act(user: User, capability: str, task: TracingTask) -> bool:

@@ -253,3 +253,43 @@ def test_a_lead_carries_the_outcome_of_its_task(api_client, task, crew):
     rows = client.get("/api/v1/leads/", {"outcome": "false_hit"}).json()["results"]
     assert [(row["id"], row["outcome"]) for row in rows] == [(lead.pk, "false_hit")]
     assert client.get("/api/v1/leads/", {"outcome": "bogus"}).status_code == 400
+
+
+def test_a_resent_verification_answer_is_accepted_once(api_client, task, crew):
+    body = {"found": "here", "risk": "false", "note": "在家", "idempotency_key": "k1"}
+    first = post(api_client, crew["bob"], f"/api/v1/tasks/{task.pk}/verification/", body)
+    again = post(api_client, crew["bob"], f"/api/v1/tasks/{task.pk}/verification/", body)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert task.transitions.filter(to_status="closed").count() == 1
+
+
+def test_the_field_page_offers_the_verification_form(client, task, crew):
+    client.force_login(crew["bob"])
+    page = client.get(f"/field/tasks/{task.pk}/").content.decode()
+    assert 'data-testid="verification-form"' in page
+
+
+def test_statistics_by_kind_outcome_and_hit_rate(api_client, task, crew, commander):
+    linked_lead(task, source="big_data", priority=3, reported_at=timezone.now(), division_id=task.division_id)
+    post(api_client, crew["alice"], f"/api/v1/tasks/{task.pk}/close/", {"outcome": "false_hit"})
+    other = make_task(kind=TaskKind.INVESTIGATION)
+    post(api_client, crew["alice"], f"/api/v1/tasks/{other.pk}/close/", {"outcome": "lost_contact"})
+    client = as_user(api_client, commander)
+    kinds = {row["kind"]: row for row in client.get("/api/v1/stats/", {"group_by": "kind"}).json()["results"]}
+    assert kinds["verification"]["closed_today"] == 1 and kinds["investigation"]["lost_contact"] == 1
+    outcomes = client.get("/api/v1/stats/", {"group_by": "outcome"}).json()["results"]
+    assert {"kind": "verification", "outcome": "false_hit", "tasks": 1} in outcomes
+    rates = client.get("/api/v1/stats/", {"group_by": "hit_rate"}).json()["results"]
+    assert rates == [
+        {
+            "source": "big_data",
+            "label": rates[0]["label"],
+            "leads": 1,
+            "risk_found": 0,
+            "no_risk": 0,
+            "false_hit": 1,
+            "risk_found_share": 0.0,
+            "no_risk_share": 0.0,
+            "false_hit_share": 1.0,
+        }
+    ]

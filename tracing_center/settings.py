@@ -431,6 +431,15 @@ if UPSTREAM_ENDPOINTS and not UPSTREAM_SECRET:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("UPSTREAM_ENDPOINTS is set: set UPSTREAM_SECRET (the shared HMAC key) too.")
+# Source feedback (docs/worktypes.md): per source, the URL told what became of each of its leads when
+# the task ends: "big_data=https://…,red_code=https://…"; signed with UPSTREAM_SECRET like the push.
+SOURCE_FEEDBACK_ENDPOINTS = dict(
+    item.split("=", 1) for item in env_list("SOURCE_FEEDBACK_ENDPOINTS", []) if "=" in item
+)
+if SOURCE_FEEDBACK_ENDPOINTS and not UPSTREAM_SECRET:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SOURCE_FEEDBACK_ENDPOINTS is set: set UPSTREAM_SECRET (the HMAC key) too.")
 UPSTREAM_TIMEOUT_SECONDS = env_int("UPSTREAM_TIMEOUT_SECONDS", 10, minimum=1)
 UPSTREAM_RETRY_BASE_SECONDS = env_int("UPSTREAM_RETRY_BASE_SECONDS", 30, minimum=1)
 UPSTREAM_RETRY_MAX_SECONDS = env_int("UPSTREAM_RETRY_MAX_SECONDS", 3600, minimum=1)
@@ -517,6 +526,12 @@ CELERY_BEAT_SCHEDULE = {
     # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
     "reports-resend-deliveries": {
         "task": "reports.resend_due_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Work types: what became of each lead, to the platforms that sent them (reports/feedback.py).
+    "reports-source-feedback": {
+        "task": "reports.send_source_feedback",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -19,7 +19,25 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("position", models.PositiveSmallIntegerField(default=100, verbose_name="position")),
-                ("source", models.CharField(blank=True, default="", max_length=20, verbose_name="source")),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("big_data", "big-data comparison"),
+                            ("red_code", "red health code"),
+                            ("yellow_code", "yellow health code"),
+                            ("community", "community check"),
+                            ("hotline", "hotline / public tip"),
+                            ("returnee", "port-of-entry returnee"),
+                            ("close_contact", "close contact"),
+                            ("manual", "manual entry"),
+                        ],
+                        default="",
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
                 (
                     "priority",
                     models.PositiveSmallIntegerField(

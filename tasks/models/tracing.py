@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from .intake import Source
+
 
 class TaskStatus(models.TextChoices):
     NEW = "new", _("new")
@@ -279,7 +281,7 @@ class TriageRule(models.Model):
     task takes the most serious kind of their leads; a lead no rule matches is an investigation."""
 
     position = models.PositiveSmallIntegerField(_("position"), default=100)
-    source = models.CharField(_("source"), max_length=20, blank=True, default="")
+    source = models.CharField(_("source"), max_length=20, blank=True, default="", choices=Source.choices)
     priority = models.PositiveSmallIntegerField(
         _("priority"), null=True, blank=True, choices=Priority.choices
     )
