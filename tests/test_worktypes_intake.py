@@ -125,3 +125,13 @@ def test_the_task_page_filter_shows_the_kind(client, crew):
     client.force_login(crew["alice"])
     page = client.get("/tasks/", {"kind": "verification"}).content.decode()
     assert page.count('data-testid="task-link"') == 1
+
+
+def test_the_lost_contact_list_is_a_filter_of_the_task_page(client, crew):
+    from tests.workflow_fixtures import make_task as task_in_home
+
+    lost = task_in_home(status="closed", outcome="lost_contact")
+    task_in_home(status="closed", outcome="no_risk")
+    client.force_login(crew["alice"])
+    page = client.get("/tasks/", {"outcome": "lost_contact"}).content.decode()
+    assert page.count('data-testid="task-link"') == 1 and f"T{lost.pk}<" in page

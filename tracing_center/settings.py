@@ -192,6 +192,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStateEnum": "reviews.models.ReviewState",
         "NoticeStateEnum": "reviews.models_notices.NoticeState",
         "NoticeSourceEnum": "reviews.models_notices.NoticeSource",
+        "TaskKindEnum": "tasks.models.tracing.TaskKind",
+        "TaskOutcomeEnum": "tasks.models.tracing.TaskOutcome",
     },
 }
 

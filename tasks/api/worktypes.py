@@ -32,14 +32,14 @@ def _task_answer(request: Request, task: TracingTask, code: int = status.HTTP_20
 
 
 class TaskKindApi(_TaskAction):
-    class Input(serializers.Serializer):
+    class TaskKindInput(serializers.Serializer):
         kind = serializers.ChoiceField(choices=TaskKind.choices)
         reason = serializers.CharField(max_length=2000)
 
-    @extend_schema(request=Input, responses=TaskSerializer, summary="Change the work type of a task")
+    @extend_schema(request=TaskKindInput, responses=TaskSerializer, summary="Change the work type of a task")
     def post(self, request: Request, task_id: int) -> Response:
         task = self.task(request, task_id)
-        data = _valid(self.Input, request)
+        data = _valid(self.TaskKindInput, request)
         task = _call(
             worktypes.task_change_kind,
             task=task,
@@ -51,51 +51,53 @@ class TaskKindApi(_TaskAction):
 
 
 class TaskCloseApi(_TaskAction):
-    class Input(serializers.Serializer):
+    class TaskCloseInput(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=TaskOutcome.choices)
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=Input, responses=TaskSerializer, summary="Close a task with an outcome")
+    @extend_schema(request=TaskCloseInput, responses=TaskSerializer, summary="Close a task with an outcome")
     def post(self, request: Request, task_id: int) -> Response:
         task = self.task(request, task_id)
-        data = _valid(self.Input, request)
+        data = _valid(self.TaskCloseInput, request)
         task = _call(
             worktypes.task_close, task=task, actor=request.user, outcome=data["outcome"], note=data["note"]
         )
         return _task_answer(request, task)
 
 
-class _ReasonInput(serializers.Serializer):
+class TaskReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
 class TaskCancelApi(_TaskAction):
-    @extend_schema(request=_ReasonInput, responses=TaskSerializer, summary="Cancel a task (duplicate, error)")
+    @extend_schema(
+        request=TaskReasonInput, responses=TaskSerializer, summary="Cancel a task (duplicate, error)"
+    )
     def post(self, request: Request, task_id: int) -> Response:
         task = self.task(request, task_id)
-        data = _valid(_ReasonInput, request)
+        data = _valid(TaskReasonInput, request)
         task = _call(worktypes.task_cancel, task=task, actor=request.user, reason=data["reason"])
         return _task_answer(request, task)
 
 
 class TaskReopenApi(_TaskAction):
-    @extend_schema(request=_ReasonInput, responses=TaskSerializer, summary="Reopen a closed task")
+    @extend_schema(request=TaskReasonInput, responses=TaskSerializer, summary="Reopen a closed task")
     def post(self, request: Request, task_id: int) -> Response:
         task = self.task(request, task_id)
-        data = _valid(_ReasonInput, request)
+        data = _valid(TaskReasonInput, request)
         task = _call(worktypes.task_reopen, task=task, actor=request.user, reason=data["reason"])
         return _task_answer(request, task)
 
 
 class TaskMergeApi(APIView):
-    class Input(serializers.Serializer):
+    class TaskMergeInput(serializers.Serializer):
         keep = serializers.IntegerField()
         merge = serializers.IntegerField()
         reason = serializers.CharField(max_length=2000)
 
-    @extend_schema(request=Input, responses=TaskSerializer, summary="Merge two tasks of one person")
+    @extend_schema(request=TaskMergeInput, responses=TaskSerializer, summary="Merge two tasks of one person")
     def post(self, request: Request) -> Response:
-        data = _valid(self.Input, request)
+        data = _valid(self.TaskMergeInput, request)
         keep = get_visible_or_404(request.user, TracingTask.objects.all(), pk=data["keep"])
         merge = get_visible_or_404(request.user, TracingTask.objects.all(), pk=data["merge"])
         task = _call(worktypes.task_merge, keep=keep, merge=merge, actor=request.user, reason=data["reason"])
@@ -103,22 +105,24 @@ class TaskMergeApi(APIView):
 
 
 class TaskVerificationApi(_TaskAction):
-    class Input(serializers.Serializer):
+    class TaskVerificationInput(serializers.Serializer):
         found = serializers.ChoiceField(choices=[(v, v) for v in worktypes.FOUND_VALUES])
         risk = serializers.BooleanField()
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
         division_code = serializers.RegexField(r"^\d{4,12}$", required=False, default="")
 
-    @extend_schema(request=Input, responses=TaskSerializer, summary="Record the verification outcome")
+    @extend_schema(
+        request=TaskVerificationInput, responses=TaskSerializer, summary="Record the verification outcome"
+    )
     def post(self, request: Request, task_id: int) -> Response:
         task = self.task(request, task_id)
-        data = _valid(self.Input, request)
+        data = _valid(self.TaskVerificationInput, request)
         task = _call(worktypes.task_record_verification, task=task, actor=request.user, **data)
         return _task_answer(request, task)
 
 
 class TaskBulkCloseApi(APIView):
-    class Input(serializers.Serializer):
+    class TaskBulkCloseInput(serializers.Serializer):
         task_ids = serializers.ListField(
             child=serializers.IntegerField(), allow_empty=False, max_length=200000
         )
@@ -126,11 +130,11 @@ class TaskBulkCloseApi(APIView):
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     @extend_schema(
-        request=Input,
+        request=TaskBulkCloseInput,
         summary="Close many tasks with one outcome",
         responses={200: {"type": "object", "properties": {"closed": {"type": "integer"}}}},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(self.Input, request)
+        data = _valid(self.TaskBulkCloseInput, request)
         closed = _call(worktypes.tasks_close_bulk, actor=request.user, **data)
         return Response({"closed": closed})
