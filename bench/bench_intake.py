@@ -196,10 +196,56 @@ def run(bench) -> None:
         f"without a village, {batch.dispatched:,} dispatched{'; ' + batch.error if batch.error else ''}"
     )
     bench.note(f"steps: {batch.step_times}")
+    _bench_triage(bench, batch, consolidated.seconds)
 
     _bench_api(bench, villages)
     csv_path.unlink(missing_ok=True)
     workdir.rmdir()
+
+
+def _bench_triage(bench, batch, run_seconds: float) -> None:
+    """What the triage (docs/worktypes.md) adds to the batch: the rule lookup joined to every claimed
+    lead and the per-person most serious kind, measured as the difference between the same read of the
+    batch's leads with and without them (the batch itself does that read anyway), plus the batch's own
+    escalation step. Reported against run_intake of the same run as the floor: the ratio is the share."""
+    from tasks.intake import triage_values_sql
+
+    base = """SELECT count(*), sum(x.r) FROM (
+                SELECT l.person_key, {rank} AS r FROM tasks_leadlink k JOIN tasks_lead l ON l.id = k.lead_id
+                {join} WHERE k.batch_id = %s GROUP BY l.person_key) x"""
+    with_triage = base.format(
+        rank="max(coalesce(tr.kind_rank, 3))",
+        join=f"LEFT JOIN ({triage_values_sql()}) tr (source, priority, kind_rank) "
+        "ON tr.source = l.source AND tr.priority = l.priority",
+    )
+    without = base.format(rank="min(l.priority)", join="")
+    times = {}
+    with bench.connection.cursor() as cursor:
+        cursor.execute("SET work_mem = '1GB'")
+        for name, sql in (
+            ("without", without),
+            ("with", with_triage),
+            ("without", without),
+            ("with", with_triage),
+        ):
+            with bench.timer() as timed:
+                cursor.execute(sql, [batch.id])
+                cursor.fetchall()
+            times[name] = min(times.get(name, timed.seconds), timed.seconds)
+        cursor.execute("RESET work_mem")
+    escalation = batch.step_times.get("triage escalation", 0.0)
+    triage = max(0.0, times["with"] - times["without"]) + escalation
+    bench.note(
+        f"triage: lookup + per-person kind {times['with'] - times['without']:.2f} s (read with {times['with']:.2f} s, "
+        f"without {times['without']:.2f} s), escalation step {escalation:.2f} s"
+    )
+    bench.report(
+        "triage cost within run_intake (ratio = share of the run)",
+        triage,
+        "s",
+        floor=run_seconds,
+        target=0.1 * run_seconds,
+    )
 
 
 def _bench_api(bench, villages) -> None:

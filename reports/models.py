@@ -237,3 +237,45 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table}.{self.format} by {self.user_id}"
+
+
+class SourceFeedback(models.Model):
+    """What became of one lead, to tell the platform that sent it (SOURCE_FEEDBACK_ENDPOINTS, per
+    source): recorded in sets when its task ends (tasks/worktypes.py), pushed signed by
+    reports/feedback.py, at least once (the receiver treats (`lead_id`, `ended_at`) as idempotent),
+    retried with backoff and logged on the row like the upstream deliveries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed (gave up)")
+
+    # No database constraint: written in sets with the end of many tasks (a bulk close).
+    lead = models.ForeignKey(
+        "tasks.Lead", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    source = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=100, blank=True)
+    task_id = models.BigIntegerField()
+    kind = models.CharField(max_length=15)
+    outcome = models.CharField(max_length=15)
+    ended_at = models.DateTimeField()
+    endpoint = models.URLField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("source feedback")
+        verbose_name_plural = _("source feedback")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="source_feedback_due", condition=models.Q(status="pending")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"feedback on lead {self.lead_id} ({self.outcome}) to {self.source}"

@@ -27,7 +27,7 @@ from tasks.selectors import scope_code, transfers_visible_to
 from .rollup_sql import ACTIVE, RUNNING_DEADLINE
 
 LEVELS = [level.value for level in Level]
-GROUPS = ("division", "status", "priority", "batch", "source", "hour", "day")
+GROUPS = ("division", "status", "priority", "batch", "source", "kind", "outcome", "hit_rate", "hour", "day")
 ACTIVE_LIST = [str(s) for s in ACTIVE_STATUSES]
 STATUS_LIST = [s.value for s in TaskStatus]
 
@@ -280,6 +280,79 @@ def by_source(q: Query) -> Table:
     )
 
 
+def _local_midnight() -> datetime:
+    local = timezone.localtime(_now())
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def by_kind(q: Query) -> Table:
+    """Per work type (docs/worktypes.md): open now, closed today (local day), lost contact (closed with
+    that outcome, kept visible), ended in the window (live, from the tasks: the rollup has no kind)."""
+    from tasks.models import TaskKind
+
+    sql = f"""SELECT kind, count(*) FILTER (WHERE status IN {ACTIVE}),
+                     count(*) FILTER (WHERE status = 'closed' AND closed_at >= %s),
+                     count(*) FILTER (WHERE status = 'closed' AND outcome = 'lost_contact'),
+                     count(*) FILTER (WHERE status IN ('closed', 'cancelled', 'merged')
+                                      AND closed_at >= %s AND closed_at < %s)
+              FROM tasks_tracingtask WHERE division_id LIKE %s GROUP BY 1 ORDER BY 1"""
+    rows = {r[0]: r[1:] for r in _fetch(sql, [_local_midnight(), q.since, q.until, q.root + "%"])}
+    return Table(
+        "kind",
+        ["kind", "label", "open", "closed_today", "lost_contact", "ended"],
+        [[k.value, str(k.label), *(int(v) for v in rows.get(k.value, (0, 0, 0, 0)))] for k in TaskKind],
+    )
+
+
+def by_outcome(q: Query) -> Table:
+    """Tasks ended in the window per kind and outcome (cancelled and merged as their own rows)."""
+    sql = """SELECT kind, CASE WHEN status = 'closed' THEN outcome ELSE status END, count(*)
+             FROM tasks_tracingtask
+             WHERE status IN ('closed', 'cancelled', 'merged') AND closed_at >= %s AND closed_at < %s
+               AND division_id LIKE %s
+             GROUP BY 1, 2 ORDER BY 1, 2"""
+    rows = _fetch(sql, [q.since, q.until, q.root + "%"])
+    return Table("outcome", ["kind", "outcome", "tasks"], [[k, o, int(n)] for k, o, n in rows])
+
+
+# A lead "hit" when its task found a risk: the verification said so, or the task ended as an investigation
+# with an outcome other than no risk / false hit.
+RISK_FOUND_SQL = "(t.verification_risk IS TRUE OR (t.kind = 'investigation' AND t.outcome NOT IN ('no_risk', 'false_hit')))"
+
+
+def hit_rate(q: Query) -> Table:
+    """Source quality for the commander: per source, the leads whose task closed in the window, and the
+    share of them whose task found a risk, found no risk, or was a false hit."""
+    from tasks.models import Source
+
+    sql = f"""SELECT l.source, count(*), count(*) FILTER (WHERE {RISK_FOUND_SQL}),
+                     count(*) FILTER (WHERE t.outcome = 'no_risk' AND NOT {RISK_FOUND_SQL}),
+                     count(*) FILTER (WHERE t.outcome = 'false_hit')
+              FROM tasks_tracingtask t
+              JOIN tasks_leadlink k ON k.task_id = t.id
+              JOIN tasks_lead l ON l.id = k.lead_id
+              WHERE t.status = 'closed' AND t.closed_at >= %s AND t.closed_at < %s AND t.division_id LIKE %s
+              GROUP BY 1 ORDER BY 1"""
+    labels = dict(Source.choices)
+    out = []
+    for source, leads, risk, no_risk, false_hit in _fetch(sql, [q.since, q.until, q.root + "%"]):
+        out.append(
+            [
+                source,
+                str(labels.get(source, source)),
+                int(leads),
+                int(risk),
+                int(no_risk),
+                int(false_hit),
+                _share(risk, leads),
+                _share(no_risk, leads),
+                _share(false_hit, leads),
+            ]
+        )
+    columns = ["source", "label", "leads", "risk_found", "no_risk", "false_hit"]
+    return Table("hit_rate", [*columns, "risk_found_share", "no_risk_share", "false_hit_share"], out)
+
+
 EVENT_NAMES = (
     "created",
     "dispatched",
@@ -390,6 +463,12 @@ def table(q: Query) -> Table:
         return by_batch(q)
     if q.group_by == "source":
         return by_source(q)
+    if q.group_by == "kind":
+        return by_kind(q)
+    if q.group_by == "outcome":
+        return by_outcome(q)
+    if q.group_by == "hit_rate":
+        return hit_rate(q)
     return by_time(q, q.group_by)
 
 
@@ -551,6 +630,8 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
             for row in divisions.as_dicts()
         ],
         "trend": {"columns": trend.columns, "rows": trend.rows},
+        # Work types: open / closed today / lost contact per kind (live).
+        "by_kind": by_kind(Query(root, level, [], [], now - timedelta(hours=24), now)).as_dicts(),
     }
 
 

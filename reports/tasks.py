@@ -31,3 +31,10 @@ def resend_due_deliveries():
 @shared_task(name="reports.refresh_report")
 def refresh_report(task_id: int):
     services.report_refresh(task_id=task_id)
+
+
+@shared_task(name="reports.send_source_feedback")
+def send_source_feedback():
+    from .feedback import feedback_send
+
+    return feedback_send()

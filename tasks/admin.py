@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from guardian.admin import GuardedModelAdmin
 
-from .models import ApiToken, Division, DutyShift, IntakeBatch, TracingTask, Unit, UnitMembership, User
+from .models import (
+    ApiToken,
+    Division,
+    DutyShift,
+    IntakeBatch,
+    TracingTask,
+    TriageRule,
+    Unit,
+    UnitMembership,
+    User,
+)
 
 
 @admin.register(User)
@@ -57,8 +67,8 @@ class IntakeBatchAdmin(admin.ModelAdmin):
 class TracingTaskAdmin(GuardedModelAdmin):
     """Read-mostly: state changes go through the services, which keep the history and the clocks."""
 
-    list_display = ["id", "status", "priority", "division", "assignee", "created_at"]
-    list_filter = ["status", "priority"]
+    list_display = ["id", "kind", "status", "outcome", "priority", "division", "assignee", "created_at"]
+    list_filter = ["kind", "status", "outcome", "priority"]
     raw_id_fields = [
         "person",
         "division",
@@ -69,7 +79,28 @@ class TracingTaskAdmin(GuardedModelAdmin):
         "subunit",
         "assignee",
     ]
-    readonly_fields = ["status", "dispatch_due", "radius_due", "trace_due", "next_alert_at"]
+    readonly_fields = [
+        "status",
+        "kind",
+        "outcome",
+        "closed_at",
+        "dispatch_due",
+        "radius_due",
+        "trace_due",
+        "verify_due",
+        "register_due",
+        "next_alert_at",
+    ]
+
+
+@admin.register(TriageRule)
+class TriageRuleAdmin(admin.ModelAdmin):
+    """The intake's triage table (docs/worktypes.md): the first matching rule by position decides a
+    lead's kind; the next intake batch uses the table as it is then."""
+
+    list_display = ["position", "source", "priority", "kind", "note"]
+    list_editable = ["source", "priority", "kind", "note"]
+    ordering = ["position", "id"]
 
 
 @admin.register(ApiToken)

@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .clocks import clock_windows, next_alert_sql
+from .clocks import clock_windows, dispatch_due_cols, next_alert_sql
 from .models.tracing import TaskStatus
 
 # A member's "current open load": tasks assigned to them that still need field work.
@@ -101,8 +101,8 @@ def dispatch_where(
         "status": "'dispatched'",
         "dispatch_due": "COALESCE(t.dispatch_due, cand.batch_started + %(dispatch_window)s)",
         "dispatched_at": new_dispatched_at,
-        "radius_due": f"COALESCE(t.radius_due, {new_dispatched_at} + %(radius_window)s)",
-        "trace_due": f"COALESCE(t.trace_due, {new_dispatched_at} + %(trace_window)s)",
+        # The kind's clocks (tasks/clocks.py KIND_CLOCKS) start at dispatch.
+        **dispatch_due_cols(new_dispatched_at, "t.kind"),
     }
     sql = f"""
     WITH cand AS (
@@ -129,6 +129,8 @@ def dispatch_where(
             received_at = NULL,
             radius_due = {new_cols["radius_due"]},
             trace_due = {new_cols["trace_due"]},
+            verify_due = {new_cols["verify_due"]},
+            register_due = {new_cols["register_due"]},
             unresolved_reason = '',
             updated_at = %(now)s,
             version = t.version + 1,

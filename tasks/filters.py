@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from .clocks import filter_overdue
-from .models import ACTIVE_STATUSES, Lead, Priority, Source, TaskStatus, TracingTask
+from .models import ACTIVE_STATUSES, Lead, Priority, Source, TaskKind, TaskOutcome, TaskStatus, TracingTask
 
 
 class TaskFilter(django_filters.FilterSet):
@@ -21,6 +21,8 @@ class TaskFilter(django_filters.FilterSet):
         validators=[RegexValidator(r"^\d{1,12}$", _("a division code has only digits"))],
     )
     status = django_filters.MultipleChoiceFilter(label=_("status"), choices=TaskStatus.choices)
+    kind = django_filters.ChoiceFilter(label=_("work type"), choices=TaskKind.choices)
+    outcome = django_filters.ChoiceFilter(label=_("outcome"), choices=TaskOutcome.choices)
     priority = django_filters.TypedChoiceFilter(label=_("priority"), choices=Priority.choices, coerce=int)
     batch = django_filters.NumberFilter(label=_("intake batch"), field_name="batch_id")
     source = django_filters.ChoiceFilter(label=_("source"), choices=Source.choices, method="filter_source")
@@ -28,11 +30,11 @@ class TaskFilter(django_filters.FilterSet):
     overdue = django_filters.CharFilter(
         label=_("overdue"),
         method="filter_overdue",
-        help_text=_("dispatch, radius, trace or rework (comma-separated: any of them)"),
+        help_text=_("dispatch, radius, trace, rework, verify or register (comma-separated: any of them)"),
         validators=[
             RegexValidator(
-                r"^(dispatch|radius|trace|rework)(,(dispatch|radius|trace|rework))*$",
-                _("overdue must be dispatch, radius, trace or rework"),
+                r"^(dispatch|radius|trace|rework|verify|register)(,(dispatch|radius|trace|rework|verify|register))*$",
+                _("overdue must be dispatch, radius, trace, rework, verify or register"),
             )
         ],
     )
@@ -42,7 +44,18 @@ class TaskFilter(django_filters.FilterSet):
 
     class Meta:
         model = TracingTask
-        fields = ["division", "status", "priority", "batch", "source", "active", "overdue", "unassigned"]
+        fields = [
+            "division",
+            "status",
+            "kind",
+            "outcome",
+            "priority",
+            "batch",
+            "source",
+            "active",
+            "overdue",
+            "unassigned",
+        ]
 
     def filter_division(self, queryset, name, value):
         if not value:

@@ -39,9 +39,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import dispatch
-from .clocks import clock_windows, next_alert_sql
+from .clocks import clock_windows, kind_change_cols, next_alert_sql
 from .dispatch import follow_reasons
-from .models import ACTIVE_STATUSES, IntakeBatch
+from .models import ACTIVE_STATUSES, KIND_RANK, IntakeBatch, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
             _group_by_person(cursor)
         with steps.step("open tasks"):
             merged = _attach_to_open_tasks(cursor, now)
+        with translation.override(settings.LANGUAGE_CODE), steps.step("triage escalation"):
+            _escalate_open_tasks(cursor, now)
         with steps.step("villages"):
             _resolve_villages(cursor)
         # Reasons and history are stored text: in the site's language, not the caller's.
@@ -199,18 +201,22 @@ def _claim(cursor) -> int:
         CREATE TEMP TABLE intake_lead (
             id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
-            phone_hash text
+            phone_hash text, kind_rank smallint
         ) ON COMMIT DROP
         """
     )
     cursor.execute(
-        """
+        f"""
         WITH claimed AS (DELETE FROM tasks_pendinglead RETURNING lead_id)
         INSERT INTO intake_lead
         SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
-               l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash
+               l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash,
+               coalesce(tr.kind_rank, %(default_rank)s)
         FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
-        """
+        LEFT JOIN ({triage_values_sql()}) tr (source, priority, kind_rank)
+               ON tr.source = l.source AND tr.priority = l.priority
+        """,
+        {"default_rank": KIND_RANK[TaskKind.INVESTIGATION]},
     )
     claimed = cursor.rowcount
     if claimed:
@@ -257,10 +263,11 @@ def _group_by_person(cursor) -> None:
         CREATE TEMP TABLE intake_person ON COMMIT DROP AS
         SELECT p.id AS person_id, g.person_key, g.lead_count AS leads, g.best_priority AS priority, g.division_id,
                g.address, ctx.source_task_id, t.id AS task_id, ''::text AS unresolved_reason,
-               cur.current_division_id, cur.current_lead_id, NULL::text AS household_id
+               cur.current_division_id, cur.current_lead_id, NULL::text AS household_id, g.kind_rank
         FROM (
             SELECT DISTINCT ON (il.person_key) il.person_key, il.division_id, il.address,
-                   count(*) OVER per_person AS lead_count, min(il.priority) OVER per_person AS best_priority
+                   count(*) OVER per_person AS lead_count, min(il.priority) OVER per_person AS best_priority,
+                   max(il.kind_rank) OVER per_person AS kind_rank
             FROM intake_lead il
             WINDOW per_person AS (PARTITION BY il.person_key)
             ORDER BY il.person_key, length(il.division_id) DESC, (il.address <> '') DESC, il.priority, il.reported_at DESC
@@ -294,6 +301,70 @@ def _attach_to_open_tasks(cursor, now: datetime) -> int:
     )
     cursor.execute("SELECT coalesce(sum(leads), 0) FROM intake_person WHERE task_id IS NOT NULL")
     return int(cursor.fetchone()[0])
+
+
+def triage_values_sql() -> str:
+    """The triage table (TriageRule; the defaults while it is empty) resolved for every (source,
+    priority) pair, as a VALUES list of (source, priority, kind rank): a few dozen rows, computed once
+    per batch, that the claim joins."""
+    from .models import Priority, Source, TriageRule
+    from .models.tracing import DEFAULT_TRIAGE_RULES
+
+    rules = list(TriageRule.objects.order_by("position", "id").values_list("source", "priority", "kind"))
+    if not rules:
+        rules = [(source, priority, kind) for _p, source, priority, kind, _n in DEFAULT_TRIAGE_RULES]
+    rows = []
+    for source in Source.values:
+        for priority in Priority.values:
+            kind = next(
+                (k for s, p, k in rules if s in ("", source) and p in (None, priority)),
+                TaskKind.INVESTIGATION,
+            )
+            rows.append(f"('{source}', {int(priority)}, {KIND_RANK[TaskKind(kind)]})")
+    return "VALUES " + ", ".join(rows)
+
+
+# A person's kind from the rank of their most serious lead (models.KIND_RANK).
+KIND_FROM_RANK_SQL = (
+    "(CASE {rank} WHEN 1 THEN 'registration' WHEN 2 THEN 'verification' ELSE 'investigation' END)"
+)
+RANK_FROM_KIND_SQL = "(CASE {kind} WHEN 'registration' THEN 1 WHEN 'verification' THEN 2 ELSE 3 END)"
+
+
+def _escalate_open_tasks(cursor, now: datetime) -> None:
+    """An open task of a lighter kind whose person got a more serious lead takes that kind; its new
+    clocks start now (tasks/clocks.py kind_change_cols); the history says from which kind to which."""
+    new_kind = KIND_FROM_RANK_SQL.format(rank="esc.kind_rank")
+    cols = {"kind": new_kind, **kind_change_cols(new_kind, "%(now)s")}
+    sets = ",\n            ".join(f"{column} = {expression}" for column, expression in cols.items())
+    cursor.execute(
+        f"""
+        WITH esc AS MATERIALIZED (
+            SELECT t.id, t.kind AS old_kind, ip.kind_rank
+            FROM intake_person ip JOIN tasks_tracingtask t ON t.id = ip.task_id
+            WHERE ip.kind_rank > {RANK_FROM_KIND_SQL.format(kind="t.kind")}
+        ),
+        upd AS (
+            UPDATE tasks_tracingtask t SET
+            {sets},
+            next_alert_at = {next_alert_sql(cols)},
+            updated_at = %(now)s,
+            version = t.version + 1
+            FROM esc WHERE t.id = esc.id
+            RETURNING t.id, t.status, t.kind
+        )
+        INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
+        SELECT upd.id, upd.status, upd.status, NULL, %(now)s, %(reason)s,
+               jsonb_build_object('kind', jsonb_build_object('from', esc.old_kind, 'to', upd.kind))
+        FROM upd JOIN esc ON esc.id = upd.id
+        ORDER BY upd.id
+        """,
+        {
+            **clock_windows(),
+            "now": now,
+            "reason": _("Escalated by the triage: a more serious lead arrived"),
+        },
+    )
 
 
 def _reason_template(message: str) -> str:
@@ -381,6 +452,8 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         "due": batch.started_at + window,
         "radius_due": now + timedelta(minutes=settings.RADIUS_WINDOW_MINUTES),
         "trace_due": now + timedelta(minutes=settings.TRACE_WINDOW_MINUTES),
+        "verify_due": now + timedelta(minutes=settings.VERIFY_WINDOW_MINUTES),
+        "register_due": now + timedelta(minutes=settings.REGISTER_WINDOW_MINUTES),
     }
     dispatched_at = "CASE WHEN d.person_id IS NOT NULL THEN %(now)s END"
     clock_cols = {
@@ -393,8 +466,15 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         "traced_at": "NULL::timestamptz",
         "rework_due": "NULL::timestamptz",
         "rework_done_at": "NULL::timestamptz",
+        "verify_due": "CASE WHEN d.person_id IS NOT NULL THEN %(verify_due)s::timestamptz END",
+        "register_due": "CASE WHEN d.person_id IS NOT NULL THEN %(register_due)s::timestamptz END",
+        "verified_at": "NULL::timestamptz",
+        "registered_at": "NULL::timestamptz",
         "clock_alerts": "0",
     }
+    # The kind's clocks only (tasks/clocks.py KIND_CLOCKS); rank 3 investigation, 2 verification, 1 registration.
+    for column, rank in (("radius_due", 3), ("trace_due", 3), ("verify_due", 2), ("register_due", 1)):
+        clock_cols[column] = f"CASE WHEN ip.kind_rank = {rank} THEN {clock_cols[column]} END"
     cursor.execute(
         "CREATE TEMP TABLE intake_new_task (id bigint, person_id bigint, division_id text, status text) ON COMMIT DROP"
     )
@@ -408,12 +488,15 @@ def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, 
         WITH created AS (
             INSERT INTO tasks_tracingtask (person_id, status, priority, division_id, unresolved_reason, address,
                 batch_id, source_task_id, generation, created_at, updated_at, team_id, subunit_id, assignee_id,
-                dispatch_due, dispatched_at, radius_due, trace_due, next_alert_at, version)
+                dispatch_due, dispatched_at, radius_due, trace_due, verify_due, register_due, next_alert_at, version,
+                kind)
             SELECT ip.person_id, {clock_cols["status"]}, ip.priority, ip.division_id, ip.unresolved_reason, ip.address,
                 %(batch)s, ip.source_task_id, coalesce(st.generation + 1, 0), %(now)s, %(now)s,
                 d.team_id, d.subunit_id, d.assignee_id,
                 %(due)s, {dispatched_at}, {clock_cols["radius_due"]}, {clock_cols["trace_due"]},
-                {next_alert_sql(clock_cols)}, CASE WHEN d.person_id IS NOT NULL THEN 2 ELSE 1 END
+                {clock_cols["verify_due"]}, {clock_cols["register_due"]},
+                {next_alert_sql(clock_cols)}, CASE WHEN d.person_id IS NOT NULL THEN 2 ELSE 1 END,
+                {KIND_FROM_RANK_SQL.format(rank="ip.kind_rank")}
             FROM intake_person ip
             LEFT JOIN intake_dispatch d ON d.person_id = ip.person_id
             LEFT JOIN tasks_tracingtask st ON st.id = ip.source_task_id

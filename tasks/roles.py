@@ -30,6 +30,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "task.transfer_decide": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     "task.receive": frozenset({Role.FIELD_STAFF, Role.TEAM_LEADER}),
     "task.fieldwork": frozenset({Role.FIELD_STAFF, Role.TEAM_LEADER}),
+    # work types and the end of a task (tasks/worktypes.py)
+    "task.kind": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.ADMIN}),
+    "task.close": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.ADMIN}),
+    "task.merge": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     # review, reports, statistics, audit
     "review.decide": frozenset({Role.CDC_EXPERT}),
     "stats.view": frozenset(

@@ -5,6 +5,7 @@ from .views import (
     dispatch,  # issue 4
     field,
     intake,
+    worktypes,
 )
 
 urlpatterns = [
@@ -17,6 +18,8 @@ urlpatterns = [
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
     path("tasks/", intake.task_list, name="task_list"),
     path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
+    path("tasks/<int:task_id>/", worktypes.task_detail, name="task_detail"),
+    path("tasks/merge/", worktypes.task_merge, name="task_merge"),
     path("field/", field.field_tasks, name="field_tasks"),
     path("field/tasks/<int:task_id>/", field.field_task, name="field_task"),
     path("field/offline/", field.field_offline, name="field_offline"),

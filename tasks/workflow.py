@@ -32,17 +32,23 @@ S = TaskStatus
 # The only legal moves. `transferring` returns to the status it came from when a transfer is rejected
 # (Transfer.from_status), so it may go back to any state a transfer may start from.
 TRANSFERABLE = frozenset({S.NEW, S.DISPATCHED, S.RECEIVED, S.RADIUS_LIMITED, S.TRACED, S.RETURNED})
+# A task ends by `close` (with an outcome) from any state with field work or after approval
+# (tasks/worktypes.py); a closed task may be reopened, within REOPEN_DAYS, to the state it was closed from.
+CLOSABLE = frozenset(
+    {S.NEW, S.DISPATCHED, S.RECEIVED, S.RADIUS_LIMITED, S.TRACED, S.RETURNED, S.APPROVED, S.REPORTED}
+)
 TRANSITIONS: dict[str, frozenset[str]] = {
-    S.NEW: frozenset({S.DISPATCHED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
-    S.DISPATCHED: frozenset({S.RECEIVED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
-    S.RECEIVED: frozenset({S.RADIUS_LIMITED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
-    S.RADIUS_LIMITED: frozenset({S.TRACED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
-    S.TRACED: frozenset({S.SUBMITTED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
+    S.NEW: frozenset({S.DISPATCHED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
+    S.DISPATCHED: frozenset({S.RECEIVED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
+    S.RECEIVED: frozenset({S.RADIUS_LIMITED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
+    S.RADIUS_LIMITED: frozenset({S.TRACED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
+    S.TRACED: frozenset({S.SUBMITTED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
     S.SUBMITTED: frozenset({S.RETURNED, S.APPROVED, S.CANCELLED}),
     # returned → (field work again, in this state) → submitted.
-    S.RETURNED: frozenset({S.SUBMITTED, S.TRANSFERRING, S.MERGED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.REPORTED}),
+    S.RETURNED: frozenset({S.SUBMITTED, S.TRANSFERRING, S.MERGED, S.CANCELLED, S.CLOSED}),
+    S.APPROVED: frozenset({S.REPORTED, S.CLOSED}),
     S.REPORTED: frozenset({S.CLOSED}),
+    # Reopening is not a move of this table: it returns to the state recorded by the close (worktypes.py).
     S.CLOSED: frozenset(),
     S.TRANSFERRING: frozenset(TRANSFERABLE | {S.CANCELLED}),
     S.MERGED: frozenset(),

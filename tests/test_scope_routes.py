@@ -590,6 +590,10 @@ from tests.scope_routes_workflow import workflow_routes  # noqa: E402
 
 ROUTES.update(workflow_routes(Detail, ListOf, NoObject))
 
+from tests.scope_routes_worktypes import worktype_routes  # noqa: E402
+
+ROUTES.update(worktype_routes(Detail, NoObject))
+
 # Reports (issue 7)
 from tests.test_report_scope import reports_routes  # noqa: E402
 

@@ -569,6 +569,22 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "v1_tasks_transfer_accept_create": Scenario(user=DUTY, bodyless=True),  # no transfer is pending
     "v1_tasks_transfer_reject_create": Scenario(user=DUTY, base=lambda w: {"reason": "不属实"}),
+    # Work types and the end of a task (docs/worktypes.md).
+    "v1_tasks_kind_create": Scenario(user=DUTY, base=lambda w: {"kind": "verification", "reason": "降级"}),
+    "v1_tasks_close_create": Scenario(user=DUTY, base=lambda w: {"outcome": "released", "note": ""}),
+    "v1_tasks_cancel_create": Scenario(user=DUTY, base=lambda w: {"reason": "重复"}),
+    "v1_tasks_reopen_create": Scenario(user=DUTY, base=lambda w: {"reason": "又有线索"}),
+    "v1_tasks_merge_create": Scenario(
+        user=DUTY,
+        kwargs=lambda w: {},
+        base=lambda w: {"keep": w.task.pk, "merge": w.task.pk, "reason": "同一人"},
+    ),
+    "v1_tasks_bulk_close_create": Scenario(
+        user=DUTY, kwargs=lambda w: {}, base=lambda w: {"task_ids": [w.task.pk], "outcome": "false_hit"}
+    ),
+    "v1_tasks_verification_create": Scenario(
+        user=lambda w: w.u["field_staff"], base=lambda w: {"found": "here", "risk": False, "note": ""}
+    ),
     "v1_tasks_attempts_create": _fw(lambda w: _h().attempt()),
     "v1_tasks_radius_create": _fw(lambda w: _h().radius()),
     "v1_tasks_trajectory_create": _fw(lambda w: _h().entry()),

@@ -368,7 +368,7 @@ def world(hainan, field_staff):
         person=_person(), division_id=HOME_COUNTY, address=TASK_ADDRESS, unresolved_reason="地址中未找到村名"
     )
     notice = notice_in_review()
-    from reviews.models_notices import Notice
+    from notices.models import Notice
 
     Notice.objects.filter(pk=notice.pk).update(person=person, task=open_task)
     notice.refresh_from_db()

@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStateEnum": "reviews.models.ReviewState",
         "NoticeStateEnum": "notices.models.NoticeState",
         "NoticeSourceEnum": "notices.models.NoticeSource",
+        "TaskKindEnum": "tasks.models.tracing.TaskKind",
+        "TaskOutcomeEnum": "tasks.models.tracing.TaskOutcome",
     },
 }
 
@@ -223,6 +225,11 @@ INTAKE_INTERVAL_MINUTES = env_int("INTAKE_INTERVAL_MINUTES", 10, minimum=1)
 DISPATCH_WINDOW_MINUTES = env_int("DISPATCH_WINDOW_MINUTES", 30, minimum=1)
 RADIUS_WINDOW_MINUTES = env_int("RADIUS_WINDOW_MINUTES", 180, minimum=1)
 TRACE_WINDOW_MINUTES = env_int("TRACE_WINDOW_MINUTES", 600, minimum=1)
+# Work types (docs/worktypes.md): a verification is answered within VERIFY_WINDOW_MINUTES of dispatch, a
+# returnee registered within REGISTER_WINDOW_MINUTES; a closed task may be reopened for REOPEN_DAYS.
+VERIFY_WINDOW_MINUTES = env_int("VERIFY_WINDOW_MINUTES", 240, minimum=1)
+REGISTER_WINDOW_MINUTES = env_int("REGISTER_WINDOW_MINUTES", 1440, minimum=1)
+REOPEN_DAYS = env_int("REOPEN_DAYS", 14, minimum=1)
 # Database connections a large deadline sweep may use at once (tasks/sweep.py): one per core the
 # database server can give it.
 SWEEP_WORKERS = env_int("SWEEP_WORKERS", 2, minimum=1)
@@ -471,6 +478,15 @@ if UPSTREAM_ENDPOINTS and not UPSTREAM_SECRET:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("UPSTREAM_ENDPOINTS is set: set UPSTREAM_SECRET (the shared HMAC key) too.")
+# Source feedback (docs/worktypes.md): per source, the URL told what became of each of its leads when
+# the task ends: "big_data=https://…,red_code=https://…"; signed with UPSTREAM_SECRET like the push.
+SOURCE_FEEDBACK_ENDPOINTS = dict(
+    item.split("=", 1) for item in env_list("SOURCE_FEEDBACK_ENDPOINTS", []) if "=" in item
+)
+if SOURCE_FEEDBACK_ENDPOINTS and not UPSTREAM_SECRET:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SOURCE_FEEDBACK_ENDPOINTS is set: set UPSTREAM_SECRET (the HMAC key) too.")
 UPSTREAM_TIMEOUT_SECONDS = env_int("UPSTREAM_TIMEOUT_SECONDS", 10, minimum=1)
 UPSTREAM_RETRY_BASE_SECONDS = env_int("UPSTREAM_RETRY_BASE_SECONDS", 30, minimum=1)
 UPSTREAM_RETRY_MAX_SECONDS = env_int("UPSTREAM_RETRY_MAX_SECONDS", 3600, minimum=1)
@@ -562,6 +578,12 @@ CELERY_BEAT_SCHEDULE = {
     # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
     "reports-resend-deliveries": {
         "task": "reports.resend_due_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Work types: what became of each lead, to the platforms that sent them (reports/feedback.py).
+    "reports-source-feedback": {
+        "task": "reports.send_source_feedback",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -17,7 +17,7 @@ from ..models import IntakeBatch, Lead, Source
 from ..security import lead_scope
 from ..selectors import visible_to
 from .permissions import capability
-from .serializers import BatchSerializer, TaskLeadSerializer
+from .serializers import BatchSerializer, LeadSerializer, filter_lead_outcome
 
 IngestResponse = inline_serializer(
     "LeadIngestResult",
@@ -32,15 +32,19 @@ IngestResponse = inline_serializer(
 class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Leads of the caller's territory (read: lead.view), and the intake channel (write: lead.create)."""
 
-    serializer_class = TaskLeadSerializer
+    serializer_class = LeadSerializer
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
     # Machines push leads with an integration token (tasks/api/auth.py), confined to their account's
     # territory like any scoped account.
     integration_tokens = True
 
     def get_queryset(self):
-        queryset = visible_to(self.request.user, Lead.objects.select_related("link")).order_by("-id")
+        queryset = visible_to(
+            self.request.user, Lead.objects.select_related("link__task").defer("link__task__address")
+        ).order_by("-id")
         params = self.request.query_params
+        if outcome := params.get("outcome"):
+            queryset = filter_lead_outcome(queryset, outcome)
         if batch := params.get("batch"):
             if not batch.isdigit():
                 raise ValidationError({"batch": ["must be a batch id"]})

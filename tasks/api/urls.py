@@ -10,6 +10,7 @@ from . import (
     tasks,
     territory,
     workflow,  # issue 4: dispatch, transfers, escalations, notifications
+    worktypes,
 )
 
 router = DefaultRouter(trailing_slash=True)
@@ -43,6 +44,19 @@ workflow_urls = [
     ),
 ]
 
+# Work types and the end of a task, before the router for the same reason.
+worktype_urls = [
+    path("tasks/merge/", worktypes.TaskMergeApi.as_view(), name="task-merge"),
+    path("tasks/bulk-close/", worktypes.TaskBulkCloseApi.as_view(), name="task-bulk-close"),
+    path("tasks/<int:task_id>/kind/", worktypes.TaskKindApi.as_view(), name="task-kind"),
+    path("tasks/<int:task_id>/close/", worktypes.TaskCloseApi.as_view(), name="task-close"),
+    path("tasks/<int:task_id>/cancel/", worktypes.TaskCancelApi.as_view(), name="task-cancel"),
+    path("tasks/<int:task_id>/reopen/", worktypes.TaskReopenApi.as_view(), name="task-reopen"),
+    path(
+        "tasks/<int:task_id>/verification/", worktypes.TaskVerificationApi.as_view(), name="task-verification"
+    ),
+]
+
 # Field work on one task (issue 5), before the router for the same reason.
 fieldwork_urls = [
     path("field/tasks/", fieldwork.FieldTaskListView.as_view(), name="field-task-list"),
@@ -70,6 +84,7 @@ urlpatterns = [
     path("auth/logout/", security.LogoutTokenApi.as_view(), name="api-logout"),
     path("me/", territory.me, name="api-me"),
     *workflow_urls,
+    *worktype_urls,
     *fieldwork_urls,
     *router.urls,
 ]

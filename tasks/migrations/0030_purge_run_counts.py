@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0019_purge_run_notices"),
+        ("tasks", "0021_default_triage_rules"),
     ]
 
     operations = [

@@ -12,12 +12,18 @@ from .territory import Division, Level, normalize_code
 from .tokens import ApiToken
 from .tracing import (
     ACTIVE_STATUSES,
+    ENDED_STATUSES,
+    KIND_OUTCOMES,
+    KIND_RANK,
     Priority,
+    TaskKind,
+    TaskOutcome,
     TaskStatus,
     TaskTransition,
     TracingTask,
     TracingTaskGroupObjectPermission,
     TracingTaskUserObjectPermission,
+    TriageRule,
 )
 from .units import DutyShift, Unit, UnitMembership
 from .workflow import AlertLevel, Clock, Escalation, Notification, NotificationDelivery, Transfer
@@ -39,6 +45,12 @@ __all__ = [
     "NotificationDelivery",
     "Transfer",
     "ACTIVE_STATUSES",
+    "ENDED_STATUSES",
+    "KIND_OUTCOMES",
+    "KIND_RANK",
+    "TaskKind",
+    "TaskOutcome",
+    "TriageRule",
     "ActivationCode",
     "Division",
     "DutyShift",

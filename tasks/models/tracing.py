@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from .intake import Source
+
 
 class TaskStatus(models.TextChoices):
     NEW = "new", _("new")
@@ -36,6 +38,47 @@ ACTIVE_STATUSES = [
 ]
 
 
+class TaskKind(models.TextChoices):
+    """The work type of a task: what the field team must do, and so which clocks run."""
+
+    VERIFICATION = "verification", _("verification")
+    INVESTIGATION = "investigation", _("investigation")
+    REGISTRATION = "registration", _("registration")
+
+
+# How serious a kind is: a lead triaged to a more serious kind escalates an open task of a lighter one.
+KIND_RANK = {TaskKind.REGISTRATION: 1, TaskKind.VERIFICATION: 2, TaskKind.INVESTIGATION: 3}
+
+
+class TaskOutcome(models.TextChoices):
+    """How an ended task ended (`close`); cancel and merge leave it empty, their status says it."""
+
+    NO_RISK = "no_risk", _("no risk")
+    FALSE_HIT = "false_hit", _("false hit")
+    RELEASED = "released", _("released after monitoring")
+    LOST_CONTACT = "lost_contact", _("lost contact")
+    MOVED_AWAY = "moved_away", _("moved out of the territory")
+    DECEASED = "deceased", _("deceased")
+    OTHER = "other", _("other")
+
+
+# The outcomes each kind may close with.
+KIND_OUTCOMES: dict[str, frozenset[str]] = {
+    TaskKind.VERIFICATION: frozenset(
+        {"no_risk", "false_hit", "lost_contact", "moved_away", "deceased", "other"}
+    ),
+    TaskKind.INVESTIGATION: frozenset(
+        {"released", "no_risk", "false_hit", "lost_contact", "moved_away", "deceased", "other"}
+    ),
+    TaskKind.REGISTRATION: frozenset(
+        {"released", "no_risk", "lost_contact", "moved_away", "deceased", "other"}
+    ),
+}
+
+# Ended tasks: no clock runs, no new lead attaches; the retention period counts from `closed_at`.
+ENDED_STATUSES = ("closed", "cancelled", "merged")
+
+
 class Priority(models.IntegerChoices):
     """Lower is more urgent (DESIGN: close contact of a confirmed case > red code > big-data hit >
     yellow code > returnee > tip)."""
@@ -63,6 +106,16 @@ class TracingTask(models.Model):
         db_constraint=False,
     )
     status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.NEW)
+    kind = models.CharField(
+        _("work type"),
+        max_length=15,
+        choices=TaskKind.choices,
+        default=TaskKind.INVESTIGATION,
+        db_default=TaskKind.INVESTIGATION,
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=15, choices=TaskOutcome.choices, blank=True, default="", db_default=""
+    )
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices)
     # The responsible jurisdiction: a village once resolved, else the most precise division known.
     # db_index=False on division, batch and assignee: the named indexes below serve them (task_division_prefix,
@@ -157,6 +210,15 @@ class TracingTask(models.Model):
     rework_due = models.DateTimeField(_("rework due"), null=True, blank=True)
     rework_done_at = models.DateTimeField(_("resubmitted at"), null=True, blank=True)
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    # The clocks of the lighter kinds (tasks/clocks.py): started by dispatch (or by a change of kind),
+    # stopped by the sub-unit's verification outcome / the registration.
+    verify_due = models.DateTimeField(_("verification due"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    register_due = models.DateTimeField(_("registration due"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    # The sub-unit's verification answer: here / not_found / moved_away / false_hit, and its risk judgement.
+    verification_found = models.CharField(max_length=12, blank=True, default="", db_default="")
+    verification_risk = models.BooleanField(null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # The earliest moment the deadline sweep must look at this task again (next warning or breach of
     # any running clock); NULL when no clock runs. The sweep reads only rows whose moment has come.
@@ -211,6 +273,44 @@ class TracingTask(models.Model):
     @property
     def is_unresolved(self) -> bool:
         return len(self.division_id or "") < 12
+
+
+class TriageRule(models.Model):
+    """One row of the intake's triage table: leads of `source` (any when blank) and `priority` (any when
+    null) become tasks of `kind`. The first matching rule by `position` decides a lead's kind; a person's
+    task takes the most serious kind of their leads; a lead no rule matches is an investigation."""
+
+    position = models.PositiveSmallIntegerField(_("position"), default=100)
+    source = models.CharField(_("source"), max_length=20, blank=True, default="", choices=Source.choices)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), null=True, blank=True, choices=Priority.choices
+    )
+    kind = models.CharField(_("work type"), max_length=15, choices=TaskKind.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("triage rule")
+        verbose_name_plural = _("triage rules")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.source or '*'}/{self.priority or '*'} → {self.kind}"
+
+
+# The default triage table (seeded by migration 0021; used as is while the table is empty):
+# (position, source, priority, kind, note).
+DEFAULT_TRIAGE_RULES: tuple[tuple[int, str, int | None, str, str], ...] = (
+    (10, "", 1, "investigation", "anything at P1: a close contact of a confirmed case, a positive result"),
+    (20, "", 2, "investigation", "anything at P2: a red code"),
+    (30, "close_contact", None, "investigation", "close contact"),
+    (40, "red_code", None, "investigation", "red code"),
+    (50, "big_data", None, "verification", "big-data hit"),
+    (60, "yellow_code", None, "verification", "yellow code"),
+    (70, "community", None, "verification", "community check"),
+    (80, "hotline", None, "verification", "hotline / public tip"),
+    (90, "manual", None, "verification", "manual entry"),
+    (100, "returnee", None, "registration", "port-of-entry returnee"),
+)
 
 
 class TaskTransition(models.Model):

@@ -16,6 +16,8 @@ class Clock(models.TextChoices):
     RADIUS = "radius", _("activity radius")
     TRACE = "trace", _("trajectory")
     REWORK = "rework", _("rework after return")
+    VERIFY = "verify", _("verification")
+    REGISTER = "register", _("registration")
 
 
 class AlertLevel(models.TextChoices):
