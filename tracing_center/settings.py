@@ -141,12 +141,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# STATIC_COMPRESS=false keeps the hashed names and the manifest but skips the gzip/brotli copies (the
+# suite's production-static run: compressing the API docs' bundles takes minutes on a busy machine).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            (
+                "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                if env_bool("STATIC_COMPRESS", True)
+                else "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+            )
             if env_bool("STATIC_MANIFEST", not DEBUG)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -269,6 +275,9 @@ for _key in FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (Fernet.generate_key())."
         )
+
+# Error pages and mails show URL settings (REDIS_URL, DATABASE_URL, ...) without their passwords.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tracing_center.error_reporting.SafeExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
