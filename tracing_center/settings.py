@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Security
+    "tracing_center.body_limits.BodyLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -161,6 +162,12 @@ STORAGES = {
 # Without the manifest (development, tests) files are served straight from the app and static dirs.
 WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST", not DEBUG)
 WHITENOISE_AUTOREFRESH = DEBUG
+# Request bodies (tracing_center/body_limits.py, docs/operations-reliability.md): Django's default 2.5 MB
+# everywhere, except the lead API, whose limit fits its maximum of 10,000 leads per request (about
+# 0.5-1 KB a realistic row; 2 KB a row of every field at its longest).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+LEAD_API_PATH = "/api/v1/leads/"
+LEAD_API_MAX_BODY_BYTES = env_int("LEAD_API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {
