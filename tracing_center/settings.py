@@ -105,6 +105,23 @@ if env_bool("DATABASE_POOL", False):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 
+# Read replica (tracing_center/db_router.py, docs/operations-reliability.md): statistics, dashboards and
+# exports read from it while it answers and lags at most REPLICA_MAX_LAG_SECONDS; else from the primary.
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30, minimum=0)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5, minimum=0)
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})
+    DATABASES["replica"]["OPTIONS"].setdefault(
+        "connect_timeout", env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+    )
+    DATABASES["replica"]["OPTIONS"]["options"] = DATABASES["default"]["OPTIONS"].get("options", "")
+    DATABASES["replica"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
+    # The test suite has no second server: the replica alias reads the test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["tracing_center.db_router.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tasks.User"
 
