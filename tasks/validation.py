@@ -36,7 +36,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from hashlib import sha256
 from operator import mul
 from typing import Any
@@ -241,6 +241,9 @@ def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hash
 # --- reported_at -----------------------------------------------------------------------------------------
 
 
+EARLIEST_DATETIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
     if isinstance(raw, datetime):
         value = raw
@@ -258,6 +261,9 @@ def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
         value = value.replace(tzinfo=tz or timezone.get_current_timezone())
     if value > now + FUTURE_TOLERANCE:
         raise ValueError(_("%(value)s is in the future") % {"value": value.isoformat()})
+    if value < EARLIEST_DATETIME:
+        # Nothing is reported from before then; year-1 dates also overflow the clocks' arithmetic.
+        raise ValueError(_("%(value)s is before 2000") % {"value": value.isoformat()})
     return value
 
 

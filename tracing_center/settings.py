@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Security
     "tracing_center.body_limits.BodyLimitMiddleware",  # before anything reads the body
+    "tracing_center.input_guard.QueryStringGuardMiddleware",  # NUL / lone surrogates in a parameter: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -196,6 +197,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tracing_center.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON that PostgreSQL cannot store (NUL, lone surrogates) or nested too deep: 400 naming the value.
+    "DEFAULT_PARSER_CLASSES": [
+        "tracing_center.input_guard.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracing_center.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [

@@ -4,6 +4,7 @@ tasks_visible_to(); personal data is masked by role in the templates (masking fi
 
 from __future__ import annotations
 
+import csv
 import secrets
 from datetime import datetime, time
 from pathlib import Path
@@ -103,7 +104,7 @@ def upload(request):
                 channel="upload",
                 created_by_id=request.user.pk,
             )
-        except (LeadFileError, FileNotFoundError) as exc:
+        except (LeadFileError, FileNotFoundError, csv.Error) as exc:  # csv.Error: e.g. a field over its limit
             messages.error(request, str(exc))
             return redirect("intake_upload")
         finally:
@@ -132,7 +133,7 @@ def upload(request):
         data = upload_file.read()
         try:
             preview = preview_rows(iter_upload(upload_file.name, data), source=form.cleaned_data["source"])
-        except LeadFileError as exc:
+        except (LeadFileError, csv.Error) as exc:  # csv.Error: e.g. a field over 131,072 characters
             form.add_error("file", str(exc))
         else:
             token = secrets.token_urlsafe(16)
