@@ -220,6 +220,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error answers it can give (tracing_center/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracing_center.api_schema.add_error_responses",
+    ],
     # Several models have a `status`/`state`/`source` with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "tasks.models.tracing.TaskStatus",
