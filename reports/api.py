@@ -56,6 +56,8 @@ class StatsView(APIView):
         q = _query(request)
         table = stats.table(q)
         fmt = request.query_params.get("export")
+        if fmt and fmt not in ("csv", "xlsx"):
+            raise exceptions.ValidationError({"export": ["one of csv, xlsx"]})
         if fmt:
             return export_table(request._request, table, fmt, dict(request.query_params.items()))
         return Response(

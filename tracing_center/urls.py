@@ -22,3 +22,8 @@ urlpatterns = [
     path("", include("reports.urls")),  # Reports (issue 7): dashboard, stats, reports
     path("", include("tasks.urls")),
 ]
+
+# A URL that matches no route under /api/ (e.g. a non-numeric id where the route wants a number) is a
+# JSON 404 like every other API error, not the HTML page.
+handler404 = "tracing_center.api_schema.not_found"
+handler400 = "tracing_center.api_schema.bad_request"  # e.g. too many form fields

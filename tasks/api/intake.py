@@ -51,7 +51,7 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=inline_serializer("LeadIn", {"source": serializers.ChoiceField(Source.choices)}, many=True),
-        responses={201: IngestResponse},
+        responses={201: IngestResponse, 200: IngestResponse},  # 200: nothing new accepted
         examples=[
             OpenApiExample(
                 "one red-code lead",
