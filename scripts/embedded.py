@@ -518,7 +518,12 @@ def _read_registry() -> dict[str, list]:
         registry = {}
     if not isinstance(registry, dict):
         registry = {}
-    return {key: [entry for entry in entries if _alive(entry)] for key, entries in registry.items()}
+    # An older version of this file keyed its users by server name, for the default folders.
+    legacy = {"postgres": f"postgres:{LOCAL / 'pgdata'}", "redis": f"redis:{LOCAL / 'redis'}"}
+    users: dict[str, list] = {}
+    for key, entries in registry.items():
+        users.setdefault(legacy.get(key, key), []).extend(entry for entry in entries if _alive(entry))
+    return users
 
 
 def _describe(entries: list) -> str:

@@ -127,3 +127,16 @@ def test_the_suite_uses_servers_apart_from_the_demo(monkeypatch):
     assert {s.key for s in demo_servers}.isdisjoint({s.key for s in test_servers})
     test_script = (ROOT / "scripts" / "test.py").read_text()
     assert 'profile="test"' in test_script
+
+
+def test_a_user_registered_by_the_previous_version_is_kept(state):
+    """Upgrading while a demo runs: its [pid, start time] entry under the old key still counts."""
+    import json
+    import os
+
+    pgdata = state / "pgdata"
+    (state / "embedded.json").write_text(json.dumps({"postgres": [[os.getppid(), 0.0]]}))
+    server = FakeServer()
+    server.key = f"postgres:{pgdata}"
+    embedded.Services([server]).start().stop()
+    assert server.stopped == 0
