@@ -465,6 +465,9 @@ class LeadValidator:
             elif ("\x00" in raw) if raw.__class__ is str else _has_nul(raw):
                 # PostgreSQL text and jsonb cannot hold U+0000: refused here instead of failing the COPY (a 500).
                 _fail(errors, str(key), _("must not contain NUL characters"))
+            elif _has_surrogate(raw):
+                # Nor a lone surrogate (not encodable as UTF-8): the row is refused, not the whole batch.
+                _fail(errors, str(key), _("must not contain lone surrogates (not valid Unicode text)"))
 
         source = _text(row, "source", errors) or (self.default_source or "")
         if not source:
@@ -655,6 +658,19 @@ def _text(row: dict, name: str, errors: dict[str, list[str]], limit: int | None 
 
 def _raw_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _has_nul(value: Any) -> bool:

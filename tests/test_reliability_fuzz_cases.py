@@ -53,12 +53,21 @@ def post_leads(client, body: bytes):
         return client.post("/api/v1/leads/", body, content_type="application/json")
 
 
-def test_a_lone_surrogate_is_a_400_naming_the_field(as_user, duty_officer):
-    rows = [lead(), lead(name="张\ud800三")]
+def test_a_lone_surrogate_rejects_the_row_naming_the_field(as_user, duty_officer):
+    rows = [lead(), lead(name="张\ud800三", external_id="bad-1")]
     body = json.dumps(rows).encode()  # ensure_ascii: the surrogate travels as \ud800
     response = post_leads(as_user(duty_officer), body)
+    assert response.status_code == 201  # the other row is taken; the batch does not fail
+    assert response.json()["accepted"] == 1
+    (rejection,) = response.json()["rejected"]
+    assert rejection["index"] == 1 and list(rejection["errors"]) == ["name"]
+
+
+def test_a_lone_surrogate_elsewhere_in_the_api_is_a_400_naming_the_field(api_client):
+    body = json.dumps({"username": "张\ud800", "password": "x"}).encode()
+    response = api_client.post("/api/v1/auth/token/", body, content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["errors"] == {"[1].name": ["contains a lone surrogate (not UTF-8)"]}
+    assert response.json()["errors"] == {"username": ["contains a lone surrogate (not UTF-8)"]}
 
 
 def test_json_nested_100000_deep_is_a_400(as_user, duty_officer):

@@ -10,6 +10,14 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from drf_spectacular.authentication import SessionScheme
+
+
+class ChallengingSessionScheme(SessionScheme):
+    """Documents tracing_center.api_auth.SessionAuthentication as the session cookie scheme it is."""
+
+    target_class = "tracing_center.api_auth.SessionAuthentication"
+
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -56,6 +56,10 @@ class JSONParser(parsers.JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from None
+        view = (parser_context or {}).get("view")
+        if getattr(view, "text_checked_per_row", False):
+            # The lead API refuses such a row with its field (the rest of the list is taken).
+            return data
         try:
             found = _walk(data, "")
         except RecursionError:

@@ -32,6 +32,7 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Leads of the caller's territory (read: lead.view), and the intake channel (write: lead.create)."""
 
     serializer_class = TaskLeadSerializer
+    text_checked_per_row = True  # NUL / lone surrogates reject the row, not the request (input_guard)
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
 
     def get_queryset(self):
