@@ -51,7 +51,14 @@ STATS_PARAMETERS = [
 class StatsView(APIView):
     permission_classes = [IsAuthenticated, capability("stats.view")]
 
-    @extend_schema(parameters=STATS_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=STATS_PARAMETERS,
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,  # ?export=csv
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
+    )
     def get(self, request):
         q = _query(request)
         table = stats.table(q)
