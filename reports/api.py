@@ -51,11 +51,20 @@ STATS_PARAMETERS = [
 class StatsView(APIView):
     permission_classes = [IsAuthenticated, capability("stats.view")]
 
-    @extend_schema(parameters=STATS_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=STATS_PARAMETERS,
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,  # ?export=csv
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
+    )
     def get(self, request):
         q = _query(request)
         table = stats.table(q)
         fmt = request.query_params.get("export")
+        if fmt and fmt not in ("csv", "xlsx"):
+            raise exceptions.ValidationError({"export": ["one of csv, xlsx"]})
         if fmt:
             return export_table(request._request, table, fmt, dict(request.query_params.items()))
         return Response(

@@ -248,15 +248,12 @@ def deliveries_record(*, version: ReportVersion, now: datetime) -> list[Upstream
         for e in endpoints
     ]
     if deliveries:
-        ids = [d.pk for d in deliveries]
+        from tracing_center.enqueue import enqueue_on_commit
 
-        def enqueue():
-            from .tasks import push_delivery
+        from .tasks import push_delivery
 
-            for delivery_id in ids:
-                push_delivery.delay(delivery_id)
-
-        transaction.on_commit(enqueue)
+        for delivery in deliveries:
+            enqueue_on_commit(push_delivery, delivery.pk)
     return deliveries
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from tasks.models import Division, IntakeBatch, TaskStatus
 from tasks.models.territory import CODE_LENGTH, LEVEL_BY_LENGTH, Level
 from tasks.models.tracing import ACTIVE_STATUSES
 from tasks.selectors import scope_code, transfers_visible_to
+from tracing_center.db_router import read_alias, read_connection, reads_from_replica
 
 from .rollup_sql import ACTIVE, RUNNING_DEADLINE
 
@@ -143,7 +144,7 @@ def _names(codes) -> dict[str, str]:
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -452,6 +453,7 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+@reads_from_replica
 def table(q: Query) -> Table:
     if q.group_by == "division":
         return by_division(q)
@@ -475,6 +477,7 @@ def table(q: Query) -> Table:
 # ---- SLA -------------------------------------------------------------------------------------------
 
 
+@reads_from_replica
 def sla(q: Query) -> dict:
     """Compliance in [since, until) (share of milestones met by their deadline: dispatch in 30 min,
     radius in 3 h, trajectory in 10 h) and median times, for tasks dispatched in the window (live, through
@@ -490,8 +493,8 @@ def sla(q: Query) -> dict:
                extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY traced_at - dispatched_at))
              FROM tasks_tracingtask
              WHERE dispatched_at >= %s AND dispatched_at < %s AND dispatched_at IS NOT NULL AND division_id LIKE %s"""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
+    with transaction.atomic(using=read_alias()):
+        with read_connection().cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '64MB'")
         ((n, d_ok, radius, r_ok, traced, t_ok, m_d, m_r, m_t),) = _fetch(
             sql, [window_minutes, q.since, q.until, q.root + "%"]
@@ -526,6 +529,7 @@ def sla(q: Query) -> dict:
 # ---- dashboard -------------------------------------------------------------------------------------
 
 
+@reads_from_replica
 def clock_lists(
     root: str, now: datetime, *, limit: int = 15, horizon_minutes: int = 60
 ) -> dict[str, list[dict]]:
@@ -559,6 +563,7 @@ def clock_lists(
     return out
 
 
+@reads_from_replica
 def dashboard(user, root: str, now: datetime | None = None) -> dict:
     """The duty officer's live picture of `root` (already authorised)."""
     now = now or _now()

@@ -61,7 +61,7 @@ def get_review_or_404(user, pk: int) -> Review:
             .select_related("task", "task__person", "task__division", "expert")
             .get(pk=pk)
         )
-    except Review.DoesNotExist:
+    except (Review.DoesNotExist, ValueError, TypeError):  # a non-numeric id names no review either
         raise Http404 from None
 
 

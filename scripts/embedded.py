@@ -16,8 +16,12 @@ their data under the git-ignored folder .local/, so a restart finds the same dat
   `redis+socket://`, kombu (Celery) takes `redis+socket://` but not `unix://`; `redis://:pw@host:port/db`
   works for both.
 
-Several processes may use the servers at once (a `run.py` and a `test.py`): each registers its pid in
-.local/embedded.json under a file lock, and the last one to leave stops the servers.
+Several processes may use the servers at once (a `run.py` and a `manage.py shell`): each registers in
+.local/embedded.json under a file lock, and the last one to leave stops the servers. A user counts as
+alive while it holds an exclusive lock on its own file under .local/users/ (the kernel drops the lock
+only when the process is gone): no start-time comparison that clock or boot-time jitter can misjudge,
+and no pid reuse. The test suite (scripts/test.py) uses servers of its own under .local/test/, so a
+test run never stops, fills or flushes what a running demo uses.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 REGISTRY = LOCAL / "embedded.json"
 LOCK = LOCAL / "embedded.lock"
+USERS = LOCAL / "users"
 DEFAULT_DATABASE = "tracing_center"
 
 
@@ -78,12 +83,14 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 class EmbeddedPostgres:
     name = "postgres"
+    env_name = "DATABASE_URL"
 
     def __init__(self, pgdata: Path = LOCAL / "pgdata", database: str = DEFAULT_DATABASE):
         self.pgdata = pgdata
         self.database = database
         self.bin = _package_dir("pgserver") / "pginstall" / "bin"
         self.log = pgdata / "server.log"
+        self.key = f"postgres:{pgdata}"
         self.account: pwd.struct_passwd | None = None  # the system user the server runs as, when we are root
         if os.geteuid() == 0:
             self.account = self._ensure_system_user(os.environ.get("EMBEDDED_PG_USER", "tracing-pg"))
@@ -351,6 +358,7 @@ def _conf_quote(value: str) -> str:
 
 class EmbeddedRedis:
     name = "redis"
+    env_name = "REDIS_URL"
 
     def __init__(self, folder: Path = LOCAL / "redis", db: int = 0):
         self.folder = folder
@@ -360,6 +368,7 @@ class EmbeddedRedis:
         self.pidfile = folder / "redis.pid"
         self.log = folder / "redis.log"
         self.state_file = folder / "server.json"  # {"port": ..., "password": ...}
+        self.key = f"redis:{folder}"
 
     def _state(self) -> dict:
         try:
@@ -477,12 +486,29 @@ def _locked():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _alive(entry: list) -> bool:
-    pid, created = entry
+def _alive(entry: dict | list) -> bool:
+    """Whether a registered user still runs. Only ever errs towards "alive" (a server left running)."""
+    if isinstance(entry, list):  # [pid, start time] of an older version of this file: never drop it
+        return psutil.pid_exists(entry[0])  # while that pid exists (at worst a server is left running)
     try:
-        return abs(psutil.Process(pid).create_time() - created) < 1.0
-    except psutil.Error:
+        fd = os.open(entry["lock"], os.O_RDWR)
+    except FileNotFoundError:
         return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True  # its process holds the lock: alive
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.unlink(entry["lock"])  # a leftover of a killed process
+        return False
+    finally:
+        os.close(fd)
 
 
 def _read_registry() -> dict[str, list]:
@@ -490,9 +516,18 @@ def _read_registry() -> dict[str, list]:
         registry = json.loads(REGISTRY.read_text())
     except (OSError, ValueError):
         registry = {}
-    return {
-        name: [entry for entry in registry.get(name, []) if _alive(entry)] for name in ("postgres", "redis")
-    }
+    if not isinstance(registry, dict):
+        registry = {}
+    # An older version of this file keyed its users by server name, for the default folders.
+    legacy = {"postgres": f"postgres:{LOCAL / 'pgdata'}", "redis": f"redis:{LOCAL / 'redis'}"}
+    users: dict[str, list] = {}
+    for key, entries in registry.items():
+        users.setdefault(legacy.get(key, key), []).extend(entry for entry in entries if _alive(entry))
+    return users
+
+
+def _describe(entries: list) -> str:
+    return ", ".join(str(entry["pid"] if isinstance(entry, dict) else entry[0]) for entry in entries)
 
 
 class Services:
@@ -500,47 +535,63 @@ class Services:
 
     def __init__(self, servers: list):
         self.servers = servers
-        self.me = [os.getpid(), psutil.Process().create_time()]
+        self.me: dict | None = None
+        self._lock_fd: int | None = None
         self.started = False
+
+    def _hold_user_lock(self) -> dict:
+        """Our liveness token: a file we keep locked until we leave (or die)."""
+        if self.me is None:
+            USERS.mkdir(parents=True, exist_ok=True)
+            path = USERS / f"{os.getpid()}-{secrets.token_hex(4)}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by child processes
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_fd = fd
+            self.me = {"pid": os.getpid(), "lock": str(path)}
+        return self.me
+
+    def _release_user_lock(self) -> None:
+        if self._lock_fd is not None and self.me is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.me["lock"])
+            os.close(self._lock_fd)
+        self._lock_fd, self.me = None, None
 
     def start(self) -> Services:
         if not self.servers:
             return self
         with _locked():
+            me = self._hold_user_lock()
             registry = _read_registry()
             try:
                 for server in self.servers:
                     server.start()
-                    registry[server.name].append(self.me)
+                    registry.setdefault(server.key, []).append(me)
             finally:
                 REGISTRY.write_text(json.dumps(registry))
         self.started = True
         for server in self.servers:
-            if isinstance(server, EmbeddedPostgres):
-                os.environ["DATABASE_URL"] = server.url()
-            else:
-                os.environ["REDIS_URL"] = server.url()
+            os.environ[server.env_name] = server.url()
         return self
 
     def stop(self) -> None:
         """Leave; stop each server when no other living process uses it."""
-        if not self.servers:
+        if not self.servers or self.me is None:
             return
         with _locked():
             registry = _read_registry()
             for server in self.servers:
-                users = [entry for entry in registry[server.name] if entry != self.me]
-                registry[server.name] = users
+                users = [entry for entry in registry.get(server.key, []) if entry != self.me]
+                registry[server.key] = users
                 if users:
-                    say(
-                        f"{server.name} left running: still used by pid {', '.join(str(e[0]) for e in users)}"
-                    )
+                    say(f"{server.name} left running: still used by pid {_describe(users)}")
                 else:
                     try:
                         server.stop()
                     except Exception as exc:  # stop the others all the same
                         say(f"could not stop {server.name}: {exc}")
-            REGISTRY.write_text(json.dumps(registry))
+            REGISTRY.write_text(json.dumps({key: users for key, users in registry.items() if users}))
+            self._release_user_lock()
         self.started = False
 
     def __enter__(self) -> Services:
@@ -550,17 +601,25 @@ class Services:
         self.stop()
 
 
-def services_from_env(database: str = DEFAULT_DATABASE, redis_db: int = 0) -> Services:
+def server_folders(profile: str = "") -> tuple[Path, Path]:
+    """(PostgreSQL data folder, Redis folder) of a profile: "" for run.py/manage.py, "test" for the
+    suite, which must never share (and so never stop) the servers a running demo uses."""
+    base = LOCAL / profile if profile else LOCAL
+    return base / "pgdata", base / "redis"
+
+
+def services_from_env(database: str = DEFAULT_DATABASE, redis_db: int = 0, profile: str = "") -> Services:
     """Embedded servers for whichever of DATABASE_URL / REDIS_URL is not set (none when both are)."""
+    pgdata, redis_folder = server_folders(profile)
     servers: list = []
     if os.environ.get("DATABASE_URL"):
         say("DATABASE_URL is set: using that PostgreSQL, no embedded one")
     else:
-        servers.append(EmbeddedPostgres(database=database))
+        servers.append(EmbeddedPostgres(pgdata=pgdata, database=database))
     if os.environ.get("REDIS_URL"):
         say("REDIS_URL is set: using that Redis, no embedded one")
     else:
-        servers.append(EmbeddedRedis(db=redis_db))
+        servers.append(EmbeddedRedis(folder=redis_folder, db=redis_db))
     return Services(servers)
 
 
@@ -584,9 +643,10 @@ def raise_on_termination() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-if __name__ == "__main__":  # `python scripts/embedded.py start|stop|status` for manual use
+if __name__ == "__main__":  # `python scripts/embedded.py status|stop [test]` for manual use
     action = sys.argv[1] if len(sys.argv) > 1 else "status"
-    postgres, redis_server = EmbeddedPostgres(), EmbeddedRedis()
+    _pgdata, _redis_folder = server_folders(sys.argv[2] if len(sys.argv) > 2 else "")
+    postgres, redis_server = EmbeddedPostgres(pgdata=_pgdata), EmbeddedRedis(folder=_redis_folder)
     if action == "status":
         for server in (postgres, redis_server):
             print(f"{server.name}: {'running, ' + server.url() if server.is_running() else 'stopped'}")
@@ -596,4 +656,4 @@ if __name__ == "__main__":  # `python scripts/embedded.py start|stop|status` for
                 server.stop()
             REGISTRY.unlink(missing_ok=True)
     else:
-        raise SystemExit("usage: .venv/bin/python scripts/embedded.py [status|stop]")
+        raise SystemExit("usage: .venv/bin/python scripts/embedded.py [status|stop] [test]")

@@ -2,8 +2,8 @@
 """Run the test suite: `python3 scripts/test.py [pytest arguments]`.
 
 Same bootstrap as scripts/run.py but with requirements-test.txt. Without DATABASE_URL / REDIS_URL it
-uses the embedded PostgreSQL and Redis (data in .local/; pytest-django creates test_tracing_center
-there). Exits with pytest's exit code (5, "no tests collected", counts as a failure).
+uses embedded PostgreSQL and Redis servers of its own (data in .local/test/, apart from the ones
+scripts/run.py uses; pytest-django creates test_tracing_center there). Exits with pytest's exit code (5, "no tests collected", counts as a failure).
 
 Browser tests (tests/browser) need Debian's Chromium: `apt-get install chromium` (or CHROMIUM_PATH).
 """
@@ -53,8 +53,8 @@ def main() -> int:
     for name, value in TEST_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     embedded.raise_on_termination()
-    # Redis database 1: a scripts/run.py sharing the embedded Redis uses database 0.
-    services = embedded.services_from_env(redis_db=1)
+    # Embedded servers of the suite's own (.local/test/): a running scripts/run.py keeps its servers.
+    services = embedded.services_from_env(redis_db=1, profile="test")
     pytest = None
     try:
         services.start()

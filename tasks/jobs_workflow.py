@@ -7,7 +7,8 @@ Both are safe to run twice at once (SKIP LOCKED claims, unique escalations).
 """
 
 from celery import shared_task
-from django.db import transaction
+
+from tracing_center.enqueue import enqueue_on_commit
 
 from .notify import deliver_pending
 from .sweep import sweep
@@ -19,7 +20,7 @@ __all__ = ["deliver_notifications", "sweep_deadlines"]
 def sweep_deadlines():
     result = sweep()
     if result.deliveries:
-        transaction.on_commit(lambda: deliver_notifications.delay())
+        enqueue_on_commit(deliver_notifications)
     return {"tasks": result.tasks, "escalations": result.escalations, "notifications": result.notifications}
 
 

@@ -181,11 +181,16 @@ def copy_text(leads: list[CleanLead]) -> str:
 _PRIORITY_TEXT = {int(p): str(int(p)) for p in Priority}
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _storable(value: Any) -> Any:
     """`value` with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb cannot hold U+0000, and a
     rejected row is stored as it came (a NUL in it is one of the reasons it was rejected)."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        value = value.replace("\x00", "\ufffd")
+        # Lone surrogates cannot be encoded as UTF-8 either.
+        return value if value.isascii() else _SURROGATES.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_storable(k): _storable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -44,9 +44,13 @@ class IdleTimeoutMiddleware:
             if last is not None and now - last > limit:
                 logout(request)
                 if _wants_json(request) or request.headers.get("HX-Request"):
-                    return JsonResponse(
+                    from tracing_center.api_auth import authenticate_challenge
+
+                    response = JsonResponse(
                         {"detail": _("Your session ended after inactivity. Log in again.")}, status=401
                     )
+                    response["WWW-Authenticate"] = authenticate_challenge(request)
+                    return response
                 messages.info(request, _("Your session ended after inactivity. Log in again."))
                 return HttpResponseRedirect(
                     f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"

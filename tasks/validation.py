@@ -36,7 +36,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from hashlib import sha256
 from operator import mul
 from typing import Any
@@ -241,6 +241,9 @@ def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hash
 # --- reported_at -----------------------------------------------------------------------------------------
 
 
+EARLIEST_DATETIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
     if isinstance(raw, datetime):
         value = raw
@@ -258,6 +261,9 @@ def clean_datetime(raw: Any, now: datetime, tz=None) -> datetime:
         value = value.replace(tzinfo=tz or timezone.get_current_timezone())
     if value > now + FUTURE_TOLERANCE:
         raise ValueError(_("%(value)s is in the future") % {"value": value.isoformat()})
+    if value < EARLIEST_DATETIME:
+        # Nothing is reported from before then; year-1 dates also overflow the clocks' arithmetic.
+        raise ValueError(_("%(value)s is before 2000") % {"value": value.isoformat()})
     return value
 
 
@@ -463,6 +469,9 @@ class LeadValidator:
             elif ("\x00" in raw) if raw.__class__ is str else _has_nul(raw):
                 # PostgreSQL text and jsonb cannot hold U+0000: refused here instead of failing the COPY (a 500).
                 _fail(errors, str(key), _("must not contain NUL characters"))
+            elif _has_surrogate(raw):
+                # Nor a lone surrogate (not encodable as UTF-8): the row is refused, not the whole batch.
+                _fail(errors, str(key), _("must not contain lone surrogates (not valid Unicode text)"))
 
         source = _text(row, "source", errors) or (self.default_source or "")
         if not source:
@@ -670,6 +679,19 @@ def _text(row: dict, name: str, errors: dict[str, list[str]], limit: int | None 
 
 def _raw_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _has_nul(value: Any) -> bool:

@@ -74,6 +74,10 @@ ENTRIES: dict[str, object] = {
     "task-list": Personal(_on("task-list"), TASK_VIEWERS),
     "task-detail": Personal(_on("task-detail", pk=lambda w: w.open.pk), TASK_VIEWERS),
     "task_list": Personal(_on("task_list"), TASK_VIEWERS),
+    "task_detail": Personal(_on("task_detail", **OPEN), TASK_VIEWERS),
+    "task_merge": Personal(
+        lambda w: reverse("task_merge") + f"?keep={w.open.pk}&merge={w.open.pk}", ("duty_officer", "admin")
+    ),
     "intake_batch": Personal(_on("intake_batch", batch_id=lambda w: w.open.batch_id), TASK_VIEWERS),
     "unresolved_queue": Personal(_on("unresolved_queue"), COUNTY_VIEWERS),
     # Field work.
@@ -161,6 +165,13 @@ ENTRIES: dict[str, object] = {
             "notice_follow_up_done",
             "notice-approve",
             "notice-reject",
+            "task-kind",
+            "task-close",
+            "task-cancel",
+            "task-reopen",
+            "task-merge",
+            "task-bulk-close",
+            "task-verification",
         )
     },
     # Audit: access entries carry ids and accounts, never the person's data.

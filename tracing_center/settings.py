@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Security
+    "tracing_center.body_limits.BodyLimitMiddleware",  # before anything reads the body
+    "tracing_center.input_guard.QueryStringGuardMiddleware",  # NUL / lone surrogates in a parameter: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -105,6 +107,23 @@ if env_bool("DATABASE_POOL", False):
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 
+# Read replica (tracing_center/db_router.py, docs/operations-reliability.md): statistics, dashboards and
+# exports read from it while it answers and lags at most REPLICA_MAX_LAG_SECONDS; else from the primary.
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30, minimum=0)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5, minimum=0)
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})
+    DATABASES["replica"]["OPTIONS"].setdefault(
+        "connect_timeout", env_int("REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+    )
+    DATABASES["replica"]["OPTIONS"]["options"] = DATABASES["default"]["OPTIONS"].get("options", "")
+    DATABASES["replica"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
+    # The test suite has no second server: the replica alias reads the test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["tracing_center.db_router.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tasks.User"
 
@@ -146,12 +165,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# STATIC_COMPRESS=false keeps the hashed names and the manifest but skips the gzip/brotli copies (the
+# suite's production-static run: compressing the API docs' bundles takes minutes on a busy machine).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            (
+                "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                if env_bool("STATIC_COMPRESS", True)
+                else "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+            )
             if env_bool("STATIC_MANIFEST", not DEBUG)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -160,17 +185,29 @@ STORAGES = {
 # Without the manifest (development, tests) files are served straight from the app and static dirs.
 WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST", not DEBUG)
 WHITENOISE_AUTOREFRESH = DEBUG
+# Request bodies (tracing_center/body_limits.py, docs/operations-reliability.md): Django's default 2.5 MB
+# everywhere, except the lead API, whose limit fits its maximum of 10,000 leads per request (about
+# 0.5-1 KB a realistic row; 2 KB a row of every field at its longest).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+LEAD_API_PATH = "/api/v1/leads/"
+LEAD_API_MAX_BODY_BYTES = env_int("LEAD_API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "tracing_center.api_auth.SessionAuthentication",  # 401 + WWW-Authenticate when not logged in
         "tasks.api.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "tracing_center.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON that PostgreSQL cannot store (NUL, lone surrogates) or nested too deep: 400 naming the value.
+    "DEFAULT_PARSER_CLASSES": [
+        "tracing_center.input_guard.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracing_center.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
@@ -188,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error answers it can give (tracing_center/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracing_center.api_schema.add_error_responses",
+    ],
     # Several models have a `status`/`state`/`source` with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "tasks.models.tracing.TaskStatus",
@@ -209,6 +251,16 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A publish from a request (tracing_center/enqueue.py) gives up quickly when the broker is down: the
+# write has committed, the failure is logged, and the periodic job that owns the work catches up.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule")
@@ -311,6 +363,9 @@ for _key in FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS: each key must be 32 bytes in urlsafe base64 (Fernet.generate_key())."
         )
+
+# Error pages and mails show URL settings (REDIS_URL, DATABASE_URL, ...) without their passwords.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tracing_center.error_reporting.SafeExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,

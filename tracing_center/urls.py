@@ -20,3 +20,10 @@ urlpatterns = [
     path("", include("reports.urls")),  # Reports (issue 7): dashboard, stats, reports
     path("", include("tasks.urls")),
 ]
+
+# A URL that matches no route under /api/ (e.g. a non-numeric id where the route wants a number) is a
+# JSON 404 like every other API error, not the HTML page.
+from . import api_schema  # noqa: E402,F401  (registers the OpenAPI extension of the session authentication)
+
+handler404 = "tracing_center.api_schema.not_found"
+handler400 = "tracing_center.api_schema.bad_request"  # e.g. too many form fields

@@ -44,7 +44,7 @@ from .permissions import capability, request_user
 
 
 class _RecordSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.display_name", read_only=True)
+    created_by = serializers.CharField(source="created_by.display_name", read_only=True, allow_null=True)
     task = serializers.IntegerField(source="task_id", read_only=True)
 
     COMMON = ["id", "task", "idempotency_key", "created_by", "created_at", "updated_at"]

@@ -33,6 +33,7 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Leads of the caller's territory (read: lead.view), and the intake channel (write: lead.create)."""
 
     serializer_class = LeadSerializer
+    text_checked_per_row = True  # NUL / lone surrogates reject the row, not the request (input_guard)
     permission_classes = [IsAuthenticated, capability("lead.view", "lead.create")]
     # Machines push leads with an integration token (tasks/api/auth.py), confined to their account's
     # territory like any scoped account.
@@ -59,7 +60,7 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=inline_serializer("LeadIn", {"source": serializers.ChoiceField(Source.choices)}, many=True),
-        responses={201: IngestResponse},
+        responses={201: IngestResponse, 200: IngestResponse},  # 200: nothing new accepted
         examples=[
             OpenApiExample(
                 "one red-code lead",

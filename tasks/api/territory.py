@@ -14,7 +14,7 @@ from ..selectors import divisions_visible_to, units_visible_to, visible_to
 
 
 class DivisionSerializer(serializers.ModelSerializer):
-    parent_code = serializers.CharField(source="parent_id", read_only=True)
+    parent_code = serializers.CharField(source="parent_id", read_only=True, allow_null=True)
 
     class Meta:
         model = Division
@@ -64,7 +64,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class UnitSerializer(serializers.ModelSerializer):
     division_code = serializers.CharField(source="division_id", read_only=True)
-    leader = MemberSerializer(read_only=True)
+    leader = MemberSerializer(read_only=True, allow_null=True)
     members = MemberSerializer(many=True, read_only=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, DateTimeField, F, When
 from django.shortcuts import render
-from django.templatetags.static import static
+from django.templatetags.static import PrefixNode, static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -338,7 +338,8 @@ def field_sw(request):
         {
             "version": _shell_version(),
             "shell_json": json.dumps([static(name) for name in SHELL_STATIC] + [reverse("field_offline")]),
-            "static_prefix": static(""),
+            # The bare prefix: static("") asks the manifest for a file named "" and fails in production.
+            "static_prefix": PrefixNode.handle_simple("STATIC_URL"),
             "offline_url": reverse("field_offline"),
             "scope": reverse("field_tasks"),
         },

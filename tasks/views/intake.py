@@ -4,6 +4,7 @@ tasks_visible_to(); personal data is masked by role in the templates (masking fi
 
 from __future__ import annotations
 
+import csv
 import secrets
 from datetime import datetime, time
 from pathlib import Path
@@ -105,7 +106,7 @@ def upload(request):
                 created_by_id=request.user.pk,
                 scope=lead_scope(request.user),
             )
-        except (LeadFileError, FileNotFoundError) as exc:
+        except (LeadFileError, FileNotFoundError, csv.Error) as exc:  # csv.Error: e.g. a field over its limit
             messages.error(request, str(exc))
             return redirect("intake_upload")
         finally:
@@ -138,7 +139,7 @@ def upload(request):
                 source=form.cleaned_data["source"],
                 scope=lead_scope(request.user),
             )
-        except LeadFileError as exc:
+        except (LeadFileError, csv.Error) as exc:  # csv.Error: e.g. a field over 131,072 characters
             form.add_error("file", str(exc))
         else:
             token = secrets.token_urlsafe(16)

@@ -121,6 +121,26 @@ def _plain_http_settings():
         )
 
 
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live_server; with the production static settings (STATIC_MANIFEST on, after
+    collectstatic, as tests/test_reliability_static.py runs a journey) static files are left to
+    WhiteNoise, which serves the hashed names from STATIC_ROOT as in production, instead of the test
+    server's finder-based handler, which knows only the unhashed names."""
+    from django.conf import settings
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = (
+        request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    if "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]:
+        server.thread.static_handler = lambda handler: handler
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def phone_context(new_context):
     """A browser context shaped like a small Android phone (360x740 CSS pixels, touch)."""
