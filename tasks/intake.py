@@ -58,6 +58,12 @@ _SHORT_NAME_SQL = (
 )
 
 
+# A division name as a literal in a PostgreSQL regular expression (names may hold brackets).
+_REGEX_ESCAPE_SQL = "regexp_replace({name}, '([][(){{}}.*+?^$|\\\\])', '\\\\\\1', 'g')"
+# "海南省" → "海南", "海口市" → "海口": provinces and cities are often written without their suffix.
+_UPPER_SHORT_SQL = "regexp_replace(a.name, '(省|市|自治区|特别行政区)$', '')"
+
+
 class IntakeIntegrityError(RuntimeError):
     """The run would not consume exactly the leads it claimed: rolled back, nothing changed."""
 
@@ -307,17 +313,29 @@ def _reason_template(message: str) -> str:
 
 
 def _resolve_villages(cursor) -> None:
+    """The village (or township) named in the address of each person still without a task, in set SQL.
+
+    - Places are the townships and villages under the person's division, each once (two persons of one
+      batch may give a county and one of its townships: the township's villages are one set, not two).
+    - The names of the person's county, city and province and of the townships under the division that
+      the address names are blanked out of the address before villages are looked for: a village whose
+      short name lies inside them ("大成居委会" → "大成" in "大成镇") is not named by the address.
+    - A village whose short name lies inside a longer village name also found ("新村" in "广新村") counts
+      only where it also appears on its own.
+    - When the address names exactly one township, only its villages count.
+    One village resolves the task; several in one township leave it on that township; otherwise it stays
+    on the most precise division known, with the reason on the unresolved queue."""
     with translation.override(settings.LANGUAGE_CODE):
         reasons = {
             "no_address": _reason_template(_("{division} is not a village and no address was given")),
             "no_match": _reason_template(_("the address names no village of {division}")),
             "ambiguous": _reason_template(_("the address matches {count} villages: {names}")),
         }
-    # Places (townships, villages) of the subtrees that need resolving, with their short names.
+    # Places (townships, villages) of the subtrees that need resolving, with their short names, once each.
     cursor.execute(
         f"""
         CREATE TEMP TABLE intake_place ON COMMIT DROP AS
-        SELECT d.code::text AS code, d.name, d.level, {_SHORT_NAME_SQL} AS short
+        SELECT DISTINCT d.code::text AS code, d.name, d.level, {_SHORT_NAME_SQL} AS short
         FROM (SELECT DISTINCT division_id FROM intake_person
               WHERE task_id IS NULL AND length(division_id) < 12 AND address <> '') s
         JOIN tasks_division d ON d.code ~>=~ s.division_id AND d.code ~<~ (s.division_id || ':')
@@ -337,34 +355,75 @@ def _resolve_villages(cursor) -> None:
         reasons,
     )
     cursor.execute(
-        """
-        WITH m AS (
-            SELECT ip.person_id, pl.code, pl.name, pl.level
+        f"""
+        WITH todo AS (
+            SELECT ip.person_id, ip.division_id, ip.address
             FROM intake_person ip
-            JOIN intake_place pl ON pl.code ~>=~ ip.division_id AND pl.code ~<~ (ip.division_id || ':')
-                                AND length(pl.short) >= 2 AND strpos(ip.address, pl.short) > 0
             WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
-        ), r AS (
+        ), named_townships AS (
+            SELECT t.person_id, pl.code, pl.name
+            FROM todo t
+            JOIN intake_place pl ON pl.code ~>=~ t.division_id AND pl.code ~<~ (t.division_id || ':')
+                                AND pl.level = 'township' AND strpos(t.address, pl.name) > 0
+        ), blanked AS (
+            -- The address with the names of its upper divisions and named townships replaced by '|'.
+            SELECT t.person_id, t.division_id,
+                   regexp_replace(t.address, coalesce(
+                       (SELECT string_agg({_REGEX_ESCAPE_SQL.format(name="n.name")}, '|' ORDER BY length(n.name) DESC)
+                        FROM (SELECT a.name FROM tasks_division a
+                              WHERE a.code IN (left(t.division_id, 2), left(t.division_id, 4), left(t.division_id, 6))
+                              UNION SELECT {_UPPER_SHORT_SQL} FROM tasks_division a
+                              WHERE a.code IN (left(t.division_id, 2), left(t.division_id, 4))
+                              UNION SELECT nt.name FROM named_townships nt WHERE nt.person_id = t.person_id) n
+                        WHERE length(n.name) >= 2 AND strpos(t.address, n.name) > 0),
+                       '^$'), '|', 'g') AS address
+            FROM todo t
+        ), found AS (
+            SELECT b.person_id, b.address, pl.code, pl.name, pl.short
+            FROM blanked b
+            JOIN intake_place pl ON pl.code ~>=~ b.division_id AND pl.code ~<~ (b.division_id || ':')
+                                AND pl.level = 'village' AND length(pl.short) >= 2 AND strpos(b.address, pl.short) > 0
+        ), specific AS (
+            -- A name inside a longer one found counts only where it also stands on its own.
+            SELECT f.* FROM found f
+            WHERE NOT EXISTS (
+                SELECT 1 FROM found g
+                WHERE g.person_id = f.person_id AND length(g.short) > length(f.short)
+                  AND strpos(g.short, f.short) > 0 AND strpos(replace(f.address, g.short, '|'), f.short) = 0)
+        ), township AS (
+            SELECT person_id, min(code) AS code, min(name) AS name FROM named_townships
+            GROUP BY person_id HAVING count(*) = 1
+        ), m AS (
+            -- With one township named, the villages outside it are ignored.
+            SELECT s.person_id, s.code, s.name FROM specific s
+            LEFT JOIN township tw ON tw.person_id = s.person_id
+            WHERE tw.code IS NULL OR left(s.code, 9) = tw.code
+        ), v AS (
             SELECT person_id,
-                   count(*) FILTER (WHERE level = 'village') AS villages,
-                   min(code) FILTER (WHERE level = 'village') AS village,
-                   count(DISTINCT left(code, 9)) FILTER (WHERE level = 'village') AS village_townships,
-                   min(left(code, 9)) FILTER (WHERE level = 'village') AS village_township,
-                   string_agg(name, '、' ORDER BY code) FILTER (WHERE level = 'village') AS village_names,
-                   count(*) FILTER (WHERE level = 'township') AS townships,
-                   min(code) FILTER (WHERE level = 'township') AS township
+                   count(*) AS villages,
+                   min(code) AS village,
+                   count(DISTINCT left(code, 9)) AS village_townships,
+                   min(left(code, 9)) AS village_township,
+                   string_agg(name, '、' ORDER BY code) AS village_names
             FROM m GROUP BY person_id
+        ), r AS (
+            SELECT t.person_id, coalesce(v.villages, 0) AS villages, v.village, v.village_townships,
+                   v.village_township, v.village_names, tw.code AS township, tw.name AS township_name
+            FROM todo t
+            LEFT JOIN v ON v.person_id = t.person_id
+            LEFT JOIN township tw ON tw.person_id = t.person_id
+            WHERE v.person_id IS NOT NULL OR tw.person_id IS NOT NULL
         )
         UPDATE intake_person ip SET
             division_id = CASE
                 WHEN r.villages = 1 THEN r.village
                 WHEN r.villages > 1 AND r.village_townships = 1 THEN r.village_township
-                WHEN r.villages = 0 AND r.townships = 1 THEN r.township
+                WHEN r.villages = 0 AND r.township IS NOT NULL THEN r.township
                 ELSE ip.division_id END,
             unresolved_reason = CASE
                 WHEN r.villages = 1 THEN ''
                 WHEN r.villages > 1 THEN format(%(ambiguous)s, r.villages, r.village_names)
-                WHEN r.townships = 1 THEN format(%(no_match)s, NULL, NULL, (SELECT name FROM tasks_division WHERE code = r.township))
+                WHEN r.township IS NOT NULL THEN format(%(no_match)s, NULL, NULL, r.township_name)
                 ELSE ip.unresolved_reason END
         FROM r WHERE r.person_id = ip.person_id
         """,
