@@ -205,7 +205,7 @@ def _claim(cursor) -> int:
         CREATE TEMP TABLE intake_lead (
             id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
-            phone_hash text
+            phone_hash text, id_type text
         ) ON COMMIT DROP
         """
     )
@@ -214,7 +214,7 @@ def _claim(cursor) -> int:
         WITH claimed AS (DELETE FROM tasks_pendinglead RETURNING lead_id)
         INSERT INTO intake_lead
         SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
-               l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash
+               l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash, l.id_type
         FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
         """
     )
@@ -229,15 +229,18 @@ def _upsert_persons(cursor, now: datetime) -> None:
     # id_number and phone are AES-GCM envelopes (tasks/crypto.py): they are copied, never decrypted, and
     # tested for presence on their blind index (`*_hash <> ''`). The envelope's length grows with the
     # plaintext's (fixed header, no padding), so `length(id_number)` still prefers the 18-character form
-    # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form).
+    # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form). A document's
+    # type is part of its hash (validation.clean_document), so the leads of one "id:" key share one type;
+    # the type travels with the number.
     cursor.execute(
         """
-        INSERT INTO tasks_person AS p (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
-        SELECT DISTINCT ON (person_key) person_key, id_number, id_number_hash, name, phone, phone_hash, %(now)s
+        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, created_at)
+        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, %(now)s
         FROM intake_lead
         ORDER BY person_key, (id_number_hash <> '') DESC, length(id_number) DESC, (phone_hash <> '') DESC,
                  (name <> '') DESC, reported_at DESC
         ON CONFLICT (person_key) DO UPDATE SET
+            id_type = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_type ELSE p.id_type END,
             id_number = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_number ELSE p.id_number END,
             id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
             name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
