@@ -61,7 +61,7 @@ _SHORT_NAME_SQL = (
 # A division name as a literal in a PostgreSQL regular expression (names may hold brackets).
 _REGEX_ESCAPE_SQL = "regexp_replace({name}, '([][(){{}}.*+?^$|\\\\])', '\\\\\\1', 'g')"
 # "海南省" → "海南", "海口市" → "海口": provinces and cities are often written without their suffix.
-_UPPER_SHORT_SQL = "regexp_replace(a.name, '(省|市|自治区|特别行政区)$', '')"
+_UPPER_SHORT_SQL = "regexp_replace(d.name, '(省|市|自治区|特别行政区)$', '')"
 
 
 class IntakeIntegrityError(RuntimeError):
@@ -190,7 +190,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
 
 
 _DROP_WORK_TABLES = (
-    "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task"
+    "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task, "
+    "intake_address, intake_named, intake_found"
 )
 
 
@@ -357,44 +358,72 @@ def _resolve_villages(cursor) -> None:
         """,
         reasons,
     )
+    # The persons to resolve, and the townships under their division that their address names.
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_address ON COMMIT DROP AS
+        SELECT ip.person_id, ip.division_id, ip.address, ip.address AS blanked
+        FROM intake_person ip
+        WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
+        """
+    )
+    if not cursor.rowcount:
+        return
+    cursor.execute("CREATE UNIQUE INDEX ON intake_address (person_id)")
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_named ON COMMIT DROP AS
+        SELECT a.person_id, pl.code, pl.name
+        FROM intake_address a
+        JOIN intake_place pl ON pl.code ~>=~ a.division_id AND pl.code ~<~ (a.division_id || ':')
+                            AND pl.level = 'township' AND strpos(a.address, pl.name) > 0
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_named (person_id)")
+    # The address with the names of its upper divisions and of the named townships replaced by '|'.
     cursor.execute(
         f"""
-        WITH todo AS (
-            SELECT ip.person_id, ip.division_id, ip.address
-            FROM intake_person ip
-            WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
-        ), named_townships AS (
-            SELECT t.person_id, pl.code, pl.name
-            FROM todo t
-            JOIN intake_place pl ON pl.code ~>=~ t.division_id AND pl.code ~<~ (t.division_id || ':')
-                                AND pl.level = 'township' AND strpos(t.address, pl.name) > 0
-        ), blanked AS (
-            -- The address with the names of its upper divisions and named townships replaced by '|'.
-            SELECT t.person_id, t.division_id,
-                   regexp_replace(t.address, coalesce(
-                       (SELECT string_agg({_REGEX_ESCAPE_SQL.format(name="n.name")}, '|' ORDER BY length(n.name) DESC)
-                        FROM (SELECT a.name FROM tasks_division a
-                              WHERE a.code IN (left(t.division_id, 2), left(t.division_id, 4), left(t.division_id, 6))
-                              UNION SELECT {_UPPER_SHORT_SQL} FROM tasks_division a
-                              WHERE a.code IN (left(t.division_id, 2), left(t.division_id, 4))
-                              UNION SELECT nt.name FROM named_townships nt WHERE nt.person_id = t.person_id) n
-                        WHERE length(n.name) >= 2 AND strpos(t.address, n.name) > 0),
-                       '^$'), '|', 'g') AS address
-            FROM todo t
-        ), found AS (
-            SELECT b.person_id, b.address, pl.code, pl.name, pl.short
-            FROM blanked b
-            JOIN intake_place pl ON pl.code ~>=~ b.division_id AND pl.code ~<~ (b.division_id || ':')
-                                AND pl.level = 'village' AND length(pl.short) >= 2 AND strpos(b.address, pl.short) > 0
-        ), specific AS (
+        WITH names AS (
+            SELECT a.person_id, d.name FROM intake_address a
+            JOIN tasks_division d ON d.code IN (left(a.division_id, 2), left(a.division_id, 4), left(a.division_id, 6))
+            UNION
+            SELECT a.person_id, {_UPPER_SHORT_SQL} FROM intake_address a
+            JOIN tasks_division d ON d.code IN (left(a.division_id, 2), left(a.division_id, 4))
+            UNION
+            SELECT person_id, name FROM intake_named
+        ), pattern AS (
+            SELECT n.person_id,
+                   string_agg({_REGEX_ESCAPE_SQL.format(name="n.name")}, '|' ORDER BY length(n.name) DESC) AS re
+            FROM names n JOIN intake_address a ON a.person_id = n.person_id
+            WHERE length(n.name) >= 2 AND strpos(a.address, n.name) > 0
+            GROUP BY n.person_id
+        )
+        UPDATE intake_address a SET blanked = regexp_replace(a.address, p.re, '|', 'g')
+        FROM pattern p WHERE p.person_id = a.person_id
+        """
+    )
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_found ON COMMIT DROP AS
+        SELECT a.person_id, a.blanked, pl.code, pl.name, pl.short
+        FROM intake_address a
+        JOIN intake_place pl ON pl.code ~>=~ a.division_id AND pl.code ~<~ (a.division_id || ':')
+                            AND pl.level = 'village' AND length(pl.short) >= 2 AND strpos(a.blanked, pl.short) > 0
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_found (person_id)")
+    cursor.execute("ANALYZE intake_found")
+    cursor.execute(
+        """
+        WITH specific AS (
             -- A name inside a longer one found counts only where it also stands on its own.
-            SELECT f.* FROM found f
+            SELECT f.* FROM intake_found f
             WHERE NOT EXISTS (
-                SELECT 1 FROM found g
+                SELECT 1 FROM intake_found g
                 WHERE g.person_id = f.person_id AND length(g.short) > length(f.short)
-                  AND strpos(g.short, f.short) > 0 AND strpos(replace(f.address, g.short, '|'), f.short) = 0)
+                  AND strpos(g.short, f.short) > 0 AND strpos(replace(f.blanked, g.short, '|'), f.short) = 0)
         ), township AS (
-            SELECT person_id, min(code) AS code, min(name) AS name FROM named_townships
+            SELECT person_id, min(code) AS code, min(name) AS name FROM intake_named
             GROUP BY person_id HAVING count(*) = 1
         ), m AS (
             -- With one township named, the villages outside it are ignored.
@@ -410,12 +439,10 @@ def _resolve_villages(cursor) -> None:
                    string_agg(name, '、' ORDER BY code) AS village_names
             FROM m GROUP BY person_id
         ), r AS (
-            SELECT t.person_id, coalesce(v.villages, 0) AS villages, v.village, v.village_townships,
-                   v.village_township, v.village_names, tw.code AS township, tw.name AS township_name
-            FROM todo t
-            LEFT JOIN v ON v.person_id = t.person_id
-            LEFT JOIN township tw ON tw.person_id = t.person_id
-            WHERE v.person_id IS NOT NULL OR tw.person_id IS NOT NULL
+            SELECT coalesce(v.person_id, tw.person_id) AS person_id, coalesce(v.villages, 0) AS villages,
+                   v.village, v.village_townships, v.village_township, v.village_names,
+                   tw.code AS township, tw.name AS township_name
+            FROM v FULL JOIN township tw ON tw.person_id = v.person_id
         )
         UPDATE intake_person ip SET
             division_id = CASE
