@@ -191,7 +191,7 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
 
 _DROP_WORK_TABLES = (
     "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task, "
-    "intake_address, intake_named, intake_found"
+    "intake_address, intake_named, intake_found, intake_fuzzy"
 )
 
 
@@ -412,6 +412,33 @@ def _resolve_villages(cursor) -> None:
         """
     )
     cursor.execute("CREATE INDEX ON intake_found (person_id)")
+    # No village found: one character of a village's name may be mistyped (长东村 as 长冬村). Only names
+    # of two characters or more before their 村/社区 marker, the marker itself exact; a unique match
+    # resolves, several are explained like any ambiguity.
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_fuzzy ON COMMIT DROP AS
+        SELECT p.code, '%%' || overlay(p.short PLACING '_' FROM i FOR 1) || '%%' AS pattern
+        FROM (SELECT code, short, substring(short FROM '(社区|村)$') AS marker FROM intake_place
+              WHERE level = 'village') p,
+             generate_series(1, length(p.short) - length(p.marker)) i
+        WHERE p.marker IS NOT NULL AND length(p.short) - length(p.marker) >= 2
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_fuzzy (code text_pattern_ops)")
+    cursor.execute(
+        """
+        INSERT INTO intake_found
+        SELECT DISTINCT a.person_id, a.blanked, pl.code, pl.name, pl.short
+        FROM intake_address a
+        JOIN intake_fuzzy fz ON fz.code ~>=~ a.division_id AND fz.code ~<~ (a.division_id || ':')
+                            AND a.blanked LIKE fz.pattern
+        JOIN intake_place pl ON pl.code = fz.code
+        WHERE NOT EXISTS (SELECT 1 FROM intake_found f WHERE f.person_id = a.person_id)
+          -- Within the township the address names, when it names one.
+          AND NOT EXISTS (SELECT 1 FROM intake_named n WHERE n.person_id = a.person_id AND left(fz.code, 9) <> n.code)
+        """
+    )
     cursor.execute("ANALYZE intake_found")
     cursor.execute(
         """

@@ -76,3 +76,17 @@ def test_an_ambiguous_address_is_explained_with_each_village_once(hainan):
     for task in TracingTask.objects.all():
         assert task.division_id == "460105001"
         assert task.unresolved_reason == "地址同时匹配 2 个村（社区）：秀华社区居民委员会、秀中社区居民委员会"
+
+
+def test_one_mistyped_character_of_a_village_name_still_finds_it(hainan):
+    send(lead(name="甲", division_code=None, address="海口市秀英区长流镇康宁村3组12号"))
+    intake_run()
+    assert TracingTask.objects.get().division_id == "460105100201"  # 康安村委会
+
+
+def test_a_mistyped_name_close_to_two_villages_is_left_unresolved(hainan):
+    # 秀?社区 is one character away from 秀华社区, 秀海社区 and 秀中社区 of 秀英街道.
+    send(lead(name="甲", division_code=None, address="海口市秀英区秀英街道秀甲社区1号"))
+    intake_run()
+    task = TracingTask.objects.get()
+    assert task.division_id == "460105001" and "秀华社区居民委员会" in task.unresolved_reason
