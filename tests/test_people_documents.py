@@ -26,7 +26,7 @@ def no_dispatch():
 
 
 @pytest.fixture
-def client(api_client, duty_officer):
+def api(api_client, duty_officer):
     api_client.force_authenticate(duty_officer)
     api_client.credentials(HTTP_ACCEPT_LANGUAGE="en")
     return api_client
@@ -55,8 +55,8 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize(("id_type", "raw", "stored"), ACCEPTED)
-def test_each_document_type_is_accepted(client, id_type, raw, stored):
-    response = client.post(
+def test_each_document_type_is_accepted(api, id_type, raw, stored):
+    response = api.post(
         LEADS, [lead(id_type=id_type, id_number=raw, external_id=f"ok-{id_type}")], format="json"
     )
     assert response.status_code == 201, response.json()
@@ -93,9 +93,9 @@ REJECTED = [
 
 
 @pytest.mark.parametrize(("id_type", "raw", "field", "reason"), REJECTED)
-def test_a_bad_document_is_rejected_with_the_field_and_the_reason(client, id_type, raw, field, reason):
+def test_a_bad_document_is_rejected_with_the_field_and_the_reason(api, id_type, raw, field, reason):
     row = lead(id_type=id_type, id_number=raw or None, phone="13912345678", external_id="bad-1")
-    response = client.post(LEADS, [row], format="json")
+    response = api.post(LEADS, [row], format="json")
     assert response.status_code == 200  # nothing accepted
     (rejected,) = response.json()["rejected"]
     assert list(rejected["errors"]) == [field]
@@ -103,14 +103,14 @@ def test_a_bad_document_is_rejected_with_the_field_and_the_reason(client, id_typ
     assert Lead.objects.count() == 0
 
 
-def test_a_resident_id_of_an_unknown_region_is_accepted_with_a_warning_flag(client):
+def test_a_resident_id_of_an_unknown_region_is_accepted_with_a_warning_flag(api):
     # Only Hainan is loaded: a Beijing ID's region (110105) is not among the division codes.
     rows = [
         lead(id_number=resident_id(region="110105"), external_id="beijing"),
         lead(id_number=resident_id(region="460105"), external_id="haikou"),
         lead(id_number=resident_id(region="460100"), external_id="haikou-city"),
     ]
-    response = client.post(LEADS, rows, format="json")
+    response = api.post(LEADS, rows, format="json")
     assert response.json()["accepted"] == 3
     flags = dict(Lead.objects.values_list("external_id", "id_region_unknown"))
     assert flags == {"beijing": True, "haikou": False, "haikou-city": False}
@@ -128,7 +128,7 @@ def test_a_resident_id_still_hashes_as_before_document_types():
     )
 
 
-def test_the_same_passport_from_two_sources_becomes_one_task(client):
+def test_the_same_passport_from_two_sources_becomes_one_task(api):
     rows = [
         lead(
             source="big_data",
@@ -142,19 +142,19 @@ def test_the_same_passport_from_two_sources_becomes_one_task(client):
             source="hotline", id_type="passport", id_number="e1234 5678", name="约翰", phone="+852 9123 4567"
         ),
     ]
-    assert client.post(LEADS, rows, format="json").json()["accepted"] == 2
+    assert api.post(LEADS, rows, format="json").json()["accepted"] == 2
     batch = intake_run()
     assert batch.new_tasks == 1 and TracingTask.objects.count() == 1
     person = Person.objects.get()
     assert (person.id_type, person.id_number, person.phone) == ("passport", "E12345678", "+85291234567")
 
 
-def test_the_same_number_on_two_document_types_is_two_people(client):
+def test_the_same_number_on_two_document_types_is_two_people(api):
     rows = [
         lead(id_type="taiwan_permit", id_number="12345678"),
         lead(id_type="other", id_number="12345678"),
     ]
-    assert client.post(LEADS, rows, format="json").json()["accepted"] == 2
+    assert api.post(LEADS, rows, format="json").json()["accepted"] == 2
     intake_run()
     assert TracingTask.objects.count() == 2
 
@@ -174,17 +174,35 @@ def test_phones_are_mainland_mobiles_or_e164(raw, stored):
     assert clean_phone(raw) == stored
 
 
-def test_a_bad_phone_is_rejected_with_the_field_and_the_reason(client):
-    response = client.post(LEADS, [lead(phone="12345", external_id="p-1")], format="json")
+def test_a_bad_phone_is_rejected_with_the_field_and_the_reason(api):
+    response = api.post(LEADS, [lead(phone="12345", external_id="p-1")], format="json")
     (rejected,) = response.json()["rejected"]
     assert list(rejected["errors"]) == ["phone"] and "not a phone number" in rejected["errors"]["phone"][0]
 
 
-def test_an_international_phone_matches_with_the_name(client):
+def test_an_international_phone_matches_with_the_name(api):
     rows = [
         lead(id_number=None, phone="+852 9123 4567", name="陈大文"),
         lead(id_number=None, phone="00852-91234567", name="陈大文"),
     ]
-    assert client.post(LEADS, rows, format="json").json()["accepted"] == 2
+    assert api.post(LEADS, rows, format="json").json()["accepted"] == 2
     intake_run()
     assert TracingTask.objects.count() == 1
+
+
+def test_the_manual_form_takes_a_passport(client, duty_officer):
+    from django.urls import reverse
+
+    client.force_login(duty_officer)
+    data = {
+        "source": "hotline",
+        "name": "JOHN SMITH",
+        "id_type": "passport",
+        "id_number": "E12345678",
+        "division_code": "460105001001",
+        "reported_at": "2024-05-01T08:00",
+        "submission": "0123456789abcdef",
+    }
+    response = client.post(reverse("intake_manual"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    assert Lead.objects.get().id_type == "passport"
