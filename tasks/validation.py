@@ -289,6 +289,7 @@ def clean_phone(raw: str) -> str:
         return clean_mobile(raw)
     except ValueError:
         pass
+    # Imported on first use: most numbers are mainland mobiles, and the library's metadata is large.
     import phonenumbers
 
     text = raw.strip()
