@@ -58,6 +58,12 @@ _SHORT_NAME_SQL = (
 )
 
 
+# A division name as a literal in a PostgreSQL regular expression (names may hold brackets).
+_REGEX_ESCAPE_SQL = "regexp_replace({name}, '([][(){{}}.*+?^$|\\\\])', '\\\\\\1', 'g')"
+# "海南省" → "海南", "海口市" → "海口": provinces and cities are often written without their suffix.
+_UPPER_SHORT_SQL = "regexp_replace(d.name, '(省|市|自治区|特别行政区)$', '')"
+
+
 class IntakeIntegrityError(RuntimeError):
     """The run would not consume exactly the leads it claimed: rolled back, nothing changed."""
 
@@ -186,7 +192,8 @@ def _consolidate(now: datetime) -> IntakeBatch | None:
 
 
 _DROP_WORK_TABLES = (
-    "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task"
+    "DROP TABLE IF EXISTS intake_lead, intake_person, intake_place, intake_dispatch, intake_new_task, "
+    "intake_address, intake_named, intake_found, intake_fuzzy"
 )
 
 
@@ -201,7 +208,7 @@ def _claim(cursor) -> int:
         CREATE TEMP TABLE intake_lead (
             id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
-            phone_hash text, kind_rank smallint
+            phone_hash text, kind_rank smallint, id_type text
         ) ON COMMIT DROP
         """
     )
@@ -211,7 +218,7 @@ def _claim(cursor) -> int:
         INSERT INTO intake_lead
         SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
                l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash,
-               coalesce(tr.kind_rank, %(default_rank)s)
+               coalesce(tr.kind_rank, %(default_rank)s), l.id_type
         FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
         LEFT JOIN ({triage_values_sql()}) tr (source, priority, kind_rank)
                ON tr.source = l.source AND tr.priority = l.priority
@@ -229,15 +236,18 @@ def _upsert_persons(cursor, now: datetime) -> None:
     # id_number and phone are AES-GCM envelopes (tasks/crypto.py): they are copied, never decrypted, and
     # tested for presence on their blind index (`*_hash <> ''`). The envelope's length grows with the
     # plaintext's (fixed header, no padding), so `length(id_number)` still prefers the 18-character form
-    # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form).
+    # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form). A document's
+    # type is part of its hash (validation.clean_document), so the leads of one "id:" key share one type;
+    # the type travels with the number.
     cursor.execute(
         """
-        INSERT INTO tasks_person AS p (person_key, id_number, id_number_hash, name, phone, phone_hash, created_at)
-        SELECT DISTINCT ON (person_key) person_key, id_number, id_number_hash, name, phone, phone_hash, %(now)s
+        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, created_at)
+        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, %(now)s
         FROM intake_lead
         ORDER BY person_key, (id_number_hash <> '') DESC, length(id_number) DESC, (phone_hash <> '') DESC,
                  (name <> '') DESC, reported_at DESC
         ON CONFLICT (person_key) DO UPDATE SET
+            id_type = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_type ELSE p.id_type END,
             id_number = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_number ELSE p.id_number END,
             id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
             name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
@@ -378,17 +388,29 @@ def _reason_template(message: str) -> str:
 
 
 def _resolve_villages(cursor) -> None:
+    """The village (or township) named in the address of each person still without a task, in set SQL.
+
+    - Places are the townships and villages under the person's division, each once (two persons of one
+      batch may give a county and one of its townships: the township's villages are one set, not two).
+    - The names of the person's county, city and province and of the townships under the division that
+      the address names are blanked out of the address before villages are looked for: a village whose
+      short name lies inside them ("大成居委会" → "大成" in "大成镇") is not named by the address.
+    - A village whose short name lies inside a longer village name also found ("新村" in "广新村") counts
+      only where it also appears on its own.
+    - When the address names exactly one township, only its villages count.
+    One village resolves the task; several in one township leave it on that township; otherwise it stays
+    on the most precise division known, with the reason on the unresolved queue."""
     with translation.override(settings.LANGUAGE_CODE):
         reasons = {
             "no_address": _reason_template(_("{division} is not a village and no address was given")),
             "no_match": _reason_template(_("the address names no village of {division}")),
             "ambiguous": _reason_template(_("the address matches {count} villages: {names}")),
         }
-    # Places (townships, villages) of the subtrees that need resolving, with their short names.
+    # Places (townships, villages) of the subtrees that need resolving, with their short names, once each.
     cursor.execute(
         f"""
         CREATE TEMP TABLE intake_place ON COMMIT DROP AS
-        SELECT d.code::text AS code, d.name, d.level, {_SHORT_NAME_SQL} AS short
+        SELECT DISTINCT d.code::text AS code, d.name, d.level, {_SHORT_NAME_SQL} AS short
         FROM (SELECT DISTINCT division_id FROM intake_person
               WHERE task_id IS NULL AND length(division_id) < 12 AND address <> '') s
         JOIN tasks_division d ON d.code ~>=~ s.division_id AND d.code ~<~ (s.division_id || ':')
@@ -407,35 +429,129 @@ def _resolve_villages(cursor) -> None:
         """,
         reasons,
     )
+    # The persons to resolve, and the townships under their division that their address names.
     cursor.execute(
         """
-        WITH m AS (
-            SELECT ip.person_id, pl.code, pl.name, pl.level
-            FROM intake_person ip
-            JOIN intake_place pl ON pl.code ~>=~ ip.division_id AND pl.code ~<~ (ip.division_id || ':')
-                                AND length(pl.short) >= 2 AND strpos(ip.address, pl.short) > 0
-            WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
-        ), r AS (
+        CREATE TEMP TABLE intake_address ON COMMIT DROP AS
+        SELECT ip.person_id, ip.division_id, ip.address, ip.address AS blanked
+        FROM intake_person ip
+        WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
+        """
+    )
+    if not cursor.rowcount:
+        return
+    cursor.execute("CREATE UNIQUE INDEX ON intake_address (person_id)")
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_named ON COMMIT DROP AS
+        SELECT a.person_id, pl.code, pl.name
+        FROM intake_address a
+        JOIN intake_place pl ON pl.code ~>=~ a.division_id AND pl.code ~<~ (a.division_id || ':')
+                            AND pl.level = 'township' AND strpos(a.address, pl.name) > 0
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_named (person_id)")
+    # The address with the names of its upper divisions and of the named townships replaced by '|'.
+    cursor.execute(
+        f"""
+        WITH names AS (
+            SELECT a.person_id, d.name FROM intake_address a
+            JOIN tasks_division d ON d.code IN (left(a.division_id, 2), left(a.division_id, 4), left(a.division_id, 6))
+            UNION
+            SELECT a.person_id, {_UPPER_SHORT_SQL} FROM intake_address a
+            JOIN tasks_division d ON d.code IN (left(a.division_id, 2), left(a.division_id, 4))
+            UNION
+            SELECT person_id, name FROM intake_named
+        ), pattern AS (
+            SELECT n.person_id,
+                   string_agg({_REGEX_ESCAPE_SQL.format(name="n.name")}, '|' ORDER BY length(n.name) DESC) AS re
+            FROM names n JOIN intake_address a ON a.person_id = n.person_id
+            WHERE length(n.name) >= 2 AND strpos(a.address, n.name) > 0
+            GROUP BY n.person_id
+        )
+        UPDATE intake_address a SET blanked = regexp_replace(a.address, p.re, '|', 'g')
+        FROM pattern p WHERE p.person_id = a.person_id
+        """
+    )
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_found ON COMMIT DROP AS
+        SELECT a.person_id, a.blanked, pl.code, pl.name, pl.short
+        FROM intake_address a
+        JOIN intake_place pl ON pl.code ~>=~ a.division_id AND pl.code ~<~ (a.division_id || ':')
+                            AND pl.level = 'village' AND length(pl.short) >= 2 AND strpos(a.blanked, pl.short) > 0
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_found (person_id)")
+    # No village found: one character of a village's name may be mistyped (长东村 as 长冬村). Only names
+    # of two characters or more before their 村/社区 marker, the marker itself exact; a unique match
+    # resolves, several are explained like any ambiguity.
+    cursor.execute(
+        """
+        CREATE TEMP TABLE intake_fuzzy ON COMMIT DROP AS
+        SELECT p.code, '%%' || overlay(p.short PLACING '_' FROM i FOR 1) || '%%' AS pattern
+        FROM (SELECT code, short, substring(short FROM '(社区|村)$') AS marker FROM intake_place
+              WHERE level = 'village') p,
+             generate_series(1, length(p.short) - length(p.marker)) i
+        WHERE p.marker IS NOT NULL AND length(p.short) - length(p.marker) >= 2
+        """
+    )
+    cursor.execute("CREATE INDEX ON intake_fuzzy (code text_pattern_ops)")
+    cursor.execute(
+        """
+        INSERT INTO intake_found
+        SELECT DISTINCT a.person_id, a.blanked, pl.code, pl.name, pl.short
+        FROM intake_address a
+        JOIN intake_fuzzy fz ON fz.code ~>=~ a.division_id AND fz.code ~<~ (a.division_id || ':')
+                            AND a.blanked LIKE fz.pattern
+        JOIN intake_place pl ON pl.code = fz.code
+        WHERE NOT EXISTS (SELECT 1 FROM intake_found f WHERE f.person_id = a.person_id)
+          -- Within the township the address names, when it names one.
+          AND NOT EXISTS (SELECT 1 FROM intake_named n WHERE n.person_id = a.person_id AND left(fz.code, 9) <> n.code)
+        """
+    )
+    cursor.execute("ANALYZE intake_found")
+    cursor.execute(
+        """
+        WITH specific AS (
+            -- A name inside a longer one found counts only where it also stands on its own.
+            SELECT f.* FROM intake_found f
+            WHERE NOT EXISTS (
+                SELECT 1 FROM intake_found g
+                WHERE g.person_id = f.person_id AND length(g.short) > length(f.short)
+                  AND strpos(g.short, f.short) > 0 AND strpos(replace(f.blanked, g.short, '|'), f.short) = 0)
+        ), township AS (
+            SELECT person_id, min(code) AS code, min(name) AS name FROM intake_named
+            GROUP BY person_id HAVING count(*) = 1
+        ), m AS (
+            -- With one township named, the villages outside it are ignored.
+            SELECT s.person_id, s.code, s.name FROM specific s
+            LEFT JOIN township tw ON tw.person_id = s.person_id
+            WHERE tw.code IS NULL OR left(s.code, 9) = tw.code
+        ), v AS (
             SELECT person_id,
-                   count(*) FILTER (WHERE level = 'village') AS villages,
-                   min(code) FILTER (WHERE level = 'village') AS village,
-                   count(DISTINCT left(code, 9)) FILTER (WHERE level = 'village') AS village_townships,
-                   min(left(code, 9)) FILTER (WHERE level = 'village') AS village_township,
-                   string_agg(name, '、' ORDER BY code) FILTER (WHERE level = 'village') AS village_names,
-                   count(*) FILTER (WHERE level = 'township') AS townships,
-                   min(code) FILTER (WHERE level = 'township') AS township
+                   count(*) AS villages,
+                   min(code) AS village,
+                   count(DISTINCT left(code, 9)) AS village_townships,
+                   min(left(code, 9)) AS village_township,
+                   string_agg(name, '、' ORDER BY code) AS village_names
             FROM m GROUP BY person_id
+        ), r AS (
+            SELECT coalesce(v.person_id, tw.person_id) AS person_id, coalesce(v.villages, 0) AS villages,
+                   v.village, v.village_townships, v.village_township, v.village_names,
+                   tw.code AS township, tw.name AS township_name
+            FROM v FULL JOIN township tw ON tw.person_id = v.person_id
         )
         UPDATE intake_person ip SET
             division_id = CASE
                 WHEN r.villages = 1 THEN r.village
                 WHEN r.villages > 1 AND r.village_townships = 1 THEN r.village_township
-                WHEN r.villages = 0 AND r.townships = 1 THEN r.township
+                WHEN r.villages = 0 AND r.township IS NOT NULL THEN r.township
                 ELSE ip.division_id END,
             unresolved_reason = CASE
                 WHEN r.villages = 1 THEN ''
                 WHEN r.villages > 1 THEN format(%(ambiguous)s, r.villages, r.village_names)
-                WHEN r.townships = 1 THEN format(%(no_match)s, NULL, NULL, (SELECT name FROM tasks_division WHERE code = r.township))
+                WHEN r.township IS NOT NULL THEN format(%(no_match)s, NULL, NULL, r.township_name)
                 ELSE ip.unresolved_reason END
         FROM r WHERE r.person_id = ip.person_id
         """,

@@ -11,8 +11,13 @@ Rules (README "Unified intake" quotes them):
   birth date and the GB 11643 (ISO 7064 MOD 11-2) check digit; or the legacy 15-digit form (birth date
   19YYMMDD, no check digit). For matching, a 15-digit number is upgraded to its 18-digit form ('19'
   inserted after digit 6, check digit computed), so both forms resolve to the same person.
-- `phone`: a mainland mobile, 11 digits starting with 1[3-9]; spaces, hyphens and a +86/0086 prefix are
-  formatting and are removed. Landlines are refused (put them in `payload`).
+- `id_type` (optional, default `resident_id`): `resident_id`, `passport`, `hk_macao_permit`, `taiwan_permit`,
+  `foreign_permanent_resident`, `other` (clean_document; docs/people.md). A resident ID's first two digits
+  must be a province code; a region (six digits) missing from the division codes only sets the lead's
+  `id_region_unknown` flag.
+- `phone`: a mainland mobile (11 digits starting with 1[3-9]; spaces, hyphens and a +86/0086 prefix are
+  formatting), stored as its 11 digits; any other valid number (a landline with its area code, +852 …)
+  is stored in E.164 (clean_phone, `phonenumbers` with region CN).
 - The lead must hang off the territory: a known `division_code` (any level, 2–12 digits, or the padded
   12-digit form), or, without one, an `address` naming a known county (区/县) — unique, or made unique
   by the city or province also named. Without either the row is rejected: a task must have a
@@ -23,7 +28,7 @@ Rules (README "Unified intake" quotes them):
 
 Persons are matched on keyed hashes only (HMAC-SHA256 with settings.PERSON_HASH_KEY), never on
 plaintext, so that encrypting `id_number`/`phone` at rest later changes nothing here:
-`person_key` = "id:" + hash(18-digit ID) when there is an ID, else "pn:" + hash(phone + normalised
+`person_key` = "id:" + hash(18-digit ID, or "type|number" for other documents) when there is one, else "pn:" + hash(phone + normalised
 name) when there is a phone, else "lead:" + a random token (a name + address alone never merges
 automatically: two people may share a name in one village).
 """
@@ -57,6 +62,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 LEAD_FIELDS = (
     "source",
     "external_id",
+    "id_type",
     "id_number",
     "name",
     "phone",
@@ -151,6 +157,159 @@ def clean_id_number(raw: str, today: date | None = None) -> tuple[str, str]:
     raise ValueError(
         _("a resident ID has 18 characters (or 15 digits in the old format), got %(n)d") % {"n": len(value)}
     )
+
+
+# --- identity documents ----------------------------------------------------------------------------------
+
+RESIDENT_ID = "resident_id"
+ID_TYPES = (
+    RESIDENT_ID,
+    "passport",
+    "hk_macao_permit",
+    "taiwan_permit",
+    "foreign_permanent_resident",
+    "other",
+)
+_ID_TYPE_SET = frozenset(ID_TYPES)
+# ICAO 9303: a machine-readable passport's number is at most 9 letters and digits (E12345678, EA1234567).
+_PASSPORT = re.compile(r"[A-Z0-9]{5,9}")
+# Home-return permit: H (Hong Kong) or M (Macao) and 8 digits (card), 10 in the older booklet.
+_HK_MACAO = re.compile(r"[HM]\d{8}(\d{2})?")
+_TAIWAN = re.compile(r"\d{8}")
+# Foreigner's permanent residence ID: 3-letter nationality and 12 digits (2004/2017 cards), or since
+# 2023 the 18-character form of a resident ID beginning with 9 (with its check digit).
+_FOREIGN_OLD = re.compile(r"[A-Z]{3}\d{12}")
+_FOREIGN_2023 = re.compile(r"9\d{16}[\dX]")
+_DOCUMENT_FORMATTING = re.compile(r"[\s\-]")
+MAX_OTHER_DOCUMENT = 30
+# Province-level codes (GB/T 2260), the first two digits of a resident ID's region: anything else
+# (000000…, 999999…) is not a region at all. 71/81/82 are Taiwan, Hong Kong and Macao; 83 the residence
+# permits of their residents.
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+
+
+def clean_id_type(raw: str) -> str:
+    """The document type ('' means a resident ID) or ValueError(reason)."""
+    value = raw.strip().lower() or RESIDENT_ID
+    if value not in _ID_TYPE_SET:
+        raise ValueError(
+            _("unknown document type %(value)s; one of %(choices)s")
+            % {"value": raw[:40], "choices": ", ".join(ID_TYPES)}
+        )
+    return value
+
+
+def clean_document(id_type: str, raw: str, today: date | None = None) -> tuple[str, str]:
+    """Return (the number as stored, the text its blind index is computed from) or raise
+    ValueError(reason). A resident ID keeps its matching text (the 18-digit form) so that the records
+    written before document types existed still match; every other type's text starts with the type,
+    so a passport and a permit with the same number are different people."""
+    if id_type == RESIDENT_ID:
+        value, id18 = clean_id_number(raw, today)
+        problem = resident_region_problem(value[:6])
+        if problem:
+            raise ValueError(problem)
+        return value, id18
+    if id_type == "other":
+        value = _SPACES.sub(" ", unicodedata.normalize("NFKC", raw).strip()).upper()
+        if len(value) > MAX_OTHER_DOCUMENT:
+            raise ValueError(
+                _("at most %(n)d characters, got %(got)d") % {"n": MAX_OTHER_DOCUMENT, "got": len(value)}
+            )
+        return value, f"{id_type}|{_DOCUMENT_FORMATTING.sub('', value)}"
+    value = _DOCUMENT_FORMATTING.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    if id_type == "passport":
+        if not _PASSPORT.fullmatch(value) or not any(c.isdigit() for c in value):
+            raise ValueError(_("a passport number has 5 to 9 letters and digits (e.g. E12345678)"))
+    elif id_type == "hk_macao_permit":
+        if not _HK_MACAO.fullmatch(value):
+            raise ValueError(
+                _("a Hong Kong/Macao permit number is H or M followed by 8 or 10 digits (e.g. H12345678)")
+            )
+    elif id_type == "taiwan_permit":
+        if not _TAIWAN.fullmatch(value):
+            raise ValueError(_("a Taiwan permit number has 8 digits"))
+    elif id_type == "foreign_permanent_resident":
+        _check_foreign_permanent_resident(value, today or timezone.localdate())
+    return value, f"{id_type}|{value}"
+
+
+def _check_foreign_permanent_resident(value: str, today: date) -> None:
+    if len(value) == 18:
+        if not _FOREIGN_2023.fullmatch(value):
+            raise ValueError(
+                _(
+                    "an 18-character permanent residence ID starts with 9 and has only digits, with X allowed last"
+                )
+            )
+        problem = _birth_date_problem(value[6:14], today)
+        if problem:
+            raise ValueError(problem)
+        expected = id_check_digit(value[:17])
+        if value[17] != expected:
+            raise ValueError(
+                _("check digit should be %(expected)s, got %(got)s")
+                % {"expected": expected, "got": value[17]}
+            )
+        return
+    if not _FOREIGN_OLD.fullmatch(value):
+        raise ValueError(
+            _(
+                "a permanent residence ID has 3 letters and 12 digits (old form, e.g. USA123456789012) "
+                "or 18 characters starting with 9 (2023 form)"
+            )
+        )
+
+
+def resident_region_problem(region: str) -> str | None:
+    """Why the first six digits of a resident ID cannot be a region, or None. Only the province is
+    checked here; the region itself is looked up in the division codes (unknown: a warning)."""
+    if region[:2] not in _PROVINCES:
+        return _("the region %(region)s is not an administrative division code") % {"region": region}
+    return None
+
+
+def region_codes(region: str) -> tuple[str, ...]:
+    """The division codes a resident ID's region may be found under: the county, or for a region
+    ending in 00 the city (460100 → 4601) and 0000 the province."""
+    if region.endswith("0000"):
+        return (region[:2],)
+    if region.endswith("00"):
+        return (region, region[:4])
+    return (region,)
+
+
+def clean_phone(raw: str) -> str:
+    """A contact number as stored: a mainland mobile as its 11 digits (as always: its hash is unchanged),
+    any other valid number (a landline, +852 …) in E.164, read as a mainland number without a country
+    code. Raises ValueError(reason)."""
+    try:
+        return clean_mobile(raw)
+    except ValueError:
+        pass
+    # Imported on first use: most numbers are mainland mobiles, and the library's metadata is large.
+    import phonenumbers
+
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            _(
+                "not a phone number: not a mainland mobile number (11 digits starting with 1[3-9]), "
+                "nor a landline with its area code, nor an international number (+852 …)"
+            )
+        )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if e164.startswith("+86") and _MOBILE.fullmatch(e164[3:]):
+        return e164[3:]
+    return e164
 
 
 # --- phones and names ------------------------------------------------------------------------------------
@@ -355,6 +514,9 @@ class CleanLead:
     payload: dict
     priority: int
     person_key: str
+    id_type: str = "resident_id"
+    # A resident ID whose region is not among the division codes (an old code, or a typo): kept, flagged.
+    id_region_unknown: bool = False
 
 
 @dataclass(slots=True)
@@ -392,6 +554,7 @@ class LeadValidator:
     _county_index: CountyIndex | None = None
     _tz: Any = None
     _normalized_codes: dict[str, str] = field(default_factory=dict)
+    _known_regions: dict[str, bool] = field(default_factory=dict)
     # Where the lookups run: a callable returning a DB-API cursor (a context manager); by default one
     # of Django's connection (worker processes of leads_io.import_csv give their own connection's).
     cursor: Callable[[], Any] | None = None
@@ -406,6 +569,7 @@ class LeadValidator:
         check_row = self._check_row
         pending = [check_row(row, start_index + i, today) for i, row in enumerate(rows)]
         self._lookup(pending)
+        self._lookup_regions(pending)
         hasher = _hasher()
         check_references = self._check_references
         clean: list[CleanLead] = []
@@ -449,6 +613,8 @@ class LeadValidator:
                     SOURCE_PRIORITY[source],  # priority
                     # The ID's hash is the person key when there is one: computed once.
                     ("id:" + id_hash) if id_hash else person_key(phone=phone, name=name, hasher=hasher),
+                    v.get("id_type", RESIDENT_ID),
+                    bool(v.get("id_region")) and not self._known_regions.get(v["id_region"], False),
                 )
             )
         return clean, rejected
@@ -491,16 +657,11 @@ class LeadValidator:
         values["address"] = address = _text(row, "address", errors, MAX_ADDRESS)
         values["reason"] = _text(row, "reason", errors, MAX_REASON)
 
-        raw_id = _text(row, "id_number", errors)
-        if raw_id:
-            try:
-                values["id_number"], values["id18"] = clean_id_number(raw_id, today)
-            except ValueError as exc:
-                _fail(errors, "id_number", str(exc))
+        raw_id = _check_document(row, values, errors, today)
         raw_phone = _text(row, "phone", errors)
         if raw_phone:
             try:
-                values["phone"] = clean_mobile(raw_phone)
+                values["phone"] = clean_phone(raw_phone)
             except ValueError as exc:
                 _fail(errors, "phone", str(exc))
         if not (raw_id or raw_phone or (name and address)):
@@ -598,6 +759,24 @@ class LeadValidator:
             self._known_tasks.update({t: t in found_ids for t in tasks})
             self._task_divisions.update({t: division or "" for t, division in found_ids.items()})
 
+    def _lookup_regions(self, pending: list[_Pending]) -> None:
+        """Whether the region of each resident ID is a known division code (one query per chunk)."""
+        regions = {
+            p.values["id_region"]
+            for p in pending
+            if p.values.get("id_region") and p.values["id_region"] not in self._known_regions
+        }
+        if not regions:
+            return
+        candidates = {r: region_codes(r) for r in regions}
+        with self._cursor() as cursor:
+            cursor.execute(
+                "SELECT code FROM tasks_division WHERE code = ANY(%s)",
+                [sorted({c for codes in candidates.values() for c in codes})],
+            )
+            found = {row[0] for row in cursor.fetchall()}
+        self._known_regions.update({r: any(c in found for c in codes) for r, codes in candidates.items()})
+
     def _check_references(self, item: _Pending) -> None:
         errors, values = item.errors, item.values
         if item.division_code:
@@ -652,6 +831,30 @@ class LeadValidator:
 
 
 _LEAD_FIELD_SET = frozenset(LEAD_FIELDS)
+
+
+def _check_document(row: dict, values: dict[str, Any], errors: dict[str, list[str]], today: date) -> str:
+    """`id_type` and `id_number` of a row into values (id_number, id18: the text of its blind index,
+    id_type, id_region of a resident ID); returns the raw number ('' when none was given)."""
+    raw_type = _text(row, "id_type", errors)
+    try:
+        id_type = clean_id_type(raw_type)
+    except ValueError as exc:
+        _fail(errors, "id_type", str(exc))
+        id_type = ""
+    raw_id = _text(row, "id_number", errors)
+    if raw_id and id_type:
+        try:
+            values["id_number"], values["id18"] = clean_document(id_type, raw_id, today)
+        except ValueError as exc:
+            _fail(errors, "id_number", str(exc))
+        else:
+            values["id_type"] = id_type
+            if id_type == RESIDENT_ID:
+                values["id_region"] = values["id_number"][:6]
+    elif id_type and id_type != RESIDENT_ID:
+        _fail(errors, "id_number", _("required with id_type %(type)s") % {"type": id_type})
+    return raw_id
 
 
 def _fail(errors: dict[str, list[str]], name: str, reason: Any) -> None:

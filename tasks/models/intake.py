@@ -20,6 +20,15 @@ class Source(models.TextChoices):
     MANUAL = "manual", _("manual entry")
 
 
+class IdType(models.TextChoices):
+    RESIDENT_ID = "resident_id", _("resident ID card")
+    PASSPORT = "passport", _("passport")
+    HK_MACAO_PERMIT = "hk_macao_permit", _("Hong Kong/Macao permit")
+    TAIWAN_PERMIT = "taiwan_permit", _("Taiwan permit")
+    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident", _("foreigner's permanent residence ID")
+    OTHER = "other", _("other document")
+
+
 class Person(models.Model):
     """A traced person. `person_key` is what leads are matched on: a keyed hash of the resident ID
     when there is one, else of phone + normalised name, else unique to the lead that created it."""
@@ -27,7 +36,16 @@ class Person(models.Model):
     # Unique through a constraint rather than unique=True: that would add a second, LIKE-capable index
     # that nothing uses and every intake batch would pay for.
     person_key = models.CharField(max_length=80)
-    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
+    # The type of the identity document whose number `id_number` holds (a database default: the intake
+    # and bulk loaders insert persons in SQL).
+    id_type = models.CharField(
+        _("document type"),
+        max_length=30,
+        choices=IdType.choices,
+        default=IdType.RESIDENT_ID,
+        db_default="resident_id",
+    )
+    id_number = EncryptedCharField(_("document number"), max_length=30, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=50, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
@@ -91,7 +109,17 @@ class Lead(models.Model):
 
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
-    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
+    id_type = models.CharField(
+        _("document type"),
+        max_length=30,
+        choices=IdType.choices,
+        default=IdType.RESIDENT_ID,
+        db_default="resident_id",
+    )
+    id_number = EncryptedCharField(_("document number"), max_length=30, blank=True)
+    # A resident ID whose region (first six digits) is not a known division code: accepted (old codes
+    # exist), flagged for the duty officer.
+    id_region_unknown = models.BooleanField(_("ID region unknown"), default=False, db_default=False)
     id_number_hash = models.CharField(max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=50, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)

@@ -28,7 +28,7 @@ from ..api.tasks import task_list_queryset
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
 from ..masking import sees_unmasked
-from ..models import AccessAction, IntakeBatch, LeadRejection, PendingLead, Source
+from ..models import AccessAction, IdType, IntakeBatch, LeadRejection, PendingLead, Source
 from ..roles import can
 from ..security import lead_scope
 
@@ -177,7 +177,13 @@ class ManualLeadForm(forms.Form):
 
     source = forms.ChoiceField(label=gettext_lazy("source"), choices=Source.choices, initial=Source.COMMUNITY)
     name = forms.CharField(label=gettext_lazy("name"), max_length=50, required=False)
-    id_number = forms.CharField(label=gettext_lazy("resident ID number"), max_length=18, required=False)
+    id_type = forms.ChoiceField(
+        label=gettext_lazy("document type"),
+        choices=IdType.choices,
+        initial=IdType.RESIDENT_ID,
+        required=False,
+    )
+    id_number = forms.CharField(label=gettext_lazy("document number"), max_length=30, required=False)
     phone = forms.CharField(label=gettext_lazy("mobile"), max_length=20, required=False)
     division_code = forms.CharField(
         label=gettext_lazy("division code"),
@@ -209,6 +215,7 @@ class ManualLeadForm(forms.Form):
     LEAD_FIELDS = (
         "source",
         "name",
+        "id_type",
         "id_number",
         "phone",
         "division_code",

@@ -12,7 +12,7 @@ MAX_LISTED = 200
 class Command(BaseCommand):
     help = (
         "Import leads from a CSV (UTF-8) or XLSX file whose first row names the columns (source, "
-        "external_id, id_number, name, phone, division_code, current_division_code, address, reason, "
+        "external_id, id_type, id_number, name, phone, division_code, current_division_code, address, reason, "
         "reported_at, related_task, payload; other columns go into payload). --source applies to rows "
         "with an empty source column. Streams the file and writes it in chunks by COPY; rows already "
         "received (same source and external_id) count as duplicates, so a rerun is safe. Rejected rows "
