@@ -105,6 +105,7 @@ def register() -> None:
 
     from .models import (
         AccessLog,
+        ApiToken,
         CloseContact,
         ContactAttempt,
         Division,
@@ -119,6 +120,7 @@ def register() -> None:
         TracingTask,
         TrajectoryEntry,
         Transfer,
+        TriageRule,
         Unit,
         User,
     )
@@ -249,6 +251,10 @@ def register() -> None:
     lifecycle.register(Unit, exempt="names of teams and sub-units")
     lifecycle.register(Permission, exempt="names of the permissions")
     lifecycle.register(Group, exempt="names of the staff roles")
+    lifecycle.register(ApiToken, exempt="a staff account's credential: its label and why it was revoked")
+    lifecycle.register(
+        TriageRule, exempt="the intake's triage table: sources, priorities and a note on the rule"
+    )
     lifecycle.register(
         ChangeLogEntry,
         exempt="purged with each registration: the change history of the rows a purge anonymises loses "

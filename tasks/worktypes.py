@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import hooks
 from .clocks import CLOCK_BY_NAME, restart_kind_clocks
 from .models import (
     ACTIVE_STATUSES,
@@ -49,11 +50,8 @@ FOUND_VALUES = ("here", "not_found", "moved_away", "false_hit")
 
 
 def _ended(task_ids: list[int], now: datetime) -> None:
-    """Queue the source feedback of tasks that just ended (reports/feedback.py), when configured."""
-    if settings.SOURCE_FEEDBACK_ENDPOINTS and task_ids:
-        from reports.feedback import feedback_record
-
-        feedback_record(task_ids=task_ids, now=now)
+    """Tell the apps built on tasks (their receivers, e.g. the source feedback) which tasks just ended."""
+    hooks.tasks_ended(task_ids, now)
 
 
 def _required_text(value: str, field: str) -> str:

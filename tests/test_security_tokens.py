@@ -29,7 +29,7 @@ def _token(field_staff, password) -> str:
     return response.json()["token"]
 
 
-REFUSED = 403  # DRF answers 403 to a bad credential while session authentication comes first
+REFUSED = 401  # a bad, expired or revoked credential is "not authenticated": 401 with WWW-Authenticate
 
 
 def _me(key: str) -> int:
