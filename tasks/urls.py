@@ -5,6 +5,7 @@ from .views import (
     dispatch,  # issue 4
     field,
     intake,
+    search,
 )
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("intake/new/", intake.manual, name="intake_manual"),
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
     path("tasks/", intake.task_list, name="task_list"),
+    path("search/", search.search, name="search"),
     path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
     path("field/", field.field_tasks, name="field_tasks"),
     path("field/tasks/<int:task_id>/", field.field_task, name="field_task"),

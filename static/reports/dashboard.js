@@ -12,7 +12,12 @@
   function el(tag, cls, content) { var e = document.createElement(tag); if (cls) e.className = cls; if (content != null) e.textContent = content; return e; }
   var labels = {};
   function label(kind, value) { return (labels[kind] && labels[kind][value]) || value; }
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : "—"; }
+  // Every time in the product is Beijing time, whatever zone the browser is set to.
+  var beijing = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  var beijingHour = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", hour12: false });
+  var legend = JSON.parse((document.getElementById("trend-labels") || {}).textContent || "{}");
+  function when(iso) { return iso ? beijing.format(new Date(iso)) : "—"; }
 
   function render(d) {
     if (d.labels) labels = d.labels;
@@ -58,10 +63,10 @@
 
   function drawTrend(trend) {
     if (!window.Chart) return;
-    var labels = trend.rows.map(function (r) { return new Date(r[0]).getHours() + ":00"; });
+    var labels = trend.rows.map(function (r) { return beijingHour.format(new Date(r[0])).replace(/\D/g, "") + ":00"; });
     var series = ["created", "dispatched", "traced", "approved"].map(function (name) {
       var i = trend.columns.indexOf(name);
-      return { label: name, data: trend.rows.map(function (r) { return r[i]; }) };
+      return { label: legend[name] || name, data: trend.rows.map(function (r) { return r[i]; }) };
     });
     if (chart) {
       chart.data.labels = labels;
