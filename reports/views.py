@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,18 +36,48 @@ def _require(user, capability: str) -> None:
         raise PermissionDenied
 
 
-@login_required
-def dashboard(request):
-    _require(request.user, "stats.view")
+def drill_root(request) -> str:
+    """The dashboard's division: the account's scope, or `?division=` inside it (else 404)."""
     root = scope_code(request.user)
     if root is None:
         raise Http404
+    wanted = request.GET.get("division", "")
+    if wanted and wanted != root:
+        from tasks.models import Division
+
+        if not (
+            wanted.isdigit() and wanted.startswith(root) and Division.objects.filter(code=wanted).exists()
+        ):
+            raise Http404
+        return wanted
+    return root
+
+
+@login_required
+def dashboard_geo(request):
+    """County boundaries of Hainan with their division codes (reports/geo.py): public map data, cached;
+    any signed-in account may draw them (the review map uses them as its background)."""
+    from .geo import hainan_counties
+
+    response = HttpResponse(hainan_counties(), content_type="application/geo+json")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+def dashboard(request):
+    _require(request.user, "stats.view")
+    root = drill_root(request)
+    scope = scope_code(request.user)
     initial = json.loads(stats.dashboard_json(request.user, root))
     return render(
         request,
         "reports/dashboard.html",
         {
-            "data_url": "/api/v1/stats/dashboard/",
+            "data_url": "/api/v1/stats/dashboard/" + (f"?division={root}" if root != scope else ""),
+            "geo_url": reverse("dashboard_geo"),
+            "root": root,
+            "scope": scope,
             "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
             "initial": initial,
             "division_codes": [d["code"] for d in initial["divisions"]],

@@ -490,7 +490,8 @@
     navigator.geolocation.getCurrentPosition(function (position) {
       form.querySelector('[name=latitude]').value = position.coords.latitude.toFixed(6);
       form.querySelector('[name=longitude]').value = position.coords.longitude.toFixed(6);
-      form.querySelector('[name=location_accuracy_m]').value = Math.round(position.coords.accuracy || 0);
+      var accuracy = form.querySelector('[name=location_accuracy_m]');
+      if (accuracy) { accuracy.value = Math.round(position.coords.accuracy || 0); }
       status.textContent = fmt(M.located, { m: Math.round(position.coords.accuracy || 0) }) + ' ' +
         position.coords.latitude.toFixed(5) + ', ' + position.coords.longitude.toFixed(5);
     }, function () {
