@@ -90,7 +90,8 @@
     var inside = geo.features.filter(function (f) {
       return f.properties.code.indexOf(here) === 0 || here.indexOf(f.properties.code) === 0;
     });
-    var deeper = here.length > 6;  // below a county there are no boundaries: the county outline only
+    // At a county and below there are no finer boundaries: the county outline only, uncoloured.
+    var deeper = here.length >= 6;
     shapes = L.geoJSON({ type: "FeatureCollection", features: inside }, {
       style: function (f) {
         var child = deeper ? null : childOf(f.properties.code, d.divisions);

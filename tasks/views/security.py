@@ -232,6 +232,14 @@ def _field_label(model, name: str) -> str:
         return name
 
 
+def _person_field_label(model, name: str) -> str:
+    """A field read through `model` may be the person's (a task's name, ID number, phone)."""
+    from ..models import Person
+
+    label = _field_label(model, name)
+    return _field_label(Person, name) if label == name else label
+
+
 def _model_named(model_name: str):
     from django.apps import apps
 
@@ -248,7 +256,7 @@ def _label_access_rows(rows: list) -> None:
     for row in rows:
         model = _model_named(row.object_type) if row.object_type else None
         row.object_label = str(model._meta.verbose_name) if model else row.object_type
-        row.field_labels = [_field_label(model, name) for name in row.fields or []]
+        row.field_labels = [_person_field_label(model, name) for name in row.fields or []]
 
 
 def _choice_label(model, name: str, value):
