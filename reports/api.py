@@ -10,7 +10,6 @@ GET /api/v1/reports/chain/<task_id>/   the chain of transmission of a case (node
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -20,7 +19,7 @@ from rest_framework.views import APIView
 
 from tasks.api.permissions import capability
 from tasks.models import TracingTask
-from tasks.selectors import get_visible_or_404, scope_code
+from tasks.selectors import get_visible_or_404
 
 from . import stats
 from .reading import chain
@@ -106,9 +105,9 @@ def dashboard_data(request):
             },
             status=403,
         )
-    root = scope_code(request.user)
-    if root is None:
-        raise Http404
+    from .views import drill_root
+
+    root = drill_root(request)
     response = HttpResponse(stats.dashboard_json(request.user, root), content_type="application/json")
     response["Cache-Control"] = "private, no-store"
     return response

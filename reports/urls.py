@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/geo.json", views.dashboard_geo, name="dashboard_geo"),
     path("stats/", views.stats_page, name="stats"),
     path("stats/export/", views.stats_export, name="stats_export"),
     path("reports/deliveries/", views.deliveries, name="report_deliveries"),

@@ -12,12 +12,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tasks.access_log import record_access
 from tasks.exports import csv_text, xlsx_bytes
-from tasks.models import AccessAction, TracingTask
+from tasks.models import AccessAction, Priority, TaskStatus, TracingTask
+from tasks.models.territory import Level
 from tasks.roles import can
 from tasks.selectors import get_visible_or_404, scope_code, tasks_visible_to, visible_to
 
@@ -32,23 +35,123 @@ def _require(user, capability: str) -> None:
         raise PermissionDenied
 
 
-@login_required
-def dashboard(request):
-    _require(request.user, "stats.view")
+def drill_root(request) -> str:
+    """The dashboard's division: the account's scope, or `?division=` inside it (else 404)."""
     root = scope_code(request.user)
     if root is None:
         raise Http404
+    wanted = request.GET.get("division", "")
+    if wanted and wanted != root:
+        from tasks.models import Division
+
+        if not (
+            wanted.isdigit() and wanted.startswith(root) and Division.objects.filter(code=wanted).exists()
+        ):
+            raise Http404
+        return wanted
+    return root
+
+
+@login_required
+def dashboard_geo(request):
+    """County boundaries of Hainan with their division codes (reports/geo.py): public map data, cached;
+    any signed-in account may draw them (the review map uses them as its background)."""
+    from .geo import hainan_counties
+
+    response = HttpResponse(hainan_counties(), content_type="application/geo+json")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+def dashboard(request):
+    _require(request.user, "stats.view")
+    root = drill_root(request)
+    scope = scope_code(request.user)
     initial = json.loads(stats.dashboard_json(request.user, root))
     return render(
         request,
         "reports/dashboard.html",
         {
-            "data_url": "/api/v1/stats/dashboard/",
+            "data_url": "/api/v1/stats/dashboard/" + (f"?division={root}" if root != scope else ""),
+            "geo_url": reverse("dashboard_geo"),
+            "root": root,
+            "scope": scope,
             "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
             "initial": initial,
             "division_codes": [d["code"] for d in initial["divisions"]],
+            "trend_labels": {c: str(COLUMN_LABELS.get(c, c)) for c in stats.TIME_COLUMNS},
         },
     )
+
+
+# Column headers and option labels of the statistics page; the stored identifiers stay in the API and
+# the exports, which machines read.
+COLUMN_LABELS = {
+    "code": gettext_lazy("division code"),
+    "name": gettext_lazy("name"),
+    "total": gettext_lazy("total"),
+    "active": gettext_lazy("open"),
+    "warning": gettext_lazy("near deadline"),
+    "overdue": gettext_lazy("overdue"),
+    "unresolved": gettext_lazy("unresolved"),
+    "label": gettext_lazy("name"),
+    "tasks": gettext_lazy("tasks"),
+    "leads": gettext_lazy("leads"),
+    "batch": gettext_lazy("intake batch"),
+    "started_at": gettext_lazy("started"),
+    "batch_status": gettext_lazy("batch status"),
+    "hour": gettext_lazy("hour"),
+    "day": gettext_lazy("day"),
+    "created": gettext_lazy("created"),
+    "dispatch_sla": gettext_lazy("dispatched within 30 min"),
+    "radius_sla": gettext_lazy("radius limited within 3 h"),
+    "trace_sla": gettext_lazy("traced within 10 h"),
+    **{status.value: status.label for status in TaskStatus},
+    "radius_limited": gettext_lazy("radius limited"),
+    "traced": gettext_lazy("traced"),
+}
+GROUP_LABELS = {
+    "division": gettext_lazy("division"),
+    "status": gettext_lazy("status"),
+    "priority": gettext_lazy("priority"),
+    "batch": gettext_lazy("intake batch"),
+    "source": gettext_lazy("source"),
+    "hour": gettext_lazy("hour"),
+    "day": gettext_lazy("day"),
+}
+# A raw code column beside its label column (status, source, priority tables): the page shows the label.
+CODE_COLUMNS_WITH_LABEL = {"status", "source"}
+
+
+def _display_table(table: stats.Table) -> tuple[list[str], list[list]]:
+    from datetime import datetime
+
+    from tasks.models import IntakeBatch
+
+    batch_labels = dict(IntakeBatch.Status.choices)
+    drop = {
+        i for i, c in enumerate(table.columns) if c in CODE_COLUMNS_WITH_LABEL and "label" in table.columns
+    }
+    columns = [str(COLUMN_LABELS.get(c, c)) for i, c in enumerate(table.columns) if i not in drop]
+    rows = []
+    for row in table.rows:
+        cells = []
+        for i, (column, value) in enumerate(zip(table.columns, row, strict=True)):
+            if i in drop:
+                continue
+            if column == "batch_status":
+                value = batch_labels.get(value, value)
+            elif column in ("started_at", "hour", "day") and isinstance(value, str):
+                try:
+                    value = timezone.localtime(datetime.fromisoformat(value)).strftime(
+                        "%Y-%m-%d" if column == "day" else "%Y-%m-%d %H:%M"
+                    )
+                except ValueError:
+                    pass
+            cells.append(value)
+        rows.append(cells)
+    return columns, rows
 
 
 @login_required
@@ -61,6 +164,7 @@ def stats_page(request):
     except stats.BadParameter as exc:
         return HttpResponseBadRequest(str(exc))
     chartable = q.group_by in ("hour", "day")
+    columns, rows = _display_table(table)
     return render(
         request,
         "reports/stats.html",
@@ -68,8 +172,13 @@ def stats_page(request):
             "q": q,
             "table": table,
             "sla": sla,
-            "groups": stats.GROUPS,
-            "levels": stats.LEVELS,
+            "groups": [(g, GROUP_LABELS.get(g, g)) for g in stats.GROUPS],
+            "levels": Level.choices,
+            "columns": columns,
+            "rows": rows,
+            "chart_labels": {c: str(COLUMN_LABELS.get(c, c)) for c in stats.TIME_COLUMNS},
+            "statuses": TaskStatus.choices,
+            "priorities": Priority.choices,
             "chartable": chartable,
             "query_string": request.GET.urlencode(),
             "division_codes": [row[0] for row in table.rows] if q.group_by == "division" else [],

@@ -3,8 +3,9 @@
 
 First run: creates .venv and installs requirements.txt (later runs skip that while the requirements are
 unchanged). Without DATABASE_URL / REDIS_URL it starts an embedded PostgreSQL and Redis whose data stay
-in .local/ between runs. Then it migrates, loads the Hainan territory, creates the demo accounts (printed
-below), and runs the web server, a Celery worker and Celery beat until Ctrl+C.
+in .local/ between runs. Then it migrates, loads the Hainan territory, seeds the demo (one account per
+role and a city desk, printed below by role, and data for every page: docs/pages.md), and runs the web
+server, a Celery worker and Celery beat until Ctrl+C.
 
 Environment: PORT (default 8000), HOST (default 127.0.0.1), DEBUG (default true), DATABASE_URL,
 REDIS_URL, WEB_WORKERS (default 2).

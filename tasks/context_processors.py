@@ -3,6 +3,7 @@
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from .models import Role
 from .roles import can
 
 # (capability, url name, label): top-bar links, shown only when the route exists and the role may use it.
@@ -14,9 +15,21 @@ NAV_LINKS = [
     ("task.transfer_decide", "transfer_inbox", _("Transfers")),
     ("task.fieldwork", "field_tasks", _("My tasks")),
     ("review.decide", "review_queue", _("Review queue")),
+    ("notice.view", "notice_list", _("Notices")),
     ("stats.view", "stats", _("Statistics")),
     ("audit.view", "audit_log", _("Audit")),
 ]
+
+
+# The notice pages are for the staff roles of the notices app; the base app names them here rather than
+# importing the upper app.
+NOTICE_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
+
+
+def _allowed(user, capability: str) -> bool:
+    if capability == "notice.view":
+        return user.is_superuser or user.role in NOTICE_ROLES
+    return can(user, capability)
 
 
 def navigation(request):
@@ -25,7 +38,7 @@ def navigation(request):
         return {}
     links = []
     for capability, url_name, label in NAV_LINKS:
-        if not can(user, capability):
+        if not _allowed(user, capability):
             continue
         try:
             links.append({"url": reverse(url_name), "label": label, "name": url_name})
@@ -38,4 +51,8 @@ def navigation(request):
         return unread_count(user)
 
     # Lazy: counted only when a template shows it (one indexed query).
-    return {"nav_links": links, "unread_notifications": unread}
+    return {
+        "nav_links": links,
+        "nav_names": {link["name"] for link in links},
+        "unread_notifications": unread,
+    }

@@ -21,11 +21,18 @@ class TaskFilter(django_filters.FilterSet):
         validators=[RegexValidator(r"^\d{1,12}$", _("a division code has only digits"))],
     )
     status = django_filters.MultipleChoiceFilter(label=_("status"), choices=TaskStatus.choices)
-    kind = django_filters.ChoiceFilter(label=_("work type"), choices=TaskKind.choices)
-    outcome = django_filters.ChoiceFilter(label=_("outcome"), choices=TaskOutcome.choices)
-    priority = django_filters.TypedChoiceFilter(label=_("priority"), choices=Priority.choices, coerce=int)
+    kind = django_filters.ChoiceFilter(label=_("work type"), choices=TaskKind.choices, empty_label=_("all"))
+    outcome = django_filters.ChoiceFilter(
+        label=_("outcome"), choices=TaskOutcome.choices, empty_label=_("all")
+    )
+    # "all" first: without an empty choice the page's select would submit P1 and filter on it silently.
+    priority = django_filters.TypedChoiceFilter(
+        label=_("priority"), choices=[("", _("all")), *Priority.choices], coerce=int, empty_value=None
+    )
     batch = django_filters.NumberFilter(label=_("intake batch"), field_name="batch_id")
-    source = django_filters.ChoiceFilter(label=_("source"), choices=Source.choices, method="filter_source")
+    source = django_filters.ChoiceFilter(
+        label=_("source"), choices=Source.choices, method="filter_source", empty_label=_("all")
+    )
     active = django_filters.BooleanFilter(label=_("open"), method="filter_active", widget=forms.CheckboxInput)
     overdue = django_filters.CharFilter(
         label=_("overdue"),

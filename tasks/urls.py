@@ -5,6 +5,7 @@ from .views import (
     dispatch,  # issue 4
     field,
     intake,
+    search,
     worktypes,
 )
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("intake/new/", intake.manual, name="intake_manual"),
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
     path("tasks/", intake.task_list, name="task_list"),
+    path("search/", search.search, name="search"),
     path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
     path("tasks/<int:task_id>/", worktypes.task_detail, name="task_detail"),
     path("tasks/merge/", worktypes.task_merge, name="task_merge"),

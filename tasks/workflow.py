@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .clocks import compute_next_alert_at, filter_overdue  # noqa: F401  (filter_overdue: API contract)
 from .dispatch import OPEN_LOAD_STATUSES, SLOTS_SQL, assign_mode, dispatch_where, slot_params
@@ -79,6 +80,14 @@ class BulkRefused(ValidationError):
     def __init__(self, message: str, problems: dict[str, list[int]]):
         self.problems = problems
         super().__init__(message, code="bulk_refused")
+
+
+BULK_PROBLEM_LABELS = {
+    "not_found": gettext_lazy("not found in your territory"),
+    "not_assignable": gettext_lazy("not in a state that can be re-assigned"),
+    "outside_assignee_territory": gettext_lazy("outside the assignee's territory"),
+    "other_township": gettext_lazy("in another township"),
+}
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -419,7 +428,11 @@ def task_assign_bulk(
         if other := [pk for pk, _s, code in rows if code[:9] != subunit.division_id[:9]]:
             problems["other_township"] = other
     if problems:
-        detail = "; ".join(f"{key}: {', '.join(map(str, value))}" for key, value in problems.items())
+        # The keys stay in `problems` for the API; the message names them in words, tasks as T<id>.
+        detail = "; ".join(
+            f"{BULK_PROBLEM_LABELS.get(key, key)}: {', '.join(f'T{pk}' for pk in value)}"
+            for key, value in problems.items()
+        )
         raise BulkRefused(
             _("Nothing was re-assigned. Tasks that cannot be: %(detail)s") % {"detail": detail}, problems
         )

@@ -255,6 +255,10 @@ ROUTES: dict[str, object] = {
     "healthz": Public(),
     "activate": Public(),
     "home": NoObject(),
+    # Search answers only inside the caller's territory (tests/test_search.py: an outsider finds
+    # nothing); the county boundaries are public map data.
+    "search": NoObject(),
+    "dashboard_geo": NoObject(),
     "api-schema": NoObject(),
     "api-docs": NoObject(),
     "api-token": Public(),

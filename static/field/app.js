@@ -67,9 +67,17 @@
     return node;
   }
 
+  // Form times are Beijing time (UTC+8, no daylight saving) whatever zone the phone is set to.
+  var BEIJING_MS = 8 * 3600 * 1000;
   function localInputValue(date) {
     var pad = function (n) { return (n < 10 ? '0' : '') + n; };
-    return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + 'T' + pad(date.getHours()) + ':' + pad(date.getMinutes());
+    var b = new Date(date.getTime() + BEIJING_MS);
+    return b.getUTCFullYear() + '-' + pad(b.getUTCMonth() + 1) + '-' + pad(b.getUTCDate()) + 'T' + pad(b.getUTCHours()) + ':' + pad(b.getUTCMinutes());
+  }
+  function beijingInputToIso(value) {
+    var parts = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+    if (!parts) { return new Date(value).toISOString(); }
+    return new Date(Date.UTC(+parts[1], +parts[2] - 1, +parts[3], +parts[4], +parts[5], +(parts[6] || 0)) - BEIJING_MS).toISOString();
   }
 
   // --- countdowns ---------------------------------------------------------------------------------
@@ -294,7 +302,7 @@
       var value = input.value;
       if (input.type === 'datetime-local') {
         data[input.name + '_local'] = value.replace('T', ' ');
-        value = value ? new Date(value).toISOString() : '';
+        value = value ? beijingInputToIso(value) : '';
       }
       if (input.type === 'checkbox') { value = true; }
       data[input.name] = value;
@@ -482,7 +490,8 @@
     navigator.geolocation.getCurrentPosition(function (position) {
       form.querySelector('[name=latitude]').value = position.coords.latitude.toFixed(6);
       form.querySelector('[name=longitude]').value = position.coords.longitude.toFixed(6);
-      form.querySelector('[name=location_accuracy_m]').value = Math.round(position.coords.accuracy || 0);
+      var accuracy = form.querySelector('[name=location_accuracy_m]');
+      if (accuracy) { accuracy.value = Math.round(position.coords.accuracy || 0); }
       status.textContent = fmt(M.located, { m: Math.round(position.coords.accuracy || 0) }) + ' ' +
         position.coords.latitude.toFixed(5) + ', ' + position.coords.longitude.toFixed(5);
     }, function () {

@@ -22,9 +22,23 @@
       return;
     }
     var map = L.map(box, { scrollWheelZoom: false, attributionControl: true });
+    L.control.scale({ imperial: false }).addTo(map);
     var tiles = box.getAttribute("data-tile-url");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 18, attribution: box.getAttribute("data-attribution") || "" }).addTo(map);
+    } else if (box.getAttribute("data-geo-url")) {
+      // No tile server: the county outlines (vendored GeoJSON) give the points a place on the island.
+      fetch(box.getAttribute("data-geo-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          var outline = L.geoJSON(data, {
+            interactive: false,
+            style: function () { return { color: "#7b8794", weight: 1, fillColor: "#eef2f5", fillOpacity: 0.7 }; },
+          }).addTo(map);
+          outline.bringToBack();
+          box.setAttribute("data-outline", "true");
+        });
     }
     var line = [];
     points.forEach(function (p) {

@@ -34,6 +34,7 @@ from ..models import (
     CloseContact,
     ContactAttempt,
     Division,
+    Priority,
     RadiusControl,
     TaskStatus,
     TestResult,
@@ -51,36 +52,55 @@ SHELL_STATIC = ("css/app.css", "field/field.css", "field/app.js")
 @dataclass
 class FieldRow:
     task: TracingTask
-    clock: str | None  # "radius" | "trace" | None
+    clock: str | None  # "radius" | "trace" | "rework" | None
     due: datetime | None
 
     @property
     def deadline_label(self) -> str:
-        return {"radius": _("Radius limited by"), "trace": _("Trajectory traced by")}.get(
-            self.clock or "", ""
-        )
+        return {
+            "radius": _("Radius limited by"),
+            "trace": _("Trajectory traced by"),
+            "rework": _("Resubmit by"),
+        }.get(self.clock or "", "")
 
 
-def field_task_rows(user) -> list[FieldRow]:
-    """The open field tasks of the account's village (its sub-unit) or township (its team), nearest
-    deadline first: the radius deadline until the radius is limited, then the trajectory deadline."""
+def field_task_rows(user, *, q: str = "", status: str = "", priority: str = "") -> list[FieldRow]:
+    """The open field tasks of the account's village (its sub-unit) or township (its team): returned
+    tasks first (they wait for a resubmission, by their resubmit deadline), then nearest deadline first:
+    the radius deadline until the radius is limited, then the trajectory deadline. `q` is a task number
+    or a person's exact name; `status` and `priority` narrow the list."""
     next_due = Case(
+        When(status=TaskStatus.RETURNED, then=F("rework_due")),
         When(radius_limited_at__isnull=True, then=F("radius_due")),
         When(traced_at__isnull=True, then=F("trace_due")),
         default=None,
         output_field=DateTimeField(),
     )
+    returned_first = Case(When(status=TaskStatus.RETURNED, then=0), default=1)
+    tasks = tasks_visible_to(user).filter(status__in=services.FIELD_EDITABLE)
+    q = "".join(ch for ch in q if ch.isprintable()).strip()
+    if q:
+        number = q.lstrip("Tt#")
+        tasks = (
+            tasks.filter(pk=int(number))
+            if number.isdigit() and len(number) < 10
+            else tasks.filter(person__name=q)
+        )
+    if status in services.FIELD_EDITABLE:
+        tasks = tasks.filter(status=status)
+    if priority.isdigit() and len(priority) == 1:
+        tasks = tasks.filter(priority=int(priority))
     tasks = (
-        tasks_visible_to(user)
-        .filter(status__in=services.FIELD_EDITABLE)
-        .select_related("person", "division", "assignee")
-        .annotate(next_due=next_due)
-        .order_by(F("next_due").asc(nulls_last=True), "priority", "id")[:LIST_LIMIT]
+        tasks.select_related("person", "division", "assignee")
+        .annotate(next_due=next_due, returned_first=returned_first)
+        .order_by("returned_first", F("next_due").asc(nulls_last=True), "priority", "id")[:LIST_LIMIT]
     )
     rows = []
     for task in tasks:
         clock = None
-        if task.next_due is not None:
+        if task.status == TaskStatus.RETURNED:
+            clock = "rework" if task.next_due is not None else None
+        elif task.next_due is not None:
             clock = "radius" if task.radius_limited_at is None else "trace"
         rows.append(FieldRow(task, clock, task.next_due))
     return rows
@@ -165,7 +185,9 @@ def field_tasks(request):
     _require_field_role(request.user)
     now = timezone.now()
     unmasked = sees_unmasked(request.user)
-    rows = field_task_rows(request.user)
+    filters = {name: request.GET.get(name, "")[:60] for name in ("q", "status", "priority")}
+    rows = field_task_rows(request.user, **filters)
+    returns = _return_reasons([row.task.pk for row in rows if row.task.status == TaskStatus.RETURNED])
     if rows:
         record_access(request, action=AccessAction.VIEW, objects=[row.task for row in rows], fields=["name"])
     items = []
@@ -181,16 +203,72 @@ def field_tasks(request):
                 "remaining": text,
                 "remaining_class": css,
                 "mine": row.task.assignee_id == request.user.pk,
+                "returned": returns.get(row.task.pk),
             }
         )
     context = {
         **_common(request),
         "items": items,
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "status_choices": [(s, TaskStatus(s).label) for s in services.FIELD_EDITABLE],
+        "priority_choices": Priority.choices,
         "precache": [reverse("field_task", args=[row.task.pk]) for row in rows[:50]]
         + [reverse("task-fieldwork", args=[row.task.pk]) for row in rows[:50]]
         + [reverse("field-task-list")],
     }
     return render(request, "field/tasks.html", context)
+
+
+def _review_models():
+    """The review models, looked up by name: reviews sit above tasks and are not imported from here."""
+    from django.apps import apps
+
+    try:
+        return apps.get_model("reviews", "Review"), apps.get_model("reviews", "ReviewComment")
+    except LookupError:
+        return None, None
+
+
+def _return_reasons(task_ids: list[int]) -> dict[int, dict]:
+    """The latest return of each task: the expert's reasons and when (one query)."""
+    review_model, _comment = _review_models()
+    if review_model is None or not task_ids:
+        return {}
+    found: dict[int, dict] = {}
+    for review in (
+        review_model.objects.filter(task_id__in=task_ids, decision="return")
+        .select_related("expert")
+        .order_by("task_id", "-decided_at", "-id")
+    ):
+        found.setdefault(
+            review.task_id,
+            {
+                "reasons": review.reasons,
+                "at": review.decided_at,
+                "by": getattr(review.expert, "display_name", ""),
+            },
+        )
+    return found
+
+
+def _review_comments(task: TracingTask) -> tuple[list, dict[tuple[str, int], list]]:
+    """The experts' comments on the task: (on the task as a whole, {(model name, entry id): comments})."""
+    _review, comment_model = _review_models()
+    if comment_model is None:
+        return [], {}
+    general: list = []
+    by_entry: dict[tuple[str, int], list] = {}
+    for comment in (
+        comment_model.objects.filter(task=task)
+        .select_related("author", "target_type", "review")
+        .order_by("created_at", "id")
+    ):
+        if comment.target_type_id:
+            by_entry.setdefault((comment.target_type.model, comment.target_id), []).append(comment)
+        else:
+            general.append(comment)
+    return general, by_entry
 
 
 def _division_choices(task: TracingTask) -> list[Division]:
@@ -225,6 +303,7 @@ def field_task(request, task_id: int):
     for clock, label, due, done in (
         ("radius", _("Radius limited by"), task.radius_due, task.radius_limited_at),
         ("trace", _("Trajectory traced by"), task.trace_due, task.traced_at),
+        ("rework", _("Resubmit by"), task.rework_due, task.rework_done_at),
     ):
         text, css = remaining_text(due, now) if not done else ("", "")
         clocks.append(
@@ -241,6 +320,17 @@ def field_task(request, task_id: int):
         task.trajectory_entries.filter(deleted_at__isnull=True).select_related("division", "created_by")
     )
     contacts = list(task.close_contacts.select_related("division", "lead__link"))
+    general_comments, entry_comments = _review_comments(task)
+    for entry in trajectory:
+        entry.review_comments = entry_comments.get(("trajectoryentry", entry.pk), [])
+    for contact in contacts:
+        contact.review_comments = entry_comments.get(("closecontact", contact.pk), [])
+    attempts = list(task.contact_attempts.select_related("created_by"))
+    for attempt in attempts:
+        attempt.review_comments = entry_comments.get(("contactattempt", attempt.pk), [])
+    tests = list(task.test_results.select_related("created_by"))
+    for test in tests:
+        test.review_comments = entry_comments.get(("testresult", test.pk), [])
     record_access(request, action=AccessAction.VIEW, objects=[task, *contacts])
     if not unmasked:
         for contact in contacts:
@@ -279,11 +369,13 @@ def field_task(request, task_id: int):
         "may_call": may_call,
         "clocks": clocks,
         "leads": list(task.leads.order_by("reported_at", "id")),
-        "attempts": list(task.contact_attempts.select_related("created_by")),
+        "attempts": attempts,
+        "returned": _return_reasons([task.pk]).get(task.pk) if task.status == TaskStatus.RETURNED else None,
+        "general_comments": general_comments,
         "radius": list(task.radius_controls.select_related("division", "created_by")),
         "trajectory": trajectory,
         "contacts": contacts,
-        "tests": list(task.test_results.select_related("created_by")),
+        "tests": tests,
         "missing": services.missing_for(task),
         "editable": editable,
         "divisions": _division_choices(task),

@@ -244,6 +244,67 @@ def _change_row(entry) -> dict:
     }
 
 
+def _field_label(model, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name) if model else name
+    except Exception:  # a field since removed from the model: its stored name is all there is
+        return name
+
+
+def _person_field_label(model, name: str) -> str:
+    """A field read through `model` may be the person's (a task's name, ID number, phone)."""
+    from ..models import Person
+
+    label = _field_label(model, name)
+    return _field_label(Person, name) if label == name else label
+
+
+def _model_named(model_name: str):
+    from django.apps import apps
+
+    for app in ("tasks", "reviews", "reports", "notices"):
+        try:
+            return apps.get_model(app, model_name)
+        except (LookupError, ValueError):
+            continue
+    return None
+
+
+def _label_access_rows(rows: list) -> None:
+    """Readable object and field names on the page (the stored identifiers stay in JSON and CSV)."""
+    for row in rows:
+        model = _model_named(row.object_type) if row.object_type else None
+        row.object_label = str(model._meta.verbose_name) if model else row.object_type
+        row.field_labels = [_person_field_label(model, name) for name in row.fields or []]
+
+
+def _choice_label(model, name: str, value):
+    try:
+        choices = dict(model._meta.get_field(name).flatchoices) if model else {}
+    except Exception:
+        choices = {}
+    return choices.get(value, value)
+
+
+def _change_display(entry) -> dict:
+    """A change row for the page: the time as a datetime (shown in Asia/Shanghai like every other time),
+    readable model and field names, and each field's old and new value."""
+    row = _change_row(entry)
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    row["at"] = entry.timestamp
+    row["object_type"] = str(model._meta.verbose_name) if model else row["object_type"]
+    row["diff"] = [
+        {
+            "field": _field_label(model, name),
+            "old": _choice_label(model, name, values[0]),
+            "new": _choice_label(model, name, values[1]),
+        }
+        for name, values in sorted((entry.changes_dict or {}).items())
+        if isinstance(values, (list, tuple)) and len(values) == 2
+    ]
+    return row
+
+
 @never_cache
 @login_required
 def audit_log(request):
@@ -263,10 +324,11 @@ def audit_log(request):
                 "changes": [_change_row(e) for e in change_rows],
             }
         )
+    _label_access_rows(access_rows)
     context = {
         "form": form,
         "access": access_rows,
-        "changes": [_change_row(e) for e in change_rows],
+        "changes": [_change_display(e) for e in change_rows],
         "page_size": size,
         "person_id": data.get("person"),
     }
