@@ -47,7 +47,7 @@ def review_queue(user: AnyUser, level: str) -> QuerySet[Notice]:
     return (
         notices_visible_to(user)
         .filter(state=state)
-        .select_related("person", "division")
+        .select_related("person", "division", "task")
         .order_by("-urgent", "submitted_at", "id")
     )
 
@@ -59,7 +59,7 @@ def returned_to(user: AnyUser) -> QuerySet[Notice]:
     )
     if desk_level(user) is None and not user.is_superuser:
         queryset = queryset.filter(submitted_by=cast("User", user))
-    return queryset.select_related("person", "division").order_by("rejected_at", "id")
+    return queryset.select_related("person", "division", "task").order_by("rejected_at", "id")
 
 
 def feedback_visible_to(user: AnyUser) -> QuerySet[NoticeFeedback]:

@@ -67,7 +67,6 @@ def _on(name: str, **kwargs: Callable[[SimpleNamespace], object]) -> Callable[[S
 OPEN = {"task_id": lambda w: w.open.pk}
 FIELD_API = ("task-fieldwork", "task-radius", "task-trajectory", "task-contacts")
 
-NOTICE_GAP = "reads of notices are not logged yet (notices app)"
 
 ENTRIES: dict[str, object] = {
     # Tasks (API and pages).
@@ -132,13 +131,11 @@ ENTRIES: dict[str, object] = {
         _on("task-review-comments", task_id=lambda w: w.reviewed.pk),
     ),
     # Notices: the person's name, masked by role, reads of a notice logged (notices app).
-    "notice_list": Personal(_on("notice_list"), ("duty_officer", "commander"), gap=NOTICE_GAP),
-    "notice-list": Personal(_on("notice-list"), ("duty_officer", "commander"), gap=NOTICE_GAP),
-    "notice_queue_county": Personal(_on("notice_queue_county"), ("duty_officer",), gap=NOTICE_GAP),
+    "notice_list": Personal(_on("notice_list"), ("duty_officer", "commander")),
+    "notice-list": Personal(_on("notice-list"), ("duty_officer", "commander")),
+    "notice_queue_county": Personal(_on("notice_queue_county"), ("duty_officer",)),
     "notice_detail": Personal(_on("notice_detail", pk=lambda w: w.notice.pk), ("duty_officer", "commander")),
-    "notice-detail": Personal(
-        _on("notice-detail", pk=lambda w: w.notice.pk), ("duty_officer", "commander"), gap=NOTICE_GAP
-    ),
+    "notice-detail": Personal(_on("notice-detail", pk=lambda w: w.notice.pk), ("duty_officer", "commander")),
     "notice_queue_city": NotPersonal("the same rows as notice_list, in another state"),
     "notice_returned": NotPersonal("the same rows as notice_list, in another state"),
     "notice_feedback_queue": NotPersonal(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -21,7 +23,7 @@ from .. import figures, permissions, selectors
 from ..errors import NoticeConflict
 from ..models import Notice
 from ..services import review
-from .common import actor_of, level_of, period_of
+from .common import actor_of, level_of, log_reads, period_of
 
 
 class NoticeSerializer(serializers.ModelSerializer):
@@ -71,18 +73,28 @@ class NoticeListApi(ListAPIView):
     def get_queryset(self) -> QuerySet[Notice]:
         queryset = (
             selectors.notices_visible_to(self.request.user)
-            .select_related("person")
+            .select_related("person", "task")
             .order_by("-created_at", "-id")
         )
         state = self.request.query_params.get("state")
         return queryset.filter(state=state) if state else queryset
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        log_reads(request, rows)
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
 
 class NoticeDetailApi(RetrieveAPIView):
     serializer_class = NoticeSerializer
 
     def get_object(self) -> Notice:
-        return selectors.get_notice_or_404(self.request.user, self.kwargs["pk"])
+        notice = selectors.get_notice_or_404(self.request.user, self.kwargs["pk"])
+        log_reads(self.request, [notice])
+        return notice
 
 
 class NoticeApproveApi(APIView):

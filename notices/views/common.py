@@ -11,7 +11,9 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from tasks.access_log import record_access
 from tasks.masking import mask_name
+from tasks.models import AccessAction
 
 from ..models import Notice
 from ..permissions import STAFF_ROLES
@@ -61,3 +63,11 @@ def period_of(request: HttpRequest) -> tuple[datetime, datetime]:
 
 def level_of(request: HttpRequest) -> int:
     return {"city": 4, "county": 6, "township": 9}.get(request.GET.get("level", "county"), 6)
+
+
+def log_reads(request: Any, notices: list[Notice]) -> None:
+    """Every notice shown names its person: each read is in the access log, against the notice's task
+    (or its person when it has none), one statement per page."""
+    objects = [notice.task if notice.task_id else notice.person for notice in notices]
+    if objects:
+        record_access(request, action=AccessAction.VIEW, objects=objects)

@@ -23,7 +23,7 @@ from ..errors import NoticeConflict
 from ..forms import AnswerForm, RejectForm, ResubmitForm
 from ..models import Notice, NoticeFollowUp, NoticeState
 from ..services import review
-from .common import actor_of, errors_text, require_staff, row_of
+from .common import actor_of, errors_text, log_reads, require_staff, row_of
 
 
 @login_required
@@ -31,6 +31,7 @@ from .common import actor_of, errors_text, require_staff, row_of
 def queue(request: HttpRequest, level: str) -> HttpResponse:
     require_staff(request.user)
     rows = list(selectors.review_queue(request.user, level)[:500])
+    log_reads(request, rows)
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [row_of(n, unmasked) for n in rows]})
@@ -63,11 +64,12 @@ def city_queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 def notice_list(request: HttpRequest) -> HttpResponse:
     require_staff(request.user)
-    queryset = selectors.notices_visible_to(request.user).select_related("person", "division")
+    queryset = selectors.notices_visible_to(request.user).select_related("person", "division", "task")
     state = request.GET.get("state")
     if state in NoticeState.values:
         queryset = queryset.filter(state=state)
     rows = list(queryset[:500])
+    log_reads(request, rows)
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [row_of(n, unmasked) for n in rows]})
@@ -83,6 +85,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
 def returned(request: HttpRequest) -> HttpResponse:
     require_staff(request.user)
     rows = list(selectors.returned_to(request.user)[:500])
+    log_reads(request, rows)
     unmasked = sees_unmasked(request.user)
     if request.GET.get("format") == "json":
         return JsonResponse({"results": [row_of(n, unmasked) for n in rows]})
