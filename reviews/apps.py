@@ -27,6 +27,15 @@ class ReviewsConfig(AppConfig):
             signals.on_task_transition, sender=TaskTransition, dispatch_uid="reviews.on_task_transition"
         )
 
+        # The field team sees why its work came back, and the comments beside each entry.
+        from tasks import hooks
+
+        from .selectors import comments_for_field, latest_return_reasons
+
+        hooks.provide_review_feedback(
+            return_reasons=latest_return_reasons, review_comments=comments_for_field
+        )
+
         # Personal data for the retention purge and key rotation of the base app (tasks/lifecycle.py).
         from . import lifecycle
 

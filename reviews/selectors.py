@@ -11,7 +11,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Prefetc
 from django.http import Http404
 from django.utils import timezone
 
-from tasks.models import TaskStatus
+from tasks.models import TaskStatus, TracingTask
 from tasks.roles import can
 from tasks.selectors import tasks_visible_to
 
@@ -95,3 +95,39 @@ def comments_for_task(user, task_id: int) -> QuerySet[ReviewComment]:
 
 def reviews_of_task(task_id: int) -> QuerySet[Review]:
     return Review.objects.filter(task_id=task_id).select_related("expert").order_by("round")
+
+
+def latest_return_reasons(task_ids: list[int]) -> dict[int, dict]:
+    """The latest return of each task: the expert's reasons, when and by whom (one query); shown to the
+    field team on its pages through tasks.hooks."""
+    found: dict[int, dict] = {}
+    for review in (
+        Review.objects.filter(task_id__in=task_ids, decision="return")
+        .select_related("expert")
+        .order_by("task_id", "-decided_at", "-id")
+    ):
+        found.setdefault(
+            review.task_id,
+            {
+                "reasons": review.reasons,
+                "at": review.decided_at,
+                "by": getattr(review.expert, "display_name", ""),
+            },
+        )
+    return found
+
+
+def comments_for_field(task: TracingTask) -> tuple[list, dict[tuple[str, int], list]]:
+    """The experts' comments on a task: (on the task as a whole, {(model name, entry id): comments})."""
+    general: list = []
+    by_entry: dict[tuple[str, int], list] = {}
+    for comment in (
+        ReviewComment.objects.filter(task=task)
+        .select_related("author", "target_type", "review")
+        .order_by("created_at", "id")
+    ):
+        if comment.target_type is not None and comment.target_id is not None:
+            by_entry.setdefault((comment.target_type.model, comment.target_id), []).append(comment)
+        else:
+            general.append(comment)
+    return general, by_entry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 TasksEnded = Callable[..., object]
 
@@ -28,3 +29,27 @@ def tasks_ended(task_ids: Iterable[int], now: datetime) -> None:
         return
     for receiver in _tasks_ended.values():
         receiver(task_ids=ids, now=now)
+
+
+# The expert's side of returned work, shown on the field pages (the reviews app provides it).
+ReturnReasons = Callable[[list[int]], dict[int, dict]]
+ReviewComments = Callable[..., tuple[list, dict[tuple[str, int], list]]]
+
+_review_feedback: dict[str, Callable[..., Any]] = {}
+
+
+def provide_review_feedback(*, return_reasons: ReturnReasons, review_comments: ReviewComments) -> None:
+    """`return_reasons(task_ids)` -> {task id: {"reasons", "at", "by"}} of each task's latest return;
+    `review_comments(task)` -> (comments on the task as a whole, {(model name, entry id): comments})."""
+    _review_feedback["return_reasons"] = return_reasons
+    _review_feedback["review_comments"] = review_comments
+
+
+def return_reasons(task_ids: list[int]) -> dict[int, dict]:
+    provider = _review_feedback.get("return_reasons")
+    return provider(task_ids) if provider and task_ids else {}
+
+
+def review_comments(task: object) -> tuple[list, dict[tuple[str, int], list]]:
+    provider = _review_feedback.get("review_comments")
+    return provider(task) if provider else ([], {})

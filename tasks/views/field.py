@@ -27,6 +27,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from .. import fieldwork as services
+from .. import hooks
 from ..access_log import record_access
 from ..masking import mask_address, mask_id_number, mask_name, mask_phone, sees_unmasked
 from ..models import (
@@ -220,55 +221,14 @@ def field_tasks(request):
     return render(request, "field/tasks.html", context)
 
 
-def _review_models():
-    """The review models, looked up by name: reviews sit above tasks and are not imported from here."""
-    from django.apps import apps
-
-    try:
-        return apps.get_model("reviews", "Review"), apps.get_model("reviews", "ReviewComment")
-    except LookupError:
-        return None, None
-
-
 def _return_reasons(task_ids: list[int]) -> dict[int, dict]:
-    """The latest return of each task: the expert's reasons and when (one query)."""
-    review_model, _comment = _review_models()
-    if review_model is None or not task_ids:
-        return {}
-    found: dict[int, dict] = {}
-    for review in (
-        review_model.objects.filter(task_id__in=task_ids, decision="return")
-        .select_related("expert")
-        .order_by("task_id", "-decided_at", "-id")
-    ):
-        found.setdefault(
-            review.task_id,
-            {
-                "reasons": review.reasons,
-                "at": review.decided_at,
-                "by": getattr(review.expert, "display_name", ""),
-            },
-        )
-    return found
+    """The latest return of each task: the expert's reasons and when (from the reviews app's hook)."""
+    return hooks.return_reasons(task_ids)
 
 
 def _review_comments(task: TracingTask) -> tuple[list, dict[tuple[str, int], list]]:
     """The experts' comments on the task: (on the task as a whole, {(model name, entry id): comments})."""
-    _review, comment_model = _review_models()
-    if comment_model is None:
-        return [], {}
-    general: list = []
-    by_entry: dict[tuple[str, int], list] = {}
-    for comment in (
-        comment_model.objects.filter(task=task)
-        .select_related("author", "target_type", "review")
-        .order_by("created_at", "id")
-    ):
-        if comment.target_type_id:
-            by_entry.setdefault((comment.target_type.model, comment.target_id), []).append(comment)
-        else:
-            general.append(comment)
-    return general, by_entry
+    return hooks.review_comments(task)
 
 
 def _division_choices(task: TracingTask) -> list[Division]:

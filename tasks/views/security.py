@@ -262,10 +262,11 @@ def _person_field_label(model, name: str) -> str:
 def _model_named(model_name: str):
     from django.apps import apps
 
-    for app in ("tasks", "reviews", "reports", "notices"):
+    # Any installed app's model: the access log names models of the apps built on tasks too.
+    for config in apps.get_app_configs():
         try:
-            return apps.get_model(app, model_name)
-        except (LookupError, ValueError):
+            return config.get_model(model_name)
+        except LookupError:
             continue
     return None
 
