@@ -30,6 +30,7 @@ urlpatterns = [
     path("dispatch/tasks/<int:task_id>/resolve/", dispatch.task_resolve, name="task_resolve_page"),
     path("dispatch/tasks/<int:task_id>/receive/", dispatch.task_receive, name="task_receive_page"),
     path("dispatch/tasks/<int:task_id>/transfer/", dispatch.task_transfer, name="task_transfer_page"),
+    path("dispatch/divisions/pick/", dispatch.division_pick, name="division_pick"),
     path("dispatch/receipts/", dispatch.receipts, name="receipts"),
     path("dispatch/transfers/", dispatch.transfer_inbox, name="transfer_inbox"),
     path(

@@ -242,6 +242,7 @@ ENTRIES: dict[str, object] = {
     "notification-unread-count": NotPersonal("a count", _on("notification-unread-count")),
     "notification_inbox": NotPersonal("the caller's own notifications", _on("notification_inbox")),
     "task_resolve_page": NotPersonal("division choice for one task", _on("task_resolve_page", **OPEN)),
+    "division_pick": NotPersonal("division codes and names", lambda w: reverse("division_pick") + "?q=46"),
     "task_transfer_page": NotPersonal("division choice for one task", _on("task_transfer_page", **OPEN)),
     "receipts": NotPersonal("task ids and statuses", _on("receipts")),
     "transfer_inbox": NotPersonal("task ids, divisions and reasons", _on("transfer_inbox")),
