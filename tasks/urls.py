@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/activate/", accounts.activate, name="activate"),
     path("healthz", accounts.healthz, name="healthz"),
     path("intake/", intake.intake, name="intake"),
+    path("intake/run/", intake.intake_run_now, name="intake_run_now"),
     path("intake/upload/", intake.upload, name="intake_upload"),
     path("intake/new/", intake.manual, name="intake_manual"),
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),

@@ -52,3 +52,47 @@ def test_the_transfer_picker_finds_a_division_of_another_county(client, field_st
 def test_the_picker_is_for_roles_that_transfer(client, commander):
     client.force_login(commander)
     assert client.get(reverse("division_pick"), {"q": "46"}).status_code == 403
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+def test_the_duty_officer_runs_intake_now(client, duty_officer):
+    from tasks.leads_io import ingest_rows
+    from tests.intake_helpers import lead
+
+    ingest_rows([lead(), lead()], channel="api")
+    client.force_login(duty_officer)
+    assert b"intake-run-now" in client.get(reverse("intake")).content
+    response = client.post(reverse("intake_run_now"))
+    assert response.status_code == 302 and response["Location"] == reverse("intake")
+    assert any(text.startswith("汇总完成：2 条线索") for text in _messages(response)), _messages(response)
+    assert client.get(reverse("intake_run_now")).status_code == 405
+
+
+def test_a_concurrent_run_is_reported(client, duty_officer):
+    from django.db import connections
+
+    from tasks import intake
+    from tasks.leads_io import ingest_rows
+    from tests.intake_helpers import lead
+
+    ingest_rows([lead()], channel="api")
+    client.force_login(duty_officer)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [intake.INTAKE_LOCK_KEY])
+            response = client.post(reverse("intake_run_now"))
+            cursor.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert response.status_code == 302
+    assert _messages(response) == ["另一轮汇总正在进行，请稍后再试。"]
+
+
+def test_field_staff_may_not_run_intake(client, field_staff):
+    client.force_login(field_staff)
+    assert client.post(reverse("intake_run_now")).status_code == 403

@@ -278,6 +278,7 @@ ROUTES: dict[str, object] = {
     # The transfer picker names divisions of the whole tree on purpose (code, name, level: no object
     # behind them); tests/test_loop_pages.py checks it answers nothing more.
     "division_pick": NoObject(),
+    "intake_run_now": NoObject(),
     "intake_upload": NoObject(),
     "intake_manual": NoObject(),
     "batch-list": NoObject(),

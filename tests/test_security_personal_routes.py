@@ -184,6 +184,7 @@ ENTRIES: dict[str, object] = {
     "report_deliveries": NotPersonal("delivery attempts of report versions", _on("report_deliveries")),
     # Intake.
     "intake": NotPersonal("batch counts", _on("intake")),
+    "intake_run_now": NotPersonal("a POST that answers with counts"),
     "intake_upload": NotPersonal("the upload form; a preview answers row errors by line"),
     "intake_manual": NotPersonal("the form for one lead", _on("intake_manual")),
     "lead-list": NotPersonal(

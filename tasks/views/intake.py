@@ -15,14 +15,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from .. import intake as intake_step
 from ..access_log import record_access
 from ..api.tasks import task_list_queryset
 from ..filters import TaskFilter, unresolved_tasks
@@ -58,9 +60,30 @@ def intake(request):
             "-received_at", "-id"
         )[:20],
         "can_create": can(request.user, "lead.create"),
+        "can_run": can(request.user, "intake.run"),
         "interval": settings.INTAKE_INTERVAL_MINUTES,
     }
     return render(request, "intake/intake.html", context)
+
+
+@login_required
+@require_POST
+def intake_run_now(request: HttpRequest) -> HttpResponse:
+    """The duty desk does not wait for the next tick: the same step as the beat job, under its lock."""
+    _require(request.user, "intake.run")
+    batch = intake_step.intake_run()
+    if batch is not None:
+        messages.success(
+            request,
+            _("Intake done: %(tasks)s new tasks from %(leads)s leads.")
+            % {"tasks": batch.new_tasks, "leads": batch.leads},
+        )
+    elif PendingLead.objects.exists():
+        # Nothing was claimed although leads wait: the lock was taken by a run in progress.
+        messages.warning(request, _("Another intake run is in progress; try again in a moment."))
+    else:
+        messages.info(request, _("No pending leads: no task was made."))
+    return redirect("intake")
 
 
 # --- upload ----------------------------------------------------------------------------------------------
