@@ -19,6 +19,7 @@ urlpatterns = [
     path("intake/new/", intake.manual, name="intake_manual"),
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
     path("tasks/", intake.task_list, name="task_list"),
+    path("tasks/export/", intake.task_export, name="task_export"),
     path("search/", search.search, name="search"),
     path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
     path("tasks/<int:task_id>/", worktypes.task_detail, name="task_detail"),

@@ -96,3 +96,72 @@ def test_a_concurrent_run_is_reported(client, duty_officer):
 def test_field_staff_may_not_run_intake(client, field_staff):
     client.force_login(field_staff)
     assert client.post(reverse("intake_run_now")).status_code == 403
+
+
+def _export(client, user, **params):
+    import csv
+    import io
+
+    client.force_login(user)
+    response = client.get(reverse("task_export"), {"format": "csv", **params})
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_the_export_is_masked_for_the_commander_and_logged(client, hainan, commander, duty_officer):
+    from tasks.exports import safe_cell
+    from tasks.masking import mask_id_number, mask_name, mask_phone
+    from tasks.models import AccessLog
+    from tests.factories import PersonFactory
+
+    person = PersonFactory(name="张三丰", phone="13812345678")
+    home = TracingTaskFactory(division_id=HOME_VILLAGE, person=person, address="=1+2 长流镇某路")
+    other = TracingTaskFactory(
+        division_id=Division.objects.filter(code__startswith=OTHER_COUNTY).first().code
+    )
+
+    officer_rows = _export(client, duty_officer)
+    assert officer_rows[0][:3] == ["任务编号", "优先级", "姓名"]
+    ids = {row[0] for row in officer_rows[1:]}
+    assert f"T{home.pk}" in ids and f"T{other.pk}" not in ids
+    mine = next(row for row in officer_rows if row[0] == f"T{home.pk}")
+    assert mine[2:5] == [person.name, person.id_number, person.phone]
+    assert mine[5] == safe_cell("=1+2 长流镇某路")
+    assert AccessLog.objects.filter(user=duty_officer, action="export", task_id=home.pk).count() == 1
+    assert not AccessLog.objects.filter(user=duty_officer, task_id=other.pk).exists()
+
+    commander_rows = _export(client, commander)
+    masked = next(row for row in commander_rows if row[0] == f"T{home.pk}")
+    assert masked[2:5] == [mask_name(person.name), mask_id_number(person.id_number), mask_phone(person.phone)]
+    assert person.phone not in "".join(",".join(row) for row in commander_rows)
+    assert AccessLog.objects.filter(user=commander, action="export", task_id=home.pk).count() == 1
+
+
+def test_the_export_keeps_the_filters_and_checks_its_format(client, hainan, duty_officer):
+    from tasks.views import intake as views
+
+    keep = TracingTaskFactory(division_id=HOME_VILLAGE, priority=1)
+    drop = TracingTaskFactory(division_id=HOME_VILLAGE, priority=3)
+    ids = {row[0] for row in _export(client, duty_officer, priority=1)[1:]}
+    assert f"T{keep.pk}" in ids and f"T{drop.pk}" not in ids
+    assert client.get(reverse("task_export"), {"format": "pdf"}).status_code == 400
+    xlsx = client.get(reverse("task_export"), {"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    page = client.get(reverse("task_list"), {"priority": 1}).content.decode()
+    assert reverse("task_export") + "?priority=1&amp;format=csv" in page
+    views.EXPORT_MAX_ROWS, saved = 1, views.EXPORT_MAX_ROWS
+    try:
+        response = client.get(reverse("task_export"), {"format": "csv"})
+    finally:
+        views.EXPORT_MAX_ROWS = saved
+    assert response.status_code == 302
+
+
+def test_a_field_account_exports_only_its_village(client, hainan, field_staff):
+    from tests.conftest import OTHER_VILLAGE_SAME_TOWNSHIP
+
+    own = TracingTaskFactory(division_id=HOME_VILLAGE)
+    other = TracingTaskFactory(division_id=OTHER_VILLAGE_SAME_TOWNSHIP)
+    ids = {row[0] for row in _export(client, field_staff)[1:]}
+    assert f"T{own.pk}" in ids and f"T{other.pk}" not in ids

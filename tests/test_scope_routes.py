@@ -278,6 +278,8 @@ ROUTES: dict[str, object] = {
     # The transfer picker names divisions of the whole tree on purpose (code, name, level: no object
     # behind them); tests/test_loop_pages.py checks it answers nothing more.
     "division_pick": NoObject(),
+    # A CSV, not a page: tests/test_loop_pages.py checks it leaves out the other village and county.
+    "task_export": NoObject(),
     "intake_run_now": NoObject(),
     "intake_upload": NoObject(),
     "intake_manual": NoObject(),

@@ -73,6 +73,7 @@ ENTRIES: dict[str, object] = {
     "task-list": Personal(_on("task-list"), TASK_VIEWERS),
     "task-detail": Personal(_on("task-detail", pk=lambda w: w.open.pk), TASK_VIEWERS),
     "task_list": Personal(_on("task_list"), TASK_VIEWERS),
+    "task_export": Personal(lambda w: reverse("task_export") + "?format=csv", TASK_VIEWERS),
     "task_detail": Personal(_on("task_detail", **OPEN), TASK_VIEWERS),
     "task_merge": Personal(
         lambda w: reverse("task_merge") + f"?keep={w.open.pk}&merge={w.open.pk}", ("duty_officer", "admin")
