@@ -165,3 +165,16 @@ def test_a_field_account_exports_only_its_village(client, hainan, field_staff):
     other = TracingTaskFactory(division_id=OTHER_VILLAGE_SAME_TOWNSHIP)
     ids = {row[0] for row in _export(client, field_staff)[1:]}
     assert f"T{own.pk}" in ids and f"T{other.pk}" not in ids
+
+
+def test_the_review_link_is_for_the_expert_only(client, hainan, cdc_expert, duty_officer):
+    from reviews.models import Review
+
+    task = TracingTaskFactory(division_id=HOME_VILLAGE)
+    review = Review.objects.create(task=task)
+    link = reverse("review_detail", args=[review.pk])
+    client.force_login(cdc_expert)
+    assert link in client.get(reverse("task_detail", args=[task.pk])).content.decode()
+    assert client.get(link).status_code == 200
+    client.force_login(duty_officer)
+    assert link not in client.get(reverse("task_detail", args=[task.pk])).content.decode()

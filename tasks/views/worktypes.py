@@ -115,7 +115,8 @@ def task_detail(request: AuthenticatedRequest, task_id: int) -> HttpResponse:
         "can_merge": worktypes.can_act(user, "task.merge", task),
         "can_transfer": can(user, "task.transfer") and task.status not in ENDED,
         "can_field": can(user, "task.fieldwork"),
-        "review_id": _latest_review_id(task),
+        # Only the reviewing role reads reviews (over the tasks it sees): nobody else gets a dead link.
+        "review_id": _latest_review_id(task) if can(user, "review.decide") else None,
     }
     return render(request, "tasks/task_detail.html", context)
 
