@@ -275,6 +275,12 @@ ROUTES: dict[str, object] = {
     "dutyshift-detail": Detail(lambda: other_county_shift(), kwargs=lambda s: {"pk": s.pk}),
     # Intake (issue 3). Batches carry global counts only (no personal data); their task lists are scoped.
     "intake": NoObject(),
+    # The transfer picker names divisions of the whole tree on purpose (code, name, level: no object
+    # behind them); tests/test_loop_pages.py checks it answers nothing more.
+    "division_pick": NoObject(),
+    # A CSV, not a page: tests/test_loop_pages.py checks it leaves out the other village and county.
+    "task_export": NoObject(),
+    "intake_run_now": NoObject(),
     "intake_upload": NoObject(),
     "intake_manual": NoObject(),
     "batch-list": NoObject(),

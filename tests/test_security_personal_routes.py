@@ -73,6 +73,7 @@ ENTRIES: dict[str, object] = {
     "task-list": Personal(_on("task-list"), TASK_VIEWERS),
     "task-detail": Personal(_on("task-detail", pk=lambda w: w.open.pk), TASK_VIEWERS),
     "task_list": Personal(_on("task_list"), TASK_VIEWERS),
+    "task_export": Personal(lambda w: reverse("task_export") + "?format=csv", TASK_VIEWERS),
     "task_detail": Personal(_on("task_detail", **OPEN), TASK_VIEWERS),
     "task_merge": Personal(
         lambda w: reverse("task_merge") + f"?keep={w.open.pk}&merge={w.open.pk}", ("duty_officer", "admin")
@@ -184,6 +185,7 @@ ENTRIES: dict[str, object] = {
     "report_deliveries": NotPersonal("delivery attempts of report versions", _on("report_deliveries")),
     # Intake.
     "intake": NotPersonal("batch counts", _on("intake")),
+    "intake_run_now": NotPersonal("a POST that answers with counts"),
     "intake_upload": NotPersonal("the upload form; a preview answers row errors by line"),
     "intake_manual": NotPersonal("the form for one lead", _on("intake_manual")),
     "lead-list": NotPersonal(
@@ -242,6 +244,7 @@ ENTRIES: dict[str, object] = {
     "notification-unread-count": NotPersonal("a count", _on("notification-unread-count")),
     "notification_inbox": NotPersonal("the caller's own notifications", _on("notification_inbox")),
     "task_resolve_page": NotPersonal("division choice for one task", _on("task_resolve_page", **OPEN)),
+    "division_pick": NotPersonal("division codes and names", lambda w: reverse("division_pick") + "?q=46"),
     "task_transfer_page": NotPersonal("division choice for one task", _on("task_transfer_page", **OPEN)),
     "receipts": NotPersonal("task ids and statuses", _on("receipts")),
     "transfer_inbox": NotPersonal("task ids, divisions and reasons", _on("transfer_inbox")),

@@ -9,14 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import workflow
-from ..models import Notification, TaskStatus, TracingTask, Transfer, Unit
+from ..models import Division, Notification, TaskStatus, TracingTask, Transfer, Unit
 from ..notify import notifications_mark_read, unread_count
 from ..notify import render as render_notification
 from ..roles import can
@@ -122,6 +122,27 @@ def task_transfer(request, task_id: int):
             messages.success(request, _("Transfer of task T%(id)s requested.") % {"id": task.pk})
             return redirect("transfer_inbox")
     return render(request, "dispatch/transfer.html", {"task": task})
+
+
+PICK_LIMIT = 20
+
+
+@login_required
+@require_http_methods(["GET"])
+def division_pick(request: HttpRequest) -> JsonResponse:
+    """The transfer picker: a target may lie outside the caller's own area, so it searches the whole
+    tree, and answers only code, name and level (no scoped data behind a division)."""
+    _require(request.user, "task.transfer")
+    q = request.GET.get("q", "").strip()[:50]
+    if not q:
+        return JsonResponse({"results": []})
+    divisions = (
+        Division.objects.filter(code__startswith=q)
+        if q.isdigit()
+        else Division.objects.filter(name__contains=q)
+    )
+    rows = list(divisions.order_by("code").values("code", "name", "level")[:PICK_LIMIT])
+    return JsonResponse({"results": rows})
 
 
 @login_required

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import secrets
+from collections.abc import Iterable, Iterator
 from datetime import datetime, time
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -15,22 +17,38 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from .. import intake as intake_step
 from ..access_log import record_access
 from ..api.tasks import task_list_queryset
+from ..exports import csv_text, xlsx_bytes
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
-from ..masking import sees_unmasked
-from ..models import AccessAction, IdType, IntakeBatch, LeadRejection, PendingLead, Source
+from ..masking import mask_record, sees_unmasked
+from ..models import (
+    AccessAction,
+    IdType,
+    IntakeBatch,
+    LeadRejection,
+    PendingLead,
+    Priority,
+    Source,
+    TaskKind,
+    TaskOutcome,
+    TaskStatus,
+)
 from ..roles import can
 from ..security import lead_scope
+from ..selectors import tasks_visible_to
 
 PAGE_SIZE = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -58,9 +76,30 @@ def intake(request):
             "-received_at", "-id"
         )[:20],
         "can_create": can(request.user, "lead.create"),
+        "can_run": can(request.user, "intake.run"),
         "interval": settings.INTAKE_INTERVAL_MINUTES,
     }
     return render(request, "intake/intake.html", context)
+
+
+@login_required
+@require_POST
+def intake_run_now(request: HttpRequest) -> HttpResponse:
+    """The duty desk does not wait for the next tick: the same step as the beat job, under its lock."""
+    _require(request.user, "intake.run")
+    batch = intake_step.intake_run()
+    if batch is not None:
+        messages.success(
+            request,
+            _("Intake done: %(tasks)s new tasks from %(leads)s leads.")
+            % {"tasks": batch.new_tasks, "leads": batch.leads},
+        )
+    elif PendingLead.objects.exists():
+        # Nothing was claimed although leads wait: the lock was taken by a run in progress.
+        messages.warning(request, _("Another intake run is in progress; try again in a moment."))
+    else:
+        messages.info(request, _("No pending leads: no task was made."))
+    return redirect("intake")
 
 
 # --- upload ----------------------------------------------------------------------------------------------
@@ -290,6 +329,121 @@ def batch_detail(request, batch_id: int):
 def task_list(request):
     _require(request.user, "task.view")
     return _task_page(request, task_list_queryset(request.user), "intake/task_list.html", {})
+
+
+EXPORT_MAX_ROWS = 50_000
+EXPORT_HEADER = (
+    "任务编号",
+    "优先级",
+    "姓名",
+    "证件号码",
+    "手机号",
+    "地址",
+    "区划代码",
+    "区划",
+    "工作类型",
+    "状态",
+    "结果",
+    "创建时间",
+    "派发时限",
+)
+_EXPORT_FIELDS = (
+    "pk",
+    "priority",
+    "person__name",
+    "person__id_number",
+    "person__phone",
+    "address",
+    "division_id",
+    "division__name",
+    "kind",
+    "status",
+    "outcome",
+    "created_at",
+    "dispatch_due",
+)
+
+
+def _local(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _export_rows(tasks: Iterable[dict], *, unmasked: bool) -> Iterator[list]:
+    labels: dict[str, dict[Any, Any]] = {
+        "priority": dict(Priority.choices),
+        "kind": dict(TaskKind.choices),
+        "status": dict(TaskStatus.choices),
+        "outcome": dict(TaskOutcome.choices),
+    }
+    for row in tasks:
+        person = mask_record(
+            "person",
+            {
+                "name": row["person__name"],
+                "id_number": row["person__id_number"],
+                "phone": row["person__phone"],
+            },
+            unmasked=unmasked,
+        )
+        task = mask_record(
+            "task", {"address": row["address"]}, unmasked=unmasked, division_name=row["division__name"]
+        )
+        yield [
+            f"T{row['pk']}",
+            str(labels["priority"].get(row["priority"], row["priority"])),
+            person["name"],
+            person["id_number"],
+            person["phone"],
+            task["address"],
+            row["division_id"],
+            row["division__name"],
+            str(labels["kind"].get(row["kind"], row["kind"])),
+            str(labels["status"].get(row["status"], row["status"])),
+            str(labels["outcome"].get(row["outcome"], row["outcome"] or "")),
+            _local(row["created_at"]),
+            _local(row["dispatch_due"]),
+        ]
+
+
+@login_required
+@require_http_methods(["GET"])
+def task_export(request: HttpRequest) -> HttpResponse:
+    """The filtered task list as a line list (CSV or XLSX): the list page's filters and scope, masked by
+    role, every row logged as an export."""
+    _require(request.user, "task.view")
+    export_format = request.GET.get("format", "csv")
+    if export_format not in ("csv", "xlsx"):
+        return HttpResponseBadRequest(_("format: must be csv or xlsx"))
+    params = request.GET.copy()
+    params.pop("format", None)
+    params.pop("page", None)
+    task_filter = TaskFilter(params or None, queryset=tasks_visible_to(request.user))
+    if task_filter.is_bound and not task_filter.is_valid():
+        reasons = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in task_filter.errors.items())
+        return HttpResponseBadRequest(reasons)
+    tasks = task_filter.qs.order_by("priority", "-created_at", "-id")
+    total = tasks.count()
+    if total > EXPORT_MAX_ROWS:
+        messages.error(
+            request,
+            _("%(count)s tasks match: an export holds at most %(max)s. Narrow the filters.")
+            % {"count": total, "max": EXPORT_MAX_ROWS},
+        )
+        return redirect(reverse("task_list") + (f"?{params.urlencode()}" if params else ""))
+    record_access(request, action=AccessAction.EXPORT, objects=tasks)
+    rows = _export_rows(
+        tasks.values(*_EXPORT_FIELDS).iterator(chunk_size=2000), unmasked=sees_unmasked(request.user)
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if export_format == "xlsx":
+        response = HttpResponse(
+            xlsx_bytes("任务", EXPORT_HEADER, rows),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        response = HttpResponse(csv_text(EXPORT_HEADER, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tasks-{stamp}.{export_format}"'
+    return response
 
 
 @login_required

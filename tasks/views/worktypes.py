@@ -36,6 +36,17 @@ def _task(request: AuthenticatedRequest, task_id: int) -> TracingTask:
     )
 
 
+ENDED = ("closed", "cancelled", "merged")
+
+
+def _latest_review_id(task: TracingTask) -> int | None:
+    """The review app sits above tasks: reached through its reverse relation, when it is installed."""
+    reviews = getattr(task, "reviews", None)
+    if reviews is None:
+        return None
+    return reviews.order_by("-pk").values_list("pk", flat=True).first()
+
+
 def _clock_rows(task: TracingTask) -> list[dict]:
     rows = []
     for clock in CLOCKS:
@@ -102,6 +113,10 @@ def task_detail(request: AuthenticatedRequest, task_id: int) -> HttpResponse:
         "can_kind": worktypes.can_act(user, "task.kind", task),
         "can_close": worktypes.can_act(user, "task.close", task),
         "can_merge": worktypes.can_act(user, "task.merge", task),
+        "can_transfer": can(user, "task.transfer") and task.status not in ENDED,
+        "can_field": can(user, "task.fieldwork"),
+        # Only the reviewing role reads reviews (over the tasks it sees): nobody else gets a dead link.
+        "review_id": _latest_review_id(task) if can(user, "review.decide") else None,
     }
     return render(request, "tasks/task_detail.html", context)
 

@@ -83,7 +83,7 @@ def _nav(page) -> set[str]:
 
 def _extra_pages() -> list[str]:
     """Pages no link may lead to yet (reports, notices): visited when the role may see them."""
-    from reviews.models_notices import Notice
+    from notices.models import Notice
 
     paths = ["/reviews/", "/notices/", "/audit/"]
     task = TracingTask.objects.filter(status="approved").first()
