@@ -73,6 +73,7 @@ ENTRIES: dict[str, object] = {
     "task-list": Personal(_on("task-list"), TASK_VIEWERS),
     "task-detail": Personal(_on("task-detail", pk=lambda w: w.open.pk), TASK_VIEWERS),
     "task_list": Personal(_on("task_list"), TASK_VIEWERS),
+    "search": Personal(lambda w: reverse("search") + f"?q=T{w.open.pk}", TASK_VIEWERS),
     "task_export": Personal(lambda w: reverse("task_export") + "?format=csv", TASK_VIEWERS),
     "task_detail": Personal(_on("task_detail", **OPEN), TASK_VIEWERS),
     "task_merge": Personal(
@@ -177,6 +178,7 @@ ENTRIES: dict[str, object] = {
     "audit_person_export": NotPersonal("ids, accounts and reasons of reads; the export itself is logged"),
     # Statistics, dashboards, deliveries: aggregates.
     "dashboard": NotPersonal("aggregate figures", _on("dashboard")),
+    "dashboard_geo": NotPersonal("public county boundaries with their codes", _on("dashboard_geo")),
     "stats": NotPersonal("aggregate figures", _on("stats")),
     "stats_export": NotPersonal("aggregate figures", _on("stats_export")),
     "api-stats": NotPersonal("aggregate figures", _on("api-stats")),
