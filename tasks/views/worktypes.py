@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from .. import worktypes
@@ -47,6 +48,17 @@ def _latest_review_id(task: TracingTask) -> int | None:
     return reviews.order_by("-pk").values_list("pk", flat=True).first()
 
 
+# What each clock asks for, as the page names it (the identifiers stay in the API).
+CLOCK_LABELS = {
+    "dispatch": gettext_lazy("Dispatched by"),
+    "radius": gettext_lazy("Radius limited by"),
+    "trace": gettext_lazy("Trajectory traced by"),
+    "rework": gettext_lazy("Resubmit by"),
+    "verify": gettext_lazy("Verified by"),
+    "register": gettext_lazy("Registered by"),
+}
+
+
 def _clock_rows(task: TracingTask) -> list[dict]:
     rows = []
     for clock in CLOCKS:
@@ -56,6 +68,7 @@ def _clock_rows(task: TracingTask) -> list[dict]:
         rows.append(
             {
                 "name": clock.name,
+                "label": CLOCK_LABELS.get(clock.name, clock.name),
                 "due": due,
                 "met": getattr(task, clock.stop_field),
                 "running": clock_runs(task, clock),
