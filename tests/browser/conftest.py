@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -134,11 +135,81 @@ def live_server(request):
         request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
     )
     server = LiveServer(addr, start=False)
+    serve_static = server.thread.static_handler
     if "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]:
-        server.thread.static_handler = lambda handler: handler
+        serve_static = lambda handler: handler  # noqa: E731
+    server.in_flight = _InFlightRequests()
+    server.thread.static_handler = lambda handler: server.in_flight.wrap(serve_static(handler))
     server.start()
     yield server
     server.stop()
+
+
+class _InFlightRequests:
+    """Counts the requests the live server is handling. A page the test has left may still have a
+    request in a server thread (a prefetch, a poll, a service worker fetch); the test database's flush
+    must wait for it, or the flush's TRUNCATE and that request's row locks deadlock."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def wrap(self, app):
+        def counted(environ, start_response):
+            self._enter()
+            try:
+                return _ClosingBody(app(environ, start_response), self._leave)
+            except BaseException:
+                self._leave()
+                raise
+
+        return counted
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+class _ClosingBody:
+    """The response body, counted until the server has written it and closed it (Django's close()
+    sends request_finished, which closes the thread's database connection)."""
+
+    def __init__(self, body, on_close) -> None:
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            self._on_close()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_idle_before_flush(request):
+    """Set up after the test database (so torn down before its flush) and before the test's browser
+    contexts (so torn down after they close): waits for the requests still running in the server."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    server = request.getfixturevalue("live_server")
+    yield
+    if not server.in_flight.wait_idle(timeout=30):
+        pytest.fail("the live server still handles a request 30 s after the test ended", pytrace=False)
 
 
 @pytest.fixture
