@@ -13,7 +13,12 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 # Fixture modules shared by several test files, registered here instead of imported by name (an import
 # of a fixture is shadowed by the test parameter of the same name).
-pytest_plugins = ["tests.workflow_fixtures", "tests.review_fixtures", "tests.notice_fixtures"]
+pytest_plugins = [
+    "tests.workflow_fixtures",
+    "tests.review_fixtures",
+    "tests.notice_fixtures",
+    "tests.monitoring_fixtures",
+]
 
 HAINAN_CSV = Path(__file__).resolve().parent.parent / "tasks" / "data" / "hainan.csv"
 HOME_COUNTY = "460105"

@@ -43,7 +43,8 @@ INSTALLED_APPS = [
     "csp",  # Security: Content-Security-Policy header
     "tasks",
     "reviews",
-    "notices",  # notices → reviews → tasks
+    "monitoring",  # monitoring → reviews → tasks
+    "notices",  # notices → monitoring → reviews → tasks
     "reports",
 ]
 
@@ -554,6 +555,23 @@ DASHBOARD_POLL_SECONDS = env_int("DASHBOARD_POLL_SECONDS", 15, minimum=1)
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
 
 
+# Monitoring ---------------------------------------------------------------------------------------
+# Health monitoring after the decision (monitoring/, docs/monitoring.md): periods, daily check-ins,
+# their clocks, sample schedules, lab results and case status.
+RETURNEE_MONITOR_DAYS = env_int("RETURNEE_MONITOR_DAYS", 14, minimum=1)  # after a completed registration
+CHECKIN_DUE_HOUR = env_int("CHECKIN_DUE_HOUR", 10, minimum=0)  # local hour a day's check-in is due by
+if CHECKIN_DUE_HOUR > 23:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CHECKIN_DUE_HOUR: {CHECKIN_DUE_HOUR} is not an hour of the day (0-23).")
+CHECKIN_GRACE_HOURS = env_int("CHECKIN_GRACE_HOURS", 4, minimum=1)  # missed → the sub-unit leader after this
+LOST_CONTACT_MISSES = env_int("LOST_CONTACT_MISSES", 2, minimum=1)  # consecutive misses → lost contact
+# A check-in at or above this temperature (°C, tenths) is abnormal, as is any symptom.
+CHECKIN_FEVER_TENTHS = env_int("CHECKIN_FEVER_TENTHS", 373, minimum=350)
+# The person's check-in link stays valid this many days after the period's last day.
+CHECKIN_LINK_GRACE_DAYS = env_int("CHECKIN_LINK_GRACE_DAYS", 1, minimum=0)
+
+
 # Notices ------------------------------------------------------------------------------------------
 # Notices to people (notices/, docs/notices.md): two-level review, timed push,
 # acknowledgement, one reminder, follow-up, feedback.
@@ -584,8 +602,6 @@ NOTICE_GENERATE_LOOKBACK_DAYS = env_int("NOTICE_GENERATE_LOOKBACK_DAYS", 7, mini
 # Length of the health monitoring a notice announces when its rule names none.
 NOTICE_DEFAULT_MONITORING_DAYS = env_int("NOTICE_DEFAULT_MONITORING_DAYS", 14, minimum=1)
 NOTICE_HOTLINE = env_str("NOTICE_HOTLINE", "12320")
-# The days of health monitoring a notice names when the disposal proposal gives none.
-NOTICE_DEFAULT_MONITORING_DAYS = env_int("NOTICE_DEFAULT_MONITORING_DAYS", 14, minimum=1)
 # The personal links are derived with this key (not stored in the database); default: SECRET_KEY.
 NOTICE_TOKEN_KEY = env_str("NOTICE_TOKEN_KEY", "")
 NOTICE_PUBLIC_BASE_URL = env_str("NOTICE_PUBLIC_BASE_URL", "")  # e.g. https://tc.example.gov.cn (SMS links)

@@ -6,7 +6,17 @@ One module per area; everything is re-exported here so that `from tasks.models i
 from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
 from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
-from .intake import IdType, IntakeBatch, Lead, LeadLink, LeadRejection, PendingLead, Person, Source
+from .intake import (
+    CaseStatus,
+    IdType,
+    IntakeBatch,
+    Lead,
+    LeadLink,
+    LeadRejection,
+    PendingLead,
+    Person,
+    Source,
+)
 from .retention import PurgeRun
 from .territory import Division, Level, normalize_code
 from .tokens import ApiToken
@@ -54,6 +64,7 @@ __all__ = [
     "ActivationCode",
     "Division",
     "DutyShift",
+    "CaseStatus",
     "IdType",
     "IntakeBatch",
     "Lead",

@@ -29,6 +29,17 @@ class IdType(models.TextChoices):
     OTHER = "other", _("other document")
 
 
+class CaseStatus(models.TextChoices):
+    """A person's case status, set by test results (monitoring/, docs/monitoring.md); its history is kept
+    by the monitoring app."""
+
+    NONE = "none", _("no case status")
+    SUSPECTED = "suspected", _("suspected case")
+    CONFIRMED = "confirmed", _("confirmed case")
+    ASYMPTOMATIC = "asymptomatic", _("asymptomatic infection")
+    EXCLUDED = "excluded", _("excluded")
+
+
 class Person(models.Model):
     """A traced person. `person_key` is what leads are matched on: a keyed hash of the resident ID
     when there is one, else of phone + normalised name, else unique to the lead that created it."""
@@ -50,6 +61,14 @@ class Person(models.Model):
     name = models.CharField(_("name"), max_length=50, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
+    # A database default: the intake inserts persons in SQL.
+    case_status = models.CharField(
+        _("case status"),
+        max_length=15,
+        choices=CaseStatus.choices,
+        default=CaseStatus.NONE,
+        db_default="none",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

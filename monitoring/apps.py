@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MonitoringConfig(AppConfig):
+    """Health monitoring after the decision: periods, daily check-ins, sample schedules, lab results and
+    case status. Sits between reviews and notices: notices → monitoring → reviews → tasks."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "monitoring"
+    verbose_name = _("Health monitoring")
+
+    def ready(self) -> None:
+        from . import lifecycle
+
+        lifecycle.register()

@@ -1,0 +1,26 @@
+"""The personal data of health monitoring, declared to the lifecycle registry of the base app
+(tasks/lifecycle.py, docs/lifecycle.md); registered from the monitoring AppConfig.ready().
+
+The purge blanks where the person said they were and every free text; temperatures, symptoms, days and
+states stay: the statistics (measure execution rate, abnormal counts) need them, not who it was.
+"""
+
+from __future__ import annotations
+
+from monitoring.models import CheckIn, MonitoringAlert, MonitoringPeriod, SampleDue
+from tasks import lifecycle
+
+
+def register() -> None:
+    of_periods = (
+        f"period_id IN (SELECT id FROM {MonitoringPeriod._meta.db_table} WHERE person_id IN ({{persons}}))"
+    )
+    lifecycle.register(
+        MonitoringPeriod,
+        where="person_id IN ({persons})",
+        clear=["note", "link_token_hash"],
+        counter="field_records",
+    )
+    lifecycle.register(CheckIn, where=of_periods, clear=["location", "note"], counter="field_records")
+    lifecycle.register(MonitoringAlert, exempt="kinds, days and times of clock alerts; no person's data")
+    lifecycle.register(SampleDue, exempt="schedule days, dates and results; no person's data")
