@@ -85,9 +85,10 @@ def record_checkin(
     if channel not in CheckInChannel.values:
         raise ValidationError({"channel": _("unknown channel")})
     key = _key(idempotency_key)
-    values = {
+    symptom_list = _symptoms(symptoms)
+    values: dict[str, Any] = {
         "temperature": _temperature(temperature),
-        "symptoms": _symptoms(symptoms),
+        "symptoms": symptom_list,
         "location": str(location or "").strip()[:200],
         "note": str(note or "").strip()[:2000],
     }
@@ -111,7 +112,7 @@ def record_checkin(
             )
         if day > locked.ends_on:
             raise ValidationError({"period": _("the monitoring ended on %(day)s") % {"day": locked.ends_on}})
-        abnormal = is_abnormal(values["temperature"], values["symptoms"])
+        abnormal = is_abnormal(values["temperature"], symptom_list)
         checkin = CheckIn.objects.create(
             period=locked,
             day=day,
