@@ -170,22 +170,24 @@ def _imports(folder: str) -> list[tuple[str, int, str]]:
 
 
 def test_tasks_imports_none_of_the_apps_built_on_it():
-    upward = [i for i in _imports("tasks") if re.match(r"(reviews|monitoring|reports|notices)(\.|$)", i[2])]
+    upward = [
+        i for i in _imports("tasks") if re.match(r"(reviews|monitoring|reports|notices|duty)(\.|$)", i[2])
+    ]
     assert not upward
 
 
 def test_reviews_imports_neither_reports_nor_notices():
-    upward = [i for i in _imports("reviews") if re.match(r"(reports|notices|monitoring)(\.|$)", i[2])]
+    upward = [i for i in _imports("reviews") if re.match(r"(reports|notices|monitoring|duty)(\.|$)", i[2])]
     assert not upward
 
 
 def test_migrations_run_no_app_code():
     """Migrations name custom field classes by their import path (Django's migration state needs it)
     and import nothing else of the apps: the code they run is frozen in them."""
-    apps_code = re.compile(r"(tasks|reviews|monitoring|reports|notices)(\.|$)")
+    apps_code = re.compile(r"(tasks|reviews|monitoring|reports|notices|duty)(\.|$)")
     allowed = {"tasks.crypto", "reports.models", "tasks.models", "reviews.models"}
     offending = []
-    for folder in ("tasks", "reviews", "monitoring", "reports", "notices"):
+    for folder in ("tasks", "reviews", "monitoring", "reports", "notices", "duty"):
         if not (ROOT / folder / "migrations").is_dir():
             continue
         for path, line, module in _imports(f"{folder}/migrations"):
@@ -242,5 +244,11 @@ def review_task(hainan):
 
 
 def test_monitoring_imports_neither_notices_nor_reports():
-    upward = [i for i in _imports("monitoring") if re.match(r"(reports|notices)(\.|$)", i[2])]
+    upward = [i for i in _imports("monitoring") if re.match(r"(reports|notices|duty)(\.|$)", i[2])]
     assert not upward
+
+
+def test_nothing_imports_the_duty_app():
+    for folder in ("tasks", "reviews", "monitoring", "notices", "reports"):
+        upward = [i for i in _imports(folder) if re.match(r"duty(\.|$)", i[2])]
+        assert not upward, folder

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "monitoring",  # monitoring → reviews → tasks
     "notices",  # notices → monitoring → reviews → tasks
     "reports",
+    "duty",  # duty operations: built on all of the above
 ]
 
 MIDDLEWARE = [

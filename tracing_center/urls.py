@@ -12,11 +12,15 @@ urlpatterns = [
     # The split view serves its script from a URL: no inline script under the CSP (issue 9).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("tasks.urls_security")),  # issue 9: two-factor, reveal, audit
+    path("api/v1/", include("duty.api_urls")),  # Duty operations: roster, workload, supervision orders
+    path("api/v1/", include("monitoring.api_urls")),  # Monitoring: periods, check-ins, lab results
     path("api/v1/", include("reports.api_urls")),  # Reports (issue 7): before tasks.api.urls
     path("api/v1/", include("reviews.api_urls")),  # Reviews (issue 6): before tasks.api.urls
     path("api/v1/", include("tasks.api.urls")),
     path("reviews/", include("reviews.urls")),  # Reviews (issue 6)
     path("", include("notices.urls")),  # Notices: /notices/, /n/<token>/, /board/, /api/v1/notices/
+    path("", include("monitoring.urls")),  # Monitoring: due today, check-ins, alerts, lab results
+    path("", include("duty.urls")),  # Duty operations: roster, handover, workload, supervision
     path("", include("reports.urls")),  # Reports (issue 7): dashboard, stats, reports
     path("", include("tasks.urls")),
 ]

@@ -1,0 +1,8 @@
+"""Pages of duty operations (docs/duty.md), included at the site root."""
+
+from django.urls import path  # noqa: F401
+
+
+urlpatterns: list = [
+    # Each area adds its pages here.
+]
