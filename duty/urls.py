@@ -2,7 +2,6 @@
 
 from django.urls import path  # noqa: F401
 
-
 urlpatterns: list = [
     # Each area adds its pages here.
 ]
