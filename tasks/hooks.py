@@ -53,3 +53,39 @@ def return_reasons(task_ids: list[int]) -> dict[int, dict]:
 def review_comments(task: object) -> tuple[list, dict[tuple[str, int], list]]:
     provider = _review_feedback.get("review_comments")
     return provider(task) if provider else ([], {})
+
+
+# Further clocks of the apps built on tasks (check-ins, supervision orders), swept with the task clocks:
+# by the every-minute beat job and by `manage.py sweep_deadlines [--now]`.
+ClockSweep = Callable[..., dict[str, int]]
+
+_clock_sweeps: dict[str, ClockSweep] = {}
+
+
+def register_clock_sweep(name: str, sweep: ClockSweep) -> None:
+    """`sweep(now=...)` does one complete, idempotent sweep of its clocks as of `now` (safe to run twice
+    at the same time) and returns counts to report, e.g. {"alerts": 3, "notifications": 5}."""
+    _clock_sweeps[name] = sweep
+
+
+def run_clock_sweeps(now: datetime) -> dict[str, dict[str, int]]:
+    return {name: sweep(now=now) for name, sweep in _clock_sweeps.items()}
+
+
+# A returnee registration completed by the field team (the task's `registered_at` set).
+RegistrationCompleted = Callable[..., object]
+
+_registration_completed: dict[str, RegistrationCompleted] = {}
+
+
+def on_registration_completed(name: str, receiver: RegistrationCompleted) -> None:
+    """`receiver(task_ids=[...], now=...)`, inside the transaction that completed the registrations."""
+    _registration_completed[name] = receiver
+
+
+def registration_completed(task_ids: Iterable[int], now: datetime) -> None:
+    ids = list(task_ids)
+    if not ids:
+        return
+    for receiver in _registration_completed.values():
+        receiver(task_ids=ids, now=now)

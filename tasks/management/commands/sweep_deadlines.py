@@ -1,4 +1,5 @@
-"""`python manage.py sweep_deadlines [--now ISO8601] [--deliver]`: the deadline sweep, once.
+"""`python manage.py sweep_deadlines [--now ISO8601] [--deliver]`: the deadline sweep, once, with the
+clocks the apps built on tasks register (check-ins, supervision orders: tasks/hooks.py).
 
 The same step function as the Celery beat job (tasks/sweep.py). `--now` evaluates the clocks as of that
 moment (drills, audits; a time without offset is read in TIME_ZONE). `--deliver` also sends the pending
@@ -8,6 +9,7 @@ SMS / e-mail deliveries afterwards.
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from tasks.hooks import run_clock_sweeps
 from tasks.notify import deliver_pending
 from tasks.sweep import DEFAULT_LIMIT, sweep
 from tracing_center.commands import parse_now
@@ -35,6 +37,9 @@ class Command(BaseCommand):
             f"Swept as of {timezone.localtime(moment).isoformat()}: {result.tasks} tasks due, "
             f"{result.escalations} escalations, {result.notifications} notifications, {result.deliveries} deliveries queued."
         )
+        for name, counts in run_clock_sweeps(moment).items():
+            summary = ", ".join(f"{count} {label}" for label, count in counts.items()) or "nothing due"
+            self.stdout.write(f"{name}: {summary}.")
         if deliver:
             sent = deliver_pending(now=moment)
             self.stdout.write(f"Deliveries attempted: {sent}.")
