@@ -4,6 +4,8 @@
   at once (advisory lock); a run that finds the lock taken does nothing.
 * `tasks.check_integrity` — beat, nightly: the links without a database constraint (tasks/integrity.py);
   read-only, logs an error per broken link.
+* `tasks.find_duplicates` — beat, nightly: likely duplicates among the open persons (tasks/duplicates.py);
+  idempotent, and an advisory lock keeps two runs from overlapping.
 """
 
 from celery import shared_task
@@ -29,3 +31,11 @@ def check_integrity_job():
     from .integrity import check_integrity
 
     return {orphans.link: orphans.count for orphans in check_integrity()}
+
+
+@shared_task(name="tasks.find_duplicates", ignore_result=True)
+def find_duplicates_job():
+    from .duplicates import find_duplicates
+
+    result = find_duplicates()
+    return {"ran": result.ran, "proposed": result.proposed}

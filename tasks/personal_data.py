@@ -109,6 +109,7 @@ def register() -> None:
         CloseContact,
         ContactAttempt,
         Division,
+        DuplicateCandidate,
         Lead,
         LeadRejection,
         Notification,
@@ -127,10 +128,15 @@ def register() -> None:
 
     in_tasks = "task_id IN ({tasks})"
     lifecycle.register(
+        DuplicateCandidate,
+        exempt="pairs of person ids with the rules that matched and non-identifying evidence",
+    )
+    lifecycle.register(
         Person,
         where="id IN ({persons})",
         clear={
             "name": "''",
+            "name_pinyin": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "phone": "''",

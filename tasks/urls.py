@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     accounts,
     dispatch,  # issue 4
+    duplicates,
     field,
     intake,
     search,
@@ -24,6 +25,9 @@ urlpatterns = [
     path("tasks/unresolved/", intake.unresolved_queue, name="unresolved_queue"),
     path("tasks/<int:task_id>/", worktypes.task_detail, name="task_detail"),
     path("tasks/merge/", worktypes.task_merge, name="task_merge"),
+    path("persons/duplicates/", duplicates.duplicate_queue, name="duplicate_queue"),
+    path("persons/duplicates/scan/", duplicates.duplicate_scan, name="duplicate_scan"),
+    path("persons/duplicates/<int:candidate_id>/", duplicates.duplicate_decide, name="duplicate_decide"),
     path("field/", field.field_tasks, name="field_tasks"),
     path("field/tasks/<int:task_id>/", field.field_task, name="field_task"),
     path("field/offline/", field.field_offline, name="field_offline"),

@@ -80,6 +80,22 @@ ENTRIES: dict[str, object] = {
         lambda w: reverse("task_merge") + f"?keep={w.open.pk}&merge={w.open.pk}", ("duty_officer", "admin")
     ),
     "intake_batch": Personal(_on("intake_batch", batch_id=lambda w: w.open.batch_id), TASK_VIEWERS),
+    # Likely duplicates: the world holds one pair (the open task's person and a second record of them).
+    "person-duplicate-list": Personal(_on("person-duplicate-list"), ("duty_officer", "admin")),
+    "duplicate_queue": Personal(_on("duplicate_queue"), ("duty_officer", "admin")),
+    **{
+        name: NotPersonal(
+            "a decision on one pair: answers it as the queue shows it (masked, logged); "
+            "tests/test_people_duplicates.py"
+        )
+        for name in (
+            "person-duplicate-dismiss",
+            "person-duplicate-merge",
+            "person-duplicate-scan",
+            "duplicate_decide",
+            "duplicate_scan",
+        )
+    },
     "unresolved_queue": Personal(_on("unresolved_queue"), COUNTY_VIEWERS),
     # Field work.
     **{name: Personal(_on(name, **OPEN), TASK_VIEWERS) for name in FIELD_API},
@@ -385,6 +401,11 @@ def world(hainan, field_staff):
 
     Notice.objects.filter(pk=notice.pk).update(person=person, task=open_task)
     notice.refresh_from_db()
+    from tasks.duplicates import find_duplicates
+
+    # A second record of the open task's person (same name and phone): one likely-duplicate pair.
+    TracingTaskFactory(person=_person(), status="dispatched", address=TASK_ADDRESS)
+    find_duplicates()
     return SimpleNamespace(open=open_task, entry=entry, reviewed=reviewed, review=review, notice=notice)
 
 

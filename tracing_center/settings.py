@@ -647,6 +647,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Links without a database constraint (the intake's bulk path) still resolve (tasks/integrity.py).
     "check-integrity": {"task": "tasks.check_integrity", "schedule": crontab(hour=RETENTION_HOUR, minute=47)},
+    # Likely duplicates among the open persons, proposed for review (tasks/duplicates.py).
+    "find-duplicates": {"task": "tasks.find_duplicates", "schedule": crontab(hour=RETENTION_HOUR, minute=57)},
     # Reports: upstream pushes whose retry message was lost (reports/tasks.py).
     "reports-resend-deliveries": {
         "task": "reports.resend_due_deliveries",

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import (
+    duplicates,
     fieldwork,
     intake,
     security,  # issue 9: the token endpoint with the second factor
@@ -14,6 +15,7 @@ from . import (
 )
 
 router = DefaultRouter(trailing_slash=True)
+router.register("persons/duplicates", duplicates.DuplicateViewSet, basename="person-duplicate")
 router.register("divisions", territory.DivisionViewSet, basename="division")
 router.register("units", territory.UnitViewSet, basename="unit")
 router.register("duty-shifts", territory.DutyShiftViewSet, basename="dutyshift")

@@ -5,6 +5,7 @@ One module per area; everything is re-exported here so that `from tasks.models i
 
 from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
+from .duplicates import DuplicateCandidate, DuplicateRule, DuplicateState
 from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
 from .intake import (
     CaseStatus,
@@ -55,6 +56,9 @@ __all__ = [
     "NotificationDelivery",
     "Transfer",
     "ACTIVE_STATUSES",
+    "DuplicateCandidate",
+    "DuplicateRule",
+    "DuplicateState",
     "ENDED_STATUSES",
     "KIND_OUTCOMES",
     "KIND_RANK",

@@ -61,6 +61,9 @@ class Person(models.Model):
     name = models.CharField(_("name"), max_length=50, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
+    # The sound of the name (pinyin without tones), filled by the duplicate job for open persons: the
+    # name itself is not encrypted, so this reveals nothing more; '' until the job has seen the person.
+    name_pinyin = models.CharField(max_length=120, blank=True, default="", db_default="")
     # A database default: the intake inserts persons in SQL.
     case_status = models.CharField(
         _("case status"),

@@ -1,0 +1,204 @@
+"""The likely-duplicate job: proposes pairs of open persons that may be one person (docs/people.md).
+
+Persons are matched on exact keyed hashes at intake; one person reported by name and phone by one source
+and by ID by another becomes two persons. The job finds such pairs among the persons with an open task,
+in SQL over the blind indexes and non-identifying features, never decrypting the table:
+
+* `same_phone`: the same phone hash and a similar name (equal, or the same surname, or one of them
+  without a name);
+* `pinyin_name_same_village`: names that sound the same (pinyin without tones: 张伟 / 章伟) with open
+  tasks in the same village;
+* `id_learned_later`: a lead of one person's task carries the ID number (its hash) that is another
+  person's key.
+
+Each pair is stored once (unique, ordered ids), with every rule that found it. A dismissed pair keeps its
+row and is never proposed again; a merged one neither. The job is idempotent and takes an advisory lock,
+so the nightly run and an on-demand run cannot overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pypinyin import Style, lazy_pinyin
+
+from .models import ACTIVE_STATUSES, DuplicateCandidate, DuplicateState, Lead, LeadLink, Person, TracingTask
+from .roles import can
+from .selectors import tasks_visible_to
+from .worktypes import task_merge
+
+LOCK_KEY = 0x6475_706C  # "dupl"
+PINYIN_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    ran: bool
+    pinyin_filled: int = 0
+    proposed: int = 0
+
+
+def name_sound(name: str) -> str:
+    """The name's pinyin without tones, space-free; '' for a name without Chinese characters."""
+    if not name:
+        return ""
+    return "".join(lazy_pinyin(name, style=Style.NORMAL, errors="default")).lower().replace(" ", "")[:120]
+
+
+def _open_persons_sql() -> str:
+    statuses = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+    return f"SELECT DISTINCT person_id FROM {TracingTask._meta.db_table} WHERE status IN ({statuses})"
+
+
+def _fill_pinyin(cursor) -> int:
+    """The sound of the open persons' names not computed yet, in batches (one UPDATE … FROM unnest each)."""
+    filled = 0
+    while True:
+        cursor.execute(
+            f"""SELECT p.id, p.name FROM {Person._meta.db_table} p
+                WHERE p.name_pinyin = '' AND p.name <> '' AND p.id IN ({_open_persons_sql()})
+                LIMIT {PINYIN_BATCH}"""
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return filled
+        ids = [row[0] for row in rows]
+        # A name without any sound (digits, latin letters only) still gets a value: its lower-case self.
+        sounds = [name_sound(row[1]) or row[1].lower()[:120] or "-" for row in rows]
+        cursor.execute(
+            f"""UPDATE {Person._meta.db_table} p SET name_pinyin = v.sound
+                FROM unnest(%s::bigint[], %s::text[]) AS v(id, sound) WHERE p.id = v.id""",
+            [ids, sounds],
+        )
+        filled += len(rows)
+        if len(rows) < PINYIN_BATCH:
+            return filled
+
+
+def _propose_sql() -> str:
+    person, task = Person._meta.db_table, TracingTask._meta.db_table
+    lead, link = Lead._meta.db_table, LeadLink._meta.db_table
+    statuses = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+    return f"""
+    WITH open_tasks AS MATERIALIZED (
+        SELECT DISTINCT ON (person_id) person_id, division_id FROM {task}
+        WHERE status IN ({statuses}) ORDER BY person_id, id
+    ),
+    open_persons AS MATERIALIZED (
+        SELECT p.id, p.name, p.name_pinyin, p.phone_hash, p.id_number_hash, p.person_key, o.division_id
+        FROM {person} p JOIN open_tasks o ON o.person_id = p.id
+    ),
+    pairs AS (
+        SELECT least(a.id, b.id) AS a_id, greatest(a.id, b.id) AS b_id, 'same_phone' AS rule,
+               a.name = b.name AS same_characters, NULL::text AS division_id
+        FROM open_persons a JOIN open_persons b ON b.phone_hash = a.phone_hash AND b.id > a.id
+        WHERE a.phone_hash <> ''
+          AND (a.name = b.name OR a.name = '' OR b.name = '' OR left(a.name, 1) = left(b.name, 1))
+        UNION ALL
+        SELECT a.id, b.id, 'pinyin_name_same_village', a.name = b.name, a.division_id
+        FROM open_persons a
+        JOIN open_persons b ON b.division_id = a.division_id AND b.name_pinyin = a.name_pinyin AND b.id > a.id
+        WHERE a.name_pinyin NOT IN ('', '-') AND length(a.division_id) = 12
+        UNION ALL
+        SELECT least(a.id, b.id), greatest(a.id, b.id), 'id_learned_later', a.name = b.name, NULL
+        FROM open_persons a
+        JOIN {task} t ON t.person_id = a.id AND t.status IN ({statuses})
+        JOIN {link} k ON k.task_id = t.id
+        JOIN {lead} l ON l.id = k.lead_id AND l.id_number_hash <> ''
+        JOIN open_persons b ON b.person_key = 'id:' || l.id_number_hash AND b.id <> a.id
+    ),
+    grouped AS (
+        SELECT a_id, b_id, array_agg(DISTINCT rule ORDER BY rule) AS rules,
+               bool_or(same_characters) AS same_characters, max(division_id) AS division_id
+        FROM pairs GROUP BY a_id, b_id
+    )
+    INSERT INTO {DuplicateCandidate._meta.db_table}
+        (person_a_id, person_b_id, rules, evidence, state, created_at)
+    SELECT a_id, b_id, to_jsonb(rules),
+           jsonb_strip_nulls(jsonb_build_object('same_characters', same_characters, 'division', division_id)),
+           'open', %(now)s
+    FROM grouped
+    ON CONFLICT (person_a_id, person_b_id) DO NOTHING
+    """
+
+
+def find_duplicates(*, now: datetime | None = None) -> ScanResult:
+    """One run of the job; returns ran=False when another run holds the lock."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return ScanResult(ran=False)
+        filled = _fill_pinyin(cursor)
+        cursor.execute(_propose_sql(), {"now": now})
+        return ScanResult(ran=True, pinyin_filled=filled, proposed=cursor.rowcount)
+
+
+# --- the review queue -------------------------------------------------------------------------------
+
+
+def candidates_visible_to(user) -> QuerySet[DuplicateCandidate]:
+    """Open pairs whose two persons both have an open task in the user's territory."""
+    open_tasks = tasks_visible_to(user).filter(status__in=ACTIVE_STATUSES)
+    persons = open_tasks.values("person_id")
+    return DuplicateCandidate.objects.filter(
+        state=DuplicateState.OPEN, person_a_id__in=persons, person_b_id__in=persons
+    ).order_by("-created_at", "-id")
+
+
+def open_task_of(user, person_id: int) -> TracingTask | None:
+    return (
+        tasks_visible_to(user)
+        .filter(person_id=person_id, status__in=ACTIVE_STATUSES)
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def _decide(candidate: DuplicateCandidate, state: str, actor, now: datetime) -> DuplicateCandidate:
+    updated = DuplicateCandidate.objects.filter(pk=candidate.pk, state=DuplicateState.OPEN).update(
+        state=state, decided_at=now, decided_by=actor
+    )
+    if not updated:
+        raise ValidationError({"state": _("This pair was already decided.")})
+    candidate.refresh_from_db()
+    return candidate
+
+
+@transaction.atomic
+def duplicate_dismiss(
+    *, candidate: DuplicateCandidate, actor, now: datetime | None = None
+) -> DuplicateCandidate:
+    """ "Not the same person": remembered, never proposed again."""
+    if not can(actor, "task.merge"):
+        raise PermissionDenied
+    return _decide(candidate, DuplicateState.DISMISSED, actor, now or timezone.now())
+
+
+@transaction.atomic
+def duplicate_merge(
+    *,
+    candidate: DuplicateCandidate,
+    keep_person_id: int,
+    actor,
+    reason: str = "",
+    now: datetime | None = None,
+) -> TracingTask:
+    """Merge the pair through the task merge (work types): the open task of the other person merges into
+    the open task of the person kept, and so do the two person records."""
+    now = now or timezone.now()
+    if keep_person_id not in (candidate.person_a_id, candidate.person_b_id):
+        raise ValidationError({"keep": _("must be one of the two persons of the pair")})
+    other_id = candidate.person_b_id if keep_person_id == candidate.person_a_id else candidate.person_a_id
+    keep_task, merge_task = open_task_of(actor, keep_person_id), open_task_of(actor, other_id)
+    if keep_task is None or merge_task is None:
+        raise ValidationError({"keep": _("Both persons need an open task in your territory to be merged.")})
+    _decide(candidate, DuplicateState.MERGED, actor, now)
+    reason = reason.strip() or _("likely duplicate %(id)s confirmed") % {"id": candidate.pk}
+    return task_merge(keep=keep_task, merge=merge_task, actor=actor, reason=reason, now=now)

@@ -1,0 +1,46 @@
+"""The likely-duplicate queue in the browser (docs/people.md): the duty officer opens it from the
+navigation, runs the search, merges one pair keeping the second person and dismisses another."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tasks.models import DuplicateCandidate, TracingTask
+from tests.browser.conftest import login
+from tests.conftest import HOME_VILLAGE
+from tests.factories import PersonFactory
+from tests.workflow_fixtures import make_task
+
+
+def _open_task(name: str, phone: str) -> TracingTask:
+    return make_task(HOME_VILLAGE, person=PersonFactory(name=name, phone=phone), status="dispatched")
+
+
+def test_the_duty_officer_merges_a_likely_duplicate_from_the_queue(
+    page, live_server, hainan, duty_officer, password, screenshot
+):
+    first, second = _open_task("张伟", "13900000071"), _open_task("章伟", "13900000072")
+    _open_task("刘洋", "13900000073"), _open_task("刘洋", "13900000073")
+    login(page, live_server, duty_officer.username, password)
+
+    page.get_by_role("link", name="疑似重复人员").first.click()
+    expect(page.get_by_test_id("duplicates-empty")).to_be_visible()
+    with page.expect_navigation():
+        page.get_by_test_id("duplicate-scan").click()
+    expect(page.get_by_test_id("duplicate")).to_have_count(2)
+    pair = page.get_by_test_id("duplicate").filter(has_text=f"T{first.pk}")
+    expect(pair).to_contain_text("同村姓名同音")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    screenshot(page, "queue")
+
+    with page.expect_navigation():
+        pair.get_by_test_id("duplicate-keep").nth(1).click()
+    expect(page.locator(".messages, .message, [role=status]").first).to_contain_text(f"T{second.pk}")
+    first.refresh_from_db()
+    assert first.status == "merged" and first.merged_into_id == second.pk
+
+    with page.expect_navigation():
+        page.get_by_test_id("duplicate").first.get_by_test_id("duplicate-dismiss").click()
+    expect(page.get_by_test_id("duplicates-empty")).to_be_visible()
+    screenshot(page, "after")
+    assert set(DuplicateCandidate.objects.values_list("state", flat=True)) == {"merged", "dismissed"}
