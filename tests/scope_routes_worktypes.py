@@ -47,6 +47,9 @@ def worktype_routes(Detail, NoObject) -> dict:
         "duplicate_queue": NoObject(),  # the same selector as the API list
         "duplicate_scan": NoObject(),
         "duplicate_decide": Detail(
-            other_county_duplicate, kwargs=lambda c: {"candidate_id": c.pk}, method="post", account="duty_officer"
+            other_county_duplicate,
+            kwargs=lambda c: {"candidate_id": c.pk},
+            method="post",
+            account="duty_officer",
         ),
     }

@@ -57,9 +57,7 @@ def test_names_that_sound_the_same_in_one_village(hainan):
 def test_an_id_number_learned_later_links_the_two_records(hainan):
     id_number = "460105199001011234"
     by_phone = _task("王芳", "13900000021")
-    by_id = _task(
-        "王芳芳", "13900000022", id_number=id_number, person_key="id:" + _hash("id", id_number)
-    )
+    by_id = _task("王芳芳", "13900000022", id_number=id_number, person_key="id:" + _hash("id", id_number))
     linked_lead(
         by_phone,
         source="community",
