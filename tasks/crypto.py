@@ -104,6 +104,32 @@ class Keyring:
                 f"a value encrypted with key id {kid} does not decrypt (tampered or corrupt): {type(exc).__name__}"
             ) from None
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """A file's bytes: FILE_MAGIC + key id (8 ASCII) + nonce + ciphertext and tag (AES-256-GCM)."""
+        nonce = os.urandom(_NONCE)
+        return FILE_MAGIC + self.current_id.encode() + nonce + self.current.encrypt(nonce, data, None)
+
+    def decrypt_bytes(self, blob: bytes) -> bytes:
+        if not blob.startswith(FILE_MAGIC):
+            raise DecryptionError("the file is not encrypted by this application")
+        head = len(FILE_MAGIC)
+        kid = blob[head : head + 8].decode("ascii", errors="replace")
+        cipher = self.ciphers.get(kid)
+        if cipher is None:
+            raise DecryptionError(
+                f"a file is encrypted with key id {kid}, which is not in FIELD_ENCRYPTION_KEYS"
+            )
+        nonce = blob[head + 8 : head + 8 + _NONCE]
+        try:
+            return cipher.decrypt(nonce, blob[head + 8 + _NONCE :], None)
+        except Exception as exc:  # InvalidTag
+            raise DecryptionError(
+                f"a file encrypted with key id {kid} does not decrypt: {type(exc).__name__}"
+            ) from None
+
+
+# Uploaded files (lead lists waiting for their preview to be confirmed) are kept encrypted on disk.
+FILE_MAGIC = b"TCF1"
 
 _keyring_cache: tuple[Any, Keyring] | None = None
 

@@ -29,11 +29,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from .crypto import keyring, protect_row
 from .models import Priority
+from .uploads import check_xlsx, limit_rows
 from .validation import LEAD_FIELDS, CleanLead, LeadValidator, Rejection
 
 MAX_API_ROWS = 10_000
@@ -312,7 +314,9 @@ def iter_csv(handle: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, _row_from(header, values)
 
 
-def iter_xlsx(handle: IO[bytes] | Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_xlsx(
+    handle: IO[bytes] | Path | str, *, max_columns: int | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
 
     try:
@@ -320,7 +324,9 @@ def iter_xlsx(handle: IO[bytes] | Path | str) -> Iterator[tuple[int, dict[str, A
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise LeadFileError(f"not a readable XLSX workbook: {exc}") from None
     try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        # read-only mode streams the sheet; a sheet claiming thousands of columns is cut to what a lead
+        # file can have (a row's cells beyond it are never materialised).
+        rows = workbook.worksheets[0].iter_rows(values_only=True, max_col=max_columns)
         try:
             header = _clean_header(next(rows))
         except StopIteration:
@@ -344,8 +350,14 @@ def iter_file(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def iter_upload(name: str, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of an uploaded file, within the upload limits (tasks/uploads.py)."""
+    yield from limit_rows(_iter_upload(name, data))
+
+
+def _iter_upload(name: str, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     if name.lower().endswith(".xlsx"):
-        yield from iter_xlsx(io.BytesIO(data))
+        check_xlsx(data)
+        yield from iter_xlsx(io.BytesIO(data), max_columns=settings.UPLOAD_MAX_COLUMNS)
     elif name.lower().endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")

@@ -76,6 +76,19 @@ def upload_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / UPLOAD_DIR
 
 
+def purge_upload_jobs(scope: SweepScope) -> int:
+    """Delete (or, dry, count) the upload jobs nobody touched for SESSION_COOKIE_AGE: their encrypted
+    preview (which quotes rejected rows) goes with them; their files go with purge_uploads."""
+    from datetime import timedelta
+
+    from .models import UploadJob
+
+    old = UploadJob.objects.filter(updated_at__lt=scope.now - timedelta(seconds=settings.SESSION_COOKIE_AGE))
+    if scope.dry_run:
+        return old.count()
+    return old.delete()[0]
+
+
 def purge_uploads(scope: SweepScope) -> int:
     """Delete (or, dry, count) the uploaded lead files of previews nobody confirmed: a preview can only
     be confirmed from the session that made it, so a file older than the longest session is abandoned.
@@ -123,6 +136,7 @@ def register() -> None:
         Transfer,
         TriageRule,
         Unit,
+        UploadJob,
         User,
     )
 
@@ -245,6 +259,14 @@ def register() -> None:
         reencrypt=rotate_rejections,
     )
     lifecycle.register_files("intake uploads", purge_uploads)
+    lifecycle.register(
+        UploadJob,
+        sweep=purge_upload_jobs,
+        keep={
+            "name": "the uploaded file's name; the job is deleted with its file after SESSION_COOKIE_AGE",
+            "error": "why the file could not be read (a limit, a format): no row of it",
+        },
+    )
 
     # Personal-looking fields that are not about the traced persons.
     staff = "staff accounts (one person, one account): deactivated, not purged; their names sign the work"

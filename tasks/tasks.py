@@ -21,4 +21,5 @@ def run_intake() -> int | None:
     return batch.id if batch else None
 
 
+from .jobs_uploads import *  # noqa: E402, F403  (large lead uploads: preview and import jobs)
 from .jobs_workflow import *  # noqa: E402, F403  (issue 4: sweep_deadlines, deliver_notifications)

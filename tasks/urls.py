@@ -17,6 +17,7 @@ urlpatterns = [
     path("intake/", intake.intake, name="intake"),
     path("intake/run/", intake.intake_run_now, name="intake_run_now"),
     path("intake/upload/", intake.upload, name="intake_upload"),
+    path("intake/upload/jobs/<str:token>/", intake.upload_job, name="intake_upload_job"),
     path("intake/new/", intake.manual, name="intake_manual"),
     path("intake/batches/<int:batch_id>/", intake.batch_detail, name="intake_batch"),
     path("tasks/", intake.task_list, name="task_list"),

@@ -72,8 +72,9 @@ def test_an_upload_is_previewed_before_anything_is_written(logged_in, duty_offic
     )
     assert response.status_code == 200
     preview = response.context["preview"]
-    assert (preview.rows, preview.accepted, preview.duplicates, len(preview.rejected)) == (3, 1, 1, 1)
-    assert preview.rejected[0].index == 4  # the file line
+    counts = (preview["rows"], preview["accepted"], preview["duplicates"], preview["rejected_count"])
+    assert counts == (3, 1, 1, 1)
+    assert preview["rejected"][0]["index"] == 4  # the file line
     assert "check digit should be X, got 3" in response.content.decode()
     assert Lead.objects.count() == 1 and LeadRejection.objects.count() == 0
 
@@ -108,7 +109,7 @@ def test_an_xlsx_upload_is_read_like_a_csv(logged_in, duty_officer):
     response = client.post(
         reverse("intake_upload"), {"file": upload, "source": "hotline", "action": "preview"}
     )
-    assert response.context["preview"].accepted == 1
+    assert response.context["preview"]["accepted"] == 1
     client.post(reverse("intake_upload"), {"action": "confirm", "token": response.context["token"]})
     assert Lead.objects.get().source == "hotline"
 

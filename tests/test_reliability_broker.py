@@ -4,7 +4,6 @@ through tracing_center.enqueue, which logs and swallows a failed publish (the pe
 from __future__ import annotations
 
 import ast
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -17,28 +16,6 @@ from tests.review_fixtures import APPROVAL, reported_at, review  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIRS = ("tasks", "reviews", "reports", "notices", "tracing_center")
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # closed again when the with block ends: connections are refused
-
-
-@pytest.fixture
-def broker_down():
-    """Point the Celery app at a closed port: every publish fails as with a stopped Redis."""
-    from tracing_center.celery import app
-
-    old_url, old_pool = app.conf.broker_url, app._pool
-    app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
-    app._pool = None
-    try:
-        yield
-    finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app.conf.broker_url, app._pool = old_url, old_pool
 
 
 def test_the_closed_port_really_refuses_a_publish(broker_down):

@@ -282,6 +282,7 @@ ROUTES: dict[str, object] = {
     "task_export": NoObject(),
     "intake_run_now": NoObject(),
     "intake_upload": NoObject(),
+    "intake_upload_job": NoObject(),  # the uploader's own job only (404 for anyone else: tests/test_uploads.py)
     "intake_manual": NoObject(),
     "batch-list": NoObject(),
     "batch-detail": NoObject(),

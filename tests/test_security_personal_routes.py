@@ -205,6 +205,9 @@ ENTRIES: dict[str, object] = {
     "intake": NotPersonal("batch counts", _on("intake")),
     "intake_run_now": NotPersonal("a POST that answers with counts"),
     "intake_upload": NotPersonal("the upload form; a preview answers row errors by line"),
+    "intake_upload_job": NotPersonal(
+        "a large upload's progress and preview: row errors by line, its uploader's only"
+    ),
     "intake_manual": NotPersonal("the form for one lead", _on("intake_manual")),
     "lead-list": NotPersonal(
         "source, external id, priority, divisions: no field of the person", _on("lead-list")

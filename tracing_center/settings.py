@@ -193,6 +193,13 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 LEAD_API_PATH = "/api/v1/leads/"
 LEAD_API_MAX_BODY_BYTES = env_int("LEAD_API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+# Lead files uploaded in the browser (tasks/uploads.py): above UPLOAD_INLINE_BYTES the preview and the
+# import run as Celery jobs with a progress page; an upload stops past UPLOAD_MAX_ROWS rows; an XLSX
+# must not unpack to more than UPLOAD_XLSX_MAX_UNCOMPRESSED_MB; at most UPLOAD_MAX_COLUMNS are read a row.
+UPLOAD_INLINE_BYTES = env_int("UPLOAD_INLINE_BYTES", 1024 * 1024, minimum=0)
+UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 500_000, minimum=1)
+UPLOAD_XLSX_MAX_UNCOMPRESSED_MB = env_int("UPLOAD_XLSX_MAX_UNCOMPRESSED_MB", 256, minimum=1)
+UPLOAD_MAX_COLUMNS = env_int("UPLOAD_MAX_COLUMNS", 64, minimum=1)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {

@@ -37,6 +37,7 @@ from .tracing import (
     TriageRule,
 )
 from .units import DutyShift, Unit, UnitMembership
+from .uploads import UploadJob
 from .workflow import AlertLevel, Clock, Escalation, Notification, NotificationDelivery, Transfer
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "TracingTaskUserObjectPermission",
     "Unit",
     "UnitMembership",
+    "UploadJob",
     "User",
     "normalize_code",
 ]

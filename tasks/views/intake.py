@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
@@ -28,8 +29,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import intake as intake_step
+from .. import uploads
 from ..access_log import record_access
 from ..api.tasks import task_list_queryset
+from ..crypto import DecryptionError
 from ..exports import csv_text, xlsx_bytes
 from ..filters import TaskFilter, unresolved_tasks
 from ..leads_io import LeadFileError, import_rows, ingest_rows, iter_upload, preview_rows
@@ -45,15 +48,17 @@ from ..models import (
     TaskKind,
     TaskOutcome,
     TaskStatus,
+    UploadJob,
 )
 from ..roles import can
 from ..security import lead_scope
 from ..selectors import tasks_visible_to
+from ..uploads import UploadLimitError
 
 PAGE_SIZE = 50
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PREVIEW_REJECTED_SHOWN = 200
-UPLOAD_DIR = "intake_uploads"
+UPLOAD_DIR = uploads.UPLOAD_DIR
 
 
 def _require(user, capability: str) -> None:
@@ -120,15 +125,22 @@ class UploadForm(forms.Form):
         return upload
 
 
-def _upload_path(token: str, suffix: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / UPLOAD_DIR / f"{token}{suffix}"
+def _preview_context(result: dict, *, token: str, name: str) -> dict:
+    return {
+        "preview": result,
+        "rejected": result["rejected"],
+        "more_rejected": max(0, result["rejected_count"] - len(result["rejected"])),
+        "token": token,
+        "name": name,
+    }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """Step 1: choose a file → preview (nothing written). Step 2: confirm → the valid rows are inserted
-    and the rejected rows stored with their reasons."""
+    and the rejected rows stored with their reasons. A file above UPLOAD_INLINE_BYTES goes to a job page
+    instead (tasks/uploads.py): the preview and the import run in a Celery job, with their progress."""
     _require(request.user, "lead.create")
     pending = request.session.get("intake_upload")
     if request.method == "POST" and request.POST.get("action") == "confirm":
@@ -136,20 +148,20 @@ def upload(request):
         if not pending or not secrets.compare_digest(pending.get("token", ""), token):
             messages.error(request, _("This preview has expired: upload the file again."))
             return redirect("intake_upload")
-        path = _upload_path(token, pending["suffix"])
         try:
             result = import_rows(
-                iter_upload(pending["name"], path.read_bytes()),
+                iter_upload(pending["name"], uploads.load(token, pending["suffix"])),
                 source=pending["source"],
                 channel="upload",
                 created_by_id=request.user.pk,
                 scope=lead_scope(request.user),
             )
-        except (LeadFileError, FileNotFoundError, csv.Error) as exc:  # csv.Error: e.g. a field over its limit
+        # csv.Error: e.g. a field over its limit
+        except (LeadFileError, UploadLimitError, FileNotFoundError, csv.Error, DecryptionError) as exc:
             messages.error(request, str(exc))
             return redirect("intake_upload")
         finally:
-            path.unlink(missing_ok=True)
+            uploads.discard(token, pending["suffix"])
             request.session.pop("intake_upload", None)
         messages.success(
             request,
@@ -164,7 +176,7 @@ def upload(request):
         return redirect("intake")
     if request.method == "POST" and request.POST.get("action") == "cancel":
         if pending:
-            _upload_path(pending["token"], pending["suffix"]).unlink(missing_ok=True)
+            uploads.discard(pending["token"], pending["suffix"])
             request.session.pop("intake_upload", None)
         return redirect("intake_upload")
 
@@ -172,40 +184,74 @@ def upload(request):
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         data = upload_file.read()
+        token = secrets.token_urlsafe(16)
+        suffix = Path(upload_file.name).suffix.lower()
+        if len(data) > settings.UPLOAD_INLINE_BYTES:
+            with transaction.atomic():
+                uploads.store(token, suffix, data)
+                job = UploadJob.objects.create(
+                    token=token,
+                    created_by=request.user,
+                    name=upload_file.name[:255],
+                    suffix=suffix,
+                    size=len(data),
+                    source=form.cleaned_data["source"],
+                    scope=lead_scope(request.user) or "",
+                )
+                uploads.start(job, "preview")
+            return redirect("intake_upload_job", token=token)
         try:
             preview = preview_rows(
                 iter_upload(upload_file.name, data),
                 source=form.cleaned_data["source"],
                 scope=lead_scope(request.user),
             )
-        except (LeadFileError, csv.Error) as exc:  # csv.Error: e.g. a field over 131,072 characters
+        except (
+            LeadFileError,
+            UploadLimitError,
+            csv.Error,
+        ) as exc:  # csv.Error: e.g. a field over 131,072 characters
             form.add_error("file", str(exc))
         else:
-            token = secrets.token_urlsafe(16)
-            suffix = Path(upload_file.name).suffix.lower()
-            path = _upload_path(token, suffix)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            uploads.store(token, suffix, data)
             if pending:
-                _upload_path(pending["token"], pending["suffix"]).unlink(missing_ok=True)
+                uploads.discard(pending["token"], pending["suffix"])
             request.session["intake_upload"] = {
                 "token": token,
                 "suffix": suffix,
                 "name": upload_file.name,
                 "source": form.cleaned_data["source"],
             }
+            shown = uploads.preview_result(preview, PREVIEW_REJECTED_SHOWN)
             return render(
                 request,
                 "intake/upload_preview.html",
-                {
-                    "preview": preview,
-                    "rejected": preview.rejected[:PREVIEW_REJECTED_SHOWN],
-                    "more_rejected": max(0, len(preview.rejected) - PREVIEW_REJECTED_SHOWN),
-                    "token": token,
-                    "name": upload_file.name,
-                },
+                _preview_context(shown, token=token, name=upload_file.name),
             )
     return render(request, "intake/upload.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_job(request, token: str):
+    """A large upload's page: the progress of its preview, the preview with its confirm button, the
+    progress of the import, its result. Only the account that uploaded the file sees it (404 else)."""
+    _require(request.user, "lead.create")
+    job = get_object_or_404(UploadJob, token=token, created_by=request.user)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "confirm" and job.state == UploadJob.State.PREVIEWED:
+            uploads.start(job, "import")
+        elif action == "cancel" and job.state in (UploadJob.State.QUEUED, UploadJob.State.PREVIEWED):
+            UploadJob.objects.filter(pk=job.pk).update(state=UploadJob.State.CANCELLED)
+            uploads.discard(job.token, job.suffix)
+            return redirect("intake_upload")
+        return redirect("intake_upload_job", token=token)
+    result = uploads.job_result(job)
+    context = {"job": job, "result": result, "working": job.state in UploadJob.WORKING}
+    if job.state == UploadJob.State.PREVIEWED:
+        context.update(_preview_context(result, token=token, name=job.name))
+    return render(request, "intake/upload_job.html", context)
 
 
 # --- manual entry ----------------------------------------------------------------------------------------
