@@ -309,6 +309,8 @@ class SampleDue(models.Model):
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     # The result that closed it: "positive" / "negative" / "invalid" ("pending" does not close it).
     result = models.CharField(_("result"), max_length=10, blank=True)
+    # When the sweep raised its overdue alert: the sweep looks only at open items not yet alerted.
+    overdue_alerted_at = models.DateTimeField(_("overdue alert raised at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sample due")
@@ -319,6 +321,12 @@ class SampleDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["due_on"], name="sample_due_open", condition=Q(state="due")),
+            # The sweep: overdue items not yet alerted, so it does not re-read the backlog every minute.
+            models.Index(
+                fields=["due_on"],
+                name="sample_overdue_pending",
+                condition=Q(state="due", overdue_alerted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
