@@ -207,24 +207,20 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
                r.due_day + LEAST(r.reachable, r.to_lose) AS next_day
         FROM reach r
     ),
-    -- The edges that have come, day by day: every edge of a missed day (its reminder and leader edges are
-    -- stale when the sweep comes that late: recorded, not notified), the reminder and leader edges of the
-    -- day now awaited, and lost contact on the day of the miss that reached it.
+    -- The edges that have come, day by day: every edge of a missed day, the reminder and leader edges of
+    -- the day now awaited, and lost contact on the day of the miss that reached it.
     events AS MATERIALIZED (
-        SELECT p.id AS period_id, p.task_id, p.division_id, p.subunit_id, e.kind, e.day, e.bit, e.stale,
-               p.consecutive_misses + p.missed AS misses
+        SELECT p.id AS period_id, e.kind, e.day, e.bit
         FROM plan p
         CROSS JOIN LATERAL generate_series(
             0, CASE WHEN p.loses OR p.next_day > p.ends_on THEN p.missed - 1 ELSE p.missed END
         ) AS g(i)
         CROSS JOIN LATERAL (VALUES
-            ('checkin_reminder', {REMINDER_BIT}, p.due_day + g.i,
-             g.i < p.missed OR p.due_day + g.i <= {reminder_day}, g.i < p.missed),
-            ('checkin_leader', {LEADER_BIT}, p.due_day + g.i,
-             g.i < p.missed OR p.due_day + g.i <= {leader_day}, g.i < p.missed),
-            ('checkin_desk', {DESK_BIT}, p.due_day + g.i, g.i < p.missed, false),
-            ('lost_contact', 0, p.due_day + g.i, p.loses AND g.i = p.missed - 1, false)
-        ) AS e(kind, bit, day, fires, stale)
+            ('checkin_reminder', {REMINDER_BIT}, p.due_day + g.i, g.i < p.missed OR p.due_day + g.i <= {reminder_day}),
+            ('checkin_leader', {LEADER_BIT}, p.due_day + g.i, g.i < p.missed OR p.due_day + g.i <= {leader_day}),
+            ('checkin_desk', {DESK_BIT}, p.due_day + g.i, g.i < p.missed),
+            ('lost_contact', 0, p.due_day + g.i, p.loses AND g.i = p.missed - 1)
+        ) AS e(kind, bit, day, fires)
         WHERE e.fires AND (g.i > 0 OR p.checkin_alerts & e.bit = 0)
     ),
     inserted AS (
@@ -263,14 +259,15 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         FROM due d WHERE t.id = d.id AND d.due_day IS NULL
         RETURNING t.id
     ),
+    -- The new alerts to tell of: not the reminder and leader edges of days already missed (stale).
     alert AS MATERIALIZED (
         SELECT i.id, i.period_id, i.kind, i.day, e.task_id, e.division_id, e.subunit_id,
-               sub.leader_id, {_alert_data_sql("i", ", 'misses', e.misses")} AS data
+               sub.leader_id, {_alert_data_sql("i", ", 'misses', e.consecutive_misses + e.missed")} AS data
         FROM inserted i
-        JOIN events e ON e.period_id = i.period_id AND e.kind = i.kind AND e.day = i.day
+        JOIN plan e ON e.id = i.period_id
         LEFT JOIN tasks_unit sub ON sub.id = e.subunit_id
         LEFT JOIN tasks_division dv ON dv.code = e.division_id
-        WHERE NOT e.stale
+        WHERE i.kind NOT IN ('checkin_reminder', 'checkin_leader') OR i.day >= e.next_day
     ){_notify_ctes(recipients, delivery_ctes)}
     SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM strays), (SELECT count(*) FROM inserted),
            (SELECT count(*) FROM notified), {delivery_count},
