@@ -168,10 +168,12 @@ def _notify_ctes(recipients: str, delivery_ctes: list[str]) -> str:
 
 
 def _alert_data_sql(alias: str, extra: str = "") -> str:
+    """The notification's data. Lost contact is the breach level (the SMS channel carries it); a missed
+    day is a warning: one SMS per person and day would flood the desk's phone when many miss at once."""
     return (
         f"jsonb_build_object('alert', {alias}.kind, 'alert_id', {alias}.id, 'period', {alias}.period_id, "
         f"'day', {alias}.day, 'division', e.division_id, 'place', dv.name, 'level', "
-        f"CASE WHEN {alias}.kind IN ('checkin_desk', 'lost_contact') THEN 'breach' ELSE 'warning' END{extra})"
+        f"CASE WHEN {alias}.kind = 'lost_contact' THEN 'breach' ELSE 'warning' END{extra})"
     )
 
 

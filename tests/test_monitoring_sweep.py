@@ -223,7 +223,7 @@ def test_sample_overdue_is_raised_once_per_period_and_day(period, crew, settings
     assert alerts(period, "sample_overdue") == [("sample_overdue", D), ("sample_overdue", day(1))]
 
 
-def test_desk_misses_go_by_sms_and_read_in_chinese(period, crew, settings):
+def test_lost_contact_goes_by_sms_and_reads_in_chinese(period, crew, settings):
     settings.NOTIFICATION_CHANNELS = {
         "sms": {
             "BACKEND": "tasks.notify.LocMemBackend",
@@ -236,15 +236,22 @@ def test_desk_misses_go_by_sms_and_read_in_chinese(period, crew, settings):
     for user, phone in ((crew["alice"], "13900000011"), (crew["bob"], "13900000012")):
         user.phone = phone
         user.save()
-    result = sweep(now=DESK)  # stale reminder and leader of D (not notified), desk of D, reminder of D+1
+    sweep(now=DESK)  # a missed day and a reminder: warnings, no SMS
+    assert not NotificationDelivery.objects.exists()
+    lost_at = alert_moments(day(1))[4]
+    result = sweep(now=lost_at)
     assert result.deliveries == 1
     delivery = NotificationDelivery.objects.get()
     assert delivery.address == "13900000011"
-    notify.deliver_pending(now=DESK)
+    notify.deliver_pending(now=lost_at)
     assert len(notify.outbox) == 1
-    note = Notification.objects.get(recipient=crew["alice"])
+    note = Notification.objects.get(recipient=crew["alice"], data__alert="lost_contact")
     with translation.override("zh-hans"):
         subject, body = notify.render(note)
-    assert f"M{period.pk}" in subject and "2024-05-02" in body
+    assert subject == f"失管脱控：M{period.pk}" and "2024-05-03" in body
     with translation.override("en"):
-        assert notify.render(note)[0] == f"Check-in missed: M{period.pk}"
+        assert notify.render(note)[0] == f"Lost contact: M{period.pk}"
+        desk = Notification.objects.get(
+            recipient=crew["alice"], data__alert="checkin_desk", data__day="2024-05-02"
+        )
+        assert notify.render(desk)[0] == f"Check-in missed: M{period.pk}"
