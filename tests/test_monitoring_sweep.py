@@ -255,3 +255,10 @@ def test_lost_contact_goes_by_sms_and_reads_in_chinese(period, crew, settings):
             recipient=crew["alice"], data__alert="checkin_desk", data__day="2024-05-02"
         )
         assert notify.render(desk)[0] == f"Check-in missed: M{period.pk}"
+
+
+def test_an_alert_with_nobody_to_tell_goes_to_the_desk(crew):
+    period = make_period(subunit=None)
+    sweep(now=REMINDER)
+    assert recipients("checkin_reminder", D) == ["alice"]
+    assert alerts(period) == [("checkin_reminder", D)]
