@@ -11,6 +11,12 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Health monitoring")
 
     def ready(self) -> None:
-        from . import lifecycle
+        from tasks.hooks import register_clock_sweep
+        from tasks.models import Notification
+        from tasks.notify import register_renderer
+
+        from . import lifecycle, notifications, sweep
 
         lifecycle.register()
+        register_clock_sweep("monitoring", sweep.sweep_clocks)
+        register_renderer(Notification.Kind.MONITORING, notifications.render)

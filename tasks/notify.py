@@ -29,6 +29,7 @@ DjangoEmailBackend (sends through Django's EMAIL_BACKEND), HttpGatewayBackend (a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,10 +63,24 @@ def channel_config() -> dict:
 # --- rendering -----------------------------------------------------------------------------------
 
 
+# Renderers of the kinds the apps built on tasks raise (monitoring alerts): tasks cannot import them.
+Renderer = Callable[[Notification], tuple[str, str]]
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    """`renderer(notification)` -> (subject, body) for notifications of `kind`; registered from the
+    upper app's AppConfig.ready() (registering again replaces it)."""
+    _renderers[kind] = renderer
+
+
 def render(notification: Notification) -> tuple[str, str]:
     """(subject, body) in the active language."""
     from .models import AlertLevel, Clock
 
+    renderer = _renderers.get(notification.kind)
+    if renderer is not None:
+        return renderer(notification)
     data = notification.data or {}
     task = f"T{notification.task_id}" if notification.task_id else ""
     kind = notification.kind

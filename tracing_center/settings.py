@@ -318,7 +318,7 @@ NOTIFICATION_CHANNELS = {
     "sms": {
         "BACKEND": NOTIFICATION_SMS_BACKEND,
         "ADDRESS": "phone",
-        "KINDS": ["escalation", "transfer_requested"],
+        "KINDS": ["escalation", "transfer_requested", "monitoring"],
         "LEVELS": ["breach"],
         "OPTIONS": (
             {

@@ -64,6 +64,7 @@ class MonitoringPeriod(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="monitoring_periods",
+        db_index=False,  # period_task below
     )
     # One period per approved disposal at most: creating the periods again is a no-op.
     disposal = models.OneToOneField(
@@ -120,6 +121,7 @@ class MonitoringPeriod(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # period_released_by below: only released periods
     )
     note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -152,6 +154,10 @@ class MonitoringPeriod(models.Model):
                 opclasses=["varchar_pattern_ops", ""],
             ),
             models.Index(fields=["task"], name="period_task"),
+            # Each sweep step rewrites every index of the periods it moves on: none for the empty ones.
+            models.Index(
+                fields=["released_by"], name="period_released_by", condition=Q(released_by__isnull=False)
+            ),
             models.Index(
                 fields=["link_token_hash"], name="period_link_token", condition=~Q(link_token_hash="")
             ),
@@ -248,14 +254,27 @@ class MonitoringAlert(models.Model):
 
     SCOPE_PATH = "period__division__code"
 
+    # The sweep inserts alerts in sets for periods it holds locked: no row-by-row foreign-key check, and
+    # no index of its own (the unique (period, kind, day) leads with it).
     period = models.ForeignKey(
-        MonitoringPeriod, verbose_name=_("monitoring period"), on_delete=models.CASCADE, related_name="alerts"
+        MonitoringPeriod,
+        verbose_name=_("monitoring period"),
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=20, choices=MonitoringAlertKind.choices)
     # The check-in day (or sample due day) the alert is about.
     day = models.DateField(_("day"))
     checkin = models.ForeignKey(
-        CheckIn, verbose_name=_("check-in"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        CheckIn,
+        verbose_name=_("check-in"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
@@ -266,6 +285,7 @@ class MonitoringAlert(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -277,6 +297,13 @@ class MonitoringAlert(models.Model):
         ]
         indexes = [
             models.Index(fields=["created_at"], name="alert_open", condition=Q(acknowledged_at__isnull=True)),
+            # Most alerts have neither (clock alerts): only the rows that do are indexed.
+            models.Index(fields=["checkin"], name="alert_checkin", condition=Q(checkin__isnull=False)),
+            models.Index(
+                fields=["acknowledged_by"],
+                name="alert_acknowledged_by",
+                condition=Q(acknowledged_by__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -309,6 +336,8 @@ class SampleDue(models.Model):
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     # The result that closed it: "positive" / "negative" / "invalid" ("pending" does not close it).
     result = models.CharField(_("result"), max_length=10, blank=True)
+    # When the sweep raised its overdue alert: the sweep looks only at open items not yet alerted.
+    overdue_alerted_at = models.DateTimeField(_("overdue alert raised at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sample due")
@@ -319,6 +348,12 @@ class SampleDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["due_on"], name="sample_due_open", condition=Q(state="due")),
+            # The sweep: overdue items not yet alerted, so it does not re-read the backlog every minute.
+            models.Index(
+                fields=["due_on"],
+                name="sample_overdue_pending",
+                condition=Q(state="due", overdue_alerted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

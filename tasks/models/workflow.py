@@ -161,6 +161,8 @@ class Notification(models.Model):
         TRANSFER_ACCEPTED = "transfer_accepted", _("transfer accepted")
         TRANSFER_REJECTED = "transfer_rejected", _("transfer rejected")
         ASSIGNED = "assigned", _("task assigned")
+        # An alert of the health-monitoring clocks; `data["alert"]` says which (rendered by monitoring).
+        MONITORING = "monitoring", _("health monitoring alert")
 
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.

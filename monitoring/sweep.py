@@ -1,0 +1,446 @@
+"""The check-in clock sweep and the overdue samples (docs/monitoring.md, "The sweep").
+
+Run every minute with the deadline sweep (registered in MonitoringConfig.ready() through
+tasks.hooks.register_clock_sweep: the beat job `tasks.sweep_deadlines` and `manage.py sweep_deadlines
+--now …` both call it). Built like the deadline sweep (tasks/sweep.py): a step is one transaction and
+one statement of data-modifying CTEs, after a one-row probe of the same partial index that ends the step
+at once when nothing is due (most minutes).
+
+The check-in step:
+
+1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index `period_next_due`
+   (only running and escalated periods with a clock moment pending are in it), `FOR UPDATE SKIP LOCKED`,
+   reading the clock columns from the locked (latest) row version: a check-in committed meanwhile has
+   moved `next_due_at` on, and the row is no longer due.
+2. For each, the days whose duty-desk moment has come are missed (the sweep may be days late: each day
+   counts once, in order), up to the last day of the period, and up to the miss that reaches
+   LOST_CONTACT_MISSES (the person is then out of the clock: what came after is not counted). The day
+   after them is the day now awaited; its reminder and leader moments may have come too. Every edge
+   whose moment has come and whose bit in `checkin_alerts` is unset becomes a MonitoringAlert
+   (`ON CONFLICT (period, kind, day) DO NOTHING`: the unique constraint is the last guard).
+3. The period moves on: misses added, `due_day` the day now awaited (NULL after the last day), the bits
+   of that day, `next_due_at` its next pending moment; lost contact: state `lost_contact`, `next_due_at`
+   NULL (the person stays out of the sweep until a check-in, which restarts the clock).
+4. Notifications (tasks.models.Notification, kind "monitoring") for the alerts that INSERT returned:
+   reminder → the members of the sub-unit; leader → the sub-unit leader; desk → the duty desk of the
+   county (the officers on shift, else every duty officer scoped to it, as the deadline sweep finds
+   them); lost contact → the sub-unit leader and the desk; an alert with nobody to tell (no sub-unit)
+   → the desk. Their SMS / e-mail delivery rows through the one outbox (tasks.notify.delivery_inserts),
+   in the same statement. The person's own reminder goes through monitoring.hooks.person_reminders
+   (the notices app sends it), in the same transaction.
+
+A late sweep records every edge it finds (the record of the misses stays complete) but notifies the
+reminder and leader edges only of the day still awaited: a day already missed is the desk's.
+
+The sample step: open sample items whose day has passed and that have no overdue alert yet, through
+the partial index `sample_overdue_pending`, claimed the same way; one `sample_overdue` alert per
+(period, day) to the sub-unit's members (else the desk); the items are marked so that the next minute
+does not read them again.
+
+Two sweeps at the same time: the second skips the rows the first has locked; a row the first has
+committed is re-checked against its new `next_due_at` and is no longer due. So each alert is recorded,
+and notified, once. With many periods due at once (every period shares the same due hour), `sweep`
+runs the steps on up to SWEEP_WORKERS connections, like the deadline sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tasks.notify import delivery_inserts
+
+from . import hooks
+from .clock import DESK_BIT, LEADER_BIT, REMINDER_BIT, alert_moments, local_day
+
+# Periods (or sample items) per step: one transaction, one statement.
+DEFAULT_LIMIT = 5000
+# Fewer due periods than this per extra connection are not worth its set-up.
+PARALLEL_MIN_PER_WORKER = 2000
+
+PERIOD_TABLE = "monitoring_monitoringperiod"
+_OPEN_STATES = "('running', 'escalated')"
+
+
+@dataclass
+class SweepResult:
+    periods: int = 0
+    alerts: int = 0
+    notifications: int = 0
+    deliveries: int = 0
+
+    def __iadd__(self, other: SweepResult) -> SweepResult:
+        self.periods += other.periods
+        self.alerts += other.alerts
+        self.notifications += other.notifications
+        self.deliveries += other.deliveries
+        return self
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "periods": self.periods,
+            "alerts": self.alerts,
+            "notifications": self.notifications,
+            "deliveries": self.deliveries,
+        }
+
+
+def _last_day_reached(now: datetime, bit: int) -> date:
+    """The last day whose `bit` moment (monitoring/clock.py) has come by `now`."""
+    day = local_day(now) + timedelta(days=1)
+    while alert_moments(day)[bit] > now:
+        day -= timedelta(days=1)
+    return day
+
+
+def _moment_sql(day: str, hours: str) -> str:
+    """A clock moment in SQL the way clock.py computes it: a wall-clock hour of a local day."""
+    return f"(({day})::timestamp + make_interval(hours => {hours})) AT TIME ZONE %(tz)s"
+
+
+def _next_moment_sql(day: str, bits: str) -> str:
+    """clock.next_moment in SQL: the earliest moment of `day` whose bit is not in `bits` (NULL if none)."""
+    reminder = _moment_sql(day, "%(due_hour)s")
+    leader = _moment_sql(day, "%(due_hour)s + %(grace_hours)s")
+    desk = _moment_sql(f"{day} + 1", "%(due_hour)s")
+    return (
+        f"LEAST(CASE WHEN {bits} & {REMINDER_BIT} = 0 THEN {reminder} END, "
+        f"CASE WHEN {bits} & {LEADER_BIT} = 0 THEN {leader} END, "
+        f"CASE WHEN {bits} & {DESK_BIT} = 0 THEN {desk} END)"
+    )
+
+
+# The duty desk of each county of the step's alerts, computed once per step: the active officers on
+# shift, else every active duty officer scoped to the county (as the deadline sweep finds it).
+_DESK_CTES = """
+    counties AS MATERIALIZED (
+        SELECT DISTINCT left(division_id, 6) AS county FROM alert
+    ),
+    on_shift AS MATERIALIZED (
+        SELECT du.division_id AS county, s.user_id
+        FROM tasks_dutyshift s
+        JOIN tasks_unit du ON du.id = s.unit_id AND du.kind = 'duty_desk'
+        JOIN tasks_user su ON su.id = s.user_id AND su.is_active
+        WHERE du.division_id IN (SELECT county FROM counties) AND s.starts_at <= %(now)s AND s.ends_at > %(now)s
+    ),
+    desk AS MATERIALIZED (
+        SELECT county, user_id FROM on_shift
+        UNION ALL
+        SELECT u.division_id, u.id FROM tasks_user u
+        WHERE u.role = 'duty_officer' AND u.is_active AND u.division_id IN (SELECT county FROM counties)
+          AND NOT EXISTS (SELECT 1 FROM on_shift o WHERE o.county = u.division_id)
+    )"""
+
+# The active members of an alert's sub-unit.
+_MEMBERS_SQL = """
+        SELECT a.id, m.user_id FROM alert a
+        JOIN tasks_unitmembership m ON m.unit_id = a.subunit_id
+        JOIN tasks_user mu ON mu.id = m.user_id AND mu.is_active"""
+
+
+def _notify_ctes(recipients: str, delivery_ctes: list[str]) -> str:
+    """Notification rows for the `alert` CTE (id, task_id, division_id, data) from the `recipients`
+    UNION (id, user_id); an alert nobody would hear of goes to the desk; then the delivery rows."""
+    deliveries = "".join(f",\n    {cte}" for cte in delivery_ctes)
+    return f""",{_DESK_CTES},
+    recipients AS MATERIALIZED ({recipients}
+    ),
+    everyone AS (
+        SELECT id, user_id FROM recipients WHERE user_id IS NOT NULL
+        UNION
+        SELECT a.id, d.user_id FROM alert a JOIN desk d ON d.county = left(a.division_id, 6)
+        WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.id = a.id AND r.user_id IS NOT NULL)
+    ),
+    notified AS (
+        INSERT INTO tasks_notification (recipient_id, kind, task_id, data, created_at)
+        SELECT e.user_id, 'monitoring', a.task_id, a.data, %(now)s
+        FROM everyone e JOIN alert a ON a.id = e.id
+        RETURNING id, recipient_id, kind, data->>'level' AS level, created_at
+    ){deliveries}"""
+
+
+def _alert_data_sql(alias: str, extra: str = "") -> str:
+    """The notification's data. Lost contact is the breach level (the SMS channel carries it); a missed
+    day is a warning: one SMS per person and day would flood the desk's phone when many miss at once."""
+    return (
+        f"jsonb_build_object('alert', {alias}.kind, 'alert_id', {alias}.id, 'period', {alias}.period_id, "
+        f"'day', {alias}.day, 'division', e.division_id, 'place', dv.name, 'level', "
+        f"CASE WHEN {alias}.kind = 'lost_contact' THEN 'breach' ELSE 'warning' END{extra})"
+    )
+
+
+def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
+    reminder_day, leader_day = "%(reminded_until)s::date", "%(leader_until)s::date"
+    recipients = f"""{_MEMBERS_SQL}
+        WHERE a.kind = 'checkin_reminder'
+        UNION ALL
+        SELECT a.id, a.leader_id FROM alert a WHERE a.kind IN ('checkin_leader', 'lost_contact')
+        UNION ALL
+        SELECT a.id, d.user_id FROM alert a JOIN desk d ON d.county = left(a.division_id, 6)
+        WHERE a.kind IN ('checkin_desk', 'lost_contact')"""
+    return f"""
+    WITH due AS MATERIALIZED (
+        SELECT p.id, p.task_id, p.division_id, p.subunit_id, p.ends_on, p.due_day, p.checkin_alerts,
+               p.consecutive_misses
+        FROM {PERIOD_TABLE} p
+        WHERE p.next_due_at IS NOT NULL AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
+        ORDER BY p.next_due_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ),
+    -- reachable: the days from due_day whose desk moment has come (the day after a missed day is
+    -- reached by its due hour), within the period; to_lose: the misses that make it lost contact.
+    reach AS MATERIALIZED (
+        SELECT d.*,
+               GREATEST(LEAST({reminder_day} - d.due_day, d.ends_on - d.due_day + 1), 0) AS reachable,
+               GREATEST(%(lost)s - d.consecutive_misses, 1) AS to_lose
+        FROM due d WHERE d.due_day IS NOT NULL
+    ),
+    plan AS MATERIALIZED (
+        SELECT r.*, r.reachable >= r.to_lose AS loses, LEAST(r.reachable, r.to_lose) AS missed,
+               r.due_day + LEAST(r.reachable, r.to_lose) AS next_day
+        FROM reach r
+    ),
+    -- The edges that have come, day by day: every edge of a missed day, the reminder and leader edges of
+    -- the day now awaited, and lost contact on the day of the miss that reached it.
+    events AS MATERIALIZED (
+        SELECT p.id AS period_id, e.kind, e.day, e.bit
+        FROM plan p
+        CROSS JOIN LATERAL generate_series(
+            0, CASE WHEN p.loses OR p.next_day > p.ends_on THEN p.missed - 1 ELSE p.missed END
+        ) AS g(i)
+        CROSS JOIN LATERAL (VALUES
+            ('checkin_reminder', {REMINDER_BIT}, p.due_day + g.i, g.i < p.missed OR p.due_day + g.i <= {reminder_day}),
+            ('checkin_leader', {LEADER_BIT}, p.due_day + g.i, g.i < p.missed OR p.due_day + g.i <= {leader_day}),
+            ('checkin_desk', {DESK_BIT}, p.due_day + g.i, g.i < p.missed),
+            ('lost_contact', 0, p.due_day + g.i, p.loses AND g.i = p.missed - 1)
+        ) AS e(kind, bit, day, fires)
+        WHERE e.fires AND (g.i > 0 OR p.checkin_alerts & e.bit = 0)
+    ),
+    inserted AS (
+        INSERT INTO monitoring_monitoringalert (period_id, kind, day, created_at)
+        SELECT period_id, kind, day, %(now)s FROM events
+        ON CONFLICT (period_id, kind, day) DO NOTHING
+        RETURNING id, period_id, kind, day
+    ),
+    day_bits AS (
+        SELECT period_id, day, bit_or(bit) AS bits FROM events GROUP BY period_id, day
+    ),
+    settled AS MATERIALIZED (
+        SELECT p.id, p.loses, p.consecutive_misses + p.missed AS misses,
+               CASE WHEN p.next_day <= p.ends_on THEN p.next_day END AS due_day,
+               CASE WHEN p.loses OR p.next_day > p.ends_on THEN 0
+                    ELSE (CASE WHEN p.missed = 0 THEN p.checkin_alerts ELSE 0 END) | COALESCE(b.bits, 0)
+               END AS bits
+        FROM plan p LEFT JOIN day_bits b ON b.period_id = p.id AND b.day = p.next_day
+    ),
+    updated AS (
+        UPDATE {PERIOD_TABLE} t
+        SET consecutive_misses = s.misses,
+            due_day = s.due_day,
+            checkin_alerts = s.bits,
+            next_due_at = CASE WHEN NOT s.loses THEN {_next_moment_sql("s.due_day", "s.bits")} END,
+            state = CASE WHEN s.loses THEN 'lost_contact' ELSE t.state END,
+            state_changed_at = CASE WHEN s.loses THEN %(now)s ELSE t.state_changed_at END,
+            updated_at = %(now)s
+        FROM settled s
+        WHERE t.id = s.id
+        RETURNING t.id
+    ),
+    -- A row due without an awaited day (its clock ended otherwise): out of the sweep.
+    strays AS (
+        UPDATE {PERIOD_TABLE} t SET next_due_at = NULL
+        FROM due d WHERE t.id = d.id AND d.due_day IS NULL
+        RETURNING t.id
+    ),
+    -- The new alerts to tell of: not the reminder and leader edges of days already missed (stale).
+    alert AS MATERIALIZED (
+        SELECT i.id, i.period_id, i.kind, i.day, e.task_id, e.division_id, e.subunit_id,
+               sub.leader_id, {_alert_data_sql("i", ", 'misses', e.consecutive_misses + e.missed")} AS data
+        FROM inserted i
+        JOIN plan e ON e.id = i.period_id
+        LEFT JOIN tasks_unit sub ON sub.id = e.subunit_id
+        LEFT JOIN tasks_division dv ON dv.code = e.division_id
+        WHERE i.kind NOT IN ('checkin_reminder', 'checkin_leader') OR i.day >= e.next_day
+    ){_notify_ctes(recipients, delivery_ctes)}
+    SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM strays), (SELECT count(*) FROM inserted),
+           (SELECT count(*) FROM notified), {delivery_count},
+           (SELECT COALESCE(jsonb_object_agg(r.day, r.ids), '{{}}'::jsonb)::text FROM (
+                SELECT a.day::text AS day, array_agg(a.period_id ORDER BY a.period_id) AS ids
+                FROM alert a WHERE a.kind = 'checkin_reminder' GROUP BY a.day) r)
+    """
+
+
+def _samples_sql(delivery_ctes: list[str], delivery_count: str) -> str:
+    return f"""
+    WITH overdue AS MATERIALIZED (
+        SELECT s.id, s.period_id, s.due_on
+        FROM monitoring_sampledue s
+        WHERE s.state = 'due' AND s.overdue_alerted_at IS NULL AND s.due_on < %(today)s
+        ORDER BY s.due_on
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ),
+    marked AS (
+        UPDATE monitoring_sampledue t SET overdue_alerted_at = %(now)s
+        FROM overdue o WHERE t.id = o.id
+        RETURNING t.id
+    ),
+    events AS MATERIALIZED (
+        SELECT DISTINCT o.period_id, o.due_on AS day, p.task_id, p.division_id, p.subunit_id
+        FROM overdue o JOIN {PERIOD_TABLE} p ON p.id = o.period_id
+        WHERE p.state <> 'released'
+    ),
+    inserted AS (
+        INSERT INTO monitoring_monitoringalert (period_id, kind, day, created_at)
+        SELECT period_id, 'sample_overdue', day, %(now)s FROM events
+        ON CONFLICT (period_id, kind, day) DO NOTHING
+        RETURNING id, period_id, kind, day
+    ),
+    alert AS MATERIALIZED (
+        SELECT i.id, i.period_id, i.kind, i.day, e.task_id, e.division_id, e.subunit_id,
+               {_alert_data_sql("i")} AS data
+        FROM inserted i
+        JOIN events e ON e.period_id = i.period_id AND e.day = i.day
+        LEFT JOIN tasks_division dv ON dv.code = e.division_id
+    ){_notify_ctes(_MEMBERS_SQL, delivery_ctes)}
+    SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified),
+           {delivery_count}
+    """
+
+
+_DUE_ROWS_SQL = (
+    f"SELECT 1 FROM {PERIOD_TABLE} WHERE next_due_at IS NOT NULL AND next_due_at <= %(now)s "
+    f"AND state IN {_OPEN_STATES}"
+)
+_ANY_DUE_SQL = _DUE_ROWS_SQL + " LIMIT 1"
+_COUNT_DUE_SQL = f"SELECT count(*) FROM ({_DUE_ROWS_SQL} LIMIT %(cap)s) due"
+_ANY_OVERDUE_SQL = (
+    "SELECT 1 FROM monitoring_sampledue WHERE state = 'due' AND overdue_alerted_at IS NULL "
+    "AND due_on < %(today)s LIMIT 1"
+)
+
+
+def _clock_params(now: datetime) -> dict[str, Any]:
+    return {
+        "now": now,
+        "tz": settings.TIME_ZONE,
+        "due_hour": settings.CHECKIN_DUE_HOUR,
+        "grace_hours": settings.CHECKIN_GRACE_HOURS,
+        "lost": settings.LOST_CONTACT_MISSES,
+        "reminded_until": _last_day_reached(now, REMINDER_BIT),
+        "leader_until": _last_day_reached(now, LEADER_BIT),
+    }
+
+
+def checkin_step(*, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> SweepResult:
+    """One bounded step of the check-in clocks (module docstring). `periods == 0`: nothing was due."""
+    now = now or timezone.now()
+    delivery_ctes, delivery_count, delivery_params = delivery_inserts("notified")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_ANY_DUE_SQL, {"now": now})
+        if cursor.fetchone() is None:
+            return SweepResult()
+        cursor.execute(
+            _checkin_sql(delivery_ctes, delivery_count),
+            {**_clock_params(now), **delivery_params, "limit": limit},
+        )
+        periods, alerts, notifications, deliveries, reminded = cursor.fetchone()
+        for day, period_ids in sorted(json.loads(reminded).items()):
+            hooks.person_reminders(period_ids, day=date.fromisoformat(day), now=now)
+    return SweepResult(periods, alerts, notifications, deliveries)
+
+
+def samples_step(*, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> tuple[SweepResult, int]:
+    """One bounded step of the overdue samples: (counts, sample items claimed; 0: nothing was due)."""
+    now = now or timezone.now()
+    today = local_day(now)
+    delivery_ctes, delivery_count, delivery_params = delivery_inserts("notified")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_ANY_OVERDUE_SQL, {"today": today})
+        if cursor.fetchone() is None:
+            return SweepResult(), 0
+        cursor.execute(
+            _samples_sql(delivery_ctes, delivery_count),
+            {**delivery_params, "now": now, "today": today, "limit": limit},
+        )
+        items, alerts, notifications, deliveries = cursor.fetchone()
+    return SweepResult(0, alerts, notifications, deliveries), items
+
+
+def _loop(now: datetime, limit: int, max_rounds: int) -> SweepResult:
+    total = SweepResult()
+    for _round in range(max_rounds):
+        result = checkin_step(now=now, limit=limit)
+        total += result
+        if result.periods < limit:
+            break
+    return total
+
+
+def _sample_loop(now: datetime, limit: int, max_rounds: int) -> SweepResult:
+    total = SweepResult()
+    for _round in range(max_rounds):
+        result, items = samples_step(now=now, limit=limit)
+        total += result
+        if items < limit:
+            break
+    return total
+
+
+def _loop_on_own_connection(now: datetime, limit: int, max_rounds: int) -> SweepResult:
+    try:
+        return _loop(now, limit, max_rounds)
+    finally:
+        connection.close()  # this thread's connection (Django keeps one per thread)
+
+
+def _checkins(now: datetime, limit: int, max_rounds: int, workers: int) -> SweepResult:
+    """The check-in steps, on up to `workers` connections when many periods are due (module docstring
+    of tasks/sweep.py: each connection loops until its own step comes back short, so no due row is left
+    behind). Inside a transaction other connections could not see its rows: the caller's connection."""
+    if workers <= 1 or connection.in_atomic_block:
+        return _loop(now, limit, max_rounds)
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_DUE_SQL, {"now": now, "cap": workers * max(limit, PARALLEL_MIN_PER_WORKER)})
+        due = cursor.fetchone()[0]
+    if not due:
+        return SweepResult()
+    workers = min(workers, due // PARALLEL_MIN_PER_WORKER)
+    if workers <= 1:
+        return _loop(now, limit, max_rounds)
+    share = min(limit, math.ceil(due / workers))
+    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="checkin-sweep") as pool:
+        others = [pool.submit(_loop_on_own_connection, now, share, max_rounds) for _ in range(workers - 1)]
+        total = _loop(now, share, max_rounds)
+        for future in others:
+            total += future.result()
+    return total
+
+
+def sweep(
+    *,
+    now: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+    max_rounds: int = 1000,
+    workers: int | None = None,
+) -> SweepResult:
+    """The whole monitoring sweep as of `now`: the check-in clocks, then the overdue samples."""
+    now = now or timezone.now()
+    workers = settings.SWEEP_WORKERS if workers is None else workers
+    total = _checkins(now, limit, max_rounds, workers)
+    total += _sample_loop(now, limit, max_rounds)
+    return total
+
+
+def sweep_clocks(*, now: datetime) -> dict[str, int]:
+    """The entry registered with tasks.hooks.register_clock_sweep: counts to report."""
+    return sweep(now=now).counts()
