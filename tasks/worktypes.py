@@ -31,6 +31,7 @@ from .models import (
     LeadLink,
     Person,
     RadiusControl,
+    Registration,
     TaskKind,
     TaskOutcome,
     TaskStatus,
@@ -287,7 +288,7 @@ def task_record_verification(
 
 # --- merge ---------------------------------------------------------------------------------------
 
-FIELD_RECORDS = (ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult)
+FIELD_RECORDS = (ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult, Registration)
 
 
 def person_merge(*, keep: Person, merge: Person) -> None:
