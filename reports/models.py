@@ -241,8 +241,8 @@ class ExportLog(models.Model):
 
 class SourceFeedback(models.Model):
     """What became of one lead, to tell the platform that sent it (SOURCE_FEEDBACK_ENDPOINTS, per
-    source): recorded in sets when its task ends (tasks/worktypes.py), pushed signed by
-    reports/feedback.py, at least once (the receiver treats (`lead_id`, `ended_at`) as idempotent),
+    source): recorded in sets when its task ends (tasks/worktypes.py), pushed signed by the outbox's
+    `source_feedback` flow (reports/feedback.py), at least once (the receiver treats (`lead_id`, `ended_at`) as idempotent),
     retried with backoff and logged on the row like the upstream deliveries."""
 
     class Status(models.TextChoices):
@@ -264,7 +264,8 @@ class SourceFeedback(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the source accepted it (the outbox's `sent_at`; the status says "delivered").
+    sent_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
@@ -279,3 +280,8 @@ class SourceFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on lead {self.lead_id} ({self.outcome}) to {self.source}"
+
+    @property
+    def channel(self) -> str:
+        """The outbox's channel of every row of this flow (reports/feedback.py)."""
+        return "webhook"
