@@ -62,6 +62,35 @@ class BatchCount(models.Model):
         return f"batch {self.batch_id} {self.county} {self.status}: {self.n}"
 
 
+class KindCount(models.Model):
+    """Tasks per (division as stored on the task, work type, status, outcome, hour the task ended): the
+    statistics by kind and by outcome (open, closed today, lost contact, ended in a window). Tasks that
+    have not ended count under the hour 1970-01-01 00:00 UTC (reports/rollup_sql.py NOT_ENDED); the
+    hour is in UTC, and whole hours add up to local days."""
+
+    division_code = models.CharField(max_length=12)
+    kind = models.CharField(max_length=15)
+    status = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=15)
+    closed_hour = models.DateTimeField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division_code", "kind", "status", "outcome", "closed_hour"], name="rollup_kind_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["division_code"], name="rollup_kind_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.kind} {self.status} {self.outcome}: {self.n}"
+
+
 class EventCount(models.Model):
     """Milestones per (county, event, hour): created, dispatched, radius_limited, traced, approved, and
     the *_ontime variants (the milestone met by its deadline). SLA compliance of a window is
