@@ -62,6 +62,35 @@ class BatchCount(models.Model):
         return f"batch {self.batch_id} {self.county} {self.status}: {self.n}"
 
 
+class KindCount(models.Model):
+    """Tasks per (division as stored on the task, work type, status, outcome, hour the task ended): the
+    statistics by kind and by outcome (open, closed today, lost contact, ended in a window). Tasks that
+    have not ended count under the hour 1970-01-01 00:00 UTC (reports/rollup_sql.py NOT_ENDED); the
+    hour is in UTC, and whole hours add up to local days."""
+
+    division_code = models.CharField(max_length=12)
+    kind = models.CharField(max_length=15)
+    status = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=15)
+    closed_hour = models.DateTimeField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division_code", "kind", "status", "outcome", "closed_hour"], name="rollup_kind_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["division_code"], name="rollup_kind_prefix", opclasses=["varchar_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.kind} {self.status} {self.outcome}: {self.n}"
+
+
 class EventCount(models.Model):
     """Milestones per (county, event, hour): created, dispatched, radius_limited, traced, approved, and
     the *_ontime variants (the milestone met by its deadline). SLA compliance of a window is
@@ -241,8 +270,8 @@ class ExportLog(models.Model):
 
 class SourceFeedback(models.Model):
     """What became of one lead, to tell the platform that sent it (SOURCE_FEEDBACK_ENDPOINTS, per
-    source): recorded in sets when its task ends (tasks/worktypes.py), pushed signed by
-    reports/feedback.py, at least once (the receiver treats (`lead_id`, `ended_at`) as idempotent),
+    source): recorded in sets when its task ends (tasks/worktypes.py), pushed signed by the outbox's
+    `source_feedback` flow (reports/feedback.py), at least once (the receiver treats (`lead_id`, `ended_at`) as idempotent),
     retried with backoff and logged on the row like the upstream deliveries."""
 
     class Status(models.TextChoices):
@@ -264,7 +293,8 @@ class SourceFeedback(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the source accepted it (the outbox's `sent_at`; the status says "delivered").
+    sent_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
@@ -279,3 +309,8 @@ class SourceFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on lead {self.lead_id} ({self.outcome}) to {self.source}"
+
+    @property
+    def channel(self) -> str:
+        """The outbox's channel of every row of this flow (reports/feedback.py)."""
+        return "webhook"

@@ -44,6 +44,18 @@ def batch_rows(rel: str, sign: str) -> str:
     return f"SELECT {rel}.batch_id::bigint AS k1, left({rel}.division_id, 6) AS k2, {rel}.status AS k3, {sign}::bigint AS d FROM {rel}"
 
 
+# The hour bucket of a task that has not ended (closed_at NULL): a key column of a unique constraint
+# cannot be NULL and still conflict.
+NOT_ENDED = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+
+
+def kind_rows(rel: str, sign: str) -> str:
+    return (
+        f"SELECT {rel}.division_id AS k1, {rel}.kind AS k2, {rel}.status AS k3, {rel}.outcome AS k4, "
+        f"coalesce({_hour(f'{rel}.closed_at')}, {NOT_ENDED}) AS k5, {sign}::bigint AS d FROM {rel}"
+    )
+
+
 EVENTS = (
     ("created", "{r}.created_at"),
     ("dispatched", "{r}.dispatched_at"),
@@ -74,13 +86,17 @@ TABLES = {
     "reports_divisioncount": (division_rows, ("division_code", "status", "priority", "clock_state")),
     "reports_batchcount": (batch_rows, ("batch_id", "county", "status")),
     "reports_eventcount": (event_rows, ("county", "event", "hour")),
+    "reports_kindcount": (kind_rows, ("division_code", "kind", "status", "outcome", "closed_hour")),
 }
+# The rollups migration 0002 installed (function_sql); the per-kind counts came with 0031.
+ORIGINAL_TABLES = ("reports_divisioncount", "reports_batchcount", "reports_eventcount")
 
 
 TEXT_KEYS = {
     "reports_divisioncount": {"k1": True, "k2": True},
     "reports_batchcount": {"k2": True, "k3": True},
     "reports_eventcount": {"k1": True, "k2": True},
+    "reports_kindcount": {"k1": True, "k2": True, "k3": True, "k4": True},
 }
 
 
@@ -125,6 +141,9 @@ KEY_COLUMNS = (
     "trace_due",
     "traced_at",
     "approved_at",
+    "kind",
+    "outcome",
+    "closed_at",
 )
 
 
@@ -159,7 +178,8 @@ def statement_sql(sources: list[tuple[str, str]]) -> str:
 
 
 def tasks_function_sql() -> str:
-    """The rollup trigger function as installed now (migration 0004, which copies this text)."""
+    """The rollup trigger function as installed now (migration 0031, which copies this text; 0004 has the
+    one before the per-kind counts)."""
     return f"""
 CREATE OR REPLACE FUNCTION reports_rollup_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -181,7 +201,7 @@ def function_sql() -> str:
     tasks_function_sql)."""
 
     def body(sources):
-        return ";\n    ".join(upsert(table, sources) for table in TABLES) + ";"
+        return ";\n    ".join(upsert(table, sources) for table in ORIGINAL_TABLES) + ";"
 
     return f"""
 CREATE OR REPLACE FUNCTION reports_rollup_tasks() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -213,6 +233,18 @@ CREATE TRIGGER reports_rollup_del AFTER DELETE ON tasks_tracingtask
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_tasks();
 CREATE TRIGGER reports_rollup_trunc AFTER TRUNCATE ON tasks_tracingtask
   FOR EACH STATEMENT EXECUTE FUNCTION reports_rollup_truncate();
+"""
+
+
+TRUNCATE_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION reports_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- DELETE, not TRUNCATE: Django's flush truncates these tables in the same statement as the tasks.
+  DELETE FROM reports_divisioncount; DELETE FROM reports_batchcount; DELETE FROM reports_eventcount;
+  DELETE FROM reports_kindcount;
+  RETURN NULL;
+END
+$fn$;
 """
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from .rollup_sql import CLOCK_STATE, EVENTS, fill_sql
+from .rollup_sql import CLOCK_STATE, EVENTS, NOT_ENDED, fill_sql
 
 LIVE = {
     "reports_divisioncount": f"""SELECT division_id, status, priority::smallint, ({CLOCK_STATE.format(r="t")})::smallint, count(*)
         FROM tasks_tracingtask t GROUP BY 1, 2, 3, 4""",
     "reports_batchcount": "SELECT batch_id::bigint, left(division_id, 6), status, count(*) FROM tasks_tracingtask GROUP BY 1, 2, 3",
+    # date_trunc in UTC rather than the trigger's date_bin: an independent count.
+    "reports_kindcount": f"""SELECT division_id, kind, status, outcome,
+        coalesce(date_trunc('hour', closed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', {NOT_ENDED}), count(*)
+        FROM tasks_tracingtask GROUP BY 1, 2, 3, 4, 5""",
 }
 ROLLUP = {
     "reports_divisioncount": "SELECT division_code, status, priority, clock_state, n FROM reports_divisioncount WHERE n <> 0",
     "reports_batchcount": "SELECT batch_id, county, status, n FROM reports_batchcount WHERE n <> 0",
     "reports_eventcount": "SELECT county, event, hour, n FROM reports_eventcount WHERE n <> 0",
+    "reports_kindcount": "SELECT division_code, kind, status, outcome, closed_hour, n FROM reports_kindcount WHERE n <> 0",
 }
 
 
@@ -46,5 +51,7 @@ def rollups_rebuild() -> None:
     """Recompute every rollup from the tasks (repair tool; takes a SHARE lock: writers wait)."""
     with connection.cursor() as cursor:
         cursor.execute("LOCK TABLE tasks_tracingtask IN SHARE MODE")
-        cursor.execute("TRUNCATE reports_divisioncount, reports_batchcount, reports_eventcount")
+        cursor.execute(
+            "TRUNCATE reports_divisioncount, reports_batchcount, reports_eventcount, reports_kindcount"
+        )
         cursor.execute(fill_sql())

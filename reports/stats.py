@@ -288,15 +288,15 @@ def _local_midnight() -> datetime:
 
 def by_kind(q: Query) -> Table:
     """Per work type (docs/worktypes.md): open now, closed today (local day), lost contact (closed with
-    that outcome, kept visible), ended in the window (live, from the tasks: the rollup has no kind)."""
+    that outcome, kept visible), ended in the window — from the per-kind rollup (reports_kindcount). The
+    window counts whole hours: every task ended in an hour the window touches."""
     from tasks.models import TaskKind
 
-    sql = f"""SELECT kind, count(*) FILTER (WHERE status IN {ACTIVE}),
-                     count(*) FILTER (WHERE status = 'closed' AND closed_at >= %s),
-                     count(*) FILTER (WHERE status = 'closed' AND outcome = 'lost_contact'),
-                     count(*) FILTER (WHERE status IN ('closed', 'cancelled', 'merged')
-                                      AND closed_at >= %s AND closed_at < %s)
-              FROM tasks_tracingtask WHERE division_id LIKE %s GROUP BY 1 ORDER BY 1"""
+    sql = f"""SELECT kind, coalesce(sum(n) FILTER (WHERE status IN {ACTIVE}), 0),
+                     coalesce(sum(n) FILTER (WHERE status = 'closed' AND closed_hour >= %s), 0),
+                     coalesce(sum(n) FILTER (WHERE status = 'closed' AND outcome = 'lost_contact'), 0),
+                     coalesce(sum(n) FILTER (WHERE status IN {ENDED} AND closed_hour >= {HOUR_OF} AND closed_hour < %s), 0)
+              FROM reports_kindcount WHERE division_code LIKE %s GROUP BY 1 ORDER BY 1"""
     rows = {r[0]: r[1:] for r in _fetch(sql, [_local_midnight(), q.since, q.until, q.root + "%"])}
     return Table(
         "kind",
@@ -306,14 +306,20 @@ def by_kind(q: Query) -> Table:
 
 
 def by_outcome(q: Query) -> Table:
-    """Tasks ended in the window per kind and outcome (cancelled and merged as their own rows)."""
-    sql = """SELECT kind, CASE WHEN status = 'closed' THEN outcome ELSE status END, count(*)
-             FROM tasks_tracingtask
-             WHERE status IN ('closed', 'cancelled', 'merged') AND closed_at >= %s AND closed_at < %s
-               AND division_id LIKE %s
-             GROUP BY 1, 2 ORDER BY 1, 2"""
+    """Tasks ended in the window per kind and outcome (cancelled and merged as their own rows), from the
+    per-kind rollup (whole hours, as by_kind)."""
+    sql = f"""SELECT kind, CASE WHEN status = 'closed' THEN outcome ELSE status END, sum(n)
+             FROM reports_kindcount
+             WHERE status IN {ENDED} AND closed_hour >= {HOUR_OF} AND closed_hour < %s
+               AND division_code LIKE %s
+             GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2"""
     rows = _fetch(sql, [q.since, q.until, q.root + "%"])
     return Table("outcome", ["kind", "outcome", "tasks"], [[k, o, int(n)] for k, o, n in rows])
+
+
+ENDED = "('closed', 'cancelled', 'merged')"
+# The hour (UTC-aligned, as the rollup's) a moment falls in.
+HOUR_OF = "date_bin('1 hour', %s::timestamptz, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
 
 # A lead "hit" when its task found a risk: the verification said so, or the task ended as an investigation
@@ -635,7 +641,7 @@ def dashboard(user, root: str, now: datetime | None = None) -> dict:
             for row in divisions.as_dicts()
         ],
         "trend": {"columns": trend.columns, "rows": trend.rows},
-        # Work types: open / closed today / lost contact per kind (live).
+        # Work types: open / closed today / lost contact per kind (the per-kind rollup).
         "by_kind": by_kind(Query(root, level, [], [], now - timedelta(hours=24), now)).as_dicts(),
     }
 

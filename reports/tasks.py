@@ -35,6 +35,8 @@ def refresh_report(task_id: int):
 
 @shared_task(name="reports.send_source_feedback")
 def send_source_feedback():
+    """Kept for messages queued under the old name; the beat runs `tasks.outbox_deliver`
+    ("source_feedback"), the same step."""
     from .feedback import feedback_send
 
     return feedback_send()

@@ -33,7 +33,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import workflow
+from . import hooks, workflow
 from .models import (
     CloseContact,
     ContactAttempt,
@@ -41,7 +41,9 @@ from .models import (
     Lead,
     Priority,
     RadiusControl,
+    Registration,
     Source,
+    TaskKind,
     TaskStatus,
     TaskTransition,
     TestResult,
@@ -88,7 +90,7 @@ class FieldConflict(Exception):
 
 
 # A field record model (each has its own manager; their abstract base FieldRecord has none).
-R = TypeVar("R", ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult)
+R = TypeVar("R", ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult, Registration)
 
 
 @dataclass
@@ -733,6 +735,63 @@ def record_test(*, task: TracingTask, actor: User, data: dict, now: datetime | N
     errors.raise_if_any()
     task = _ensure_received(task, actor, now)
     record = _created(TestResult, task=task, actor=actor, key=key, now=now, **values)
+    return Outcome(record, True, task)
+
+
+# --- returnee registration ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_registration(
+    *, task: TracingTask, actor: User, data: dict, now: datetime | None = None
+) -> Outcome:
+    """The returnee's registration: arrival (when, from where), where they stay, health state, phone
+    confirmed, a note. The first one completes the registration: `registered_at` stops the register
+    clock, the history says so, and the apps built on tasks start health monitoring
+    (hooks.registration_completed) in this transaction. A second registration of the same task is a
+    conflict (409), a resend of the same form is answered with the record it made."""
+    now = now or timezone.now()
+    task, key, existing = _start_record(Registration, task=task, actor=actor, data=data)
+    if existing is not None:
+        return Outcome(existing, False, task)
+    if task.kind != TaskKind.REGISTRATION:
+        raise FieldConflict(
+            "not_registration", _("This task is not a returnee registration: reload it."), task
+        )
+    if task.registered_at is not None:
+        raise FieldConflict(
+            "registered",
+            _("This returnee was already registered (%(when)s).") % {"when": _when(task.registered_at)},
+            task,
+        )
+    errors = _Errors()
+    values: dict[str, Any] = {
+        "arrived_at": _time(data, "arrived_at", errors, now),
+        "arrived_from": _text(data, "arrived_from", errors, limit=200, required=True),
+        "division": _division(data, "division_code", errors, required=True),
+        "address": _text(data, "address", errors, limit=500),
+        "health_state": _choice(data, "health_state", Registration.HealthState, errors),
+        "phone_confirmed": _bool(data, "phone_confirmed", errors),
+        "note": _text(data, "note", errors, limit=2000),
+    }
+    if values["health_state"] and values["health_state"] != Registration.HealthState.NO_SYMPTOMS:
+        if not values["note"]:
+            errors.add("note", _("required when the person has symptoms: describe them"))
+    errors.raise_if_any()
+    task = _ensure_received(task, actor, now)
+    record = _created(Registration, task=task, actor=actor, key=key, now=now, **values)
+    task.registered_at = now
+    workflow._save(task, now, ["registered_at"])
+    workflow._record(
+        task,
+        from_status=task.status,
+        to_status=task.status,
+        actor=actor,
+        now=now,
+        reason=_("Returnee registered"),
+        registration={"record": record.pk, "health_state": record.health_state},
+    )
+    hooks.registration_completed(task_ids=[task.pk], now=now)
     return Outcome(record, True, task)
 
 

@@ -111,6 +111,7 @@ PERSONAL_FIELDS: dict[str, dict[str, Kind]] = {
         "companions": Kind.COMPANIONS,
     },
     "contact": {"name": Kind.NAME, "id_number": Kind.ID_NUMBER, "phone": Kind.PHONE, "address": Kind.ADDRESS},
+    "registration": {"address": Kind.ADDRESS},
     # The investigation report's snapshot (reports/services.report_snapshot) names some fields its own way.
     "report_trajectory": {
         "address": Kind.ADDRESS,

@@ -129,6 +129,7 @@ def register() -> None:
         NotificationDelivery,
         Person,
         RadiusControl,
+        Registration,
         TaskTransition,
         TestResult,
         TracingTask,
@@ -224,6 +225,13 @@ def register() -> None:
             "quarantine_site": dash("quarantine_site"),
         },
         counter="field_records",
+    )
+    lifecycle.register(
+        Registration,
+        where=in_tasks,
+        clear=["arrived_from", "address", "note"],
+        counter="field_records",
+        keep={"health_state": "no symptoms / fever / other symptoms: feeds the monitoring statistics"},
     )
     lifecycle.register(ContactAttempt, where=in_tasks, clear=["note"], counter="field_records")
     lifecycle.register(TestResult, where=in_tasks, clear=["note"], counter="field_records")

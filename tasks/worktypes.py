@@ -9,6 +9,7 @@ ended task has no running clock: tasks/clocks.py CLOCKLESS_STATUSES).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from .models import (
     LeadLink,
     Person,
     RadiusControl,
+    Registration,
     TaskKind,
     TaskOutcome,
     TaskStatus,
@@ -287,7 +289,7 @@ def task_record_verification(
 
 # --- merge ---------------------------------------------------------------------------------------
 
-FIELD_RECORDS = (ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult)
+FIELD_RECORDS = (ContactAttempt, RadiusControl, TrajectoryEntry, CloseContact, TestResult, Registration)
 
 
 def person_merge(*, keep: Person, merge: Person) -> None:
@@ -403,6 +405,9 @@ def tasks_close_bulk(
     kinds = [kind for kind, outcomes in KIND_OUTCOMES.items() if outcome in outcomes]
     prefix = scope_code(actor) or ""
     reason = note or str(TaskOutcome(outcome).label)
+    # One statement: the candidates (one index scan of the primary key with the id array), their UPDATE
+    # and their history rows. The history's details are one constant, and the rows are inserted in the
+    # order the UPDATE returns them: sorting 100,000 rows by id spilled to disk (docs/benchmarks.md).
     sql = """
     WITH cand AS (
         SELECT t.id, t.status FROM tasks_tracingtask t
@@ -417,8 +422,8 @@ def tasks_close_bulk(
         RETURNING t.id, cand.status AS from_status
     )
     INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
-    SELECT id, from_status, 'closed', %s, %s, %s, jsonb_build_object('outcome', %s::text, 'bulk', true)
-    FROM upd ORDER BY id
+    SELECT id, from_status, 'closed', %s, %s, %s, %s::jsonb
+    FROM upd
     RETURNING task_id
     """
     params: list[Any] = [
@@ -432,7 +437,7 @@ def tasks_close_bulk(
         actor.pk,
         now,
         reason,
-        outcome,
+        json.dumps({"outcome": outcome, "bulk": True}),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

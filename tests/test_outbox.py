@@ -1,4 +1,4 @@
-"""The outbox (tasks/outbox/): both outbound flows are registered on it, the beat jobs that send them
+"""The outbox (tasks/outbox/): every outbound flow is registered on it, the beat jobs that send them
 exist under the names the schedule uses, and the generic command runs every flow."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from django.core.management import call_command
 from tasks import outbox
 
 
-def test_both_flows_are_registered_on_the_one_outbox():
+def test_every_flow_is_registered_on_the_one_outbox():
     flows = outbox.flows()
-    assert {"notifications", "notice_sms"} <= set(flows)
+    assert {"notifications", "notice_sms", "source_feedback"} <= set(flows)
     assert all(isinstance(flow, outbox.Flow) for flow in flows.values())
 
 
@@ -31,7 +31,11 @@ def test_every_beat_job_is_a_registered_celery_task():
 def test_the_outbox_command_runs_every_flow():
     out = StringIO()
     call_command("outbox_deliver", stdout=out)
-    assert out.getvalue().splitlines() == ["notice_sms: 0 handled.", "notifications: 0 handled."]
+    assert out.getvalue().splitlines() == [
+        "notice_sms: 0 handled.",
+        "notifications: 0 handled.",
+        "source_feedback: 0 handled.",
+    ]
 
 
 def test_backoff_doubles_up_to_an_hour():

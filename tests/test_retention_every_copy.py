@@ -27,6 +27,7 @@ from tasks.models import (
     Notification,
     Person,
     RadiusControl,
+    Registration,
     TaskStatus,
     TaskTransition,
     TestResult,
@@ -153,6 +154,18 @@ def _the_person_everywhere(review: Review, field_staff, cdc_expert, duty_officer
     )
     contact.address = f"{ADDRESS}（同住）"
     contact.save()
+    record(
+        Registration,
+        task,
+        field_staff,
+        arrived_at=CLOSED,
+        arrived_from=f"{ADDRESS}附近",
+        division_id=task.division_id,
+        address=ADDRESS,
+        health_state="no_symptoms",
+        phone_confirmed=True,
+        note=f"{NAME}返乡，电话{PHONE}",
+    )
     record(
         ContactAttempt,
         task,

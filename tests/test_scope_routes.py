@@ -389,6 +389,7 @@ ROUTES: dict[str, object] = {
             "task-contacts",
             "task-tests",
             "task-submit",
+            "task-registration",
         )
     },
     "task-trajectory-traced": Detail(

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tasks.masking import PERSONAL_FIELDS, Kind, mask_value, sees_unmasked
-from tasks.models import AccessLog, CloseContact, RadiusControl, Role, TrajectoryEntry
+from tasks.models import AccessLog, CloseContact, RadiusControl, Registration, Role, TrajectoryEntry
 from tests.conftest import HOME_COUNTY, HOME_VILLAGE
 from tests.factories import PersonFactory, UserFactory
 from tests.test_scope_routes import project_routes
@@ -65,7 +65,7 @@ def _on(name: str, **kwargs: Callable[[SimpleNamespace], object]) -> Callable[[S
 
 
 OPEN = {"task_id": lambda w: w.open.pk}
-FIELD_API = ("task-fieldwork", "task-radius", "task-trajectory", "task-contacts")
+FIELD_API = ("task-fieldwork", "task-radius", "task-trajectory", "task-contacts", "task-registration")
 
 
 ENTRIES: dict[str, object] = {
@@ -310,6 +310,9 @@ CONTACT = {
 }
 
 
+REGISTRATION = {"address": "椰风路12号"}
+
+
 def sentinels() -> dict[str, str]:
     """Every personal value of the data below, as text to look for (coordinates: their digits)."""
     found = {}
@@ -318,6 +321,7 @@ def sentinels() -> dict[str, str]:
         ("radius", RADIUS),
         ("trajectory", ENTRY),
         ("contact", CONTACT),
+        ("registration", REGISTRATION),
     ):
         for name, kind in PERSONAL_FIELDS[record].items():
             value = str(values[name])
@@ -362,6 +366,17 @@ def _fill(task, actor) -> None:
         last_contact_place="办公室",
         division_id=HOME_VILLAGE,
         **CONTACT,
+    )
+    Registration.objects.create(
+        task=task,
+        idempotency_key=uuid.uuid4(),
+        created_by=actor,
+        arrived_at=now - timedelta(days=4),
+        arrived_from="广州",
+        division_id=HOME_VILLAGE,
+        health_state="no_symptoms",
+        phone_confirmed=True,
+        **REGISTRATION,
     )
     return entry
 
@@ -500,6 +515,7 @@ RECORDS = {
     "radius": ("radius", RADIUS),
     "trajectory": ("trajectory", ENTRY),
     "contacts": ("contact", CONTACT),
+    "registrations": ("registration", REGISTRATION),
 }
 
 

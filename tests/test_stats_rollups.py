@@ -145,7 +145,7 @@ def test_the_installed_trigger_function_is_the_one_rollup_sql_generates():
 
     from reports.rollup_sql import tasks_function_sql
 
-    migration = importlib.import_module("reports.migrations.0004_rollup_trigger_grouped")
+    migration = importlib.import_module("reports.migrations.0031_kind_counts")
     assert migration.FUNCTION == tasks_function_sql()
 
 

@@ -83,3 +83,75 @@ def test_nothing_is_recorded_without_endpoints(crew, settings):
     task, _big = _task_with_leads()
     task_close(task=task, actor=crew["alice"], outcome="no_risk")
     assert not SourceFeedback.objects.exists()
+
+
+def test_feedback_is_a_flow_of_the_outbox_with_its_late_cut_off(crew, configured, settings):
+    from tasks import outbox
+
+    assert outbox.get_flow("source_feedback").model is SourceFeedback
+    settings.SOURCE_FEEDBACK_LATE_CUTOFF_MINUTES = 60
+    now = timezone.now()
+    task, _big = _task_with_leads()
+    task_close(task=task, actor=crew["alice"], outcome="false_hit", now=now)
+    row = SourceFeedback.objects.get()
+    with mock.patch("reports.feedback._post", return_value=503):
+        outbox.deliver_pending("source_feedback", now=now + timedelta(minutes=59, seconds=59))
+        row.refresh_from_db()
+        assert (row.status, row.attempts, row.last_status_code, row.last_error) == (
+            "pending",
+            1,
+            503,
+            "HTTP 503",
+        )
+    with mock.patch("reports.feedback._post", return_value=204) as post:
+        # Due again (the retry comes 30 s later) and past the cut-off: dropped, not sent.
+        outbox.deliver_pending("source_feedback", now=now + timedelta(minutes=61))
+    assert not post.called
+    row.refresh_from_db()
+    assert (row.status, row.last_error) == ("failed", "too late: not sent")
+
+
+def test_feedback_to_an_endpoint_no_longer_configured_is_not_sent(crew, configured, settings):
+    now = timezone.now()
+    task, _big = _task_with_leads()
+    task_close(task=task, actor=crew["alice"], outcome="no_risk", now=now)
+    settings.SOURCE_FEEDBACK_ENDPOINTS = {"big_data": "http://elsewhere.test/hook"}
+    with mock.patch("reports.feedback._post", return_value=204) as post:
+        feedback_send(now=now)
+    assert not post.called
+    assert SourceFeedback.objects.get().status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_post_each_row_once(crew, configured):
+    import threading
+
+    from django.db import connection
+
+    now = timezone.now()
+    tasks = [_task_with_leads(f"BD-{n}")[0] for n in range(6)]
+    tasks_close_bulk(task_ids=[t.pk for t in tasks], actor=crew["alice"], outcome="false_hit", now=now)
+    posted: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(2)
+
+    def fake_post(url, body, signature):
+        with lock:
+            posted.extend(item["lead_id"] for item in json.loads(body))
+        return 204
+
+    def sender():
+        try:
+            barrier.wait()
+            feedback_send(now=now, limit=3)
+        finally:
+            connection.close()
+
+    with mock.patch("reports.feedback._post", side_effect=fake_post):
+        threads = [threading.Thread(target=sender) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(posted) == sorted(SourceFeedback.objects.values_list("lead_id", flat=True))
+    assert set(SourceFeedback.objects.values_list("status", flat=True)) == {"delivered"}

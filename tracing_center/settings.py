@@ -555,6 +555,9 @@ UPSTREAM_TIMEOUT_SECONDS = env_int("UPSTREAM_TIMEOUT_SECONDS", 10, minimum=1)
 UPSTREAM_RETRY_BASE_SECONDS = env_int("UPSTREAM_RETRY_BASE_SECONDS", 30, minimum=1)
 UPSTREAM_RETRY_MAX_SECONDS = env_int("UPSTREAM_RETRY_MAX_SECONDS", 3600, minimum=1)
 UPSTREAM_MAX_ATTEMPTS = env_int("UPSTREAM_MAX_ATTEMPTS", 20, minimum=1)
+# Source feedback is the outbox's "source_feedback" flow (reports/feedback.py): its rows are retried with
+# the upstream backoff and attempts above, and dropped as too late this long after the task ended.
+SOURCE_FEEDBACK_LATE_CUTOFF_MINUTES = env_int("SOURCE_FEEDBACK_LATE_CUTOFF_MINUTES", 4320, minimum=1)
 # The absolute address of this site, for the PDF link sent upstream.
 REPORTS_BASE_URL = env_str("REPORTS_BASE_URL", "http://localhost:8000")
 # The dashboard polls its data endpoint every DASHBOARD_POLL_SECONDS.
@@ -662,9 +665,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # Work types: what became of each lead, to the platforms that sent them (reports/feedback.py).
+    # Work types: what became of each lead, to the platforms that sent them: the outbox's
+    # "source_feedback" flow (reports/feedback.py).
     "reports-source-feedback": {
-        "task": "reports.send_source_feedback",
+        "task": "tasks.outbox_deliver",
+        "args": ["source_feedback"],
         "schedule": 60.0,
         "options": {"expires": 55},
     },

@@ -317,8 +317,8 @@
   }
 
   function summarize(kind, data) {
-    var parts = [data.place_name, data.name, data.measure, data.method, data.result];
-    var when = data.started_at_local || data.attempted_at_local || data.controlled_at_local || data.sampled_at_local || data.last_contact_at_local;
+    var parts = [data.place_name, data.name, data.measure, data.method, data.result, data.found, data.arrived_from];
+    var when = data.started_at_local || data.attempted_at_local || data.controlled_at_local || data.sampled_at_local || data.last_contact_at_local || data.arrived_at_local;
     return parts.filter(Boolean).concat(when ? [when] : []).join(' · ');
   }
 

@@ -1,5 +1,6 @@
 """Field work API (issue 5): /api/v1/tasks/{id}/attempts/, radius/, trajectory/ (+ {entry_id}/, traced/),
-contacts/, tests/, submit/, fieldwork/ (everything at once, what the phone caches), and
+contacts/, tests/, submit/, registration/ (the returnee registration), fieldwork/ (everything at once,
+what the phone caches), and
 /api/v1/field/tasks/ (the open tasks of the caller's village or team).
 
 Every route fetches the task through `selectors.get_visible_or_404` (outside the territory: 404), asks
@@ -32,6 +33,7 @@ from ..models import (
     CloseContact,
     ContactAttempt,
     RadiusControl,
+    Registration,
     TestResult,
     TracingTask,
     TrajectoryEntry,
@@ -158,6 +160,31 @@ class ContactOut(_RecordSerializer):
         return mask_record("contact", data, unmasked=self.unmasked(), division_name=instance.division.name)
 
 
+class RegistrationOut(_RecordSerializer):
+    division_code = serializers.CharField(source="division_id", read_only=True)
+    division_name = serializers.CharField(source="division.name", read_only=True)
+
+    class Meta:
+        model = Registration
+        fields = [
+            *_RecordSerializer.COMMON,
+            "arrived_at",
+            "arrived_from",
+            "division_code",
+            "division_name",
+            "address",
+            "health_state",
+            "phone_confirmed",
+            "note",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        return mask_record(
+            "registration", data, unmasked=self.unmasked(), division_name=instance.division.name
+        )
+
+
 class TestOut(_RecordSerializer):
     class Meta:
         model = TestResult
@@ -183,7 +210,15 @@ def task_state(task: TracingTask) -> dict:
         if task.traced_at
         else None,
         "editable": task.status in services.FIELD_EDITABLE,
+        "kind": task.kind,
+        "verify_due": _time_or_none(task.verify_due),
+        "register_due": _time_or_none(task.register_due),
+        "registered_at": _time_or_none(task.registered_at),
     }
+
+
+def _time_or_none(value) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
 
 
 # --- input ---------------------------------------------------------------------------------------------
@@ -301,6 +336,18 @@ class TestResultInput(_RecordInput):
     result = serializers.ChoiceField(choices=TestResult.Result.choices)
     lab = _text(200)
     note = _text(2000)
+
+
+class RegistrationInput(_RecordInput):
+    arrived_at = serializers.DateTimeField(help_text="When the returnee arrived.")
+    arrived_from = serializers.CharField(max_length=200, help_text="Where from (city, county or country).")
+    division_code = serializers.CharField(
+        help_text="Where the returnee stays: a county, township or village."
+    )
+    address = _text(500, "Address of stay.")
+    health_state = serializers.ChoiceField(choices=Registration.HealthState.choices)
+    phone_confirmed = serializers.BooleanField(help_text="The person answered on the phone number on file.")
+    note = _text(2000, "Required when the person has symptoms.")
 
 
 class TracedInput(_WriteInput):
@@ -476,6 +523,20 @@ class TestsView(_RecordList):
     service = staticmethod(services.record_test)
 
 
+@_record_schema(RegistrationInput)
+class RegistrationView(_RecordList):
+    """Returnee registration: GET the registration of the task, POST `{idempotency_key, version,
+    arrived_at, arrived_from, division_code, address, health_state: no_symptoms|fever|other_symptoms,
+    phone_confirmed, note}`. The first one sets the task's `registered_at` (the register clock stops)
+    and starts health monitoring; a second one is 409 `registered`; a task of another kind is 409
+    `not_registration`."""
+
+    serializer_class = RegistrationOut
+    related_name = "registrations"
+    select = ("division",)
+    service = staticmethod(services.record_registration)
+
+
 @_record_schema(TrajectoryEntryInput)
 class TrajectoryView(_RecordList):
     """Trajectory: GET the live entries (`?deleted=1` adds the deleted ones), POST `{idempotency_key,
@@ -589,6 +650,9 @@ class FieldworkView(FieldAPIView):
                 "contacts": ContactOut(contacts, many=True, context=context).data,
                 "tests": TestOut(
                     task.test_results.select_related("created_by"), many=True, context=context
+                ).data,
+                "registrations": RegistrationOut(
+                    task.registrations.select_related("created_by", "division"), many=True, context=context
                 ).data,
                 "missing": services.missing_for(task),
             }

@@ -79,6 +79,7 @@ fieldwork_urls = [
     path("tasks/<int:task_id>/contacts/", fieldwork.ContactsView.as_view(), name="task-contacts"),
     path("tasks/<int:task_id>/tests/", fieldwork.TestsView.as_view(), name="task-tests"),
     path("tasks/<int:task_id>/submit/", fieldwork.SubmitView.as_view(), name="task-submit"),
+    path("tasks/<int:task_id>/registration/", fieldwork.RegistrationView.as_view(), name="task-registration"),
 ]
 
 urlpatterns = [

@@ -109,7 +109,7 @@ class TaskVerificationApi(_TaskAction):
         found = serializers.ChoiceField(choices=[(v, v) for v in worktypes.FOUND_VALUES])
         risk = serializers.BooleanField()
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-        division_code = serializers.RegexField(r"^\d{4,12}$", required=False, default="")
+        division_code = serializers.RegexField(r"^\d{4,12}$", required=False, allow_blank=True, default="")
 
     @extend_schema(
         request=TaskVerificationInput, responses=TaskSerializer, summary="Record the verification outcome"

@@ -6,7 +6,7 @@ One module per area; everything is re-exported here so that `from tasks.models i
 from .access import AccessAction, AccessLog
 from .accounts import ActivationCode, Role, User
 from .duplicates import DuplicateCandidate, DuplicateRule, DuplicateState
-from .fieldwork import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
+from .fieldwork import CloseContact, ContactAttempt, RadiusControl, Registration, TestResult, TrajectoryEntry
 from .intake import (
     CaseStatus,
     IdType,
@@ -48,6 +48,7 @@ __all__ = [
     "CloseContact",
     "ContactAttempt",
     "RadiusControl",
+    "Registration",
     "TestResult",
     "TrajectoryEntry",
     "AlertLevel",

@@ -264,3 +264,37 @@ class TestResult(FieldRecord):
 
     def __str__(self) -> str:
         return f"test result {self.pk} of task {self.task_id}"
+
+
+class Registration(FieldRecord):
+    """The returnee's registration (登记) by the sub-unit: when and from where they arrived, where they
+    stay, how they are, whether their phone answered. The first one completes the task's registration
+    (`registered_at`, the register clock stops) and starts health monitoring (tasks/hooks.py
+    registration_completed)."""
+
+    class HealthState(models.TextChoices):
+        NO_SYMPTOMS = "no_symptoms", _("no symptoms")
+        FEVER = "fever", _("fever")
+        OTHER_SYMPTOMS = "other_symptoms", _("other symptoms (cough, sore throat …)")
+
+    task = models.ForeignKey(
+        "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="registrations"
+    )
+    arrived_at = models.DateTimeField(_("arrived at"))
+    arrived_from = models.CharField(_("arrived from"), max_length=200)
+    division = models.ForeignKey(
+        "tasks.Division", verbose_name=_("division of stay"), on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.TextField(_("address of stay"), blank=True)
+    health_state = models.CharField(_("health state"), max_length=20, choices=HealthState.choices)
+    phone_confirmed = models.BooleanField(_("phone number confirmed"))
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"], name="registration_task")]
+
+    def __str__(self) -> str:
+        return f"registration {self.pk} of task {self.task_id}"

@@ -2,8 +2,9 @@
 
 A *flow* is one kind of outbound message with its own delivery table: the staff notifications
 (tasks/notify.py, `NotificationDelivery`), the SMS to persons (notices/delivery.py, `NoticeDelivery`),
-later the monitoring reminders and the source-feedback webhooks. Rows are written first, in the same
-transaction as what caused them; the delivery step sends them afterwards. The outbox owns, once for
+the source-feedback webhooks (reports/feedback.py, `SourceFeedback`), later the monitoring reminders.
+Rows are written first, in the same transaction as what caused them; the delivery step sends them
+afterwards. The outbox owns, once for
 all flows:
 
 * the claim: `SELECT … FOR UPDATE SKIP LOCKED` of due pending rows, so any number of workers can run;

@@ -38,6 +38,8 @@ class Flow:
     model: ClassVar[type[models.Model]]
     related: ClassVar[tuple[str, ...]] = ()  # select_related of the claim
     fields: ClassVar[tuple[str, ...]] = ("status", "attempts", "sent_at", "last_error", "next_attempt_at")
+    # The status a sent row takes (a flow whose table says "delivered" keeps its word).
+    sent_status: ClassVar[str] = SENT
 
     def pending(self) -> models.QuerySet[Any]:
         """The pending rows of this flow (a flow may narrow them, e.g. to one channel)."""
@@ -71,6 +73,10 @@ class Flow:
         """A failure that is final before the maximum attempts (e.g. a channel no longer configured)."""
         return False
 
+    def note_outcome(self, row: Any, error: str | None, reference: str) -> None:
+        """Keep more of a send's outcome on the row than the outbox does (e.g. a webhook's HTTP status
+        from the backend's reference); called before the row's status is set. Nothing by default."""
+
     def rendering(self) -> contextlib.AbstractContextManager[Any]:
         """The context the messages are rendered in (e.g. the site language)."""
         return contextlib.nullcontext()
@@ -100,8 +106,9 @@ def get_flow(name: str) -> Flow:
 
 def _record(flow: Flow, row: Any, error: str | None, gateway_id: str, now: datetime) -> None:
     row.attempts += 1
+    flow.note_outcome(row, error, gateway_id)
     if error is None:
-        row.status, row.sent_at, row.last_error = SENT, now, ""
+        row.status, row.sent_at, row.last_error = flow.sent_status, now, ""
         if "gateway_id" in flow.fields:
             row.gateway_id = gateway_id
     elif row.attempts >= flow.max_attempts() or flow.gives_up(row):

@@ -37,6 +37,8 @@ from ..models import (
     Division,
     Priority,
     RadiusControl,
+    Registration,
+    TaskKind,
     TaskStatus,
     TestResult,
     TracingTask,
@@ -53,7 +55,7 @@ SHELL_STATIC = ("css/app.css", "field/field.css", "field/app.js")
 @dataclass
 class FieldRow:
     task: TracingTask
-    clock: str | None  # "radius" | "trace" | "rework" | None
+    clock: str | None  # "radius" | "trace" | "rework" | "verify" | "register" | None
     due: datetime | None
 
     @property
@@ -62,15 +64,20 @@ class FieldRow:
             "radius": _("Radius limited by"),
             "trace": _("Trajectory traced by"),
             "rework": _("Resubmit by"),
+            "verify": _("Verify by"),
+            "register": _("Register by"),
         }.get(self.clock or "", "")
 
 
 def field_task_rows(user, *, q: str = "", status: str = "", priority: str = "") -> list[FieldRow]:
     """The open field tasks of the account's village (its sub-unit) or township (its team): returned
     tasks first (they wait for a resubmission, by their resubmit deadline), then nearest deadline first:
-    the radius deadline until the radius is limited, then the trajectory deadline. `q` is a task number
+    the radius deadline until the radius is limited, then the trajectory deadline (a verification: its
+    verify deadline; a registration: its register deadline until registered). `q` is a task number
     or a person's exact name; `status` and `priority` narrow the list."""
     next_due = Case(
+        When(kind=TaskKind.VERIFICATION, then=Case(When(verified_at__isnull=True, then=F("verify_due")))),
+        When(kind=TaskKind.REGISTRATION, then=Case(When(registered_at__isnull=True, then=F("register_due")))),
         When(status=TaskStatus.RETURNED, then=F("rework_due")),
         When(radius_limited_at__isnull=True, then=F("radius_due")),
         When(traced_at__isnull=True, then=F("trace_due")),
@@ -99,7 +106,11 @@ def field_task_rows(user, *, q: str = "", status: str = "", priority: str = "") 
     rows = []
     for task in tasks:
         clock = None
-        if task.status == TaskStatus.RETURNED:
+        if task.kind == TaskKind.VERIFICATION:
+            clock = "verify" if task.next_due is not None else None
+        elif task.kind == TaskKind.REGISTRATION:
+            clock = "register" if task.next_due is not None else None
+        elif task.status == TaskStatus.RETURNED:
             clock = "rework" if task.next_due is not None else None
         elif task.next_due is not None:
             clock = "radius" if task.radius_limited_at is None else "trace"
@@ -166,6 +177,8 @@ def js_messages() -> dict[str, str]:
         "kind_traced": _("Trajectory traced"),
         "kind_submit": _("Submit for review"),
         "kind_receive": _("Receipt"),
+        "kind_verification": _("Verification"),
+        "kind_registration": _("Registration"),
     }
 
 
@@ -260,11 +273,19 @@ def field_task(request, task_id: int):
     may_call = unmasked and person.phone and (task.assignee_id in (None, user.pk))
     now = timezone.now()
     clocks = []
-    for clock, label, due, done in (
-        ("radius", _("Radius limited by"), task.radius_due, task.radius_limited_at),
-        ("trace", _("Trajectory traced by"), task.trace_due, task.traced_at),
-        ("rework", _("Resubmit by"), task.rework_due, task.rework_done_at),
-    ):
+    # The clocks of the task's kind only (tasks/clocks.py KIND_CLOCKS): each kind has its own work.
+    kind_clocks = {
+        TaskKind.VERIFICATION: (("verify", _("Verify by"), task.verify_due, task.verified_at),),
+        TaskKind.REGISTRATION: (("register", _("Register by"), task.register_due, task.registered_at),),
+    }.get(
+        task.kind,
+        (
+            ("radius", _("Radius limited by"), task.radius_due, task.radius_limited_at),
+            ("trace", _("Trajectory traced by"), task.trace_due, task.traced_at),
+            ("rework", _("Resubmit by"), task.rework_due, task.rework_done_at),
+        ),
+    )
+    for clock, label, due, done in kind_clocks:
         text, css = remaining_text(due, now) if not done else ("", "")
         clocks.append(
             {
@@ -291,12 +312,15 @@ def field_task(request, task_id: int):
     tests = list(task.test_results.select_related("created_by"))
     for test in tests:
         test.review_comments = entry_comments.get(("testresult", test.pk), [])
-    record_access(request, action=AccessAction.VIEW, objects=[task, *contacts])
+    registrations = list(task.registrations.select_related("division", "created_by"))
+    record_access(request, action=AccessAction.VIEW, objects=[task, *contacts, *registrations])
     if not unmasked:
         for contact in contacts:
             contact.name = mask_name(contact.name)
             contact.id_number = mask_id_number(contact.id_number)
             contact.phone = mask_phone(contact.phone)
+        for registration in registrations:
+            registration.address = mask_address(registration.address, registration.division.name)
     editable = task.status in services.FIELD_EDITABLE
     entries_json = [
         {
@@ -336,8 +360,10 @@ def field_task(request, task_id: int):
         "trajectory": trajectory,
         "contacts": contacts,
         "tests": tests,
-        "missing": services.missing_for(task),
+        "missing": services.missing_for(task) if task.kind == TaskKind.INVESTIGATION else {},
         "editable": editable,
+        "registrations": registrations,
+        "registration_open": editable and task.kind == TaskKind.REGISTRATION and task.registered_at is None,
         "divisions": _division_choices(task),
         "choices": {
             "method": ContactAttempt.Method.choices,
@@ -346,6 +372,7 @@ def field_task(request, task_id: int):
             "relation": CloseContact.Relation.choices,
             "test_type": TestResult.Type.choices,
             "result": TestResult.Result.choices,
+            "health_state": Registration.HealthState.choices,
         },
         "page_data": {
             "task": task.pk,
