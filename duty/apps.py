@@ -10,3 +10,14 @@ class DutyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "duty"
     verbose_name = _("Duty operations")
+
+    def ready(self) -> None:
+        from tasks.hooks import register_clock_sweep
+        from tasks.notify import register_renderer
+
+        from . import lifecycle
+        from .services import orders
+
+        lifecycle.register()
+        register_clock_sweep("supervision_orders", orders.sweep_orders)
+        register_renderer(orders.NOTIFICATION_KIND, orders.render_notification)

@@ -29,6 +29,7 @@ DjangoEmailBackend (sends through Django's EMAIL_BACKEND), HttpGatewayBackend (a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,11 +62,23 @@ def channel_config() -> dict:
 
 # --- rendering -----------------------------------------------------------------------------------
 
+# Notification kinds of the apps built on tasks, rendered by them (registered from their ready()).
+Renderer = Callable[[Notification], tuple[str, str]]
+_renderers: dict[str, Renderer] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer) -> None:
+    """`renderer(notification)` -> (subject, body) for notifications of `kind`, which an upper app
+    writes (e.g. "supervision"); registering the kind again replaces it."""
+    _renderers[kind] = renderer
+
 
 def render(notification: Notification) -> tuple[str, str]:
     """(subject, body) in the active language."""
     from .models import AlertLevel, Clock
 
+    if notification.kind in _renderers:
+        return _renderers[notification.kind](notification)
     data = notification.data or {}
     task = f"T{notification.task_id}" if notification.task_id else ""
     kind = notification.kind
