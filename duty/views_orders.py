@@ -75,6 +75,7 @@ def order_list(request):
         "duty/orders_list.html",
         {
             "rows": rows,
+            "orders": [order for order, _overdue in rows],
             "page": page,
             "page_query": _query(request, scope=scope),
             "scope": scope,

@@ -322,3 +322,87 @@ def test_two_sweeps_at_once_escalate_each_order_once(transactional_db, hainan, c
         == 20
     )
     assert sweep_orders(now=moment)["escalations"] == 0
+
+
+# ---- pages --------------------------------------------------------------------------------------------
+
+
+def test_the_pages_issue_answer_and_accept(client, commander, led_team):
+    from django.utils import timezone
+
+    task = TracingTaskFactory(division_id="460105001001")
+    client.force_login(commander)
+    form = client.get(reverse("supervision_order_new"))
+    assert form.status_code == 200 and led_team.name in form.content.decode()
+    deadline = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    bad = client.post(
+        reverse("supervision_order_new"), {"title": "", "deadline": deadline, "owner_kind": "unit"}
+    )
+    assert (
+        bad.status_code == 400 and "title" in bad.context["errors"] and "owner_unit" in bad.context["errors"]
+    )
+    response = client.post(
+        reverse("supervision_order_new"),
+        {
+            "title": "督办核查",
+            "text": "请回复",
+            "deadline": deadline,
+            "priority": "important",
+            "owner_kind": "unit",
+            "owner_unit": led_team.pk,
+            "tasks": f"T{task.pk}",
+            "division_code": "460105001",
+        },
+    )
+    order = SupervisionOrder.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/supervision/{order.pk}/")
+    assert list(order.tasks.all()) == [task] and list(order.divisions.values_list("code", flat=True)) == [
+        "460105001"
+    ]
+    page = client.get(response["Location"]).content.decode()
+    assert f'href="/tasks/{task.pk}/"' in page and "督办核查" in page
+
+    client.force_login(led_team.leader)
+    listing = client.get(reverse("supervision_order_list"))
+    assert listing.context["scope"] == "assigned" and listing.context["orders"] == [order]
+    action = lambda name, **data: client.post(  # noqa: E731
+        reverse("supervision_order_action", kwargs={"order_id": order.pk, "action": name}), data
+    )
+    assert action("acknowledge").status_code == 302
+    action("reply", text="已核查2人")
+    action("complete", text="完成")
+    action("accept")  # not the issuer: refused with a message, nothing changes
+    order.refresh_from_db()
+    assert order.state == "completed"
+    client.force_login(commander)
+    action("accept")
+    order.refresh_from_db()
+    assert order.state == "accepted"
+
+
+def test_the_list_filters_stay_in_the_url(client, commander, led_team):
+    make_order(issuer=commander, priority="urgent")
+    normal = make_order(issuer=commander)
+    client.force_login(commander)
+    response = client.get(reverse("supervision_order_list"), {"scope": "all", "priority": "normal"})
+    assert response.context["orders"] == [normal]
+    assert 'value="normal" selected' in response.content.decode()
+    assert client.get(reverse("supervision_order_list"), {"state": "bogus"}).status_code == 302
+
+
+def test_statistics_by_owner_unit_and_csv(client, commander, outsider, led_team):
+    from tasks.models import Unit
+
+    make_order(issuer=commander)
+    other_team = Unit.objects.get(kind="team", division_id="460106001")
+    make_order(issuer=outsider, owner_unit=other_team)
+    client.force_login(commander)
+    rows = client.get(reverse("supervision_order_stats")).context["rows"]
+    assert {r.division_code for r in rows} == {"460105001", "460106001"}  # a city commander sees both
+    client.force_login(outsider)
+    rows = client.get(reverse("supervision_order_stats")).context["rows"]
+    assert [(r.division_code, r.total, r.open) for r in rows] == [("460106001", 1, 1)]
+    csv = client.get(reverse("supervision_order_stats"), {"format": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert other_team.name in text and led_team.name not in text

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 WARNING_BIT = 1
 OVERDUE_BIT = 2
@@ -23,10 +24,10 @@ OVERDUE_BIT = 2
 
 class OrderState(models.TextChoices):
     ISSUED = "issued", _("issued")
-    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    ACKNOWLEDGED = "acknowledged", pgettext_lazy("supervision order", "acknowledged")
     IN_PROGRESS = "in_progress", _("in progress")
     COMPLETED = "completed", _("completed")
-    ACCEPTED = "accepted", _("accepted")
+    ACCEPTED = "accepted", pgettext_lazy("supervision order", "accepted")
 
 
 # The states in which the owner still owes an answer: the deadline clock runs.
@@ -149,10 +150,10 @@ class SupervisionOrderEvent(models.Model):
 
     class Kind(models.TextChoices):
         ISSUED = "issued", _("issued")
-        ACKNOWLEDGED = "acknowledged", _("acknowledged")
+        ACKNOWLEDGED = "acknowledged", pgettext_lazy("supervision order", "acknowledged")
         REPLY = "reply", _("progress reply")
         COMPLETED = "completed", _("completed")
-        ACCEPTED = "accepted", _("accepted")
+        ACCEPTED = "accepted", pgettext_lazy("supervision order", "accepted")
         SENT_BACK = "sent_back", _("sent back")
         WARNING = "warning", _("deadline approaching")
         OVERDUE = "overdue", _("overdue")
