@@ -406,3 +406,22 @@ def test_statistics_by_owner_unit_and_csv(client, commander, outsider, led_team)
     assert csv["Content-Type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
     assert other_team.name in text and led_team.name not in text
+
+
+def test_the_demo_lets_each_role_walk_its_part(hainan):
+    from duty.services.orders import actions_for, orders_visible_to
+    from tasks.models import User
+
+    call_command("seed_demo", stdout=_Null())
+    call_command("seed_demo", stdout=_Null())  # idempotent
+    users = {
+        u.username: u for u in User.objects.filter(username__in=["commander", "duty", "leader", "field"])
+    }
+    orders = {o.title: o for o in SupervisionOrder.objects.select_related("owner_unit")}
+    assert len(orders) == 4
+    assert "acknowledge" in actions_for(users["leader"], orders["秀英街道红码人员今日清零"])
+    assert "reply" in actions_for(users["field"], orders["核实返乡人员居家情况"])
+    assert {"accept", "send_back"} <= actions_for(users["commander"], orders["整理本周密接人员转运台账"])
+    assert orders["补报昨日核酸采样统计"].events.filter(kind="overdue").count() == 1
+    for user in users.values():
+        assert orders_visible_to(user).exists()

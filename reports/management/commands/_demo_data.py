@@ -206,4 +206,8 @@ def seed_demo_data(*, now: datetime | None = None) -> bool:
         notice = Notice.objects.filter(task_id=approved.task_id).first()
         if notice is not None and users.get("duty"):
             notice_approve(notice=notice, actor=users["duty"])
+    # Supervision orders live in the duty app, built on this one: the demo (not the app) reaches up.
+    from duty.demo_orders import seed_demo_orders
+
+    seed_demo_orders(now=now)
     return True
