@@ -21,3 +21,9 @@ class DutyConfig(AppConfig):
         lifecycle.register()
         register_clock_sweep("supervision_orders", orders.sweep_orders)
         register_renderer(orders.NOTIFICATION_KIND, orders.render_notification)
+
+    def seed_demo(self, *, now) -> None:
+        """Demo data of duty operations, called by `manage.py seed_demo` (which may not import this app)."""
+        from .demo_orders import seed_demo_orders
+
+        seed_demo_orders(now=now)
