@@ -190,7 +190,7 @@ def test_moves_the_state_does_not_allow_answer_409_with_the_state(api_client, co
     leader, base = led_team.leader, f"{URL}{order.pk}/"
     early = _post(api_client, leader, base + "complete/")
     assert early.status_code == 409 and early.json()["state"] == "issued"
-    assert "Acknowledge" in early.json()["detail"] or "确认" in early.json()["detail"]
+    assert "Acknowledge" in early.json()["detail"] or "签收" in early.json()["detail"]
     assert _post(api_client, commander, base + "accept/").status_code == 409
     assert _post(api_client, commander, base + "send-back/", {"reason": "x"}).status_code == 409
     _post(api_client, leader, base + "acknowledge/")
