@@ -10,3 +10,20 @@ class DutyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "duty"
     verbose_name = _("Duty operations")
+
+    def ready(self) -> None:
+        from tasks.hooks import register_clock_sweep
+        from tasks.notify import register_renderer
+
+        from . import lifecycle
+        from .services import orders
+
+        lifecycle.register()
+        register_clock_sweep("supervision_orders", orders.sweep_orders)
+        register_renderer(orders.NOTIFICATION_KIND, orders.render_notification)
+
+    def seed_demo(self, *, now) -> None:
+        """Demo data of duty operations, called by `manage.py seed_demo` (which may not import this app)."""
+        from .demo_orders import seed_demo_orders
+
+        seed_demo_orders(now=now)

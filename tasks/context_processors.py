@@ -17,6 +17,7 @@ NAV_LINKS = [
     ("task.fieldwork", "field_tasks", _("My tasks")),
     ("review.decide", "review_queue", _("Review queue")),
     ("notice.view", "notice_list", _("Notices")),
+    ("supervision.view", "supervision_order_list", _("Supervision")),
     ("stats.view", "stats", _("Statistics")),
     ("audit.view", "audit_log", _("Audit")),
 ]
@@ -26,10 +27,15 @@ NAV_LINKS = [
 # importing the upper app.
 NOTICE_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
 
+# Supervision orders (the duty app): issued by commanders and duty officers, owned by units and persons.
+SUPERVISION_ROLES = {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.FIELD_STAFF, Role.COMMANDER, Role.ADMIN}
+
 
 def _allowed(user, capability: str) -> bool:
     if capability == "notice.view":
         return user.is_superuser or user.role in NOTICE_ROLES
+    if capability == "supervision.view":
+        return user.is_superuser or user.role in SUPERVISION_ROLES
     return can(user, capability)
 
 

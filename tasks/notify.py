@@ -62,15 +62,14 @@ def channel_config() -> dict:
 
 # --- rendering -----------------------------------------------------------------------------------
 
-
-# Renderers of the kinds the apps built on tasks raise (monitoring alerts): tasks cannot import them.
+# Notification kinds of the apps built on tasks, rendered by them (registered from their ready()).
 Renderer = Callable[[Notification], tuple[str, str]]
 _renderers: dict[str, Renderer] = {}
 
 
 def register_renderer(kind: str, renderer: Renderer) -> None:
-    """`renderer(notification)` -> (subject, body) for notifications of `kind`; registered from the
-    upper app's AppConfig.ready() (registering again replaces it)."""
+    """`renderer(notification)` -> (subject, body) for notifications of `kind`, which an upper app
+    writes (e.g. "supervision", "monitoring"); registering the kind again replaces it."""
     _renderers[kind] = renderer
 
 

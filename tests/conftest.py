@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.notice_fixtures",
     "tests.monitoring_fixtures",
     "tests.broker_fixtures",
+    "tests.order_fixtures",
 ]
 
 HAINAN_CSV = Path(__file__).resolve().parent.parent / "tasks" / "data" / "hainan.csv"

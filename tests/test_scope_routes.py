@@ -505,7 +505,55 @@ ROUTES: dict[str, object] = {
     "notice_person_feedback": Public(),
     "notice_board": Public(),
     "notice-sms-inbound": Public(),
+    # Supervision orders (duty app): an order exists in its issuer's and its owner's territory only; the
+    # walker's field account owns one in person and must not see the other village's sub-unit's.
+    "supervision_order_list": PageList(
+        lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        own=lambda: _order_of_field_staff(),
+        context_key="orders",
+    ),
+    "supervision-order-list": ListOf(
+        lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        key=lambda row: row["id"],
+        value=lambda o: o.pk,
+        own=lambda: _order_of_field_staff(),
+    ),
+    "supervision_order_new": NoObject(),  # owners and attachments are checked against the issuer's territory
+    "supervision_order_stats": NoObject(),  # aggregates of the visible orders (tests/test_supervision_orders.py)
+    **{
+        name: Detail(lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=lambda o: {"order_id": o.pk})
+        for name in ("supervision_order_detail",)
+    },
+    "supervision_order_action": Detail(
+        lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP),
+        kwargs=lambda o: {"order_id": o.pk, "action": "acknowledge"},
+        method="post",
+    ),
+    "supervision-order-detail": Detail(
+        lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=lambda o: {"pk": o.pk}
+    ),
+    **{
+        f"supervision-order-{action}": Detail(
+            lambda: _order_in(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=lambda o: {"pk": o.pk}, method="post"
+        )
+        for action in ("acknowledge", "reply", "complete", "accept", "send-back")
+    },
 }
+
+
+def _order_in(village_code):
+    from tests.order_fixtures import order_in
+
+    return order_in(village_code)
+
+
+def _order_of_field_staff():
+    from tasks.models import User
+    from tests.factories import UserFactory
+    from tests.order_fixtures import make_order
+
+    issuer = UserFactory(role="duty_officer", division_id="460105")
+    return make_order(issuer=issuer, owner_user=User.objects.get(username="bob"))
 
 
 def walk(resolver: URLResolver, namespace: str = ""):

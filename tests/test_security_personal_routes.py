@@ -60,6 +60,19 @@ class NotPersonal:
     url: Callable[[SimpleNamespace], str] | None = None
 
 
+def _order_over(w: SimpleNamespace):
+    """A supervision order of the walker's duty officer with the walker's open task attached."""
+    from tasks.models import User
+    from tests.order_fixtures import make_order
+
+    return make_order(issuer=User.objects.get(username="alice"), tasks=[w.open.pk])
+
+
+def _with_order(w: SimpleNamespace, url: str) -> str:
+    _order_over(w)
+    return url
+
+
 def _on(name: str, **kwargs: Callable[[SimpleNamespace], object]) -> Callable[[SimpleNamespace], str]:
     return lambda w: reverse(name, kwargs={key: make(w) for key, make in kwargs.items()})
 
@@ -161,6 +174,33 @@ ENTRIES: dict[str, object] = {
     ),
     "notice_follow_ups": NotPersonal("the field unit's own follow-ups (field roles see names in full)"),
     "notice_person": NotPersonal("the person's own notice, behind their personal token"),
+    # Supervision orders: staff work; attached tasks are shown by number only, never a person's data.
+    "supervision_order_list": NotPersonal(
+        "orders show task numbers, owners and staff replies, never a person's data",
+        url=lambda w: _with_order(w, reverse("supervision_order_list")),
+    ),
+    "supervision_order_detail": NotPersonal(
+        "the order and its thread: attached tasks by number only",
+        url=lambda w: reverse("supervision_order_detail", kwargs={"order_id": _order_over(w).pk}),
+    ),
+    "supervision_order_stats": NotPersonal(
+        "counts by owner unit", url=lambda w: _with_order(w, reverse("supervision_order_stats"))
+    ),
+    "supervision_order_new": NotPersonal("the issuing form: units and staff accounts, no person's data"),
+    "supervision_order_action": NotPersonal("a move of an order (POST), answered with a redirect"),
+    "supervision-order-list": NotPersonal(
+        "orders with task numbers only", url=lambda w: _with_order(w, reverse("supervision-order-list"))
+    ),
+    "supervision-order-detail": NotPersonal(
+        "an order with task numbers only",
+        url=lambda w: reverse("supervision-order-detail", kwargs={"pk": _order_over(w).pk}),
+    ),
+    **{
+        f"supervision-order-{action}": NotPersonal(
+            "a move of an order (POST): the order with task numbers only"
+        )
+        for action in ("acknowledge", "reply", "complete", "accept", "send-back")
+    },
     "notice_person_ack": NotPersonal("the person's own acknowledgement (POST)"),
     "notice_person_feedback": NotPersonal("the person's own feedback (POST)"),
     "notice_board": NotPersonal("aggregate figures for a public display", _on("notice_board")),

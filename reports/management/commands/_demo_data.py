@@ -206,4 +206,11 @@ def seed_demo_data(*, now: datetime | None = None) -> bool:
         notice = Notice.objects.filter(task_id=approved.task_id).first()
         if notice is not None and users.get("duty"):
             notice_approve(notice=notice, actor=users["duty"])
+    # The apps built on this one (duty) add their demo data through their AppConfig, not an import.
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        seed = getattr(config, "seed_demo", None)
+        if callable(seed):
+            seed(now=now)
     return True
