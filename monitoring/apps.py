@@ -11,6 +11,11 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Health monitoring")
 
     def ready(self) -> None:
+        from tasks import hooks as task_hooks
+
         from . import lifecycle
+        from .task_section import task_section
 
         lifecycle.register()
+        # The task page lists the task's monitoring periods ("monitoring and tests").
+        task_hooks.provide_task_page_section("monitoring", task_section)

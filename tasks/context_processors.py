@@ -14,6 +14,8 @@ NAV_LINKS = [
     ("task.resolve", "unresolved_queue", _("Unresolved")),
     ("task.transfer_decide", "transfer_inbox", _("Transfers")),
     ("task.fieldwork", "field_tasks", _("My tasks")),
+    ("task.fieldwork", "field_monitoring", _("Due today")),
+    ("monitoring.alerts", "monitoring_alerts", _("Monitoring alerts")),
     ("review.decide", "review_queue", _("Review queue")),
     ("notice.view", "notice_list", _("Notices")),
     ("stats.view", "stats", _("Statistics")),
@@ -24,11 +26,15 @@ NAV_LINKS = [
 # The notice pages are for the staff roles of the notices app; the base app names them here rather than
 # importing the upper app.
 NOTICE_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
+# The monitoring alert list (the monitoring app's page) is for the duty desk, CDC experts and the command.
+MONITORING_ALERT_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.ADMIN}
 
 
 def _allowed(user, capability: str) -> bool:
     if capability == "notice.view":
         return user.is_superuser or user.role in NOTICE_ROLES
+    if capability == "monitoring.alerts":
+        return user.is_superuser or user.role in MONITORING_ALERT_ROLES
     return can(user, capability)
 
 
