@@ -505,6 +505,12 @@ ROUTES: dict[str, object] = {
     "notice-sms-inbound": Public(),
 }
 
+# Monitoring pages (added here, before the walkers below are parametrized): due today, the period page,
+# the alert list, the person's link.
+from tests.scope_routes_monitoring import monitoring_page_routes  # noqa: E402
+
+ROUTES.update(monitoring_page_routes(Detail, PageList, Public))
+
 
 def walk(resolver: URLResolver, namespace: str = ""):
     for entry in resolver.url_patterns:
