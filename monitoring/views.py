@@ -329,7 +329,7 @@ def person_checkin(request: HttpRequest, token: str) -> HttpResponse:
     response = render(request, "monitoring/person_checkin.html", context, status=status)
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

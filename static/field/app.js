@@ -598,6 +598,8 @@
         return;
       }
       form.reset();
+      var open = form.closest('details');
+      if (open) { open.open = false; }
       if (outcome && outcome.ok) { checkinsSent(result); return; }
       markRow(period, 'waiting', M.saved_offline);
       checkinsSent(result);
