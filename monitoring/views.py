@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tasks.access_log import record_access
 from tasks.masking import mask_name, sees_unmasked
-from tasks.models import AccessAction, Role
+from tasks.models import AccessAction, Role, TestResult
 from tasks.roles import can
 from tasks.selectors import get_visible_or_404, visible_to
 from tasks.views.field import js_messages
@@ -45,6 +45,9 @@ from .models import (
 from .models.periods import OPEN_STATES
 from .services.checkins import record_checkin
 
+# Test types and results as the field work names them (tasks.models.TestResult).
+TEST_TYPES = dict(TestResult._meta.get_field("test_type").choices or [])
+RESULTS = dict(TestResult._meta.get_field("result").choices or [])
 DUE_LIST_LIMIT = 500
 ALERT_LIST_LIMIT = 300
 # The roles that read the alert list (the duty desk, the CDC experts, the command) and acknowledge it.
@@ -240,6 +243,10 @@ def period_detail(request: HttpRequest, period_id: int) -> HttpResponse:
     today = local_day(now)
     record_access(request, action=AccessAction.VIEW, objects=[period], fields=["name"])
     day_x, day_y = day_of(period, today)
+    samples = list(period.samples.all())
+    for sample in samples:
+        sample.test_label = TEST_TYPES.get(sample.test_type, sample.test_type)
+        sample.result_label = RESULTS.get(sample.result, sample.result)
     checkins = list(period.checkins.select_related("recorded_by")[:200])
     for checkin in checkins:
         checkin.symptom_labels = symptom_labels(checkin.symptoms)
@@ -249,7 +256,7 @@ def period_detail(request: HttpRequest, period_id: int) -> HttpResponse:
         "day_x": day_x,
         "day_y": day_y,
         "checkins": checkins,
-        "samples": list(period.samples.all()),
+        "samples": samples,
         "alerts": list(period.alerts.select_related("acknowledged_by")),
         "today": today,
         "is_field": can(request.user, "task.fieldwork"),

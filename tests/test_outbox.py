@@ -31,7 +31,11 @@ def test_every_beat_job_is_a_registered_celery_task():
 def test_the_outbox_command_runs_every_flow():
     out = StringIO()
     call_command("outbox_deliver", stdout=out)
-    assert out.getvalue().splitlines() == ["notice_sms: 0 handled.", "notifications: 0 handled."]
+    assert out.getvalue().splitlines() == [
+        "checkin_sms: 0 handled.",
+        "notice_sms: 0 handled.",
+        "notifications: 0 handled.",
+    ]
 
 
 def test_backoff_doubles_up_to_an_hour():
