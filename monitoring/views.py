@@ -24,7 +24,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tasks.access_log import record_access
-from tasks.masking import mask_name, sees_unmasked
+from tasks.masking import mask_hidden, mask_name, sees_unmasked
 from tasks.models import AccessAction, Role, TestResult
 from tasks.roles import can
 from tasks.selectors import get_visible_or_404, visible_to
@@ -61,8 +61,10 @@ DESK_ALERT_KINDS = (
     MonitoringAlertKind.CHECKIN_DESK,
     MonitoringAlertKind.SAMPLE_OVERDUE,
 )
-# The personal link: at most this many requests per token and per client address in a window.
-LINK_RATE_LIMIT = 20
+# The personal link: at most this many requests per token, and per client address (higher: many phones
+# of a village reach the server through one carrier address), in a window.
+LINK_RATE_PER_TOKEN = 20
+LINK_RATE_PER_ADDRESS = 300
 LINK_RATE_WINDOW_SECONDS = 600
 MONITORED_STATES = (*OPEN_STATES, PeriodState.LOST_CONTACT)
 
@@ -247,12 +249,16 @@ def period_detail(request: HttpRequest, period_id: int) -> HttpResponse:
     for sample in samples:
         sample.test_label = TEST_TYPES.get(sample.test_type, sample.test_type)
         sample.result_label = RESULTS.get(sample.result, sample.result)
+    unmasked = sees_unmasked(request.user)
     checkins = list(period.checkins.select_related("recorded_by")[:200])
     for checkin in checkins:
         checkin.symptom_labels = symptom_labels(checkin.symptoms)
+        if not unmasked:
+            # Where the person is may be their address: a masked role sees only that there is one.
+            checkin.location = mask_hidden(checkin.location)
     context = {
         "period": period,
-        "person_name": _person_name(period.person, sees_unmasked(request.user)),
+        "person_name": _person_name(period.person, unmasked),
         "day_x": day_x,
         "day_y": day_y,
         "checkins": checkins,
@@ -275,12 +281,15 @@ def _client(request: HttpRequest) -> str:
 def _rate_limited(request: HttpRequest, token: str) -> bool:
     """Too many requests for this token or from this address in the window. Counted in the cache; when
     the cache is down the page still works (the token is the real guard)."""
-    keys = [f"checkin-link:t:{links.token_hash(token)[:32]}", f"checkin-link:a:{_client(request)}"]
+    limits = {
+        f"checkin-link:t:{links.token_hash(token)[:32]}": LINK_RATE_PER_TOKEN,
+        f"checkin-link:a:{_client(request)}": LINK_RATE_PER_ADDRESS,
+    }
     try:
-        for key in keys:
+        for key, limit in limits.items():
             if cache.add(key, 1, LINK_RATE_WINDOW_SECONDS):
                 continue
-            if cache.incr(key) > LINK_RATE_LIMIT:
+            if cache.incr(key) > limit:
                 return True
     except Exception:
         return False

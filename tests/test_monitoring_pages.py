@@ -200,3 +200,12 @@ def test_the_navigation_counts_open_alerts_for_the_desk(alice, crew):
 
 def test_field_staff_do_not_read_the_alert_list(bob):
     assert bob.get("/monitoring/alerts/").status_code == 403
+
+
+def test_a_masked_role_sees_neither_the_name_nor_where_the_person_is(client, crew, commander, password):
+    period = running()
+    record_checkin(period, channel="field", location="秀华路1号", idempotency_key=uuid.uuid4())
+    client.login(username=commander.username, password=password)
+    html = client.get(f"/monitoring/{period.pk}/").content.decode()
+    assert "秀华路1号" not in html and period.person.name not in html
+    assert period.person.name[0] + "*" in html
