@@ -10,7 +10,7 @@ def monitoring(request):
         return {}
 
     def count() -> int:
-        from .views import _may_read_alerts, open_alert_count
+        from .pages import _may_read_alerts, open_alert_count
 
         return open_alert_count(user) if _may_read_alerts(user) else 0
 

@@ -15,7 +15,7 @@ from .models import MonitoringPeriod, SampleState
 def task_section(*, task, user) -> dict[str, Any] | None:
     from tasks.selectors import visible_to
 
-    from .views import day_of
+    from .pages import day_of
 
     periods = list(
         visible_to(user, MonitoringPeriod.objects.filter(task_id=task.pk))

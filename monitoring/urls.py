@@ -2,13 +2,13 @@
 
 from django.urls import path
 
-from . import views
+from . import pages
 
 urlpatterns: list = [
-    path("field/monitoring/", views.field_due, name="field_monitoring"),
-    path("field/monitoring/<int:period_id>/checkin/", views.field_checkin, name="field_monitoring_checkin"),
-    path("monitoring/alerts/", views.alert_list, name="monitoring_alerts"),
-    path("monitoring/alerts/<int:alert_id>/ack/", views.alert_acknowledge, name="monitoring_alert_ack"),
-    path("monitoring/<int:period_id>/", views.period_detail, name="monitoring_period"),
-    path("c/<str:token>/", views.person_checkin, name="monitoring_person_checkin"),
+    path("field/monitoring/", pages.field_due, name="field_monitoring"),
+    path("field/monitoring/<int:period_id>/checkin/", pages.field_checkin, name="field_monitoring_checkin"),
+    path("monitoring/alerts/", pages.alert_list, name="monitoring_alerts"),
+    path("monitoring/alerts/<int:alert_id>/ack/", pages.alert_acknowledge, name="monitoring_alert_ack"),
+    path("monitoring/<int:period_id>/", pages.period_detail, name="monitoring_period"),
+    path("c/<str:token>/", pages.person_checkin, name="monitoring_person_checkin"),
 ]
