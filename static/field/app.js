@@ -553,6 +553,8 @@
     if (body.temperature) { text += ' · ' + body.temperature + ' °C'; }
     if (body.abnormal) { text += ' · ' + M.abnormal; }
     markRow(body.period, body.abnormal ? 'abnormal' : 'done', text);
+    var count = document.getElementById('done-count');
+    if (count) { count.textContent = String(dueList.querySelectorAll('[data-state=done], [data-state=abnormal]').length); }
     var row = dueList.querySelector('[data-period="' + body.period + '"]');
     if (row) {
       var details = row.querySelector('details.full');

@@ -63,6 +63,7 @@ def test_the_village_checks_in_on_a_phone_the_person_by_link_the_desk_sees_the_a
         row(bob_page, period).get_by_test_id("normal").click()
         expect(row(bob_page, period)).to_have_attribute("data-state", "done")
     assert CheckIn.objects.filter(period__in=monitored[:5], channel="field", abnormal=False).count() == 5
+    expect(bob_page.get_by_test_id("done-count")).to_have_text("5")
     screenshot(bob_page, "2-five-normal")
 
     # One has a fever and a cough: the full form.
