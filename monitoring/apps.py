@@ -11,12 +11,16 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Health monitoring")
 
     def ready(self) -> None:
+        from tasks import hooks as task_hooks
         from tasks.hooks import register_clock_sweep
         from tasks.models import Notification
         from tasks.notify import register_renderer
 
         from . import lifecycle, notifications, sweep
+        from .task_section import task_section
 
         lifecycle.register()
         register_clock_sweep("monitoring", sweep.sweep_clocks)
         register_renderer(Notification.Kind.MONITORING, notifications.render)
+        # The task page lists the task's monitoring periods ("monitoring and tests").
+        task_hooks.provide_task_page_section("monitoring", task_section)

@@ -7,7 +7,7 @@ states stay: the statistics (measure execution rate, abnormal counts) need them,
 
 from __future__ import annotations
 
-from monitoring.models import CheckIn, MonitoringAlert, MonitoringPeriod, SampleDue
+from monitoring.models import CheckIn, CheckInSms, MonitoringAlert, MonitoringPeriod, SampleDue
 from tasks import lifecycle
 
 
@@ -24,3 +24,7 @@ def register() -> None:
     lifecycle.register(CheckIn, where=of_periods, clear=["location", "note"], counter="field_records")
     lifecycle.register(MonitoringAlert, exempt="kinds, days and times of clock alerts; no person's data")
     lifecycle.register(SampleDue, exempt="schedule days, dates and results; no person's data")
+    # The keyed hash of the number a reminder went to matches an SMS reply: blanked with the person.
+    lifecycle.register(
+        CheckInSms, where=of_periods, clear=["phone_hash", "last_error"], counter="field_records"
+    )

@@ -1,7 +1,14 @@
-"""Pages of health monitoring (docs/monitoring.md), included at the site root."""
+"""Pages of health monitoring (docs/monitoring.md, docs/monitoring-channels.md), included at the site root."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import pages
 
 urlpatterns: list = [
-    # Each area adds its pages here.
+    path("field/monitoring/", pages.field_due, name="field_monitoring"),
+    path("field/monitoring/<int:period_id>/checkin/", pages.field_checkin, name="field_monitoring_checkin"),
+    path("monitoring/alerts/", pages.alert_list, name="monitoring_alerts"),
+    path("monitoring/alerts/<int:alert_id>/ack/", pages.alert_acknowledge, name="monitoring_alert_ack"),
+    path("monitoring/<int:period_id>/", pages.period_detail, name="monitoring_period"),
+    path("c/<str:token>/", pages.person_checkin, name="monitoring_person_checkin"),
 ]

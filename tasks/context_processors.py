@@ -15,6 +15,8 @@ NAV_LINKS = [
     ("task.merge", "duplicate_queue", _("Likely duplicates")),
     ("task.transfer_decide", "transfer_inbox", _("Transfers")),
     ("task.fieldwork", "field_tasks", _("My tasks")),
+    ("task.fieldwork", "field_monitoring", _("Due today")),
+    ("monitoring.alerts", "monitoring_alerts", _("Monitoring alerts")),
     ("review.decide", "review_queue", _("Review queue")),
     ("notice.view", "notice_list", _("Notices")),
     ("supervision.view", "supervision_order_list", _("Supervision")),
@@ -26,6 +28,8 @@ NAV_LINKS = [
 # The notice pages are for the staff roles of the notices app; the base app names them here rather than
 # importing the upper app.
 NOTICE_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
+# The monitoring alert list (the monitoring app's page) is for the duty desk, CDC experts and the command.
+MONITORING_ALERT_ROLES = {Role.DUTY_OFFICER, Role.CDC_EXPERT, Role.COMMANDER, Role.ADMIN}
 
 # Supervision orders (the duty app): issued by commanders and duty officers, owned by units and persons.
 SUPERVISION_ROLES = {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.FIELD_STAFF, Role.COMMANDER, Role.ADMIN}
@@ -36,6 +40,8 @@ def _allowed(user, capability: str) -> bool:
         return user.is_superuser or user.role in NOTICE_ROLES
     if capability == "supervision.view":
         return user.is_superuser or user.role in SUPERVISION_ROLES
+    if capability == "monitoring.alerts":
+        return user.is_superuser or user.role in MONITORING_ALERT_ROLES
     return can(user, capability)
 
 

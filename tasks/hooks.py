@@ -89,3 +89,23 @@ def registration_completed(task_ids: Iterable[int], now: datetime) -> None:
         return
     for receiver in _registration_completed.values():
         receiver(task_ids=ids, now=now)
+
+
+# Sections the upper apps add to the task page (tasks/task_detail.html), e.g. the task's monitoring periods
+# and tests: `provider(task=..., user=...)` returns {"template": ..., **context} or None (nothing to show).
+TaskPageSection = Callable[..., dict[str, Any] | None]
+
+_task_page_sections: dict[str, TaskPageSection] = {}
+
+
+def provide_task_page_section(name: str, provider: TaskPageSection) -> None:
+    _task_page_sections[name] = provider
+
+
+def task_page_sections(task: object, user: object) -> list[dict[str, Any]]:
+    sections = []
+    for provider in _task_page_sections.values():
+        section = provider(task=task, user=user)
+        if section:
+            sections.append(section)
+    return sections

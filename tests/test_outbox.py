@@ -32,6 +32,7 @@ def test_the_outbox_command_runs_every_flow():
     out = StringIO()
     call_command("outbox_deliver", stdout=out)
     assert out.getvalue().splitlines() == [
+        "checkin_sms: 0 handled.",
         "notice_sms: 0 handled.",
         "notifications: 0 handled.",
         "source_feedback: 0 handled.",

@@ -540,6 +540,12 @@ ROUTES: dict[str, object] = {
     },
 }
 
+# Monitoring pages (added here, before the walkers below are parametrized): due today, the period page,
+# the alert list, the person's link.
+from tests.scope_routes_monitoring import monitoring_page_routes  # noqa: E402
+
+ROUTES.update(monitoring_page_routes(Detail, PageList, Public))
+
 
 def _order_in(village_code):
     from tests.order_fixtures import order_in

@@ -210,6 +210,18 @@ ENTRIES: dict[str, object] = {
     "notice_template_edit": NotPersonal("one template"),
     "notice_rules": NotPersonal("a form running the rules; answers counts"),
     "notice-sms-inbound": NotPersonal("the SMS gateway's webhook (POST), answers ok"),
+    # Monitoring pages: the person's name, masked by role; every read of a period logged.
+    "field_monitoring": Personal(lambda w: _monitored(w, "field_monitoring"), FIELD),
+    "monitoring_period": Personal(lambda w: _monitored(w, "monitoring_period"), TASK_VIEWERS),
+    "monitoring_alerts": Personal(
+        lambda w: _monitored(w, "monitoring_alerts", abnormal=True),
+        ("duty_officer", "cdc_expert", "team_leader", "commander", "admin"),
+    ),
+    "monitoring_person_checkin": NotPersonal(
+        "the person's own check-in page behind their token; name masked"
+    ),
+    "field_monitoring_checkin": NotPersonal("a write (POST); answers the check-in's values"),
+    "monitoring_alert_ack": NotPersonal("a write (POST); redirects to the alert list"),
     **{
         name: NotPersonal("a write; answers the state it left")
         for name in (
@@ -419,6 +431,27 @@ def _fill(task, actor) -> None:
         **REGISTRATION,
     )
     return entry
+
+
+def _monitored(w: SimpleNamespace, name: str, *, abnormal: bool = False) -> str:
+    """A period running today for the open task's person (and an abnormal check-in for the alert list);
+    the URL of the monitoring page `name`."""
+    import uuid
+
+    from monitoring.clock import local_day
+    from monitoring.models import MonitoringPeriod
+    from monitoring.services.checkins import record_checkin
+    from tests.monitoring_fixtures import make_period
+
+    now = timezone.now()
+    period = MonitoringPeriod.objects.filter(task=w.open).first() or make_period(
+        w.open, starts_on=local_day(now) - timedelta(days=1), now=now
+    )
+    if abnormal:
+        record_checkin(period, channel="field", temperature="38.4", idempotency_key=uuid.uuid4())
+    if name == "monitoring_period":
+        return reverse(name, kwargs={"period_id": period.pk})
+    return reverse(name)
 
 
 def _person():

@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tasks.context_processors.navigation",
+                "monitoring.context_processors.monitoring",
             ],
         },
     },
@@ -679,4 +680,11 @@ CELERY_BEAT_SCHEDULE = {
     "notices-push": {"task": "notices.notices_push", "schedule": 30.0, "options": {"expires": 28}},
     "notices-deliver": {"task": "notices.notices_deliver", "schedule": 30.0, "options": {"expires": 28}},
     "notices-remind": {"task": "notices.notices_remind", "schedule": 60.0, "options": {"expires": 55}},
+    # The check-in reminder SMS of monitored persons (notices/checkin_sms.py): the outbox's "checkin_sms" flow.
+    "notices-checkin-sms": {
+        "task": "tasks.outbox_deliver",
+        "args": ["checkin_sms"],
+        "schedule": 30.0,
+        "options": {"expires": 28},
+    },
 }

@@ -10,10 +10,12 @@ from .periods import (
     SampleState,
     Symptom,
 )
+from .reminders import CheckInSms
 
 __all__ = [
     "CheckIn",
     "CheckInChannel",
+    "CheckInSms",
     "MonitoringAlert",
     "MonitoringAlertKind",
     "MonitoringOrigin",

@@ -47,15 +47,19 @@ def notice_opened(*, notice: Notice, now: datetime | None = None) -> None:
 ACK_WORDS = {"1", "确认", "收到", "已收到", "是", "好", "ok", "y", "yes"}
 
 
-def _notices_sent_to(phone: str) -> QuerySet[Notice]:
+def _phone_hash(phone: str) -> str:
     from tasks.validation import phone_hash
 
     digits = "".join(ch for ch in phone if ch.isdigit())
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
+    return phone_hash(digits)
+
+
+def _notices_sent_to(phone: str) -> QuerySet[Notice]:
     # Phones are encrypted at rest (tasks/crypto.py): the keyed hash of the number the notice was sent to
     # is the only way to match one.
-    return Notice.objects.filter(phone_hash=phone_hash(digits), pushed_at__isnull=False)
+    return Notice.objects.filter(phone_hash=_phone_hash(phone), pushed_at__isnull=False)
 
 
 def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:
@@ -63,6 +67,12 @@ def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:
     number; any other text becomes feedback on it. Returns what was done (for the gateway)."""
     now = now or timezone.now()
     words = (text or "").strip()
+    # A monitored person answering the check-in reminder ("36.5", "36.8 咳嗽", "正常"): a check-in.
+    from monitoring.services.replies import checkin_from_sms
+
+    checkin = checkin_from_sms(phone_hash=_phone_hash(sender), text=words, now=now)
+    if checkin is not None:
+        return checkin
     notices = _notices_sent_to(sender)
     if words.lower() in ACK_WORDS:
         notice = notices.filter(state=NoticeState.PUSHED).order_by("-pushed_at", "-id").first()

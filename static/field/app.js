@@ -234,7 +234,7 @@
       var li = el('li', item.state);
       li.setAttribute('data-testid', 'outbox-item');
       li.appendChild(el('span', 'state', M[item.state] || item.state));
-      li.appendChild(document.createTextNode('T' + item.task + ' · ' + kindLabel(item.kind) + (item.summary ? ' · ' + item.summary : '')));
+      li.appendChild(document.createTextNode((item.ref || 'T' + item.task) + ' · ' + kindLabel(item.kind) + (item.summary ? ' · ' + item.summary : '')));
       if (item.message) { li.appendChild(el('span', 'message', item.message)); }
       if (item.state === 'conflict' || item.state === 'invalid') {
         var discard = el('button', 'secondary small', M.discard);
@@ -288,6 +288,7 @@
 
   function afterFlush(result) {
     if (!result) { return; }
+    if (dueList) { checkinsSent(result); return; }
     var sentHere = page ? result.sent[page.task] : Object.keys(result.sent).length > 0;
     if (sentHere && !dirty) { window.location.reload(); }
   }
@@ -517,9 +518,101 @@
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       if (registration.active && navigator.onLine) {
-        registration.active.postMessage({ type: 'precache', urls: precacheUrls(), replace: !page });
+        registration.active.postMessage({ type: 'precache', urls: precacheUrls(), replace: !page && !dueList });
       }
     }).catch(function () { /* no service worker: the pages still work online */ });
+  }
+
+  // --- health check-ins: the "due today" list ------------------------------------------------------
+  // One tap "normal" or the full form per person: each becomes one check-in write in the same outbox
+  // (its UUID is the check-in's idempotency key, so a replayed write is recorded once). The list is not
+  // reloaded after a write: the person's row shows the outcome.
+
+  var dueList = document.getElementById('monitoring-due');
+
+  function checkinData(form) {
+    var data = { symptoms: [] };
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || input.disabled || input.name === 'csrfmiddlewaretoken' || input.name === 'idempotency_key') { return; }
+      if (input.type === 'checkbox') { if (input.checked) { data.symptoms.push(input.value); } return; }
+      data[input.name] = input.value;
+    });
+    return data;
+  }
+
+  function markRow(period, state, text) {
+    var row = dueList && dueList.querySelector('[data-period="' + period + '"]');
+    if (!row) { return; }
+    row.setAttribute('data-state', state);
+    var status = row.querySelector('.checkin-status');
+    if (status) { status.textContent = text; }
+  }
+
+  function markDone(body) {
+    var text = '✓ ' + fmt(M.checked_in, { time: body.recorded_at || '' });
+    if (body.temperature) { text += ' · ' + body.temperature + ' °C'; }
+    if (body.abnormal) { text += ' · ' + M.abnormal; }
+    markRow(body.period, body.abnormal ? 'abnormal' : 'done', text);
+    var count = document.getElementById('done-count');
+    if (count) { count.textContent = String(dueList.querySelectorAll('[data-state=done], [data-state=abnormal]').length); }
+    var row = dueList.querySelector('[data-period="' + body.period + '"]');
+    if (row) {
+      var details = row.querySelector('details.full');
+      if (details) { details.open = false; }
+    }
+  }
+
+  function checkinsSent(result) {
+    Object.keys(result.results).forEach(function (id) {
+      var outcome = result.results[id];
+      if (outcome && outcome.ok && outcome.body && outcome.body.period) { markDone(outcome.body); }
+    });
+  }
+
+  function onCheckin(event) {
+    var form = event.target;
+    event.preventDefault();
+    clearErrors(form);
+    if (!form.reportValidity()) { return; }
+    var period = form.getAttribute('data-period');
+    var data = checkinData(form);
+    var item = {
+      id: uuid(), task: 'M' + period, ref: form.getAttribute('data-label') || ('M' + period), kind: 'checkin',
+      method: 'POST', url: form.getAttribute('data-url'), body: data, version: 0,
+      summary: data.temperature ? data.temperature + ' °C' : '', period: period, state: 'queued', created: Date.now()
+    };
+    data.idempotency_key = item.id;
+    var items = outbox();
+    items.push(item);
+    saveOutbox(items);
+    markRow(period, 'waiting', M.checkin_waiting);
+    var buttons = form.querySelectorAll('button[type=submit]');
+    buttons.forEach(function (b) { b.disabled = true; });
+    flush().then(function (result) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      var outcome = result.results[item.id];
+      if (outcome && outcome.invalid) {
+        removeItem(item.id);
+        markRow(period, 'due', '');
+        var details = form.closest('details');
+        if (details) { details.open = true; }
+        showErrors(form, outcome.body);
+        return;
+      }
+      form.reset();
+      var open = form.closest('details');
+      if (open) { open.open = false; }
+      if (outcome && outcome.ok) { checkinsSent(result); return; }
+      markRow(period, 'waiting', M.saved_offline);
+      checkinsSent(result);
+    });
+  }
+
+  if (dueList) {
+    dueList.querySelectorAll('form.checkin-form').forEach(function (form) { form.addEventListener('submit', onCheckin); });
+    outbox().forEach(function (item) {
+      if (item.kind === 'checkin' && item.period) { markRow(item.period, 'waiting', M.checkin_waiting); }
+    });
   }
 
   // --- start --------------------------------------------------------------------------------------

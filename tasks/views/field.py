@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, DateTimeField, F, When
 from django.shortcuts import render
 from django.templatetags.static import PrefixNode, static
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -229,9 +229,19 @@ def field_tasks(request):
         "priority_choices": Priority.choices,
         "precache": [reverse("field_task", args=[row.task.pk]) for row in rows[:50]]
         + [reverse("task-fieldwork", args=[row.task.pk]) for row in rows[:50]]
-        + [reverse("field-task-list")],
+        + [reverse("field-task-list")]
+        + _monitoring_pages(),
     }
     return render(request, "field/tasks.html", context)
+
+
+def _monitoring_pages() -> list[str]:
+    """The "due today" list of health monitoring (the monitoring app's page, named here by its route)
+    is kept for offline use with the tasks."""
+    try:
+        return [reverse("field_monitoring")]
+    except NoReverseMatch:
+        return []
 
 
 def _return_reasons(task_ids: list[int]) -> dict[int, dict]:

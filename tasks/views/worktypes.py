@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from .. import worktypes
+from .. import hooks, worktypes
 from ..access_log import record_access
 from ..clocks import CLOCKS, clock_runs
 from ..masking import sees_unmasked
@@ -130,6 +130,7 @@ def task_detail(request: AuthenticatedRequest, task_id: int) -> HttpResponse:
         "can_field": can(user, "task.fieldwork"),
         # Only the reviewing role reads reviews (over the tasks it sees): nobody else gets a dead link.
         "review_id": _latest_review_id(task) if can(user, "review.decide") else None,
+        "sections": hooks.task_page_sections(task, user),
     }
     return render(request, "tasks/task_detail.html", context)
 

@@ -213,4 +213,60 @@ def seed_demo_data(*, now: datetime | None = None) -> bool:
         seed = getattr(config, "seed_demo", None)
         if callable(seed):
             seed(now=now)
+    _monitoring(field, now)
     return True
+
+
+def _monitoring(field: User, now: datetime) -> None:
+    """Persons of the field account's village in health monitoring (day 3 of 14), so the demo shows the
+    "due today" list: one already checked in, one with a fever (an alert on the duty desk), one sample
+    overdue and one due today; the others wait for their check-in."""
+    from monitoring.clock import first_due_day, local_day, next_moment
+    from monitoring.models import MonitoringOrigin, MonitoringPeriod, SampleDue
+    from monitoring.models.periods import OPEN_STATES
+    from monitoring.services.checkins import record_checkin
+
+    today = local_day(now)
+    starts_on = today - timedelta(days=2)
+    subunit = Unit.objects.filter(kind=Unit.Kind.SUBUNIT, division_id=FIELD_VILLAGE).first()
+    monitored = MonitoringPeriod.objects.filter(state__in=OPEN_STATES).values("person_id")
+    tasks = list(
+        TracingTask.objects.filter(division_id=FIELD_VILLAGE)
+        .exclude(person_id__in=monitored)
+        .order_by("-pk")[:5]
+    )
+    periods = []
+    for n, task in enumerate(tasks):
+        due_day = first_due_day(starts_on, now)
+        periods.append(
+            MonitoringPeriod.objects.create(
+                person_id=task.person_id,
+                task=task,
+                origin=MonitoringOrigin.REGISTRATION,
+                measure="home_quarantine" if n % 2 else "health_monitoring",
+                division_id=FIELD_VILLAGE,
+                subunit=subunit,
+                starts_on=starts_on,
+                ends_on=starts_on + timedelta(days=13),
+                due_day=due_day,
+                next_due_at=next_moment(due_day, 0),
+                created_at=now,
+                updated_at=now,
+                state_changed_at=now,
+            )
+        )
+    if len(periods) < 3:
+        return
+    SampleDue.objects.create(period=periods[0], schedule_day=1, due_on=starts_on)
+    SampleDue.objects.create(period=periods[0], schedule_day=3, due_on=today)
+    record_checkin(periods[1], channel="field", by=field, idempotency_key=uuid.uuid4(), now=now)
+    record_checkin(
+        periods[2],
+        channel="field",
+        temperature="37.9",
+        symptoms=["cough"],
+        location="家中",
+        by=field,
+        idempotency_key=uuid.uuid4(),
+        now=now,
+    )
