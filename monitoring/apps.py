@@ -11,6 +11,11 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Health monitoring")
 
     def ready(self) -> None:
+        from tasks import hooks as task_hooks
+
         from . import lifecycle
+        from .services.labs import on_test_results
 
         lifecycle.register()
+        # A result typed into a task by the field team has the effects of one from the lab feed.
+        task_hooks.on_test_results("monitoring.lab_effects", on_test_results)

@@ -7,8 +7,16 @@ states stay: the statistics (measure execution rate, abnormal counts) need them,
 
 from __future__ import annotations
 
-from monitoring.models import CheckIn, MonitoringAlert, MonitoringPeriod, SampleDue
+from monitoring.models import (
+    CaseStatusChange,
+    CheckIn,
+    LabResult,
+    MonitoringAlert,
+    MonitoringPeriod,
+    SampleDue,
+)
 from tasks import lifecycle
+from tasks.crypto import rotate_columns
 
 
 def register() -> None:
@@ -24,3 +32,24 @@ def register() -> None:
     lifecycle.register(CheckIn, where=of_periods, clear=["location", "note"], counter="field_records")
     lifecycle.register(MonitoringAlert, exempt="kinds, days and times of clock alerts; no person's data")
     lifecycle.register(SampleDue, exempt="schedule days, dates and results; no person's data")
+    # A lab result keeps its lab, sample, dates and result (the statistics); the identity the lab gave
+    # goes. Unmatched results have no person: they are purged with the rejected intake rows' age rule
+    # only when matched or rejected later, never silently.
+    lifecycle.register(
+        LabResult,
+        where="person_id IN ({persons})",
+        clear=[
+            "id_number",
+            "id_number_hash",
+            "phone",
+            "phone_hash",
+            "name",
+            "phone_name_key",
+            "rejection_reason",
+        ],
+        counter="field_records",
+        reencrypt=rotate_columns,
+    )
+    lifecycle.register(
+        CaseStatusChange, where="person_id IN ({persons})", clear=["reason"], counter="field_records"
+    )

@@ -89,3 +89,22 @@ def registration_completed(task_ids: Iterable[int], now: datetime) -> None:
         return
     for receiver in _registration_completed.values():
         receiver(task_ids=ids, now=now)
+
+
+# Test results typed into tasks by the field team (a positive one raises the monitoring app's alarm).
+TestResultsRecorded = Callable[..., object]
+
+_test_results: dict[str, TestResultsRecorded] = {}
+
+
+def on_test_results(name: str, receiver: TestResultsRecorded) -> None:
+    """`receiver(test_ids=[...], now=...)`, inside the transaction that recorded the results."""
+    _test_results[name] = receiver
+
+
+def field_test_results(test_ids: Iterable[int], now: datetime) -> None:
+    ids = list(test_ids)
+    if not ids:
+        return
+    for receiver in _test_results.values():
+        receiver(test_ids=ids, now=now)

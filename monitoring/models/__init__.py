@@ -1,3 +1,4 @@
+from .labs import CaseStatusChange, LabResult, LabResultValue, MatchState
 from .periods import (
     CheckIn,
     CheckInChannel,
@@ -12,6 +13,10 @@ from .periods import (
 )
 
 __all__ = [
+    "CaseStatusChange",
+    "LabResult",
+    "LabResultValue",
+    "MatchState",
     "CheckIn",
     "CheckInChannel",
     "MonitoringAlert",

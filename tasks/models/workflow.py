@@ -161,6 +161,9 @@ class Notification(models.Model):
         TRANSFER_ACCEPTED = "transfer_accepted", _("transfer accepted")
         TRANSFER_REJECTED = "transfer_rejected", _("transfer rejected")
         ASSIGNED = "assigned", _("task assigned")
+        # Health monitoring (the monitoring app): the duty desk and the county's CDC experts, at once.
+        POSITIVE_RESULT = "positive_result", _("positive test result")
+        ABNORMAL_CHECKIN = "abnormal_checkin", _("abnormal check-in")
 
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.
