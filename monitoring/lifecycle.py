@@ -33,8 +33,7 @@ def register() -> None:
     lifecycle.register(MonitoringAlert, exempt="kinds, days and times of clock alerts; no person's data")
     lifecycle.register(SampleDue, exempt="schedule days, dates and results; no person's data")
     # A lab result keeps its lab, sample, dates and result (the statistics); the identity the lab gave
-    # goes. Unmatched results have no person: they are purged with the rejected intake rows' age rule
-    # only when matched or rejected later, never silently.
+    # goes with the person's data. A result never matched has no person to purge it with.
     lifecycle.register(
         LabResult,
         where="person_id IN ({persons})",

@@ -12,6 +12,7 @@ NAV_LINKS = [
     ("lead.view", "intake", _("Intake")),
     ("task.view", "task_list", _("Tasks")),
     ("task.resolve", "unresolved_queue", _("Unresolved")),
+    ("labresult.match", "lab_queue", _("Lab results")),
     ("task.transfer_decide", "transfer_inbox", _("Transfers")),
     ("task.fieldwork", "field_tasks", _("My tasks")),
     ("review.decide", "review_queue", _("Review queue")),
