@@ -20,6 +20,7 @@ from monitoring.services.labs import ingest_rows
 from tasks import fieldwork
 from tasks.intake import intake_run
 from tasks.models import Lead, Notification, TaskTransition, TracingTask
+from tasks.notify import render
 from tests.conftest import HOME_COUNTY, HOME_VILLAGE
 from tests.fieldwork_helpers import dispatched_task, test_result
 from tests.labs_fixtures import person_by_id, resident_id
@@ -76,6 +77,8 @@ def test_positive_escalates_the_active_task_sets_case_status_and_alerts(crew, cd
     notified = Notification.objects.filter(kind="positive_result")
     assert set(notified.values_list("recipient", flat=True)) == {crew["alice"].pk, cdc_expert.pk}
     assert all(n.task_id == task.pk for n in notified)
+    subject, body = render(notified.first())
+    assert f"T{task.pk}" in subject and "P1" in body and "王五" not in body  # names no person (SMS)
 
     # A second positive the same day: no second alert, no second notification, no second history row.
     ingest([lab_row("P2", resident_id(11))], now=NOW + timedelta(minutes=5))
