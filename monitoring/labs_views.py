@@ -56,7 +56,11 @@ def lab_queue(request: HttpRequest) -> HttpResponse:
             request, action=AccessAction.VIEW, objects=results, fields=["name", "id_number", "phone"]
         )
     unmasked = sees_unmasked(request.user)
-    rows = [{"result": r, **_identity(r, unmasked)} for r in results]
+    # The match page's search starts from the lab's ID number (else phone), for the roles that may see it.
+    rows = [
+        {"result": r, "q": (r.id_number or r.phone) if unmasked else "", **_identity(r, unmasked)}
+        for r in results
+    ]
     return render(request, "monitoring/lab_queue.html", {"page": page, "rows": rows, "results": results})
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tasks.crypto import EncryptedCharField
-from tasks.models import CaseStatus
+from tasks.models import CaseStatus, TestResult
 
 
 class LabResultValue(models.TextChoices):
@@ -37,7 +37,7 @@ class LabResult(models.Model):
     lab = models.CharField(_("laboratory"), max_length=100)
     sample_id = models.CharField(_("sample id"), max_length=100)
     sampled_at = models.DateTimeField(_("sample time"))
-    test_type = models.CharField(_("test type"), max_length=30)
+    test_type = models.CharField(_("test type"), max_length=30, choices=TestResult.Type.choices)
     result = models.CharField(_("result"), max_length=10, choices=LabResultValue.choices)
     # The identity as the lab gave it; matched on the keyed hashes only (tasks/validation.py).
     id_number = EncryptedCharField(_("document number"), max_length=30, blank=True)
