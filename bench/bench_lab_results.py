@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.db import connection
@@ -38,22 +38,15 @@ def _check_digit(first17: str) -> str:
 
 
 def _id(n: int) -> str:
-    first17 = f"{COUNTY}{19600101 + (n % 28) + 10000 * (n // 28 % 40):08d}{n % 1000:03d}"
+    """A distinct valid resident ID for each n < 10,000,000: a birth date per thousand, a serial."""
+    born = date(1950, 1, 1) + timedelta(days=n // 1000)
+    first17 = f"{COUNTY}{born:%Y%m%d}{n % 1000:03d}"
     return first17 + _check_digit(first17)
 
 
 def _people(count: int) -> list[tuple[str, str, str]]:
     """(resident ID, phone, name) of `count` distinct persons."""
-    seen: set[str] = set()
-    people = []
-    n = 0
-    while len(people) < count:
-        id18 = _id(n)
-        if id18 not in seen:
-            seen.add(id18)
-            people.append((id18, f"139{len(people):08d}", "测试" + GIVEN[len(people) % len(GIVEN)]))
-        n += 1
-    return people
+    return [(_id(n), f"139{n:08d}", "测试" + GIVEN[n % len(GIVEN)]) for n in range(count)]
 
 
 def _load_persons(people: list[tuple[str, str, str]]) -> None:
@@ -111,7 +104,7 @@ def _rows(people: list[tuple[str, str, str]]) -> list[dict]:
         if n % 20 == 19:
             row.update(phone=phone, name=name)
         elif n % 20 == 18:
-            row["id_number"] = _id(10_000_000 + n)  # nobody
+            row["id_number"] = _id(TOTAL + n)  # nobody
         else:
             row["id_number"] = id18
         rows.append(row)
