@@ -7,10 +7,10 @@ duty officer's queue:
    hashes of the identity (tasks/validation.py: the same hashes and person keys as the intake) and
    encrypts the ID number and phone;
 2. `store_results` writes the valid rows with COPY into a staging table and one
-   `INSERT … ON CONFLICT (lab, sample_id) DO NOTHING` (a resend, or a repeat within the list, is a
-   duplicate), then matches the new rows with one UPDATE … FROM persons by person key: the ID's key
-   first ("id:" + ID hash), else phone + name ("pn:" + hash). A match attaches the person's active task
-   and open monitoring period, and moves the result into their territory;
+   `INSERT … SELECT … ON CONFLICT (lab, sample_id) DO NOTHING` (a resend, or a repeat within the list,
+   is a duplicate) that matches them on the way in, joined to persons by person key: the ID's key first
+   ("id:" + ID hash), else phone + name ("pn:" + hash). A match attaches the person's active task and
+   open monitoring period, and puts the result in their territory;
 3. `apply_effects` runs on the newly matched results, in sets: a non-pending result closes the sample
    the period was due; a positive one sets the person's case status (history in CaseStatusChange),
    records a "positive" alert once per period and day, alerts the duty desk and the county's CDC
@@ -260,33 +260,47 @@ _COLUMNS = "ord, lab, sample_id, sampled_at, test_type, result, id_number, id_nu
 _ACTIVE = list(ACTIVE_STATUSES)
 _OPEN = list(OPEN_STATES)
 
-# Match the given results (lab_match: their ids) to persons by person key, in one statement; attach the
-# person's active task and open period, and move the result to their territory.
-_MATCH_SQL = """
+# Insert the staged results, matched on the way in (each row is written once, already matched): the
+# person by person key — the ID's first, else phone + name — with their active task and open period,
+# and the territory of the period, else the task, else the sender's. A result already received (same
+# lab and sample id) is skipped.
+_INSERT_SQL = """
 WITH m AS MATERIALIZED (
-    SELECT r.id, coalesce(pi.id, pp.id) AS person_id
-    FROM lab_match lm
-    JOIN monitoring_labresult r ON r.id = lm.id
-    LEFT JOIN tasks_person pi ON r.id_number_hash <> '' AND pi.person_key = 'id:' || r.id_number_hash
-    LEFT JOIN tasks_person pp ON r.phone_name_key <> '' AND pp.person_key = r.phone_name_key
-    WHERE r.match_state = 'unmatched' AND coalesce(pi.id, pp.id) IS NOT NULL
-),
-upd AS (
-    UPDATE monitoring_labresult r SET
-        person_id = m.person_id,
-        task_id = t.id,
-        period_id = mp.id,
-        division_id = coalesce(mp.division_id, t.division_id, r.division_id),
-        match_state = 'matched',
-        matched_at = %(now)s
-    FROM m
-    LEFT JOIN tasks_tracingtask t ON t.person_id = m.person_id AND t.status = ANY(%(active)s)
-    LEFT JOIN monitoring_monitoringperiod mp ON mp.person_id = m.person_id AND mp.state = ANY(%(open)s)
-    WHERE r.id = m.id
-    RETURNING r.id
+    -- Index look-ups of the unique person_key, once per row, never a scan of the persons.
+    SELECT s.*, coalesce(
+        (SELECT pi.id FROM tasks_person pi
+         WHERE s.id_number_hash <> '' AND pi.person_key = 'id:' || s.id_number_hash),
+        (SELECT pp.id FROM tasks_person pp WHERE s.phone_name_key <> '' AND pp.person_key = s.phone_name_key)
+    ) AS person_id
+    FROM lab_staging s
 )
-SELECT id FROM upd
-"""
+INSERT INTO monitoring_labresult (lab, sample_id, sampled_at, test_type, result, id_number, id_number_hash,
+    phone, phone_hash, name, phone_name_key, person_id, task_id, period_id, division_id, match_state,
+    matched_at, received_at, submitted_by_id, rejection_reason)
+SELECT m.lab, m.sample_id, m.sampled_at, m.test_type, m.result, m.id_number, m.id_number_hash, m.phone,
+    m.phone_hash, m.name, m.phone_name_key, m.person_id, t.id, mp.id,
+    coalesce(mp.division_id, t.division_id, %(division)s),
+    CASE WHEN m.person_id IS NULL THEN 'unmatched' ELSE 'matched' END,
+    CASE WHEN m.person_id IS NOT NULL THEN %(now)s::timestamptz END,
+    %(now)s, %(by)s, ''
+FROM m
+-- One active task and one open period per person: partial unique indexes whose predicates the literal
+-- lists match.
+LEFT JOIN LATERAL (
+    SELECT t.id, t.division_id FROM tasks_tracingtask t
+    WHERE m.person_id IS NOT NULL AND t.person_id = m.person_id AND t.status IN {active}
+) t ON true
+LEFT JOIN LATERAL (
+    SELECT mp.id, mp.division_id FROM monitoring_monitoringperiod mp
+    WHERE m.person_id IS NOT NULL AND mp.person_id = m.person_id AND mp.state IN {open}
+) mp ON true
+ORDER BY m.ord
+ON CONFLICT (lab, sample_id) DO NOTHING
+RETURNING id, person_id IS NOT NULL
+""".format(
+    active="(" + ", ".join(f"'{status}'" for status in ACTIVE_STATUSES) + ")",
+    open="(" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ")",
+)
 
 
 def store_results(
@@ -322,37 +336,16 @@ def store_results(
                         r.phone_name_key,
                     )
                 )
-        cursor.execute("DROP TABLE IF EXISTS lab_match")
-        cursor.execute("CREATE TEMP TABLE lab_match (id bigint PRIMARY KEY) ON COMMIT DROP")
+        cursor.execute("ANALYZE lab_staging")
         cursor.execute(
-            """
-            WITH ins AS (
-                INSERT INTO monitoring_labresult (lab, sample_id, sampled_at, test_type, result, id_number,
-                    id_number_hash, phone, phone_hash, name, phone_name_key, division_id, match_state,
-                    received_at, submitted_by_id, rejection_reason)
-                SELECT lab, sample_id, sampled_at, test_type, result, id_number, id_number_hash, phone,
-                    phone_hash, name, phone_name_key, %(division)s, 'unmatched', %(now)s, %(by)s, ''
-                FROM lab_staging ORDER BY ord
-                ON CONFLICT (lab, sample_id) DO NOTHING
-                RETURNING id
-            )
-            INSERT INTO lab_match SELECT id FROM ins
-            """,
-            {"division": division_id, "now": now, "by": submitted_by_id},
+            _INSERT_SQL,
+            {"division": division_id, "now": now, "by": submitted_by_id, "active": _ACTIVE, "open": _OPEN},
         )
-        accepted = cursor.rowcount
+        inserted = cursor.fetchall()
         cursor.execute("DROP TABLE lab_staging")
-        matched_ids = _match(cursor, now)
+    matched_ids = [result_id for result_id, matched in inserted if matched]
     positives = apply_effects(lab_result_ids=matched_ids, now=now, fallback_division=division_id)
-    return accepted, len(matched_ids), positives
-
-
-def _match(cursor: Any, now: datetime) -> list[int]:
-    cursor.execute("ANALYZE lab_match")
-    cursor.execute(_MATCH_SQL, {"now": now, "active": _ACTIVE, "open": _OPEN})
-    ids = [row[0] for row in cursor.fetchall()]
-    cursor.execute("DROP TABLE lab_match")
-    return ids
+    return len(inserted), len(matched_ids), positives
 
 
 def ingest_rows(
