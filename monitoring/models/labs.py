@@ -135,8 +135,8 @@ class CaseStatusChange(models.Model):
     person = models.ForeignKey(
         "tasks.Person", verbose_name=_("person"), on_delete=models.CASCADE, related_name="case_status_changes"
     )
-    from_status = models.CharField(_("from"), max_length=15, choices=CaseStatus.choices)
-    to_status = models.CharField(_("to"), max_length=15, choices=CaseStatus.choices)
+    from_status = models.CharField(_("previous case status"), max_length=15, choices=CaseStatus.choices)
+    to_status = models.CharField(_("new case status"), max_length=15, choices=CaseStatus.choices)
     reason = models.TextField(_("reason"), blank=True)
     source_result = models.ForeignKey(
         LabResult,

@@ -92,8 +92,10 @@ def open_or_escalate_investigation(
             history AS (
                 INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
                 SELECT upd.id, upd.status, upd.status, NULL, %(now)s, %(reason)s,
-                       jsonb_build_object('kind', jsonb_build_object('from', esc.old_kind, 'to', upd.kind),
-                                          'priority', jsonb_build_object('from', esc.old_priority, 'to', 1))
+                       CASE WHEN esc.old_kind <> upd.kind
+                            THEN jsonb_build_object('kind', jsonb_build_object('from', esc.old_kind, 'to', upd.kind))
+                            ELSE '{{}}'::jsonb END
+                       || jsonb_build_object('priority', jsonb_build_object('from', esc.old_priority, 'to', 1))
                 FROM upd JOIN esc ON esc.id = upd.id
                 ORDER BY upd.id
                 RETURNING 1
