@@ -2,8 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
+from .labs_api import LabResultViewSet
+
 router = SimpleRouter(trailing_slash=True)
 # Each area registers its viewsets on `router`.
+router.register("test-results", LabResultViewSet, basename="test-result")
 
 urlpatterns: list = [
     *router.urls,

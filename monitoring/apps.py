@@ -17,6 +17,7 @@ class MonitoringConfig(AppConfig):
         from tasks.notify import register_renderer
 
         from . import lifecycle, notifications, sweep
+        from .services.labs import on_test_results
         from .task_section import task_section
 
         lifecycle.register()
@@ -24,3 +25,5 @@ class MonitoringConfig(AppConfig):
         register_renderer(Notification.Kind.MONITORING, notifications.render)
         # The task page lists the task's monitoring periods ("monitoring and tests").
         task_hooks.provide_task_page_section("monitoring", task_section)
+        # A result typed into a task by the field team has the effects of one from the lab feed.
+        task_hooks.on_test_results("monitoring.lab_effects", on_test_results)

@@ -1,8 +1,9 @@
-"""Pages of health monitoring (docs/monitoring.md, docs/monitoring-channels.md), included at the site root."""
+"""Pages of health monitoring (docs/monitoring.md, docs/monitoring-channels.md, docs/labs.md), included at
+the site root."""
 
 from django.urls import path
 
-from . import pages
+from . import labs_views, pages
 
 urlpatterns: list = [
     path("field/monitoring/", pages.field_due, name="field_monitoring"),
@@ -11,4 +12,7 @@ urlpatterns: list = [
     path("monitoring/alerts/<int:alert_id>/ack/", pages.alert_acknowledge, name="monitoring_alert_ack"),
     path("monitoring/<int:period_id>/", pages.period_detail, name="monitoring_period"),
     path("c/<str:token>/", pages.person_checkin, name="monitoring_person_checkin"),
+    path("lab-results/unmatched/", labs_views.lab_queue, name="lab_queue"),
+    path("lab-results/<int:result_id>/", labs_views.lab_result_match, name="lab_result_match"),
+    path("lab-results/<int:result_id>/reject/", labs_views.lab_result_reject, name="lab_result_reject"),
 ]

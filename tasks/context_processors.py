@@ -13,6 +13,7 @@ NAV_LINKS = [
     ("task.view", "task_list", _("Tasks")),
     ("task.resolve", "unresolved_queue", _("Unresolved")),
     ("task.merge", "duplicate_queue", _("Likely duplicates")),
+    ("labresult.match", "lab_queue", _("Lab results")),
     ("task.transfer_decide", "transfer_inbox", _("Transfers")),
     ("task.fieldwork", "field_tasks", _("My tasks")),
     ("task.fieldwork", "field_monitoring", _("Due today")),

@@ -735,6 +735,7 @@ def record_test(*, task: TracingTask, actor: User, data: dict, now: datetime | N
     errors.raise_if_any()
     task = _ensure_received(task, actor, now)
     record = _created(TestResult, task=task, actor=actor, key=key, now=now, **values)
+    hooks.field_test_results([record.pk], now)
     return Outcome(record, True, task)
 
 

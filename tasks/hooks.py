@@ -109,3 +109,22 @@ def task_page_sections(task: object, user: object) -> list[dict[str, Any]]:
         if section:
             sections.append(section)
     return sections
+
+
+# Test results typed into tasks by the field team (a positive one raises the monitoring app's alarm).
+TestResultsRecorded = Callable[..., object]
+
+_test_results: dict[str, TestResultsRecorded] = {}
+
+
+def on_test_results(name: str, receiver: TestResultsRecorded) -> None:
+    """`receiver(test_ids=[...], now=...)`, inside the transaction that recorded the results."""
+    _test_results[name] = receiver
+
+
+def field_test_results(test_ids: Iterable[int], now: datetime) -> None:
+    ids = list(test_ids)
+    if not ids:
+        return
+    for receiver in _test_results.values():
+        receiver(test_ids=ids, now=now)

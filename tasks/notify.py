@@ -108,6 +108,21 @@ def render(notification: Notification) -> tuple[str, str]:
     elif kind == Notification.Kind.TRANSFER_REJECTED:
         subject = _("Transfer of task %(task)s rejected") % {"task": task}
         body = _("Reason: %(reason)s") % {"reason": data.get("reason", "")}
+    elif kind in (Notification.Kind.POSITIVE_RESULT, Notification.Kind.ABNORMAL_CHECKIN):
+        # Names no person: the message may travel by SMS. The task (or monitoring period) says who.
+        ref = task or (f"M{data['period']}" if data.get("period") else f"#{data.get('person', '')}")
+        if kind == Notification.Kind.POSITIVE_RESULT:
+            subject = _("Positive test result: %(ref)s") % {"ref": ref}
+            body = _(
+                "A positive test result came in for the person of %(ref)s (sample %(sample)s). "
+                "Their case status is set and a P1 investigation is opened or escalated."
+            ) % {"ref": ref, "sample": data.get("sample_id") or "-"}
+        else:
+            subject = _("Abnormal check-in: %(ref)s") % {"ref": ref}
+            body = _(
+                "The person of %(ref)s reported an abnormal check-in on %(day)s. A test is asked for and "
+                "a P1 investigation is opened or escalated."
+            ) % {"ref": ref, "day": data.get("day", "")}
     else:
         subject = _("Task %(task)s was assigned to you") % {"task": task}
         body = subject

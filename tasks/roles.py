@@ -34,6 +34,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "task.kind": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.ADMIN}),
     "task.close": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.ADMIN}),
     "task.merge": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
+    # lab results (the monitoring app): laboratories push with a duty-desk integration account; the duty
+    # officer matches or rejects what the blind index could not match
+    "labresult.create": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
+    "labresult.view": frozenset(
+        {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.CDC_EXPERT, Role.COMMANDER, Role.AUDITOR, Role.ADMIN}
+    ),
+    "labresult.match": frozenset({Role.DUTY_OFFICER, Role.ADMIN}),
     # review, reports, statistics, audit
     "review.decide": frozenset({Role.CDC_EXPERT}),
     "stats.view": frozenset(

@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.monitoring_fixtures",
     "tests.broker_fixtures",
     "tests.order_fixtures",
+    "tests.labs_fixtures",
 ]
 
 HAINAN_CSV = Path(__file__).resolve().parent.parent / "tasks" / "data" / "hainan.csv"

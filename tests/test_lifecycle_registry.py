@@ -141,6 +141,7 @@ def test_the_upper_apps_register_what_they_hold():
         "tasks_lead",
         "tasks_closecontact",
         "tasks_leadrejection",
+        "monitoring_labresult",
         "reports_reportversion",
     ]
 

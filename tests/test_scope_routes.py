@@ -120,6 +120,22 @@ def _unresolved_task(division_code):
     return TracingTaskFactory(division_id=division_code, unresolved_reason="地址中未找到村名")
 
 
+def _lab_result(division_code):
+    from django.utils import timezone
+
+    from monitoring.models import LabResult
+
+    return LabResult.objects.create(
+        lab="市疾控实验室",
+        sample_id=f"S-{division_code}-{LabResult.objects.count()}",
+        sampled_at=timezone.now(),
+        test_type="nucleic_acid",
+        result="negative",
+        name="王五",
+        division_id=division_code,
+    )
+
+
 def _lead_in(division_code):
     from django.utils import timezone
 
@@ -303,6 +319,26 @@ ROUTES: dict[str, object] = {
     ),
     "unresolved_queue": PageList(
         lambda: _unresolved_task("460105001"), own=lambda: _unresolved_task("460106001"), account="outsider"
+    ),
+    # Lab results: an unmatched one waits in the territory of the lab account that sent it.
+    "test-result-list": ListOf(
+        lambda: _lab_result(OTHER_VILLAGE_SAME_TOWNSHIP),
+        key=lambda row: row["id"],
+        value=lambda result: result.id,
+        own=lambda: _lab_result("460106"),
+        account="outsider",
+    ),
+    "lab_queue": PageList(
+        lambda: _lab_result("460105"),
+        own=lambda: _lab_result("460106"),
+        account="outsider",
+        context_key="results",
+    ),
+    "lab_result_match": Detail(
+        lambda: _lab_result("460105"), kwargs=lambda r: {"result_id": r.pk}, account="outsider"
+    ),
+    "lab_result_reject": Detail(
+        lambda: _lab_result("460105"), kwargs=lambda r: {"result_id": r.pk}, method="post", account="outsider"
     ),
     # Security (issue 9)
     "otp_verify": NoObject(),

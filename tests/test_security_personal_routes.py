@@ -322,6 +322,17 @@ ENTRIES: dict[str, object] = {
     "receipts": NotPersonal("task ids and statuses", _on("receipts")),
     "transfer_inbox": NotPersonal("task ids, divisions and reasons", _on("transfer_inbox")),
     "bulk_assign": NotPersonal("task ids and accounts", _on("bulk_assign")),
+    # Lab results (the monitoring app): the identity the lab gave is the person's data.
+    "test-result-list": Personal(
+        lambda w: _lab_results(w) or reverse("test-result-list"),
+        ("duty_officer", "team_leader", "cdc_expert", "commander", "auditor", "admin"),
+    ),
+    "lab_queue": Personal(lambda w: _lab_results(w) or reverse("lab_queue"), ("duty_officer", "admin")),
+    "lab_result_match": Personal(
+        lambda w: reverse("lab_result_match", kwargs={"result_id": _lab_results(w, unmatched=True)}),
+        ("duty_officer", "admin"),
+    ),
+    "lab_result_reject": NotPersonal("a queue action (POST): redirects to the queue"),
     # Review actions (POST).
     **{
         name: NotPersonal("a review action (POST); answers the review")
@@ -498,6 +509,32 @@ def world(hainan, field_staff):
     TracingTaskFactory(person=_person(), status="dispatched", address=TASK_ADDRESS)
     find_duplicates()
     return SimpleNamespace(open=open_task, entry=entry, reviewed=reviewed, review=review, notice=notice)
+
+
+def _lab_results(w, *, unmatched: bool = False):
+    """A matched result of the open task's person (home village) and an unmatched one in the county,
+    both carrying the person's identity as a lab gives it; returns the unmatched one's id when asked."""
+    from monitoring.models import LabResult
+    from tasks import validation
+
+    identity = {
+        "name": PERSON["name"],
+        "id_number": PERSON["id_number"],
+        "id_number_hash": validation.id_number_hash(PERSON["id_number"]),
+        "phone": PERSON["phone"],
+    }
+    common = {
+        "lab": "市疾控实验室",
+        "sampled_at": timezone.now(),
+        "test_type": "nucleic_acid",
+        "result": "negative",
+    }
+    matched = {"person": w.open.person, "task": w.open, "division_id": HOME_VILLAGE, "match_state": "matched"}
+    LabResult.objects.get_or_create(sample_id="W-M", defaults={**common, **identity, **matched})
+    waiting, _created = LabResult.objects.get_or_create(
+        sample_id="W-U", defaults={**common, **identity, "division_id": HOME_COUNTY}
+    )
+    return waiting.pk if unmatched else None
 
 
 def _text(response) -> str:

@@ -1,5 +1,5 @@
-"""Request-body limits: one for the lead API (sized to its documented maximum of rows), Django's
-DATA_UPLOAD_MAX_MEMORY_SIZE for everything else, and a JSON answer when an API body is too large.
+"""Request-body limits: one for the lead API and the lab results feed (sized to their documented maximum
+of rows), Django's DATA_UPLOAD_MAX_MEMORY_SIZE for everything else, and a JSON answer when an API body is too large.
 
 Django checks DATA_UPLOAD_MAX_MEMORY_SIZE when the body is first read and answers a plain HTML 400;
 a client of the API gets JSON (413, with the limit) instead. The lead API's body is read here, within
@@ -32,7 +32,10 @@ class BodyLimitMiddleware:
             if is_api:
                 return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
             return self.get_response(request)
-        lead_api = request.method == "POST" and request.path.rstrip("/") == settings.LEAD_API_PATH.rstrip("/")
+        path = request.path.rstrip("/")
+        lead_api = request.method == "POST" and any(
+            path == large.rstrip("/") for large in settings.LARGE_BODY_API_PATHS
+        )
         limit = settings.LEAD_API_MAX_BODY_BYTES if lead_api else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and length > limit and (is_api or lead_api):
             return JsonResponse(

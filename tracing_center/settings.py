@@ -193,6 +193,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # 0.5-1 KB a realistic row; 2 KB a row of every field at its longest).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 LEAD_API_PATH = "/api/v1/leads/"
+# The lab results feed takes as many rows a request as the lead API, and gets the same body limit.
+LARGE_BODY_API_PATHS = (LEAD_API_PATH, "/api/v1/test-results/")
 LEAD_API_MAX_BODY_BYTES = env_int("LEAD_API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 # Lead files uploaded in the browser (tasks/uploads.py): above UPLOAD_INLINE_BYTES the preview and the
 # import run as Celery jobs with a progress page; an upload stops past UPLOAD_MAX_ROWS rows; an XLSX

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0021_sweep_write_path"),
+        ("monitoring", "0030_lab_results"),
     ]
 
     operations = [

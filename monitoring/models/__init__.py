@@ -1,3 +1,4 @@
+from .labs import CaseStatusChange, LabResult, LabResultValue, MatchState
 from .periods import (
     CheckIn,
     CheckInChannel,
@@ -13,6 +14,10 @@ from .periods import (
 from .reminders import CheckInSms
 
 __all__ = [
+    "CaseStatusChange",
+    "LabResult",
+    "LabResultValue",
+    "MatchState",
     "CheckIn",
     "CheckInChannel",
     "CheckInSms",

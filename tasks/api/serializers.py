@@ -20,7 +20,7 @@ def _unmasked(serializer) -> bool:
 class PersonSerializer(serializers.ModelSerializer):
     class Meta:
         model = Person
-        fields = ["id", "name", "id_number", "phone"]
+        fields = ["id", "name", "id_number", "phone", "case_status"]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0080_notification_kind_monitoring"),
+        ("tasks", "0090_monitoring_notification_kinds"),
     ]
 
     operations = [

@@ -163,6 +163,9 @@ class Notification(models.Model):
         ASSIGNED = "assigned", _("task assigned")
         # An alert of the health-monitoring clocks; `data["alert"]` says which (rendered by monitoring).
         MONITORING = "monitoring", _("health monitoring alert")
+        # Health monitoring (the monitoring app): the duty desk and the county's CDC experts, at once.
+        POSITIVE_RESULT = "positive_result", _("positive test result")
+        ABNORMAL_CHECKIN = "abnormal_checkin", _("abnormal check-in")
 
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.

@@ -1,5 +1,5 @@
 """Readable words for identifiers the pages would otherwise show raw: lead columns in the reasons of a
-rejected row, intake channels, task statuses."""
+rejected row, intake channels, task statuses and work types."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ CHANNELS = {
     "upload": _("upload"),
     "form": _("form"),
     "field": _("field team"),
+    # Leads the monitoring app queues for a positive result or an abnormal check-in.
+    "monitoring": _("health monitoring"),
 }
 
 
@@ -50,3 +52,10 @@ def task_status(value: str) -> str:
     from tasks.models import TaskStatus
 
     return str(TaskStatus(value).label) if value in TaskStatus.values else value
+
+
+@register.filter
+def task_kind(value: str) -> str:
+    from tasks.models import TaskKind
+
+    return str(TaskKind(value).label) if value in TaskKind.values else value

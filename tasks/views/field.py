@@ -359,6 +359,8 @@ def field_task(request, task_id: int):
             "id_number": person.id_number if unmasked else mask_id_number(person.id_number),
             "phone": person.phone if unmasked else mask_phone(person.phone),
             "address": task.address if unmasked else mask_address(task.address, task.division.name),
+            "case_status": person.case_status,
+            "case_status_label": person.get_case_status_display(),
         },
         "may_call": may_call,
         "clocks": clocks,
