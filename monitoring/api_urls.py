@@ -2,8 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
+from .api import MonitoringViewSet
+
 router = SimpleRouter(trailing_slash=True)
 # Each area registers its viewsets on `router`.
+# Periods: monitoring-list, -detail, -checkins, -release, -stats.
+router.register("monitoring", MonitoringViewSet, basename="monitoring")
 
 urlpatterns: list = [
     *router.urls,
