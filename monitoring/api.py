@@ -208,10 +208,34 @@ class ReleaseInput(serializers.Serializer):
     notify_person = serializers.BooleanField(required=False, default=True)
 
 
+class PeriodStateOut(serializers.ModelSerializer):
+    """The period as a write leaves it: its state and clock, no field of the person."""
+
+    task = serializers.IntegerField(source="task_id", read_only=True, allow_null=True)
+    released_by = serializers.CharField(source="released_by.display_name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = MonitoringPeriod
+        fields = [
+            "id",
+            "state",
+            "starts_on",
+            "ends_on",
+            "task",
+            "due_day",
+            "next_due_at",
+            "consecutive_misses",
+            "last_checkin_at",
+            "abnormal_open",
+            "released_at",
+            "released_by",
+        ]
+
+
 class CheckInAnswer(serializers.Serializer):
     created = serializers.BooleanField()
     checkin = CheckInOut()
-    period = PeriodOut()
+    period = PeriodStateOut()
 
 
 def _state_param(value: str | None) -> str | None:
@@ -347,16 +371,16 @@ class MonitoringViewSet(viewsets.ReadOnlyModelViewSet):
             by=user,
             idempotency_key=body.get("idempotency_key"),
         )
-        fresh = self.get_queryset().get(pk=period.pk)
+        period.refresh_from_db()
         context = self.get_serializer_context()
         answer = {
             "created": outcome.created,
             "checkin": CheckInOut(outcome.checkin, context=context).data,
-            "period": PeriodOut(fresh, context=context).data,
+            "period": PeriodStateOut(period, context=context).data,
         }
         return Response(answer, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
-    @extend_schema(request=ReleaseInput, responses=PeriodDetailOut)
+    @extend_schema(request=ReleaseInput, responses=PeriodStateOut)
     @action(detail=True, methods=["post"], url_path="release", url_name="release")
     def release(self, request, pk=None):
         period = self.get_object()
@@ -369,9 +393,8 @@ class MonitoringViewSet(viewsets.ReadOnlyModelViewSet):
             raise ValidationError({name: [_("unknown field")] for name in unknown})
         note = _text(body, "note", 2000)
         release_period(period, by=request_user(request), note=note, notify_person=notify)
-        fresh = self.get_queryset().get(pk=period.pk)
-        record_access(request, action=AccessAction.VIEW, objects=[fresh])
-        return Response(PeriodDetailOut(fresh, context=self.get_serializer_context()).data)
+        period.refresh_from_db()
+        return Response(PeriodStateOut(period, context=self.get_serializer_context()).data)
 
     @extend_schema(
         parameters=[

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tasks.models import Division, Unit
 from tests.conftest import HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
+from tests.scope_routes_monitoring_life import monitoring_life_routes
 
 # Every check reads the test database; marking the module keeps a filtered run (-k) off the dev one.
 pytestmark = pytest.mark.django_db
@@ -503,6 +504,8 @@ ROUTES: dict[str, object] = {
     "notice_person_feedback": Public(),
     "notice_board": Public(),
     "notice-sms-inbound": Public(),
+    # Monitoring periods: API, release notice, statistics (inside the literal: walked by the cases below).
+    **monitoring_life_routes(Detail, ListOf, NoObject),
 }
 
 

@@ -251,6 +251,20 @@ ENTRIES: dict[str, object] = {
     "receipts": NotPersonal("task ids and statuses", _on("receipts")),
     "transfer_inbox": NotPersonal("task ids, divisions and reasons", _on("transfer_inbox")),
     "bulk_assign": NotPersonal("task ids and accounts", _on("bulk_assign")),
+    # Monitoring periods (docs/monitoring.md): the person with case status, masked by role, reads logged.
+    "monitoring-list": Personal(lambda w: _period(w) and reverse("monitoring-list"), TASK_VIEWERS),
+    "monitoring-detail": Personal(
+        lambda w: reverse("monitoring-detail", kwargs={"pk": _period(w).pk}), TASK_VIEWERS
+    ),
+    "monitoring_release_pdf": Personal(
+        lambda w: reverse("monitoring_release_pdf", kwargs={"pk": _released_period(w).pk}),
+        ("duty_officer", "commander"),
+        searchable=False,
+    ),
+    "monitoring-checkins": NotPersonal("a write (POST); answers the check-in and the period's state"),
+    "monitoring-release": NotPersonal("a write (POST); answers the period's state"),
+    "monitoring-stats": NotPersonal("aggregate figures", _on("monitoring-stats")),
+    "monitoring_stats": NotPersonal("aggregate figures", _on("monitoring_stats")),
     # Review actions (POST).
     **{
         name: NotPersonal("a review action (POST); answers the review")
@@ -345,6 +359,21 @@ def _fill(task, actor) -> None:
         **CONTACT,
     )
     return entry
+
+
+def _period(w):
+    """The running monitoring period of the open task's person (one per person: made once)."""
+    if not hasattr(w, "period"):
+        from tests.monitoring_fixtures import make_period
+
+        w.period = make_period(w.open, starts_on=timezone.localdate(), now=timezone.now())
+    return w.period
+
+
+def _released_period(w):
+    from tests.monitoring_fixtures import make_period
+
+    return make_period(w.open, state="released", released_at=timezone.now(), now=timezone.now())
 
 
 def _person():
