@@ -70,7 +70,13 @@ def test_the_sweep_job_finishes_with_the_broker_down(broker_down, caplog):
 
     result = SimpleNamespace(tasks=3, escalations=1, notifications=2, deliveries=2)
     with mock.patch.object(jobs_workflow, "sweep", return_value=result):
-        assert jobs_workflow.sweep_deadlines() == {"tasks": 3, "escalations": 1, "notifications": 2}
+        answer = jobs_workflow.sweep_deadlines()
+    # The clocks of the apps built on tasks (tasks.hooks.register_clock_sweep) add their own keys.
+    assert {key: answer[key] for key in ("tasks", "escalations", "notifications")} == {
+        "tasks": 3,
+        "escalations": 1,
+        "notifications": 2,
+    }
     assert "could not enqueue tasks.deliver_notifications" in caplog.text
 
 
