@@ -2,10 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
+from .api import MonitoringViewSet
 from .labs_api import LabResultViewSet
 
 router = SimpleRouter(trailing_slash=True)
-# Each area registers its viewsets on `router`.
+# Periods: monitoring-list, -detail, -checkins, -release, -stats.
+router.register("monitoring", MonitoringViewSet, basename="monitoring")
 router.register("test-results", LabResultViewSet, basename="test-result")
 
 urlpatterns: list = [

@@ -27,3 +27,23 @@ class MonitoringConfig(AppConfig):
         task_hooks.provide_task_page_section("monitoring", task_section)
         # A result typed into a task by the field team has the effects of one from the lab feed.
         task_hooks.on_test_results("monitoring.lab_effects", on_test_results)
+        self._start_periods()
+
+    @staticmethod
+    def _start_periods() -> None:
+        """Periods start from the approval (in its transaction), from a completed registration, and
+        from the catch-up that runs with the clock sweep (every disposal not yet applied)."""
+        from reviews.hooks import on_disposal_approved
+        from tasks.hooks import on_registration_completed, register_clock_sweep
+
+        from .services import periods
+
+        on_disposal_approved(
+            "monitoring_periods",
+            lambda *, disposal_ids, now: periods.start_from_disposals(disposal_ids=disposal_ids, now=now),
+        )
+        on_registration_completed(
+            "monitoring_periods",
+            lambda *, task_ids, now: periods.start_from_registrations(task_ids=task_ids, now=now),
+        )
+        register_clock_sweep("monitoring_periods", lambda *, now: periods.catch_up(now=now))

@@ -31,6 +31,7 @@ from tasks.models import TaskStatus, TaskTransition, TracingTask, User
 from tasks.roles import can
 from tasks.selectors import tasks_visible_to
 
+from . import hooks
 from .models import (
     OPEN_STATES,
     Decision,
@@ -390,4 +391,7 @@ def review_approve(
     review.reasons = (reasons or "").strip()
     review.decided_at = now
     review.save(update_fields=["state", "expert", "claimed_at", "decision", "reasons", "decided_at"])
+    # The measure starts in the same transaction (monitoring's period and test schedule): an approval
+    # never commits without it.
+    hooks.disposal_approved([proposal.pk], now=now)
     return review

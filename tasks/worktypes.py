@@ -147,6 +147,23 @@ def task_close(
 
 
 @transaction.atomic
+def task_close_released(
+    *, task: TracingTask, actor: User, note: str = "", now: datetime | None = None
+) -> TracingTask | None:
+    """The person's health monitoring ended with release (monitoring/): the task closes with the outcome
+    "released". The field roles that release a person may do this close (not only those who close
+    tasks), inside their territory. A task that has already ended is left as it is (None)."""
+    now = now or timezone.now()
+    task = _lock(task)
+    if not (can(actor, "task.close") or can(actor, "task.fieldwork")):
+        raise PermissionDenied(_("Your role may not do this."))
+    _require(actor, "task.view", task.division_id)
+    if task.status in ENDED_STATUSES:
+        return None
+    return _close(task, actor=actor, outcome=TaskOutcome.RELEASED, note=note, now=now)
+
+
+@transaction.atomic
 def task_cancel(*, task: TracingTask, actor: User, reason: str, now: datetime | None = None) -> TracingTask:
     """A duplicate or a task entered in error: ended without an outcome."""
     from .workflow import task_change_status

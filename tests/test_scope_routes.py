@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tasks.models import Division, Unit
 from tests.conftest import HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
+from tests.scope_routes_monitoring_life import monitoring_life_routes
 
 # Every check reads the test database; marking the module keeps a filtered run (-k) off the dev one.
 pytestmark = pytest.mark.django_db
@@ -574,6 +575,8 @@ ROUTES: dict[str, object] = {
         )
         for action in ("acknowledge", "reply", "complete", "accept", "send-back")
     },
+    # Monitoring periods: API, release notice, statistics (inside the literal: walked by the cases below).
+    **monitoring_life_routes(Detail, ListOf, NoObject),
 }
 
 # Monitoring pages (added here, before the walkers below are parametrized): due today, the period page,

@@ -48,7 +48,7 @@ pytestmark = pytest.mark.django_db
 
 # Tables whose changes are legitimate on a refused request: logs of reads, logins and sessions.
 UNWATCHED = {"tasks_accesslog", "reports_exportlog"}
-WATCHED_PREFIXES = ("tasks_", "reviews_", "reports_")
+WATCHED_PREFIXES = ("tasks_", "reviews_", "reports_", "monitoring_")
 UNWATCHED_FRAGMENTS = ("accesslog", "auditlog", "axes", "session", "otp")
 
 HUGE = "x" * 100_000
@@ -476,6 +476,14 @@ class World:
         notice = self.notice
         return notice_approve(notice=notice, actor=self.u["duty_officer"])
 
+    @cached_property
+    def period(self):
+        """A running monitoring period of bob's village, today inside it."""
+        from tests.monitoring_fixtures import make_period
+
+        today = timezone.localdate()
+        return make_period(starts_on=today - timedelta(days=1), now=timezone.now() - timedelta(days=1))
+
 
 @dataclass
 class Scenario:
@@ -601,6 +609,20 @@ SCENARIOS: dict[str, Scenario] = {
         lambda w: {"place_name": "超市", "revision": w.entry.revision}, kwargs=_entry_kwargs
     ),
     "v1_tasks_trajectory_destroy": _fw(lambda w: {"revision": w.entry.revision}, kwargs=_entry_kwargs),
+    # Monitoring (docs/monitoring.md): a check-in of bob's village; a release before the last day.
+    "v1_monitoring_checkins_create": Scenario(
+        user=lambda w: w.u["field_staff"],
+        kwargs=lambda w: {"id": w.period.pk},
+        base=lambda w: {
+            "temperature": "36.5",
+            "symptoms": [],
+            "note": "",
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    ),
+    "v1_monitoring_release_create": Scenario(
+        user=lambda w: w.u["field_staff"], kwargs=lambda w: {"id": w.period.pk}, bodyless=True
+    ),
 }
 DEFAULT = Scenario(user=DUTY)
 

@@ -333,6 +333,20 @@ ENTRIES: dict[str, object] = {
         ("duty_officer", "admin"),
     ),
     "lab_result_reject": NotPersonal("a queue action (POST): redirects to the queue"),
+    # Monitoring periods (docs/monitoring.md): the person with case status, masked by role, reads logged.
+    "monitoring-list": Personal(lambda w: _period(w) and reverse("monitoring-list"), TASK_VIEWERS),
+    "monitoring-detail": Personal(
+        lambda w: reverse("monitoring-detail", kwargs={"pk": _period(w).pk}), TASK_VIEWERS
+    ),
+    "monitoring_release_pdf": Personal(
+        lambda w: reverse("monitoring_release_pdf", kwargs={"pk": _released_period(w).pk}),
+        ("duty_officer", "commander"),
+        searchable=False,
+    ),
+    "monitoring-checkins": NotPersonal("a write (POST); answers the check-in and the period's state"),
+    "monitoring-release": NotPersonal("a write (POST); answers the period's state"),
+    "monitoring-stats": NotPersonal("aggregate figures", _on("monitoring-stats")),
+    "monitoring_stats": NotPersonal("aggregate figures", _on("monitoring_stats")),
     # Review actions (POST).
     **{
         name: NotPersonal("a review action (POST); answers the review")
@@ -463,6 +477,21 @@ def _monitored(w: SimpleNamespace, name: str, *, abnormal: bool = False) -> str:
     if name == "monitoring_period":
         return reverse(name, kwargs={"period_id": period.pk})
     return reverse(name)
+
+
+def _period(w):
+    """The running monitoring period of the open task's person (one per person: made once)."""
+    if not hasattr(w, "period"):
+        from tests.monitoring_fixtures import make_period
+
+        w.period = make_period(w.open, starts_on=timezone.localdate(), now=timezone.now())
+    return w.period
+
+
+def _released_period(w):
+    from tests.monitoring_fixtures import make_period
+
+    return make_period(w.open, state="released", released_at=timezone.now(), now=timezone.now())
 
 
 def _person():

@@ -75,6 +75,9 @@ class MonitoringPeriod(models.Model):
         on_delete=models.PROTECT,
         related_name="monitoring_period",
     )
+    # Every disposal whose measure this period carries: the one that started it and those that extended
+    # it (a person has one open period). The catch-up skips a disposal found here.
+    applied_disposals = ArrayField(models.BigIntegerField(), default=list, blank=True, editable=False)
     origin = models.CharField(_("origin"), max_length=15, choices=MonitoringOrigin.choices)
     measure = models.CharField(_("measure"), max_length=30, choices=PersonMeasure.choices)
     # The village whose sub-unit monitors the person: the scope of the period and its "due today" list.
