@@ -601,6 +601,21 @@ def _order_of_field_staff():
     return make_order(issuer=issuer, owner_user=User.objects.get(username="bob"))
 
 
+# The areas' entries, added before the walkers below are parametrized (else they would not be walked).
+from tests.scope_routes_workflow import workflow_routes  # noqa: E402
+
+ROUTES.update(workflow_routes(Detail, ListOf, NoObject))
+
+from tests.scope_routes_worktypes import worktype_routes  # noqa: E402
+
+ROUTES.update(worktype_routes(Detail, NoObject))
+
+# Reports (issue 7)
+from tests.test_report_scope import reports_routes  # noqa: E402
+
+ROUTES.update(reports_routes(Detail, ListOf, NoObject, PageList))
+
+
 def walk(resolver: URLResolver, namespace: str = ""):
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
@@ -689,17 +704,3 @@ def test_the_admin_is_for_staff_only(client, field_staff, password):
     client.login(username=field_staff.username, password=password)
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
-
-
-from tests.scope_routes_workflow import workflow_routes  # noqa: E402
-
-ROUTES.update(workflow_routes(Detail, ListOf, NoObject))
-
-from tests.scope_routes_worktypes import worktype_routes  # noqa: E402
-
-ROUTES.update(worktype_routes(Detail, NoObject))
-
-# Reports (issue 7)
-from tests.test_report_scope import reports_routes  # noqa: E402
-
-ROUTES.update(reports_routes(Detail, ListOf, NoObject, PageList))
