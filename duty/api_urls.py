@@ -1,10 +1,16 @@
 """Routes of the duty-operations API, included under /api/v1/ (before tasks')."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
+
+from .api import handover, roster, workload
 
 router = SimpleRouter(trailing_slash=True)
 # Each area registers its viewsets on `router`.
+router.register("shifts", roster.ShiftViewSet, basename="shift")
+router.register("handovers", handover.HandoverViewSet, basename="handover")
 
 urlpatterns: list = [
+    path("workload/", workload.WorkloadApi.as_view(), name="workload"),
     *router.urls,
 ]

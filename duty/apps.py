@@ -10,3 +10,8 @@ class DutyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "duty"
     verbose_name = _("Duty operations")
+
+    def ready(self) -> None:
+        from . import lifecycle
+
+        lifecycle.register()

@@ -1,7 +1,22 @@
 """Pages of duty operations (docs/duty.md), included at the site root."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import handover, roster, workload
 
 urlpatterns: list = [
     # Each area adds its pages here.
+    path("duty/roster/", roster.roster_week, name="duty_roster"),
+    path("duty/roster/shifts/<int:pk>/", roster.shift_edit, name="duty_shift_edit"),
+    path("duty/roster/swap/", roster.shift_swap, name="duty_shift_swap"),
+    path("duty/shifts/<int:shift_id>/handover/", handover.handover_new, name="duty_handover_new"),
+    path("duty/handovers/", handover.handover_list, name="duty_handover_list"),
+    path("duty/handovers/<int:pk>/", handover.handover_detail, name="duty_handover"),
+    path(
+        "duty/handovers/<int:pk>/acknowledge/",
+        handover.handover_acknowledge,
+        name="duty_handover_acknowledge",
+    ),
+    path("duty/handovers/<int:pk>/pdf/", handover.handover_pdf, name="duty_handover_pdf"),
+    path("duty/workload/", workload.workload_page, name="duty_workload"),
 ]

@@ -17,6 +17,8 @@ NAV_LINKS = [
     ("review.decide", "review_queue", _("Review queue")),
     ("notice.view", "notice_list", _("Notices")),
     ("stats.view", "stats", _("Statistics")),
+    ("roster.view", "duty_roster", _("Roster")),
+    ("workload.view", "duty_workload", _("Workload")),
     ("audit.view", "audit_log", _("Audit")),
 ]
 
