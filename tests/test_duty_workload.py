@@ -32,6 +32,11 @@ def open_task(
     return task
 
 
+@pytest.fixture(autouse=True)
+def _live(settings):
+    settings.WORKLOAD_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def load(crew):
     """bob: 5 open tasks (1 breached, 1 at warning, 1 due within the hour), dan: 1, in the home village;
@@ -160,3 +165,15 @@ def test_the_workload_is_one_scan_not_one_query_per_member(load, django_assert_m
         open_task(member, now=load["now"], radius_in=(n + 1) * 30 * MIN)
     with django_assert_max_num_queries(8):
         workload(HOME_COUNTY, now=load["now"])
+
+
+def test_the_api_answer_is_shared_for_a_few_seconds(api_client, load, settings):
+    from django.core.cache import cache
+
+    settings.WORKLOAD_CACHE_SECONDS = 5
+    cache.delete(f"duty:workload:{HOME_TOWNSHIP}")
+    api_client.force_login(load["alice"])
+    first = api_client.get("/api/v1/workload/", {"division": HOME_TOWNSHIP}).json()
+    open_task(load["dan"], now=load["now"])
+    assert api_client.get("/api/v1/workload/", {"division": HOME_TOWNSHIP}).json() == first
+    cache.delete(f"duty:workload:{HOME_TOWNSHIP}")

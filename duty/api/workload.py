@@ -4,14 +4,13 @@ rebalancing. `division` defaults to the caller's scope; a division outside it an
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from duty.services.workload import workload
+from duty.services.workload import workload_json
 from tasks.api.permissions import capability, request_user
 from tasks.selectors import scope_code
 
@@ -40,4 +39,5 @@ class WorkloadApi(APIView):
 
     def get(self, request):
         user = request_user(request)
-        return Response(workload(division_param(user, request.query_params.get("division"))))
+        body = workload_json(division_param(user, request.query_params.get("division")))
+        return HttpResponse(body, content_type="application/json")

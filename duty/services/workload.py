@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks.clocks import CLOCKS
-from tasks.models import TracingTask, Unit, UnitMembership, User
+from tasks.models import Unit, UnitMembership, User
 from tasks.models.tracing import ACTIVE_STATUSES, TaskKind
 from tasks.workflow import ASSIGNABLE, ASSIGNEE_ROLES
 
@@ -265,6 +265,25 @@ def _suggestions(cursor, params: dict) -> list[dict]:
     return out
 
 
-def tasks_of(prefix: str):
-    """The open tasks of a territory (for tests and the bench's bare view)."""
-    return TracingTask.objects.filter(division__code__startswith=prefix, status__in=ACTIVE_STATUSES)
+def workload_json(prefix: str) -> bytes:
+    """The workload of `prefix` as JSON bytes, shared by every reader of that territory for
+    WORKLOAD_CACHE_SECONDS (0 = off): leaders and desks polling one county cost one computation per
+    interval. The answer depends on the territory only, never on the reader."""
+    import json
+
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    seconds = settings.WORKLOAD_CACHE_SECONDS
+    key = f"duty:workload:{prefix or '-'}"
+    if seconds > 0:
+        body = cache.get(key)
+        if body is not None:
+            return body
+    body = json.dumps(
+        workload(prefix), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    if seconds > 0:
+        cache.set(key, body, seconds)
+    return body
