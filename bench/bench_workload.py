@@ -57,17 +57,21 @@ def _generate(bench, n: int) -> None:
         )
         cursor.execute(
             """
-            WITH workers AS (
-                SELECT u.id, u.division_id, row_number() OVER (PARTITION BY u.division_id ORDER BY u.id) AS slot,
+            WITH workers AS MATERIALIZED (
+                SELECT u.id, u.division_id, su.id AS subunit_id, tm.id AS team_id,
+                       row_number() OVER (PARTITION BY u.division_id ORDER BY u.id) AS slot,
                        dense_rank() OVER (ORDER BY u.division_id) AS v
-                FROM tasks_user u WHERE u.username LIKE 'bench-w-%%'
+                FROM tasks_user u
+                JOIN tasks_unit su ON su.kind = 'subunit' AND su.division_id = u.division_id
+                JOIN tasks_unit tm ON tm.kind = 'team' AND tm.division_id = left(u.division_id, 9)
+                WHERE u.username LIKE 'bench-w-%%'
             ),
             villages AS (SELECT count(DISTINCT division_id) AS n FROM workers),
-            p AS (
+            p AS MATERIALIZED (
                 SELECT id, row_number() OVER (ORDER BY id) AS k FROM tasks_person
                 WHERE person_key LIKE 'bench-w:%%' AND id > %(base)s
             ),
-            r AS (
+            r AS MATERIALIZED (
                 SELECT p.id AS person_id, p.k, 1 + (hashint4(p.k::int) & 2147483647) %% villages.n AS v,
                        -- slot 1 gets half the village's tasks, slots 2 and 3 a quarter each
                        CASE WHEN (hashint4(p.k::int + 3) & 3) < 2 THEN 1 WHEN (hashint4(p.k::int + 3) & 3) = 2 THEN 2 ELSE 3 END AS slot,
@@ -90,11 +94,9 @@ def _generate(bench, n: int) -> None:
                    now() - make_interval(mins => 20 + r.roll %% 600) + interval '10 hours',
                    CASE WHEN (r.roll >= 700 AND r.roll < 900) OR r.done THEN now() - make_interval(mins => 5) END,
                    CASE WHEN r.done THEN now() - make_interval(mins => 20 + r.roll %% 600) + make_interval(mins => 60 + r.roll %% 300) END,
-                   w.id, su.id, tm.id, 0, 1, false, ''
+                   w.id, w.subunit_id, w.team_id, 0, 1, false, ''
             FROM r
             JOIN workers w ON w.v = r.v AND w.slot = r.slot
-            JOIN tasks_unit su ON su.kind = 'subunit' AND su.division_id = w.division_id
-            JOIN tasks_unit tm ON tm.kind = 'team' AND tm.division_id = left(w.division_id, 9)
             """,
             {"base": base, "n": n, "batch": batch},
         )

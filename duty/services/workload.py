@@ -184,14 +184,19 @@ def _member_units(prefix: str) -> dict[int, list[dict]]:
 
 
 SUGGESTION_SQL = """
-    WITH members AS (
+    WITH open AS MATERIALIZED (
+        SELECT t.id, t.assignee_id, t.division_id, t.status, t.priority
+        FROM tasks_tracingtask t
+        WHERE t.division_id LIKE %(prefix)s AND t.status = ANY(%(active)s) AND t.assignee_id IS NOT NULL
+    ),
+    loads AS (SELECT assignee_id, count(*) AS load FROM open GROUP BY assignee_id),
+    members AS (
         SELECT un.id AS unit_id, un.kind, un.name, un.division_id AS unit_division,
-               u.id AS user_id, u.username, u.full_name, u.division_id AS scope,
-               (SELECT count(*) FROM tasks_tracingtask t
-                WHERE t.assignee_id = u.id AND t.status = ANY(%(active)s)) AS load
+               u.id AS user_id, u.username, u.full_name, u.division_id AS scope, COALESCE(l.load, 0) AS load
         FROM tasks_unit un
         JOIN tasks_unitmembership m ON m.unit_id = un.id
         JOIN tasks_user u ON u.id = m.user_id
+        LEFT JOIN loads l ON l.assignee_id = u.id
         WHERE un.division_id LIKE %(prefix)s AND un.kind IN ('team', 'subunit')
           AND u.is_active AND u.role = ANY(%(roles)s) AND u.division_id IS NOT NULL
     ),
@@ -200,28 +205,29 @@ SUGGESTION_SQL = """
                   row_number() OVER (PARTITION BY unit_id ORDER BY load, user_id) AS bottom
         FROM members
     ),
-    pairs AS (
+    pairs AS MATERIALIZED (
         SELECT a.unit_id, a.kind, a.name, a.unit_division,
                a.user_id AS from_id, a.username AS from_username, a.full_name AS from_name, a.load AS from_load,
                b.user_id AS to_id, b.username AS to_username, b.full_name AS to_name, b.load AS to_load,
                b.scope AS to_scope, (a.load - b.load) / 2 AS n
         FROM ranked a JOIN ranked b ON b.unit_id = a.unit_id AND b.bottom = 1
         WHERE a.top = 1 AND a.load - b.load >= 2
+    ),
+    picked AS (
+        -- Work not started yet moves first, the least urgent first.
+        SELECT p.unit_id, o.id, p.n,
+               row_number() OVER (PARTITION BY p.unit_id
+                                  ORDER BY (o.status IN ('dispatched', 'received')) DESC, o.priority DESC, o.id DESC) AS k
+        FROM pairs p JOIN open o ON o.assignee_id = p.from_id
+        WHERE o.status = ANY(%(assignable)s)
+          AND o.division_id LIKE p.unit_division || '%%' AND o.division_id LIKE p.to_scope || '%%'
+    ),
+    chosen AS MATERIALIZED (
+        SELECT unit_id, array_agg(id ORDER BY id) AS ids FROM picked WHERE k <= n GROUP BY unit_id
     )
     SELECT p.unit_id, p.kind, p.name, p.from_id, p.from_username, p.from_name, p.from_load,
-           p.to_id, p.to_username, p.to_name, p.to_load, picked.ids
-    FROM pairs p
-    CROSS JOIN LATERAL (
-        SELECT array_agg(s.id ORDER BY s.id) AS ids FROM (
-            SELECT t.id FROM tasks_tracingtask t
-            WHERE t.assignee_id = p.from_id AND t.status = ANY(%(assignable)s)
-              AND t.division_id LIKE p.unit_division || '%%' AND t.division_id LIKE p.to_scope || '%%'
-            -- Work not started yet moves first, the least urgent first.
-            ORDER BY (t.status IN ('dispatched', 'received')) DESC, t.priority DESC, t.id DESC
-            LIMIT p.n
-        ) s
-    ) picked
-    WHERE picked.ids IS NOT NULL
+           p.to_id, p.to_username, p.to_name, p.to_load, c.ids
+    FROM pairs p JOIN chosen c ON c.unit_id = p.unit_id
     ORDER BY p.from_load - p.to_load DESC, p.unit_id
 """
 

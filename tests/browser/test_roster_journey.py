@@ -84,3 +84,27 @@ def test_edit_the_roster_hand_over_and_acknowledge(
     screenshot(page, "acknowledged")
     record.refresh_from_db()
     assert record.acknowledged_by == dora and record.acknowledged_at is not None
+
+
+def test_the_workload_page_on_a_team_leaders_phone(page, live_server, crew, password, screenshot):
+    """A team leader opens the workload from the home page at 360 px: nothing wider than the screen, and
+    the suggestion's one-click form is there."""
+    from tests.browser.conftest import PHONE
+    from tests.workflow_fixtures import make_task
+
+    bob, dan = crew["bob"], crew["dan"]
+    for n in range(4):
+        task = make_task(status="received", assignee=bob)
+        task.subunit = crew["subunit"]
+        task.save()
+    assert dan.pk
+    page.set_viewport_size(PHONE["viewport"])
+    login(page, live_server, crew["tina"].username, password)
+    page.goto(f"{live_server.url}/")
+    with page.expect_navigation():
+        page.locator("main a", has_text="工作量").first.click()
+    expect(page.get_by_test_id("suggestion")).to_have_count(1)
+    expect(page.get_by_test_id("apply-suggestion")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, width
+    screenshot(page, "workload-phone")
