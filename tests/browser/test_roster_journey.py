@@ -93,7 +93,7 @@ def test_the_workload_page_on_a_team_leaders_phone(page, live_server, crew, pass
     from tests.workflow_fixtures import make_task
 
     bob, dan = crew["bob"], crew["dan"]
-    for n in range(4):
+    for _ in range(4):
         task = make_task(status="received", assignee=bob)
         task.subunit = crew["subunit"]
         task.save()
