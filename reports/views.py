@@ -22,7 +22,13 @@ from tasks.exports import csv_text, xlsx_bytes
 from tasks.models import AccessAction, Priority, TaskStatus, TracingTask
 from tasks.models.territory import Level
 from tasks.roles import can
-from tasks.selectors import get_visible_or_404, scope_code, tasks_visible_to, visible_to
+from tasks.selectors import (
+    desks_without_officer_on_shift,
+    get_visible_or_404,
+    scope_code,
+    tasks_visible_to,
+    visible_to,
+)
 
 from . import stats
 from .models import ExportLog, ReportVersion, UpstreamDelivery
@@ -69,6 +75,7 @@ def dashboard(request):
     root = drill_root(request)
     scope = scope_code(request.user)
     initial = json.loads(stats.dashboard_json(request.user, root))
+    uncovered = desks_without_officer_on_shift(request.user, root)
     return render(
         request,
         "reports/dashboard.html",
@@ -79,6 +86,9 @@ def dashboard(request):
             "scope": scope,
             "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
             "initial": initial,
+            # Capped: a province's commander is not shown a hundred warnings, but is told how many.
+            "uncovered_desks": list(uncovered[:10]),
+            "uncovered_count": uncovered.count(),
             "division_codes": [d["code"] for d in initial["divisions"]],
             "trend_labels": {c: str(COLUMN_LABELS.get(c, c)) for c in stats.TIME_COLUMNS},
         },

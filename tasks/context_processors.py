@@ -22,6 +22,8 @@ NAV_LINKS = [
     ("notice.view", "notice_list", _("Notices")),
     ("supervision.view", "supervision_order_list", _("Supervision")),
     ("stats.view", "stats", _("Statistics")),
+    ("roster.view", "duty_roster", _("Roster")),
+    ("workload.view", "duty_workload", _("Workload")),
     ("audit.view", "audit_log", _("Audit")),
 ]
 

@@ -47,6 +47,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         {Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.COMMANDER, Role.CDC_EXPERT, Role.ADMIN}
     ),
     "audit.view": frozenset({Role.AUDITOR, Role.ADMIN}),
+    # running the command center (duty app): the desk's roster and handovers, the load of members
+    "roster.view": frozenset({Role.DUTY_OFFICER, Role.COMMANDER, Role.ADMIN, Role.AUDITOR}),
+    "roster.edit": frozenset({Role.DUTY_OFFICER, Role.COMMANDER, Role.ADMIN}),
+    "workload.view": frozenset({Role.DUTY_OFFICER, Role.TEAM_LEADER, Role.COMMANDER, Role.ADMIN}),
     "account.manage": frozenset({Role.ADMIN}),
 }
 

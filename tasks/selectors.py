@@ -122,3 +122,19 @@ def pending_transfer_for_receiver_or_404(user, task_id: int):
     if transfer is None:
         raise Http404
     return transfer
+
+
+def desks_without_officer_on_shift(user, root: str | None = None, now=None) -> QuerySet[Unit]:
+    """The duty desks inside `root` (default: the account's scope) with nobody on shift at `now`: their
+    breaches go to every duty officer of the desk (tasks/sweep.py), and the dashboard says so."""
+    from django.db.models import Exists, OuterRef
+    from django.utils import timezone
+
+    from .models import DutyShift
+
+    now = now or timezone.now()
+    desks = units_visible_to(user).filter(kind=Unit.Kind.DUTY_DESK)
+    if root:
+        desks = desks.filter(division__code__startswith=root)
+    on_shift = DutyShift.objects.filter(unit=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+    return desks.filter(~Exists(on_shift)).order_by("division_id")

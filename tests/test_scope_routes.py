@@ -615,6 +615,11 @@ from tests.test_report_scope import reports_routes  # noqa: E402
 
 ROUTES.update(reports_routes(Detail, ListOf, NoObject, PageList))
 
+# Duty operations: roster, handover, workload
+from tests.scope_routes_duty_roster import roster_routes  # noqa: E402
+
+ROUTES.update(roster_routes(Detail, ListOf, NoObject, PageList))
+
 
 def walk(resolver: URLResolver, namespace: str = ""):
     for entry in resolver.url_patterns:

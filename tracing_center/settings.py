@@ -567,6 +567,8 @@ REPORTS_BASE_URL = env_str("REPORTS_BASE_URL", "http://localhost:8000")
 DASHBOARD_POLL_SECONDS = env_int("DASHBOARD_POLL_SECONDS", 15, minimum=1)
 # The dashboard data of one territory is computed at most once per DASHBOARD_CACHE_SECONDS (0 = always live).
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
+# The workload API answer of one territory is computed at most once per WORKLOAD_CACHE_SECONDS (0 = always live).
+WORKLOAD_CACHE_SECONDS = env_int("WORKLOAD_CACHE_SECONDS", 5, minimum=0)
 
 
 # Monitoring ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 # Each area adds its models in its own module here and re-exports them.
+from .handover import Handover
 from .orders import (
     OPEN_STATES,
     OrderPriority,
@@ -6,11 +7,14 @@ from .orders import (
     SupervisionOrder,
     SupervisionOrderEvent,
 )
+from .roster import ShiftSwap
 
 __all__: list[str] = [
     "OPEN_STATES",
+    "Handover",
     "OrderPriority",
     "OrderState",
+    "ShiftSwap",
     "SupervisionOrder",
     "SupervisionOrderEvent",
 ]

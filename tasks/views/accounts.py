@@ -52,6 +52,18 @@ HOME_PANELS = [
     ),
     ("review.decide", "review_queue", gettext_lazy("Review queue"), gettext_lazy("Submitted investigations")),
     ("stats.view", "dashboard", gettext_lazy("Dashboard"), gettext_lazy("Live picture of your territory")),
+    (
+        "roster.view",
+        "duty_roster",
+        gettext_lazy("Roster"),
+        gettext_lazy("Who is on duty at the desk; shift handovers"),
+    ),
+    (
+        "workload.view",
+        "duty_workload",
+        gettext_lazy("Workload"),
+        gettext_lazy("Open tasks per member and team; rebalancing"),
+    ),
     ("audit.view", "audit_log", gettext_lazy("Audit"), gettext_lazy("Who saw and changed what")),
     (
         "account.manage",

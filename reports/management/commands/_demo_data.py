@@ -270,3 +270,31 @@ def _monitoring(field: User, now: datetime) -> None:
         idempotency_key=uuid.uuid4(),
         now=now,
     )
+
+
+def seed_demo_roster(*, now: datetime | None = None) -> bool:
+    """A week of shifts at the county desk from yesterday (Beijing): 08:00–20:00 and 20:00–08:00,
+    alternating `duty` and `duty2`, so one of them is on shift now and the other takes the handover.
+    Skipped when the desk already has shifts."""
+    from zoneinfo import ZoneInfo
+
+    from tasks.models import DutyShift
+
+    beijing = ZoneInfo("Asia/Shanghai")
+    desk = Unit.objects.filter(kind=Unit.Kind.DUTY_DESK, division_id="460105").first()
+    officers = list(User.objects.filter(username__in=["duty", "duty2"]).order_by("username"))
+    if desk is None or len(officers) < 2 or DutyShift.objects.filter(unit=desk).exists():
+        return False
+    today = timezone.localtime(now or timezone.now(), beijing).date()
+    start = datetime.combine(today - timedelta(days=1), datetime.min.time(), beijing).replace(hour=8)
+    shifts = [
+        DutyShift(
+            unit=desk,
+            user=officers[n % 2],
+            starts_at=start + timedelta(hours=12 * n),
+            ends_at=start + timedelta(hours=12 * (n + 1)),
+        )
+        for n in range(16)
+    ]
+    DutyShift.objects.bulk_create(shifts)
+    return True

@@ -8,6 +8,8 @@ from tasks.twofactor import ensure_confirmed_device
 # One account per role in 海口市秀英区 (Hainan), matching the demo territory shipped with the project.
 DEMO_ACCOUNTS = [
     ("duty", Role.DUTY_OFFICER, "460105", "值班员 王"),
+    # The county desk's second officer: the roster alternates the two, and a handover has someone to take it.
+    ("duty2", Role.DUTY_OFFICER, "460105", "值班员 吴"),
     # The city desk: the second level of notice review (a duty officer scoped to the city).
     ("city", Role.DUTY_OFFICER, "4601", "市值班员 周"),
     ("leader", Role.TEAM_LEADER, "460105001", "流调队长 李"),
@@ -51,6 +53,10 @@ class Command(BaseCommand):
                     if role == Role.TEAM_LEADER and unit.leader_id is None:
                         unit.leader = user
                         unit.save(update_fields=["leader"])
+        from ._demo_data import seed_demo_roster
+
+        if seed_demo_roster():
+            self.stdout.write("Demo roster: a week of day and night shifts at the county desk.")
         if not no_data:
             from ._demo_data import seed_demo_data
 
