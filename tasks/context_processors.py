@@ -18,6 +18,7 @@ NAV_LINKS = [
     ("notice.view", "notice_list", _("Notices")),
     ("stats.view", "stats", _("Statistics")),
     ("audit.view", "audit_log", _("Audit")),
+    ("account.manage", "account_list", _("Accounts")),
 ]
 
 

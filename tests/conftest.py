@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.review_fixtures",
     "tests.notice_fixtures",
     "tests.monitoring_fixtures",
+    "tests.account_fixtures",
 ]
 
 HAINAN_CSV = Path(__file__).resolve().parent.parent / "tasks" / "data" / "hainan.csv"

@@ -161,6 +161,9 @@ class Notification(models.Model):
         TRANSFER_ACCEPTED = "transfer_accepted", _("transfer accepted")
         TRANSFER_REJECTED = "transfer_rejected", _("transfer rejected")
         ASSIGNED = "assigned", _("task assigned")
+        # To the field team: a reviewer returned their work, or a transfer brought a task to them.
+        RETURNED = "returned", _("task returned")
+        TRANSFERRED = "transferred", _("task transferred to you")
 
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.
