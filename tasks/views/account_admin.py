@@ -267,7 +267,8 @@ def _readable_changes(changes: dict) -> list[tuple[str, str, str]]:
 
     rows = []
     for name, values in (changes or {}).items():
-        if name in ("password", "last_login"):
+        # Only what an administrator manages; Django's unused columns (email, is_staff, …) stay out.
+        if name not in ACCOUNT_FIELDS:
             continue
         old, new = (list(values) + [None, None])[:2] if isinstance(values, list | tuple) else (None, values)
         rows.append((str(ACCOUNT_FIELDS.get(name, name)), word(name, old) or "—", word(name, new) or "—"))
