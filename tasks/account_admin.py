@@ -85,7 +85,8 @@ def _role(raw: str) -> str:
         if value.lower() in names:
             return code
     raise ValueError(
-        _("unknown role %(role)s; use one of: %(roles)s") % {"role": value, "roles": ", ".join(Role.values)}
+        _("unknown role %(role)s; use one of: %(roles)s")
+        % {"role": value, "roles": ", ".join(f"{label} ({code})" for code, label in Role.choices)}
     )
 
 

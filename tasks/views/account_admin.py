@@ -112,6 +112,7 @@ def account_list(request):
             "keep": keep,
             "roles": Role.choices,
             "statuses": STATUS_CHOICES,
+            "otp_roles": set(settings.OTP_REQUIRED_ROLES),
             "rate_rows": rate_rows,
             "rate_total": rate_total,
             "scope_path": request.user.division.path_name() if request.user.division_id else "",
@@ -150,6 +151,16 @@ class AccountForm(forms.Form):
     phone = forms.CharField(label=gettext_lazy("Work phone"), max_length=20, required=False)
 
 
+def _phone_username(phone: str) -> str:
+    """The default username: the work phone as stored (a grid worker logs in with it)."""
+    from ..validation import clean_phone
+
+    try:
+        return clean_phone(phone).lstrip("+") if phone.strip() else ""
+    except ValueError:
+        return ""
+
+
 def _add_errors(form: forms.Form, exc: ValidationError) -> None:
     aliases = {"division_code": "division", "account": None}
     for name, errors in exc.message_dict.items():
@@ -166,7 +177,7 @@ def account_create(request):
     form = AccountForm(request.POST or None, initial={"division": request.user.division_id or ""})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        username = data["username"] or data["phone"].strip().lstrip("+")
+        username = data["username"].strip() or _phone_username(data["phone"])
         if not username:
             form.add_error("username", _("give a username or a work phone"))
         else:
