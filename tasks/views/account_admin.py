@@ -219,6 +219,7 @@ def account_edit(request, pk: int):
     }
     form = AccountForm(request.POST or None, initial=initial)
     form.fields["username"].disabled = True
+    form.fields["username"].help_text = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -235,7 +236,11 @@ def account_edit(request, pk: int):
         else:
             messages.success(request, _("Changes to %(username)s saved.") % {"username": account.username})
             return redirect("account_edit", pk=account.pk)
-    return render(request, "accounts/form.html", {"form": form, **_account_context(account)})
+    return render(
+        request,
+        "accounts/form.html",
+        {"form": form, "own": account.pk == request.user.pk, **_account_context(account)},
+    )
 
 
 def _account_context(account: User) -> dict:
