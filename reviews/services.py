@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import TaskStatus, TaskTransition, TracingTask, User
+from tasks.models import Notification, TaskStatus, TaskTransition, TracingTask, User
 from tasks.roles import can
 from tasks.selectors import tasks_visible_to
 
@@ -244,8 +244,9 @@ def _rework_clock_changes(task: TracingTask, now: datetime) -> dict[str, Any]:
 @transaction.atomic
 def review_return(*, review: Review, actor: User, reasons: str, now: datetime | None = None) -> Review:
     """Return the task to the field team with reasons; it goes back with the comments of this review
-    and must be resubmitted within REVIEW_RETURN_WINDOW_MINUTES."""
-    from tasks.workflow import task_change_status
+    and must be resubmitted within REVIEW_RETURN_WINDOW_MINUTES. The assignee (else the sub-unit) is
+    notified in the app and through the outbox."""
+    from tasks.workflow import notify_field_team, task_change_status
 
     now = now or timezone.now()
     reasons = (reasons or "").strip()
@@ -269,6 +270,14 @@ def review_return(*, review: Review, actor: User, reasons: str, now: datetime | 
     review.rework_due = rework_due
     review.save(
         update_fields=["state", "expert", "claimed_at", "decision", "reasons", "decided_at", "rework_due"]
+    )
+    notify_field_team(
+        task,
+        kind=Notification.Kind.RETURNED,
+        now=now,
+        reasons=reasons[:500],
+        rework_due=rework_due.isoformat(),
+        review=review.pk,
     )
     return review
 

@@ -25,6 +25,7 @@ NAV_LINKS = [
     ("roster.view", "duty_roster", _("Roster")),
     ("workload.view", "duty_workload", _("Workload")),
     ("audit.view", "audit_log", _("Audit")),
+    ("account.manage", "account_list", _("Accounts")),
 ]
 
 

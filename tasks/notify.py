@@ -123,6 +123,18 @@ def render(notification: Notification) -> tuple[str, str]:
                 "The person of %(ref)s reported an abnormal check-in on %(day)s. A test is asked for and "
                 "a P1 investigation is opened or escalated."
             ) % {"ref": ref, "day": data.get("day", "")}
+    elif kind == Notification.Kind.RETURNED:
+        subject = _("Task %(task)s was returned to you") % {"task": task}
+        body = _("Correct and resubmit by %(deadline)s. Reasons: %(reasons)s") % {
+            "deadline": _local(data.get("rework_due", "")),
+            "reasons": data.get("reasons", ""),
+        }
+    elif kind == Notification.Kind.TRANSFERRED:
+        subject = _("Task %(task)s was transferred to you") % {"task": task}
+        body = _("Task %(task)s came to %(to)s by a transfer; confirm receipt.") % {
+            "task": task,
+            "to": data.get("to_name", ""),
+        }
     else:
         subject = _("Task %(task)s was assigned to you") % {"task": task}
         body = subject

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    account_admin,
     accounts,
     dispatch,  # issue 4
     duplicates,
@@ -14,6 +15,23 @@ urlpatterns = [
     path("", accounts.home, name="home"),
     path("accounts/activate/", accounts.activate, name="activate"),
     path("healthz", accounts.healthz, name="healthz"),
+    # Account administration: the administrator's list, changes, onboarding, activation slips
+    path("accounts/", account_admin.account_list, name="account_list"),
+    path(
+        "accounts/activation.csv", account_admin.account_activation_export, name="account_activation_export"
+    ),
+    path("accounts/new/", account_admin.account_create, name="account_create"),
+    path("accounts/onboard/", account_admin.account_onboard, name="account_onboard"),
+    path("accounts/onboard/slips.pdf", account_admin.account_onboard_slips, name="account_onboard_slips"),
+    path("accounts/<int:pk>/", account_admin.account_edit, name="account_edit"),
+    path("accounts/<int:pk>/deactivate/", account_admin.account_deactivate, name="account_deactivate"),
+    path("accounts/<int:pk>/reactivate/", account_admin.account_reactivate, name="account_reactivate"),
+    path(
+        "accounts/<int:pk>/reset-second-factor/",
+        account_admin.account_reset_second_factor,
+        name="account_reset_second_factor",
+    ),
+    path("accounts/<int:pk>/slip.pdf", account_admin.account_slip, name="account_slip"),
     path("intake/", intake.intake, name="intake"),
     path("intake/run/", intake.intake_run_now, name="intake_run_now"),
     path("intake/upload/", intake.upload, name="intake_upload"),

@@ -188,6 +188,22 @@ def _notify(
     )
 
 
+def notify_field_team(task: TracingTask, *, kind: str, now: datetime | None = None, **data) -> int:
+    """Tell the people who hold `task` on the ground: its assignee, else the leader and members of its
+    sub-unit (a task waiting for the leader to assign it). Used by the upper apps (a returned review)."""
+    if task.assignee_id:
+        recipients = [task.assignee_id]
+    elif task.subunit_id:
+        unit = Unit.objects.filter(pk=task.subunit_id).values_list("leader_id", flat=True).first()
+        recipients = [
+            *([unit] if unit else []),
+            *User.objects.filter(units__pk=task.subunit_id, is_active=True).values_list("pk", flat=True),
+        ]
+    else:
+        recipients = []
+    return _notify(recipients, kind=kind, task=task, now=now, **data)
+
+
 def _notify_all(rows: list[Notification]) -> int:
     """Write notifications and their SMS / e-mail delivery rows (the outbox's "notifications" flow):
     one INSERT for the notifications, one statement for all their deliveries, however many there are.
@@ -714,6 +730,10 @@ def task_transfer_accept(*, task: TracingTask, actor: User, now: datetime | None
             fields=["unresolved_reason"],
             decides_transfer=True,
             transfer=transfer.pk,
+        )
+    if done:
+        notify_field_team(
+            task, kind=Notification.Kind.TRANSFERRED, now=now, to=target.code, to_name=target.name
         )
     _notify(
         [transfer.requested_by_id],

@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.broker_fixtures",
     "tests.order_fixtures",
     "tests.labs_fixtures",
+    "tests.account_fixtures",
 ]
 
 HAINAN_CSV = Path(__file__).resolve().parent.parent / "tasks" / "data" / "hainan.csv"

@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tasks.models import Division, Unit
+from tests.account_fixtures import home_county_account, other_county_account
 from tests.conftest import HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
 from tests.scope_routes_monitoring_life import monitoring_life_routes
 
@@ -272,6 +273,30 @@ ROUTES: dict[str, object] = {
     "healthz": Public(),
     "activate": Public(),
     "home": NoObject(),
+    # Account administration: an administrator of the home county (460105) does not see, open or change
+    # an account of another county (404); the create, onboarding and export routes are checked in
+    # tests/test_account_admin.py (no scope wider than the administrator's, rows outside rejected, the
+    # activation rate counts only the territory).
+    "account_list": PageList(
+        other_county_account, own=home_county_account, context_key="accounts", account="county_admin"
+    ),
+    "account_activation_export": NoObject(),
+    "account_create": NoObject(),
+    "account_onboard": NoObject(),
+    "account_onboard_slips": NoObject(),
+    "account_edit": Detail(other_county_account, kwargs=lambda a: {"pk": a.pk}, account="county_admin"),
+    "account_deactivate": Detail(
+        other_county_account, kwargs=lambda a: {"pk": a.pk}, method="post", account="county_admin"
+    ),
+    "account_reactivate": Detail(
+        other_county_account, kwargs=lambda a: {"pk": a.pk}, method="post", account="county_admin"
+    ),
+    "account_reset_second_factor": Detail(
+        other_county_account, kwargs=lambda a: {"pk": a.pk}, method="post", account="county_admin"
+    ),
+    "account_slip": Detail(
+        other_county_account, kwargs=lambda a: {"pk": a.pk}, method="post", account="county_admin"
+    ),
     # Search answers only inside the caller's territory (tests/test_search.py: an outsider finds
     # nothing); the county boundaries are public map data.
     "search": NoObject(),

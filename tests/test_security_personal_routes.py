@@ -82,6 +82,18 @@ FIELD_API = ("task-fieldwork", "task-radius", "task-trajectory", "task-contacts"
 
 
 ENTRIES: dict[str, object] = {
+    # Account administration: staff accounts (name, username, work phone of colleagues), never a traced
+    # person's data; scoped to the administrator's territory (tests/test_scope_routes.py).
+    "account_list": NotPersonal("staff accounts only"),
+    "account_activation_export": NotPersonal("counts per division"),
+    "account_create": NotPersonal("a form for a staff account"),
+    "account_onboard": NotPersonal("a staff file and its preview"),
+    "account_onboard_slips": NotPersonal("activation slips of staff accounts"),
+    "account_edit": NotPersonal("one staff account and its change history"),
+    "account_deactivate": NotPersonal("changes a staff account"),
+    "account_reactivate": NotPersonal("changes a staff account"),
+    "account_reset_second_factor": NotPersonal("changes a staff account"),
+    "account_slip": NotPersonal("the activation slip of a staff account"),
     # Tasks (API and pages).
     "task-list": Personal(_on("task-list"), TASK_VIEWERS),
     "task-detail": Personal(_on("task-detail", pk=lambda w: w.open.pk), TASK_VIEWERS),

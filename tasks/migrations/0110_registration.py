@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tasks", "0090_monitoring_notification_kinds"),
+        ("tasks", "0100_notification_kinds_returned_transferred"),
     ]
 
     operations = [

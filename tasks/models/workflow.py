@@ -166,6 +166,9 @@ class Notification(models.Model):
         # Health monitoring (the monitoring app): the duty desk and the county's CDC experts, at once.
         POSITIVE_RESULT = "positive_result", _("positive test result")
         ABNORMAL_CHECKIN = "abnormal_checkin", _("abnormal check-in")
+        # To the field team: a reviewer returned their work, or a transfer brought a task to them.
+        RETURNED = "returned", _("task returned")
+        TRANSFERRED = "transferred", _("task transferred to you")
 
     # Indexes: notification_recipient serves lookups by recipient, the unique (escalation, recipient) by
     # escalation, notification_transfer by transfer; no duplicate foreign-key indexes.

@@ -59,3 +59,23 @@ def task_kind(value: str) -> str:
     from tasks.models import TaskKind
 
     return str(TaskKind(value).label) if value in TaskKind.values else value
+
+
+# Columns of the staff file (account onboarding) and fields of an account's change history.
+ACCOUNT_FIELDS = {
+    "name": _("name"),
+    "full_name": _("name"),
+    "phone": _("work phone"),
+    "role": _("role"),
+    "division_code": _("division code"),
+    "division": _("scope"),
+    "username": _("username"),
+    "is_active": _("active"),
+    "second_factor": _("second factor"),
+    "date_joined": _("created at"),
+}
+
+
+@register.filter
+def staff_field(value: str) -> str:
+    return str(ACCOUNT_FIELDS.get(value, value))

@@ -67,9 +67,9 @@ HOME_PANELS = [
     ("audit.view", "audit_log", gettext_lazy("Audit"), gettext_lazy("Who saw and changed what")),
     (
         "account.manage",
-        "admin:index",
-        gettext_lazy("Administration"),
-        gettext_lazy("Accounts, units and settings"),
+        "account_list",
+        gettext_lazy("Accounts"),
+        gettext_lazy("Accounts of your territory, onboarding and activation"),
     ),
 ]
 
@@ -108,7 +108,10 @@ class ActivationForm(forms.Form):
 
 @never_cache
 def activate(request):
-    form = ActivationForm(request.POST or None)
+    # The slip's QR code opens this page with the username and the code filled in: the owner only
+    # chooses a password.
+    initial = {key: request.GET.get(key, "")[:150] for key in ("username", "code")}
+    form = ActivationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             user = account_activate(

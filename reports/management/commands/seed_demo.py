@@ -62,6 +62,10 @@ class Command(BaseCommand):
 
             if seed_demo_data():
                 self.stdout.write("Demo data: leads, an intake batch, tasks, reviews and a notice created.")
+            from ._demo_accounts import seed_onboarded_accounts
+
+            if seed_onboarded_accounts(DEMO_PASSWORD):
+                self.stdout.write("Demo data: onboarded grid workers (the administrator's activation rate).")
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}), by role:")
         for role in dict.fromkeys(role for _u, role, _c, _n in DEMO_ACCOUNTS):
             self.stdout.write(f"  {Role(role).label}:")
