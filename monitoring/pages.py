@@ -44,6 +44,7 @@ from .models import (
 )
 from .models.periods import OPEN_STATES
 from .services.checkins import record_checkin
+from .services.release import ReleaseRefused, may_release, release_blockers, release_period
 
 # Test types and results as the field work names them (tasks.models.TestResult).
 TEST_TYPES = dict(TestResult._meta.get_field("test_type").choices or [])
@@ -267,8 +268,27 @@ def period_detail(request: HttpRequest, period_id: int) -> HttpResponse:
         "today": today,
         "is_field": can(request.user, "task.fieldwork"),
         "may_acknowledge": _may_acknowledge(request.user),
+        "may_release": period.is_open and may_release(request.user, period),
+        "release_blockers": release_blockers(period, now=now) if period.is_open else [],
     }
     return render(request, "monitoring/period.html", context)
+
+
+@login_required
+@require_POST
+def period_release(request: HttpRequest, period_id: int) -> HttpResponse:
+    """The sub-unit releases the person (解除): the same rules as the API; every reason it cannot be
+    done yet comes back on the period page."""
+    period = get_visible_or_404(request.user, MonitoringPeriod.objects.all(), pk=period_id)
+    try:
+        release_period(period, by=request.user, note=request.POST.get("note", ""))
+    except ReleaseRefused as refused:
+        messages.error(request, _("Not released yet: %(reasons)s") % {"reasons": "; ".join(refused.messages)})
+    except PermissionDenied as denied:
+        messages.error(request, str(denied) or _("Your role may not do this."))
+    else:
+        messages.success(request, _("Released. The release notice can be printed from this page."))
+    return redirect("monitoring_period", period_id=period.pk)
 
 
 # --- the person's own link ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ urlpatterns: list = [
     path("monitoring/alerts/<int:alert_id>/ack/", pages.alert_acknowledge, name="monitoring_alert_ack"),
     path("monitoring/stats/", stats_views.monitoring_stats_page, name="monitoring_stats"),
     path("monitoring/<int:period_id>/", pages.period_detail, name="monitoring_period"),
+    path("monitoring/<int:period_id>/release/", pages.period_release, name="monitoring_period_release"),
     path("monitoring/<int:pk>/release.pdf", release_notice.release_pdf, name="monitoring_release_pdf"),
     path("c/<str:token>/", pages.person_checkin, name="monitoring_person_checkin"),
     path("lab-results/unmatched/", labs_views.lab_queue, name="lab_queue"),

@@ -51,6 +51,9 @@ def monitoring_page_routes(Detail, PageList, Public) -> dict:
         "monitoring_period": Detail(
             lambda: running_period(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=period_kwargs
         ),
+        "monitoring_period_release": Detail(
+            lambda: running_period(OTHER_VILLAGE_SAME_TOWNSHIP), kwargs=period_kwargs, method="post"
+        ),
         "monitoring_alerts": PageList(
             lambda: abnormal_alert(OTHER_COUNTY_VILLAGE),
             own=lambda: abnormal_alert(HOME_VILLAGE),

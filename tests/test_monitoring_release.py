@@ -19,6 +19,15 @@ from tests.workflow_fixtures import make_task
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The reasons are compared in English (the msgids)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 LAST_DAY = FIRST_DAY + timedelta(days=13)
 AFTER = due_moment(LAST_DAY) + timedelta(hours=2)
 
@@ -120,3 +129,26 @@ def test_the_release_notice_text_names_the_person_masked_for_the_commander(crew,
     assert notice_context(crew["bob"], period, now=AFTER)["person_name"] == "欧阳锋华"
     assert notice_context(commander, period, now=AFTER)["person_name"] == "欧***"
     assert notice_context(commander, period, now=AFTER)["last_day"] == date(2024, 5, 14)
+
+
+def test_the_sub_unit_releases_from_the_period_page_and_prints_the_notice(client, crew):
+    """On the page: the reasons it cannot be done yet, then the button once they are gone."""
+    from monitoring.models import MonitoringPeriod
+
+    period = make_period(starts_on=date(2024, 4, 1), days=14)
+    client.force_login(crew["bob"])
+    MonitoringPeriod.objects.filter(pk=period.pk).update(abnormal_open=True)
+    page = client.get(f"/monitoring/{period.pk}/")
+    assert page.context["may_release"] and page.context["release_blockers"]
+    refused = client.post(f"/monitoring/{period.pk}/release/", follow=True)
+    assert [m.level_tag for m in refused.context["messages"]] == ["error"]
+    period.refresh_from_db()
+    assert period.state == "running"
+
+    MonitoringPeriod.objects.filter(pk=period.pk).update(abnormal_open=False)
+    page = client.get(f"/monitoring/{period.pk}/")
+    assert page.context["release_blockers"] == []
+    done = client.post(f"/monitoring/{period.pk}/release/", {"note": "期满解除"}, follow=True)
+    period.refresh_from_db()
+    assert period.state == "released" and period.released_by == crew["bob"]
+    assert f"/monitoring/{period.pk}/release.pdf" in done.content.decode()

@@ -225,6 +225,7 @@ ENTRIES: dict[str, object] = {
     # Monitoring pages: the person's name, masked by role; every read of a period logged.
     "field_monitoring": Personal(lambda w: _monitored(w, "field_monitoring"), FIELD),
     "monitoring_period": Personal(lambda w: _monitored(w, "monitoring_period"), TASK_VIEWERS),
+    "monitoring_period_release": NotPersonal("a write (POST): redirects to the period page"),
     "monitoring_alerts": Personal(
         lambda w: _monitored(w, "monitoring_alerts", abnormal=True),
         ("duty_officer", "cdc_expert", "team_leader", "commander", "admin"),
