@@ -28,6 +28,7 @@ def _english():
     with translation.override("en"):
         yield
 
+
 LAST_DAY = FIRST_DAY + timedelta(days=13)
 AFTER = due_moment(LAST_DAY) + timedelta(hours=2)
 
