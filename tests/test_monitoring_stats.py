@@ -61,7 +61,8 @@ def test_todays_figures_and_case_status_of_the_village(monitored, field_staff, t
         "missed": 2,
         "lost_contact": 1,
         "abnormal_today": 1,
-        "samples_due": 1,
+        # b's sample of the day, and the test a's abnormal check-in asked for
+        "samples_due": 2,
         "samples_overdue": 1,
         "positives_today": 1,
     }
@@ -81,7 +82,8 @@ def test_the_execution_rate_by_division_and_day(monitored, team_leader):
     )
     assert home["execution_rate"] == round(3 / 5, 4)
     day3 = rows[(HOME_VILLAGE, DAY3.isoformat())]
-    assert (day3["checkins_due"], day3["checkins_done"], day3["samples_due"]) == (3, 1, 1)
+    # Day 3: b's scheduled sample and the test a's abnormal check-in asked for.
+    assert (day3["checkins_due"], day3["checkins_done"], day3["samples_due"]) == (3, 1, 2)
     assert rows[(OTHER_VILLAGE_SAME_TOWNSHIP, DAY3.isoformat())]["checkins_done"] == 1
     # No check-in was due on day 1: the periods were made at its due hour.
     assert (HOME_VILLAGE, FIRST_DAY.isoformat()) not in rows
