@@ -206,6 +206,13 @@ class SupervisionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         fresh = self.get_queryset().get(pk=order.pk)
         return OrderDetailSerializer(fresh, context={"request": self.request}).data
 
+    @staticmethod
+    def _field(request, name: str, default=None):
+        """One field of the JSON object body; a body that is not an object is a 400, not a crash."""
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        return request.data.get(name, default)
+
     def _move(self, request, service, **kwargs):
         order = self.get_object()  # 404 outside the issuer's and the owner's territory
         order = call(service, order=order, actor=request_user(request), **kwargs)
@@ -219,12 +226,12 @@ class SupervisionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     @extend_schema(request=TEXT, responses=OrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def reply(self, request, pk=None):
-        return self._move(request, services.reply_order, text=request.data.get("text"))
+        return self._move(request, services.reply_order, text=self._field(request, "text"))
 
     @extend_schema(request=TEXT, responses=OrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        return self._move(request, services.complete_order, text=request.data.get("text", ""))
+        return self._move(request, services.complete_order, text=self._field(request, "text", ""))
 
     @extend_schema(request=None, responses=OrderDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -234,4 +241,4 @@ class SupervisionOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     @extend_schema(request=REASON, responses=OrderDetailSerializer)
     @action(detail=True, methods=["post"], url_path="send-back")
     def send_back(self, request, pk=None):
-        return self._move(request, services.send_back_order, reason=request.data.get("reason"))
+        return self._move(request, services.send_back_order, reason=self._field(request, "reason"))

@@ -365,9 +365,13 @@ class Body:
     value: object = None
 
 
+# The batch APIs that answer a list of rows row by row (accepted / duplicates / rejected).
+ROW_APIS = {"v1_leads_create", "v1_test_results_create"}
+
+
 def bodies(op: dict, base: dict, *, bodyless: bool) -> st.SearchStrategy:
     raw = not_json.map(lambda b: Body("raw", b))
-    if op["id"] == "v1_leads_create":
+    if op["id"] in ROW_APIS:
         return st.one_of(
             not_a_list.map(lambda v: Body("json", v)), raw, lead_rows.map(lambda v: Body("rows", v))
         )
@@ -483,6 +487,52 @@ class World:
 
         today = timezone.localdate()
         return make_period(starts_on=today - timedelta(days=1), now=timezone.now() - timedelta(days=1))
+
+    @cached_property
+    def desk(self):
+        from tasks.models import Unit
+
+        return Unit.objects.get(kind="duty_desk", division_id="460105")
+
+    @cached_property
+    def shift(self):
+        """alice's shift at the county desk, from tomorrow: too early to hand over (any body refused)."""
+        from tasks.models import DutyShift
+
+        start = timezone.now() + timedelta(days=1)
+        return DutyShift.objects.create(
+            unit=self.desk, user=self.u["duty_officer"], starts_at=start, ends_at=start + timedelta(hours=8)
+        )
+
+    @cached_property
+    def other_county_shift(self):
+        """A shift of another county's desk: outside alice's territory (404 for any body)."""
+        from tasks.models import DutyShift, Unit
+        from tests.factories import UserFactory
+
+        desk = Unit.objects.get(kind="duty_desk", division_id=OTHER_COUNTY)
+        officer = UserFactory(username="otto", role="duty_officer", division_id=OTHER_COUNTY)
+        start = timezone.now() + timedelta(days=2)
+        return DutyShift.objects.create(
+            unit=desk, user=officer, starts_at=start, ends_at=start + timedelta(hours=8)
+        )
+
+    @cached_property
+    def order(self):
+        """A supervision order owned by the home township's team, issued by a city commander."""
+        from tests.order_fixtures import make_order
+
+        return make_order()
+
+
+def _shift_body(w, days: int = 3) -> dict:
+    start = timezone.now() + timedelta(days=days)
+    return {
+        "unit": w.desk.pk,
+        "user": w.u["duty_officer"].pk,
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=8)).isoformat(),
+    }
 
 
 @dataclass
@@ -622,6 +672,77 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "v1_monitoring_release_create": Scenario(
         user=lambda w: w.u["field_staff"], kwargs=lambda w: {"id": w.period.pk}, bodyless=True
+    ),
+    # Lab results: lists of malformed rows are answered row by row, like the lead API.
+    "v1_test_results_create": Scenario(user=DUTY, kwargs=lambda w: {}),
+    # Registration: bob's task is an investigation, so every registration of it is refused (409 / 400).
+    "v1_tasks_registration_create": _fw(
+        lambda w: {
+            "idempotency_key": str(uuid.uuid4()),
+            "arrived_at": timezone.now().isoformat(),
+            "arrived_from": "广州",
+            "division_code": HOME_VILLAGE,
+            "address": "海秀路1号",
+            "health_state": "no_symptoms",
+            "phone_confirmed": True,
+            "note": "",
+        }
+    ),
+    # Likely duplicates: no pair of that id in alice's territory (404); the scan is for duty officers.
+    "v1_persons_duplicates_dismiss_create": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": 987654321}, bodyless=True
+    ),
+    "v1_persons_duplicates_merge_create": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": 987654321}, base=lambda w: {"keep": 1, "reason": "同一人"}
+    ),
+    "v1_persons_duplicates_scan_create": Scenario(
+        user=lambda w: w.u["field_staff"], kwargs=lambda w: {}, bodyless=True
+    ),
+    # The roster: a new shift and a whole replacement are validated field by field; a partial change,
+    # a deletion and a handover go to objects where any body is refused (another county's shift; a
+    # shift that starts tomorrow, too early to hand over); a swap needs two shifts of alice's desk.
+    "v1_shifts_create": Scenario(user=DUTY, kwargs=lambda w: {}, base=lambda w: _shift_body(w)),
+    "v1_shifts_update": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": w.shift.pk}, base=lambda w: _shift_body(w, days=4)
+    ),
+    "v1_shifts_partial_update": Scenario(
+        user=DUTY, kwargs=lambda w: {"id": w.other_county_shift.pk}, bodyless=True
+    ),
+    "v1_shifts_destroy": Scenario(user=DUTY, kwargs=lambda w: {"id": w.other_county_shift.pk}, bodyless=True),
+    "v1_shifts_handover_create": Scenario(user=DUTY, kwargs=lambda w: {"id": w.shift.pk}, bodyless=True),
+    "v1_shifts_swap_create": Scenario(
+        user=DUTY,
+        kwargs=lambda w: {},
+        base=lambda w: {"first": w.shift.pk, "second": w.other_county_shift.pk, "reason": "换班"},
+    ),
+    "v1_handovers_acknowledge_create": Scenario(user=DUTY, kwargs=lambda w: {"id": 987654321}, bodyless=True),
+    # Supervision orders: a new order is validated field by field; the owner's actions are sent by an
+    # account that may not act on the order (the CDC expert: refused whatever the body).
+    "v1_supervision_orders_create": Scenario(
+        user=DUTY,
+        kwargs=lambda w: {},
+        base=lambda w: {
+            "title": "核查",
+            "text": "今日完成",
+            "deadline": (timezone.now() + timedelta(hours=6)).isoformat(),
+            "priority": "normal",
+            "owner_unit": w.order.owner_unit_id,
+        },
+    ),
+    **{
+        f"v1_supervision_orders_{action}_create": Scenario(
+            user=EXPERT, kwargs=lambda w: {"id": w.order.pk}, bodyless=True
+        )
+        for action in ("accept", "acknowledge")
+    },
+    "v1_supervision_orders_complete_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.order.pk}, base=lambda w: {"text": "已完成"}
+    ),
+    "v1_supervision_orders_reply_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.order.pk}, base=lambda w: {"text": "进展"}
+    ),
+    "v1_supervision_orders_send_back_create": Scenario(
+        user=EXPERT, kwargs=lambda w: {"id": w.order.pk}, base=lambda w: {"reason": "不完整"}
     ),
 }
 DEFAULT = Scenario(user=DUTY)
