@@ -253,6 +253,15 @@ SPECTACULAR_SETTINGS = {
         "NoticeSourceEnum": "notices.models.NoticeSource",
         "TaskKindEnum": "tasks.models.tracing.TaskKind",
         "TaskOutcomeEnum": "tasks.models.tracing.TaskOutcome",
+        "PersonMeasureEnum": "reviews.models.PersonMeasure",
+        "RadiusMeasureEnum": "tasks.models.fieldwork.RadiusControl.Measure",
+        "TaskPriorityEnum": "tasks.models.tracing.Priority",
+        "OrderPriorityEnum": "duty.models.orders.OrderPriority",
+        "OrderStateEnum": "duty.models.orders.OrderState",
+        "PeriodStateEnum": "monitoring.models.periods.PeriodState",
+        "SampleStateEnum": "monitoring.models.periods.SampleState",
+        "TestResultValueEnum": "tasks.models.fieldwork.TestResult.Result",
+        "LabResultValueEnum": "monitoring.models.labs.LabResultValue",
     },
 }
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
@@ -37,6 +39,11 @@ class WorkloadApi(APIView):
     def get_permissions(self):
         return [IsAuthenticated(), capability("workload.view")()]
 
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        parameters=[OpenApiParameter("division", str, description="a division code of the territory")],
+        summary="Workload per member and team, with the suggested rebalancing",
+    )
     def get(self, request):
         user = request_user(request)
         body = workload_json(division_param(user, request.query_params.get("division")))

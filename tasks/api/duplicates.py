@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
@@ -84,6 +85,9 @@ def _describe(request: Request, candidates: list[DuplicateCandidate]) -> list[di
 
 
 class DuplicateViewSet(viewsets.ViewSet):
+    # Only for the schema generator (the path parameter's type); every action reads through the scope.
+    queryset = DuplicateCandidate.objects.none()
+
     class MergeInput(serializers.Serializer):
         keep = serializers.IntegerField()
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -94,7 +98,7 @@ class DuplicateViewSet(viewsets.ViewSet):
             raise exceptions.NotFound()
         return get_object_or_404(duplicates.candidates_visible_to(request.user), pk=int(pk))
 
-    @extend_schema(summary="Likely duplicates of the territory (open pairs)")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Likely duplicates of the territory (open pairs)")
     def list(self, request: Request) -> Response:
         _require_reviewer(request.user)
         queryset = duplicates.candidates_visible_to(request.user)
@@ -111,7 +115,9 @@ class DuplicateViewSet(viewsets.ViewSet):
             self._paginator = Pagination()
         return self._paginator
 
-    @extend_schema(request=None, summary="Not the same person: never proposed again")
+    @extend_schema(
+        request=None, responses=OpenApiTypes.OBJECT, summary="Not the same person: never proposed again"
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str) -> Response:
         candidate = self._candidate(request, pk)
@@ -138,7 +144,7 @@ class DuplicateViewSet(viewsets.ViewSet):
             raise exceptions.PermissionDenied() from None
         return Response(TaskSerializer(task, context={"request": request}).data)
 
-    @extend_schema(request=None, summary="Run the likely-duplicate job now")
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Run the likely-duplicate job now")
     @action(detail=False, methods=["post"])
     def scan(self, request: Request) -> Response:
         _require_reviewer(request.user)

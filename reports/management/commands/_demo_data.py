@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from tasks.models import Lead, TaskStatus, TracingTask, Unit, UnitMembership, User
+from tasks.models import Lead, TaskKind, TaskStatus, TracingTask, Unit, UnitMembership, User
 from tasks.validation import id_check_digit
 
 FIELD_VILLAGE = "460105001001"
@@ -167,6 +167,8 @@ def seed_demo_data(*, now: datetime | None = None) -> bool:
     for task in mine:
         if task.assignee_id != field.pk:
             workflow.task_assign(task=task, actor=users["duty"], assignee=field)
+    # The investigations first: the field work, review and return below are an investigation's.
+    mine.sort(key=lambda task: (task.kind != TaskKind.INVESTIGATION, task.pk))
     submitted = []
     for task in mine[:3]:
         submitted.append(_fieldwork(TracingTask.objects.get(pk=task.pk), field, now))
