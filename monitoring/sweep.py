@@ -46,8 +46,6 @@ runs the steps on up to SWEEP_WORKERS connections, like the deadline sweep.
 from __future__ import annotations
 
 import json
-import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -57,14 +55,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tasks.notify import delivery_inserts
+from tasks.sweep import run_on_connections
 
 from . import hooks
 from .clock import DESK_BIT, LEADER_BIT, REMINDER_BIT, alert_moments, local_day
 
 # Periods (or sample items) per step: one transaction, one statement.
 DEFAULT_LIMIT = 5000
-# Fewer due periods than this per extra connection are not worth its set-up.
-PARALLEL_MIN_PER_WORKER = 2000
 
 PERIOD_TABLE = "monitoring_monitoringperiod"
 _OPEN_STATES = "('running', 'escalated')"
@@ -396,34 +393,19 @@ def _sample_loop(now: datetime, limit: int, max_rounds: int) -> SweepResult:
     return total
 
 
-def _loop_on_own_connection(now: datetime, limit: int, max_rounds: int) -> SweepResult:
-    try:
-        return _loop(now, limit, max_rounds)
-    finally:
-        connection.close()  # this thread's connection (Django keeps one per thread)
-
-
 def _checkins(now: datetime, limit: int, max_rounds: int, workers: int) -> SweepResult:
-    """The check-in steps, on up to `workers` connections when many periods are due (module docstring
-    of tasks/sweep.py: each connection loops until its own step comes back short, so no due row is left
-    behind). Inside a transaction other connections could not see its rows: the caller's connection."""
-    if workers <= 1 or connection.in_atomic_block:
-        return _loop(now, limit, max_rounds)
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNT_DUE_SQL, {"now": now, "cap": workers * max(limit, PARALLEL_MIN_PER_WORKER)})
-        due = cursor.fetchone()[0]
-    if not due:
-        return SweepResult()
-    workers = min(workers, due // PARALLEL_MIN_PER_WORKER)
-    if workers <= 1:
-        return _loop(now, limit, max_rounds)
-    share = min(limit, math.ceil(due / workers))
-    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="checkin-sweep") as pool:
-        others = [pool.submit(_loop_on_own_connection, now, share, max_rounds) for _ in range(workers - 1)]
-        total = _loop(now, share, max_rounds)
-        for future in others:
-            total += future.result()
-    return total
+    """The check-in steps, on up to `workers` connections when many periods are due (the same runner as
+    the task clocks: tasks.sweep.run_on_connections)."""
+    return run_on_connections(
+        _loop,
+        now=now,
+        limit=limit,
+        max_rounds=max_rounds,
+        workers=workers,
+        count_due_sql=_COUNT_DUE_SQL,
+        empty=SweepResult,
+        name="checkin-sweep",
+    )
 
 
 def sweep(

@@ -37,9 +37,11 @@ the caller's connection.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -218,11 +220,46 @@ def _sweep_on_this_connection(now, limit: int, max_rounds: int) -> SweepResult:
     return total
 
 
-def _sweep_on_own_connection(now, limit: int, max_rounds: int) -> SweepResult:
-    try:
-        return _sweep_on_this_connection(now, limit, max_rounds)
-    finally:
-        connection.close()  # this thread's connection (Django keeps one per thread)
+def run_on_connections(
+    loop: Callable[[datetime, int, int], Any],
+    *,
+    now: datetime,
+    limit: int,
+    max_rounds: int,
+    workers: int,
+    count_due_sql: str,
+    empty: Callable[[], Any],
+    name: str,
+) -> Any:
+    """Run `loop(now, limit, max_rounds)` (a sweep's steps until one comes back short) on up to `workers`
+    connections when enough rows are due (`count_due_sql`, capped by %(cap)s), in equal shares so that
+    the connections finish together; results are added up. Shared by every minute sweep: the task
+    clocks here, the check-in clocks of the monitoring app. Inside a transaction other connections
+    could not see its rows: it stays on the caller's connection."""
+    if workers <= 1 or connection.in_atomic_block:
+        return loop(now, limit, max_rounds)
+    with connection.cursor() as cursor:
+        cursor.execute(count_due_sql, {"now": now, "cap": workers * max(limit, PARALLEL_MIN_PER_WORKER)})
+        due = cursor.fetchone()[0]
+    if not due:
+        return empty()
+    workers = min(workers, due // PARALLEL_MIN_PER_WORKER)
+    if workers <= 1:
+        return loop(now, limit, max_rounds)
+
+    def on_own_connection(share: int) -> Any:
+        try:
+            return loop(now, share, max_rounds)
+        finally:
+            connection.close()  # this thread's connection (Django keeps one per thread)
+
+    share = min(limit, math.ceil(due / workers))
+    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix=name) as pool:
+        others = [pool.submit(on_own_connection, share) for _ in range(workers - 1)]
+        total = loop(now, share, max_rounds)
+        for future in others:
+            total += future.result()
+    return total
 
 
 def sweep(
@@ -240,21 +277,13 @@ def sweep(
     step, which will loop again if it was full: no due row is left behind."""
     now = now or timezone.now()
     workers = settings.SWEEP_WORKERS if workers is None else workers
-    if workers <= 1 or connection.in_atomic_block:
-        return _sweep_on_this_connection(now, limit, max_rounds)
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNT_DUE_SQL, {"now": now, "cap": workers * max(limit, PARALLEL_MIN_PER_WORKER)})
-        due = cursor.fetchone()[0]
-    if not due:
-        return SweepResult()
-    workers = min(workers, due // PARALLEL_MIN_PER_WORKER)
-    if workers <= 1:
-        return _sweep_on_this_connection(now, limit, max_rounds)
-    # Equal shares, so that the connections finish together.
-    share = min(limit, math.ceil(due / workers))
-    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="sweep") as pool:
-        others = [pool.submit(_sweep_on_own_connection, now, share, max_rounds) for _ in range(workers - 1)]
-        total = _sweep_on_this_connection(now, share, max_rounds)
-        for future in others:
-            total += future.result()
-    return total
+    return run_on_connections(
+        _sweep_on_this_connection,
+        now=now,
+        limit=limit,
+        max_rounds=max_rounds,
+        workers=workers,
+        count_due_sql=_COUNT_DUE_SQL,
+        empty=SweepResult,
+        name="sweep",
+    )

@@ -100,8 +100,9 @@ def test_a_sweep_racing_a_checkin_does_not_lose_it(due_periods):
 
 def test_a_large_sweep_shares_the_due_periods_between_connections(due_periods, monkeypatch):
     import monitoring.sweep as sweep_module
+    import tasks.sweep as shared_runner
 
-    monkeypatch.setattr(sweep_module, "PARALLEL_MIN_PER_WORKER", 10)
+    monkeypatch.setattr(shared_runner, "PARALLEL_MIN_PER_WORKER", 10)
     runs = []
     real = sweep_module._loop
 
