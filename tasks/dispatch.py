@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from .clocks import clock_windows, dispatch_due_cols, next_alert_sql
 from .models.tracing import TaskStatus
+from .notify import assigned_digest_ctes
 
 # A member's "current open load": tasks assigned to them that still need field work.
 OPEN_LOAD_STATUSES = [
@@ -90,11 +91,19 @@ slots AS (
 
 
 def dispatch_where(
-    where: str, params: dict, *, now, from_statuses, actor_id=None, reason: str = ""
+    where: str,
+    params: dict,
+    *,
+    now,
+    from_statuses,
+    actor_id=None,
+    reason: str = "",
+    notify_assignees: bool = True,
 ) -> list[int]:
     """Dispatch, in one statement, the tasks `t` matching `where` whose status is in `from_statuses`
     and whose division is a village with a unit. Returns the ids dispatched. Caller holds the
-    transaction."""
+    transaction. Each assignee is told in the same statement, one notification for all their tasks
+    (`notify_assignees=False` when the caller sends its own, e.g. the transfer's)."""
     now = now or timezone.now()
     new_dispatched_at = "COALESCE(t.dispatched_at, %(now)s)"
     new_cols = {
@@ -138,7 +147,7 @@ def dispatch_where(
         FROM cand LEFT JOIN slots ON slots.unit_id = cand.subunit_id AND slots.k = cand.k
         WHERE t.id = cand.id AND t.status = cand.from_status
         RETURNING t.id, cand.from_status, t.team_id, t.subunit_id, t.assignee_id, t.division_id
-    )
+    ){{digest}}
     INSERT INTO tasks_tasktransition (task_id, from_status, to_status, actor_id, at, reason, details)
     SELECT upd.id, upd.from_status, 'dispatched', %(actor_id)s, %(now)s, %(reason)s,
            jsonb_build_object('division', upd.division_id, 'team', upd.team_id, 'subunit', upd.subunit_id,
@@ -155,6 +164,12 @@ def dispatch_where(
         "actor_id": actor_id,
         "reason": reason,
     }
+    if notify_assignees:
+        digest_ctes, digest_params = assigned_digest_ctes("upd")
+        sql = sql.replace("{digest}", ",\n" + ",\n".join(digest_ctes), 1)
+        all_params.update(digest_params, digest_now=now)
+    else:
+        sql = sql.replace("{digest}", "", 1)
     with connection.cursor() as cursor:
         cursor.execute(sql, all_params)
         return [row[0] for row in cursor.fetchall()]

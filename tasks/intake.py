@@ -38,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import dispatch
+from . import dispatch, notify
 from .clocks import clock_windows, kind_change_cols, next_alert_sql
 from .dispatch import follow_reasons
 from .models import ACTIVE_STATUSES, KIND_RANK, IntakeBatch, TaskKind
@@ -695,6 +695,16 @@ def _record_transitions(cursor, now: datetime) -> None:
         ORDER BY n.id
         """,
         params,
+    )
+    # Each assignee hears of the batch's tasks once, whatever their number.
+    digest_ctes, digest_params = notify.assigned_digest_ctes("batch_assigned")
+    cursor.execute(
+        "WITH batch_assigned AS ("
+        " SELECT n.id, d.assignee_id FROM intake_new_task n"
+        " JOIN intake_dispatch d ON d.person_id = n.person_id WHERE n.status = 'dispatched'), "
+        + ", ".join(digest_ctes)
+        + " SELECT count(*) FROM assigned_note",
+        {**digest_params, "digest_now": now},
     )
 
 

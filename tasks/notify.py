@@ -135,7 +135,20 @@ def render(notification: Notification) -> tuple[str, str]:
             "task": task,
             "to": data.get("to_name", ""),
         }
+    elif int(data.get("count") or 1) > 1:
+        count = int(data["count"])
+        shown = ", ".join(f"T{task_id}" for task_id in data.get("tasks", []))
+        subject = _("%(count)s tasks were assigned to you") % {"count": count}
+        if count > len(data.get("tasks", [])):
+            body = _("%(count)s tasks were assigned to you, among them %(tasks)s; see My tasks.") % {
+                "count": count,
+                "tasks": shown,
+            }
+        else:
+            body = _("%(count)s tasks were assigned to you: %(tasks)s.") % {"count": count, "tasks": shown}
     else:
+        if not task and data.get("tasks"):
+            task = f"T{data['tasks'][0]}"
         subject = _("Task %(task)s was assigned to you") % {"task": task}
         body = subject
     return subject, body
@@ -199,6 +212,36 @@ def create_deliveries_for(notification_ids: list[int]) -> int:
             {**params, "ids": list(notification_ids)},
         )
         return cursor.fetchone()[0]
+
+
+def assigned_digest_ctes(source: str) -> tuple[list[str], dict]:
+    """Data-modifying CTEs that tell each assignee of a set dispatch what came to them: one "assigned"
+    notification per assignee, not per task (a grid worker given forty tasks by one intake batch gets
+    one message saying forty, an SMS channel sends one text), with its delivery rows.
+
+    `source` names a relation with the columns (id, assignee_id) of the tasks just assigned (a CTE of
+    the same statement, or a table). A single task is linked from the notification; more are counted,
+    with the first few ids in `data` so the inbox can link them."""
+    ctes = [
+        f"""assigned_note AS (
+            INSERT INTO tasks_notification (recipient_id, kind, task_id, data, created_at)
+            SELECT s.assignee_id, 'assigned',
+                   CASE WHEN count(*) = 1 THEN min(s.id) END,
+                   jsonb_build_object('count', count(*),
+                                      'tasks', (array_agg(s.id ORDER BY s.id))[1:%(digest_ids)s]),
+                   %(digest_now)s
+            FROM {source} s
+            WHERE s.assignee_id IS NOT NULL
+            GROUP BY s.assignee_id
+            RETURNING id, recipient_id, kind, NULL::text AS level, created_at
+        )"""
+    ]
+    delivery_ctes, _count, params = delivery_inserts("assigned_note")
+    return ctes + delivery_ctes, {**params, "digest_ids": ASSIGNED_DIGEST_IDS}
+
+
+# Task ids kept in a digest notification's data (the inbox links them; the count says how many in all).
+ASSIGNED_DIGEST_IDS = 20
 
 
 # --- the outbox flow ------------------------------------------------------------------------------

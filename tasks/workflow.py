@@ -715,6 +715,7 @@ def task_transfer_accept(*, task: TracingTask, actor: User, now: datetime | None
             from_statuses=[S.TRANSFERRING],
             actor_id=actor.pk,
             reason=reason,
+            notify_assignees=False,
         )
         task.refresh_from_db()
     else:
