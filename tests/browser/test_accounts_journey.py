@@ -41,7 +41,6 @@ def test_the_admin_onboards_staff_and_one_activates_with_the_slip(
     context = new_context(**DESKTOP, accept_downloads=True)
     page = context.new_page()
     login(page, live_server, "admin", DEMO_PASSWORD)
-    page.goto(f"{live_server.url}/")
     nav(page, "管理", "账号管理")
     expect(page.get_by_test_id("account-table")).to_be_visible()
     screenshot(page, "accounts")
