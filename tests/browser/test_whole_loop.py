@@ -10,7 +10,8 @@ address typed) and goes on by clicking what a person sees, with the demo account
 4. The notice: the county desk passes it on, the city desk approves it, it is pushed, and the person
    acknowledges it on their phone from the SMS link.
 5. The field worker checks the person in from "due today" and releases them from the period page.
-6. The duty officer finds the person by ID number in the top bar's search and closes the task.
+   The release closes the task (outcome "released").
+6. The duty officer finds the person by ID number in the top bar's search and sees the closed task.
 
 What a worker process does between the clicks (the notice generation from approved disposals, the
 push) is called here as the worker would; the clock stands at 09:30 Beijing time of today, so that the
@@ -32,7 +33,7 @@ from playwright.sync_api import expect
 from monitoring.models import MonitoringPeriod
 from notices.links import token_for
 from notices.models import Notice, NoticeState
-from tasks.models import TaskStatus, TracingTask
+from tasks.models import TaskStatus, TracingTask, TrajectoryEntry
 from tests.browser.conftest import PHONE, login, nav
 from tests.browser.test_field_journey import add_contact, add_entry, open_form
 
@@ -49,7 +50,7 @@ ID_NUMBER = id_number("46010519910203456")
 NAME = "陈全程"
 CSV = (
     "source,external_id,id_number,name,phone,division_code,address,reason,reported_at\n"
-    f"community,LOOP-1,{ID_NUMBER},{NAME},13912340001,{HOME_VILLAGE},秀英区海秀路1号,社区排查发现,"
+    f"red_code,LOOP-1,{ID_NUMBER},{NAME},13912340001,{HOME_VILLAGE},秀英区海秀路1号,红码人员,"
     "2026-12-06T09:00:00+08:00\n"
 )
 
@@ -108,7 +109,7 @@ def test_the_whole_loop_by_clicks(demo, new_context, live_server, screenshot, tm
         desk.get_by_test_id("intake-run-now").locator("button").click()
     expect(desk.locator(".messages")).to_be_visible()
     step(screenshot, desk, "intake-run-now")
-    task = TracingTask.objects.get(lead__external_id="LOOP-1")
+    task = TracingTask.objects.get(leads__external_id="LOOP-1")
     nav(desk, "任务", "任务列表")
     desk.get_by_test_id("task-link").filter(has_text=re.compile(rf"^T{task.pk}$")).click()
     expect(desk.get_by_test_id("task-title")).to_contain_text(f"T{task.pk}")
@@ -171,11 +172,12 @@ def test_the_whole_loop_by_clicks(demo, new_context, live_server, screenshot, tm
     step(screenshot, expert, "review")
     expert.get_by_test_id("claim").click()
     expect(expert.get_by_test_id("review-state")).to_have_attribute("data-state", "claimed")
-    entry = expert.locator("[id^=trajectory-]").first
+    supermarket = TrajectoryEntry.objects.get(task=task)
+    entry = expert.locator(f"#trajectory-{supermarket.pk}")
     entry.locator("details.comment-on-entry summary").click()
     entry.locator("textarea[name=body]").fill("请补充离开超市的时间和交通方式")
     entry.get_by_role("button").click()
-    expect(expert.locator("[id^=trajectory-] [data-testid=entry-comment]").first).to_contain_text("交通方式")
+    expect(entry.get_by_test_id("entry-comment")).to_contain_text("交通方式")
     expert.get_by_test_id("return-form").locator("textarea[name=reasons]").fill(
         "行程记录不完整，请补充后重新提交"
     )
@@ -186,10 +188,15 @@ def test_the_whole_loop_by_clicks(demo, new_context, live_server, screenshot, tm
 
     # The field worker: the returned task first, with the reasons and the comment beside the entry.
     nav(phone, "任务", "我的任务")
-    expect(phone.get_by_test_id("field-task").first).to_have_attribute("data-task", str(task.pk))
+    # Returned tasks come first (the demo has one returned already): ours is among them, with its reasons.
+    mine = phone.locator(f'[data-testid=field-task][data-task="{task.pk}"]')
+    expect(mine).to_contain_text("行程记录不完整")
+    cards = phone.get_by_test_id("field-task")
+    returned = [("已退回" in text) for text in cards.all_inner_texts()]
+    assert returned == sorted(returned, reverse=True), returned
     fits(phone)
     step(screenshot, phone, "field-returned-first")
-    phone.get_by_test_id("field-task").first.locator("a").first.click()
+    mine.locator("a").first.click()
     expect(phone.get_by_test_id("return-reasons")).to_contain_text("行程记录不完整")
     expect(phone.get_by_test_id("entry-comment").first).to_contain_text("交通方式")
     fits(phone)
@@ -279,8 +286,8 @@ def test_the_whole_loop_by_clicks(demo, new_context, live_server, screenshot, tm
     expect(row).to_have_attribute("data-task", str(task.pk))
     step(screenshot, desk, "search")
     row.get_by_role("link", name=f"T{task.pk}").click()
-    close = desk.get_by_test_id("close-form")
-    close.locator("[name=note]").fill("流调、告知与健康监测完成")
-    close.get_by_role("button").click()
+    # The release closed the task with the outcome "released": its page says so, with the history.
     expect(desk.get_by_test_id("task-status")).to_have_attribute("data-status", "closed")
+    expect(desk.get_by_test_id("task-outcome")).to_have_attribute("data-outcome", "released")
+    expect(desk.get_by_test_id("close-form")).to_have_count(0)
     step(screenshot, desk, "closed")
