@@ -1,5 +1,7 @@
 """Template context every page needs: the navigation the account may use and its unread count."""
 
+from typing import Any
+
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -107,9 +109,9 @@ def navigation(request):
     user = getattr(request, "user", None)
     if not getattr(user, "is_authenticated", False):
         return {}
-    groups = []
+    groups: list[dict[str, Any]] = []
     for index, (menu, entries) in enumerate(NAV_GROUPS):
-        links = []
+        links: list[dict[str, Any]] = []
         for capability, url_name, label in entries:
             if not _allowed(user, capability):
                 continue
