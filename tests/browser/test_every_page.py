@@ -204,6 +204,8 @@ def _walk(page, base: str, username: str, screenshot, phone: bool, seen_shapes: 
             parts = urlsplit(href)
             if parts.netloc or not parts.path.startswith("/") or SKIP.search(parts.path):
                 continue
+            if re.search(r"(^|&)(export|format)=", parts.query):  # a download, not a page
+                continue
             if not _routed(parts.path):
                 continue
             target = parts.path + (f"?{parts.query}" if parts.query and "page=" not in parts.query else "")
