@@ -312,3 +312,25 @@ def login(page, live_server, username: str, password: str, *, expect_success: bo
         message = alert.first.inner_text() if alert.count() else "(no message shown)"
         raise AssertionError(f"login as {username!r} did not get through: still on {page.url}: {message}")
     return page
+
+
+def nav(page, menu: str, item: str | None = None):
+    """Follow an entry of the main navigation as a person would: on a phone open the "menu" button
+    first, then the menu `menu` and its entry `item`. A menu with one entry is drawn as that entry's
+    link, so `nav(page, "任务", "我的任务")` works for a field worker too; `nav(page, "通知")` follows a
+    plain top-bar link."""
+    bar = page.locator("nav.topnav")
+    toggle = page.locator("button.navtoggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    exact = re.compile(rf"^\s*{re.escape(menu)}(\s+\d+)?\s*$")
+    group = bar.locator("details.navgroup").filter(has=page.locator("summary", has_text=exact))
+    target = item or menu
+    with page.expect_navigation():
+        if group.count():
+            if group.first.get_attribute("open") is None:
+                group.first.locator("summary").click()
+            group.first.get_by_role("link", name=target, exact=True).click()
+        else:
+            bar.get_by_role("link", name=re.compile(rf"^\s*{re.escape(target)}(\s+\d+)?\s*$")).first.click()
+    return page

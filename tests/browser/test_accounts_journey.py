@@ -12,7 +12,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from tasks.models import User
-from tests.browser.conftest import PHONE, login
+from tests.browser.conftest import PHONE, login, nav
 
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 STAFF_CSV = (
@@ -41,8 +41,7 @@ def test_the_admin_onboards_staff_and_one_activates_with_the_slip(
     context = new_context(**DESKTOP, accept_downloads=True)
     page = context.new_page()
     login(page, live_server, "admin", DEMO_PASSWORD)
-    page.goto(f"{live_server.url}/")
-    page.get_by_role("link", name="账号管理").first.click()
+    nav(page, "管理", "账号管理")
     expect(page.get_by_test_id("account-table")).to_be_visible()
     screenshot(page, "accounts")
 
@@ -89,7 +88,7 @@ def test_the_admin_onboards_staff_and_one_activates_with_the_slip(
             )
 
     # The activation rate counts them: 0 of 3 activated in 秀英区.
-    page.get_by_role("link", name="账号管理").first.click()
+    nav(page, "管理", "账号管理")
     expect(page.get_by_test_id("activation-rate")).to_contain_text("秀英区")
     context.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tasks.models import DuplicateCandidate, TracingTask
-from tests.browser.conftest import login
+from tests.browser.conftest import login, nav
 from tests.conftest import HOME_VILLAGE
 from tests.factories import PersonFactory
 from tests.workflow_fixtures import make_task
@@ -23,7 +23,7 @@ def test_the_duty_officer_merges_a_likely_duplicate_from_the_queue(
     _open_task("刘洋", "13900000073"), _open_task("刘洋", "13900000073")
     login(page, live_server, duty_officer.username, password)
 
-    page.get_by_role("link", name="疑似重复人员").first.click()
+    nav(page, "任务", "疑似重复人员")
     expect(page.get_by_test_id("duplicates-empty")).to_be_visible()
     with page.expect_navigation():
         page.get_by_test_id("duplicate-scan").click()

@@ -27,7 +27,7 @@ ROLES = [
     ("admin", DESKTOP),
 ]
 PHONE_ROLES = {"leader", "field"}
-MAX_PAGES = 30
+MAX_PAGES = 45
 # Links that are not pages to look at: downloads, the API, the Django admin, leaving.
 SKIP = re.compile(r"(\.csv|\.pdf|\.xlsx|/export/|^/api/|^/admin/|/logout/|^/i18n/|^/n/|^/field/sw\.js)")
 FIELD_NAMES = [
@@ -77,6 +77,61 @@ def _visible_text(page) -> str:
     )
 
 
+def _check_menus(page, username: str, screenshot, phone: bool) -> list[str]:
+    """The main navigation is a few menus: on a desk screen (1366 px) one row that does not wrap, each
+    menu a <details> opened by keyboard and closed by Escape; on a 360 px phone folded behind the "menu"
+    button, unfolding without sideways scrolling. Screenshots of both, with a menu open, per role."""
+    problems: list[str] = []
+    tops = page.eval_on_selector_all(
+        "nav.topnav > a, nav.topnav > details",
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))",
+    )
+    if len(tops) > 8:
+        problems.append(f"{username}: {len(tops)} entries in the top bar, more than 8")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    tops = page.eval_on_selector_all(
+        "nav.topnav > a, nav.topnav > details",
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))",
+    )
+    if tops and max(tops) - min(tops) > 8:
+        problems.append(f"{username}: the navigation wraps at 1366 px")
+    menus = page.locator("nav.topnav details.navgroup")
+    if menus.count():
+        summary = menus.first.locator("summary")
+        summary.focus()
+        page.keyboard.press("Enter")
+        if menus.first.get_attribute("open") is None:
+            problems.append(f"{username}: a menu does not open from the keyboard")
+        right = menus.first.locator(".navmenu").evaluate("e => e.getBoundingClientRect().right")
+        if right > 1366:
+            problems.append(f"{username}: an open menu leaves the screen at 1366 px")
+    screenshot(page, f"{username}-nav-1366", full_page=False)
+    if menus.count():
+        page.keyboard.press("Escape")
+        if menus.first.get_attribute("open") is not None:
+            problems.append(f"{username}: Escape does not close a menu")
+    page.set_viewport_size({"width": 360, "height": 740})
+    toggle = page.locator("button.navtoggle")
+    entries = page.locator("nav.topnav > a:not(.inbox), nav.topnav > details")
+    if not toggle.is_visible():
+        problems.append(f"{username}: no menu button at 360 px")
+    else:
+        if entries.count() and entries.first.is_visible():
+            problems.append(f"{username}: the navigation is not folded at 360 px")
+        toggle.click()
+        if entries.count() and not entries.first.is_visible():
+            problems.append(f"{username}: the menu button does not unfold the navigation")
+        if menus.count():
+            menus.last.locator("summary").click()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 360:
+            problems.append(f"{username}: {width} px wide at 360 px with the menu open")
+        screenshot(page, f"{username}-nav-360", full_page=False)
+        toggle.click()
+    page.reload()
+    return problems
+
+
 def _nav(page) -> set[str]:
     return set(page.eval_on_selector_all("nav.topnav a[href]", "els => els.map(e => e.getAttribute('href'))"))
 
@@ -92,6 +147,12 @@ def _extra_pages() -> list[str]:
     notice = Notice.objects.first()
     if notice is not None:
         paths.append(f"/notices/{notice.pk}/")
+    # An upload's job page is reached from the redirect after the upload, not from a link.
+    from tasks.models import UploadJob
+
+    job = UploadJob.objects.first()
+    if job is not None:
+        paths.append(f"/intake/upload/jobs/{job.token}/")
     return paths
 
 
@@ -105,6 +166,7 @@ def _walk(page, base: str, username: str, screenshot, phone: bool, seen_shapes: 
     queue = [home, *extra]
     tried: set[str] = set()
     visited = 0
+    walked: list[str] = []
     while queue and visited < MAX_PAGES:
         path = queue.pop(0)
         if (_shape(path) in seen_shapes and path != home) or _shape(path) in tried:
@@ -119,10 +181,17 @@ def _walk(page, base: str, username: str, screenshot, phone: bool, seen_shapes: 
             if path not in extra:
                 problems.append(f"{username} {path}: HTTP {status}")
             continue
+        walked.append(path)
         screenshot(page, f"{username}-{_slug(path)}", full_page=phone)
         missing = expected_nav - _nav(page)
         if missing:
             problems.append(f"{username} {path}: main navigation lacks {sorted(missing)}")
+        if path.split("?")[0] in expected_nav:
+            current = page.eval_on_selector_all(
+                'nav.topnav a[aria-current="page"]', "els => els.map(e => e.getAttribute('href'))"
+            )
+            if current != [path.split("?")[0]]:
+                problems.append(f"{username} {path}: the navigation marks {current} as the current page")
         text = _visible_text(page)
         found = sorted(set(RAW.findall(text)) | ({"new"} if RAW_NEW.search(text) else set()))
         if found:
@@ -135,11 +204,14 @@ def _walk(page, base: str, username: str, screenshot, phone: bool, seen_shapes: 
             parts = urlsplit(href)
             if parts.netloc or not parts.path.startswith("/") or SKIP.search(parts.path):
                 continue
+            if re.search(r"(^|&)(export|format)=", parts.query):  # a download, not a page
+                continue
             if not _routed(parts.path):
                 continue
             target = parts.path + (f"?{parts.query}" if parts.query and "page=" not in parts.query else "")
             if _shape(target) not in seen_shapes:
                 queue.append(target)
+    print(f"{username} walked {len(walked)}: {' '.join(walked)}")
     return problems
 
 
@@ -165,6 +237,8 @@ def test_every_page_of_every_role_has_the_navigation_and_chinese_words(
         page = context.new_page()
         login(page, live_server, username, DEMO_PASSWORD)
         phone = username in PHONE_ROLES
+        problems += _check_menus(page, username, screenshot, phone)
+        page.set_viewport_size(shape["viewport"])
         problems += _walk(
             page, live_server.url, username, screenshot, phone, seen["phone" if phone else "desktop"]
         )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from monitoring.models import LabResult
-from tests.browser.conftest import login
+from tests.browser.conftest import login, nav
 from tests.conftest import HOME_COUNTY, HOME_VILLAGE
 from tests.labs_fixtures import person_by_id, resident_id
 from tests.workflow_fixtures import make_task
@@ -36,7 +36,7 @@ def test_match_and_reject_from_the_queue(page, live_server, crew, password, scre
     _waiting("S-0042", "negative", name="赵六")
     login(page, live_server, "alice", password)
 
-    page.get_by_role("link", name="检测结果").first.click()
+    nav(page, "监测", "检测结果")
     expect(page.get_by_test_id("lab-row")).to_have_count(2)
     expect(page.locator("h1")).to_have_text("未匹配检测结果")
     screenshot(page, "queue")

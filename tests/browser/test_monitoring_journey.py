@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from monitoring import links
 from monitoring.clock import local_day
 from monitoring.models import CheckIn, MonitoringAlert
-from tests.browser.conftest import PHONE, login
+from tests.browser.conftest import PHONE, login, nav
 from tests.monitoring_fixtures import make_period
 from tests.workflow_fixtures import make_task
 
@@ -126,7 +126,7 @@ def test_the_village_checks_in_on_a_phone_the_person_by_link_the_desk_sees_the_a
     expect(page.get_by_test_id("monitoring-alerts-count")).to_have_text("1")
     expect(page.get_by_test_id("monitoring-alert-count")).to_have_text("1")
     screenshot(page, "8-dashboard-tile")
-    page.get_by_role("link", name="监测预警").first.click()
+    nav(page, "监测", "监测预警")
     alert_rows = page.get_by_test_id("alert-row")
     expect(alert_rows).to_have_count(1)
     expect(alert_rows.first).to_contain_text("孙六")

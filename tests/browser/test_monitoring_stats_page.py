@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from monitoring.services.checkins import record_checkin
-from tests.browser.conftest import PHONE, login
+from tests.browser.conftest import PHONE, login, nav
 from tests.monitoring_fixtures import make_period
 from tests.workflow_fixtures import make_task
 
@@ -33,7 +33,7 @@ def test_the_monitoring_statistics_by_clicks_from_home(
     user = request.getfixturevalue(account)
     page = new_context(**context).new_page()
     login(page, live_server, user.username, password)
-    page.get_by_role("link", name="统计", exact=True).first.click()
+    nav(page, "统计", "统计")
     page.get_by_test_id("nav-monitoring-stats").click()
     expect(page.get_by_role("heading", name="健康监测统计")).to_be_visible()
     figures = page.get_by_test_id("monitoring-figures")

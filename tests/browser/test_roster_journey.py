@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from duty.models import Handover
 from tasks.models import DutyShift, Role, Unit
-from tests.browser.conftest import login
+from tests.browser.conftest import login, nav
 from tests.conftest import HOME_COUNTY
 from tests.factories import UserFactory
 
@@ -32,8 +32,7 @@ def test_edit_the_roster_hand_over_and_acknowledge(
     login(page, live_server, duty_officer.username, password)
 
     # From the home page to the roster.
-    with page.expect_navigation():
-        page.locator("nav.topnav a", has_text="排班").click()
+    nav(page, "值班", "排班")
     expect(page.get_by_test_id("on-shift")).to_contain_text("值班员甲")
 
     # Put dora on the next shift.

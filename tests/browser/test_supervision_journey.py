@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from duty.models import SupervisionOrder
-from tests.browser.conftest import login
+from tests.browser.conftest import login, nav
 from tests.factories import TracingTaskFactory
 
 
@@ -25,7 +25,7 @@ def test_a_commander_issues_the_owner_answers_on_a_phone_and_the_commander_accep
 
     # The commander, from the home page: 督办 → 下达督办.
     login(page, live_server, commander.username, password)
-    page.get_by_role("link", name="督办", exact=True).click()
+    nav(page, "值班", "督办")
     expect(page.get_by_role("heading", name="督办事项")).to_be_visible()
     page.get_by_test_id("order-new").click()
     form = page.get_by_test_id("order-form")
@@ -49,7 +49,7 @@ def test_a_commander_issues_the_owner_answers_on_a_phone_and_the_commander_accep
 
     # The team leader on a phone: 督办 → the order → 签收, a progress reply, 办结.
     login(phone_page, live_server, leader.username, password)
-    phone_page.get_by_role("link", name="督办", exact=True).click()
+    nav(phone_page, "值班", "督办")
     card = phone_page.get_by_test_id("order-row").filter(has_text="秀英街道红码人员核查督办")
     expect(card).to_be_visible()
     _fits_the_phone(phone_page)

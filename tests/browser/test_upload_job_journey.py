@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tasks.models import Lead, UploadJob
 from tasks.uploads import run_import, run_preview
-from tests.browser.conftest import login
+from tests.browser.conftest import login, nav
 from tests.conftest import HOME_VILLAGE
 
 HEADER = "source,external_id,id_number,name,phone,division_code,address,reason,reported_at\n"
@@ -26,7 +26,7 @@ def test_a_large_upload_is_followed_on_its_job_page(
     csv_path.write_text(HEADER + rows + "community,BAD1,,李四,123,460105,,,2024-05-01T10:00:00+08:00\n")
     login(page, live_server, duty_officer.username, password)
 
-    page.get_by_role("link", name="线索汇聚").first.click()
+    nav(page, "任务", "线索汇聚")
     page.get_by_role("link", name="上传文件").first.click()
     page.locator("input[type=file]").set_input_files(str(csv_path))
     with page.expect_navigation():
