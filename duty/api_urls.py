@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .api import handover, roster, workload
+from .api import handover, predictions, roster, workload
 from .api_orders import SupervisionOrderViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -13,5 +13,10 @@ router.register("handovers", handover.HandoverViewSet, basename="handover")
 
 urlpatterns: list = [
     path("workload/", workload.WorkloadApi.as_view(), name="workload"),
+    path(
+        "workload/predicted-breaches/",
+        predictions.PredictedBreachesApi.as_view(),
+        name="workload-predicted-breaches",
+    ),
     *router.urls,
 ]

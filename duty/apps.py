@@ -12,15 +12,18 @@ class DutyConfig(AppConfig):
     verbose_name = _("Duty operations")
 
     def ready(self) -> None:
+        from reports.panels import register_dashboard_panel
         from tasks.hooks import register_clock_sweep
         from tasks.notify import register_renderer
 
         from . import lifecycle
         from .services import orders
+        from .views import predictions
 
         lifecycle.register()
         register_clock_sweep("supervision_orders", orders.sweep_orders)
         register_renderer(orders.NOTIFICATION_KIND, orders.render_notification)
+        register_dashboard_panel("predicted_breaches", predictions.dashboard_panel)
 
     def seed_demo(self, *, now) -> None:
         """Demo data of duty operations, called by `manage.py seed_demo` (which may not import this app)."""

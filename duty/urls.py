@@ -3,7 +3,7 @@
 from django.urls import path
 
 from . import views_orders
-from .views import handover, roster, workload
+from .views import handover, predictions, roster, workload
 
 urlpatterns: list = [
     path("supervision/", views_orders.order_list, name="supervision_order_list"),
@@ -28,4 +28,9 @@ urlpatterns: list = [
     ),
     path("duty/handovers/<int:pk>/pdf/", handover.handover_pdf, name="duty_handover_pdf"),
     path("duty/workload/", workload.workload_page, name="duty_workload"),
+    path(
+        "duty/predicted-breaches/",
+        predictions.predicted_breaches_page,
+        name="duty_predicted_breaches",
+    ),
 ]

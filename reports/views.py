@@ -32,6 +32,7 @@ from tasks.selectors import (
 
 from . import stats
 from .models import ExportLog, ReportVersion, UpstreamDelivery
+from .panels import dashboard_panels
 from .reading import chain, masked_for, render_pdf
 from .services import report_snapshot
 
@@ -91,6 +92,8 @@ def dashboard(request):
             "uncovered_count": uncovered.count(),
             "division_codes": [d["code"] for d in initial["divisions"]],
             "trend_labels": {c: str(COLUMN_LABELS.get(c, c)) for c in stats.TIME_COLUMNS},
+            # What the apps built on reports add (the duty app's predicted breaches): reports/panels.py.
+            "panels": dashboard_panels(request, root),
         },
     )
 

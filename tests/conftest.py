@@ -128,6 +128,9 @@ def _plain_http_for_tests():
     settings.CSRF_COOKIE_SECURE = False
     # A browser would otherwise fetch live_server's pages and static files over https.
     settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].pop("upgrade-insecure-requests", None)
+    # Shared workload answers would carry one test's figures into the next, and refresh them in a
+    # background thread of the test process; a test of the sharing sets the interval itself.
+    settings.WORKLOAD_CACHE_SECONDS = 0
 
 
 def complete_second_factor(client, user) -> None:

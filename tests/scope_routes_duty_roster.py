@@ -1,4 +1,4 @@
-"""Scope entries of the roster, handover and workload routes (docs/duty.md) for tests/test_scope_routes.py:
+"""Scope entries of the roster, handover, workload and predicted-breaches routes (docs/duty.md) for tests/test_scope_routes.py:
 
     from tests.scope_routes_duty_roster import roster_routes
     ROUTES.update(roster_routes(Detail, ListOf, NoObject, PageList))
@@ -46,6 +46,22 @@ def _handover(code):
     )
 
 
+def _due_soon(code):
+    """A dispatched task of `code`'s first village whose radius clock runs out in five minutes: expected
+    to breach (no worker is quicker than that), so the predicted-breaches page lists it."""
+    from tasks.models import Division
+    from tests.factories import TracingTaskFactory
+
+    now = timezone.now()
+    village = Division.objects.filter(level="village", code__startswith=code).order_by("code").first()
+    return TracingTaskFactory(
+        division=village,
+        status="received",
+        dispatched_at=now - timedelta(minutes=170),
+        radius_due=now + timedelta(minutes=5),
+    )
+
+
 def roster_routes(Detail, ListOf, NoObject, PageList) -> dict:
     officer = "duty_officer"
     pk = lambda o: {"pk": o.pk}  # noqa: E731
@@ -75,6 +91,15 @@ def roster_routes(Detail, ListOf, NoObject, PageList) -> dict:
         # ?division= outside the caller's scope answers 404 (tests/test_duty_workload.py).
         "workload": NoObject(),
         "duty_workload": NoObject(),
+        # Likewise ?division= (tests/test_duty_predictions.py); the page's linked tasks leave out another
+        # county's.
+        "workload-predicted-breaches": NoObject(),
+        "duty_predicted_breaches": PageList(
+            lambda: _due_soon(OTHER_COUNTY),
+            own=lambda: _due_soon(HOME_COUNTY),
+            context_key="tasks",
+            account=officer,
+        ),
         "duty_roster": PageList(
             lambda: _desk(OTHER_COUNTY), own=lambda: _desk(HOME_COUNTY), context_key="desks", account=officer
         ),

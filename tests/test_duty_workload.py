@@ -177,3 +177,32 @@ def test_the_api_answer_is_shared_for_a_few_seconds(api_client, load, settings):
     open_task(load["dan"], now=load["now"])
     assert api_client.get("/api/v1/workload/", {"division": HOME_TOWNSHIP}).json() == first
     cache.delete(f"duty:workload:{HOME_TOWNSHIP}")
+
+
+def test_a_stale_answer_is_served_at_once_while_one_refresh_runs():
+    """Past its freshness a shared answer is still served, without waiting, and only one computation of
+    the next one runs however many readers come meanwhile."""
+    import threading
+    import uuid
+
+    import time_machine
+
+    from duty.services import shared
+
+    key, release, calls = f"test:{uuid.uuid4()}", threading.Event(), []
+
+    def slow():
+        calls.append(1)
+        release.wait(10)
+        return "second"
+
+    with time_machine.travel(T0, tick=False) as clock:
+        assert shared.shared_answer(key, 5, lambda: "first") == "first"
+        clock.shift(6)
+        assert [shared.shared_answer(key, 5, slow) for _ in range(3)] == ["first"] * 3
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name == f"refresh {key}":
+                thread.join(10)
+        assert calls == [1]
+        assert shared.shared_answer(key, 5, slow) == "second"

@@ -296,6 +296,12 @@ ENTRIES: dict[str, object] = {
     "handover-acknowledge": NotPersonal("acknowledges a handover (POST)"),
     "workload": NotPersonal("counts per member and team", _on("workload")),
     "duty_workload": NotPersonal("counts per member and team", _on("duty_workload")),
+    "workload-predicted-breaches": NotPersonal(
+        "counts per township, task numbers and staff", _on("workload-predicted-breaches")
+    ),
+    "duty_predicted_breaches": NotPersonal(
+        "counts per township, task numbers and staff", _on("duty_predicted_breaches")
+    ),
     "duty_roster": NotPersonal("the roster", _on("duty_roster")),
     "duty_shift_edit": NotPersonal("a shift"),
     "duty_shift_swap": NotPersonal("swaps two shifts (POST)"),

@@ -252,6 +252,32 @@ def test_an_overdue_order_escalates_exactly_once_with_a_controlled_clock(command
     assert overdue.first().data["level"] == "breach"
 
 
+def test_the_beat_job_escalates_at_the_deadline_not_a_second_before(commander, led_team):
+    """The every-minute beat job reads the real clock: moved with time_machine, one second before the
+    deadline and at it, then again a minute later (nothing more)."""
+    import time_machine
+
+    from tasks.jobs_workflow import sweep_deadlines
+
+    deadline = O0 + timedelta(hours=4)
+    order = make_order(issuer=commander, now=O0, deadline=deadline)
+    with time_machine.travel(deadline - timedelta(hours=1, seconds=1), tick=False):
+        assert sweep_deadlines()["supervision_orders"]["escalations"] == 0
+    with time_machine.travel(deadline - timedelta(hours=1), tick=False):
+        assert sweep_deadlines()["supervision_orders"]["escalations"] == 1
+    with time_machine.travel(deadline - timedelta(seconds=1), tick=False):
+        assert sweep_deadlines()["supervision_orders"]["escalations"] == 0
+    for moment in (deadline, deadline, deadline + timedelta(minutes=1)):
+        with time_machine.travel(moment, tick=False):
+            sweep_deadlines()
+    assert list(order.events.exclude(kind="issued").values_list("kind", flat=True).order_by("pk")) == [
+        "warning",
+        "overdue",
+    ]
+    order.refresh_from_db()
+    assert order.overdue_at == deadline and order.next_alert_at is None
+
+
 def test_a_completed_order_does_not_escalate_and_a_late_one_counts_as_overdue(commander, led_team):
     from duty.services.orders import acknowledge_order, complete_order, stats_by_owner
 

@@ -273,23 +273,19 @@ def _suggestions(cursor, params: dict) -> list[dict]:
 
 def workload_json(prefix: str) -> bytes:
     """The workload of `prefix` as JSON bytes, shared by every reader of that territory for
-    WORKLOAD_CACHE_SECONDS (0 = off): leaders and desks polling one county cost one computation per
-    interval. The answer depends on the territory only, never on the reader."""
+    WORKLOAD_CACHE_SECONDS (0 = off; duty/services/shared.py): leaders and desks polling one county cost
+    one computation per interval, in the background. The answer depends on the territory only, never on
+    the reader."""
     import json
 
     from django.conf import settings
-    from django.core.cache import cache
     from django.core.serializers.json import DjangoJSONEncoder
 
-    seconds = settings.WORKLOAD_CACHE_SECONDS
-    key = f"duty:workload:{prefix or '-'}"
-    if seconds > 0:
-        body = cache.get(key)
-        if body is not None:
-            return body
-    body = json.dumps(
-        workload(prefix), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
-    ).encode()
-    if seconds > 0:
-        cache.set(key, body, seconds)
-    return body
+    from .shared import shared_answer
+
+    def compute() -> bytes:
+        return json.dumps(
+            workload(prefix), cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+
+    return shared_answer(f"duty:workload:{prefix or '-'}", settings.WORKLOAD_CACHE_SECONDS, compute)

@@ -140,7 +140,7 @@ def _extra_pages() -> list[str]:
     """Pages no link may lead to yet (reports, notices): visited when the role may see them."""
     from notices.models import Notice
 
-    paths = ["/reviews/", "/notices/", "/audit/"]
+    paths = ["/reviews/", "/notices/", "/audit/", "/duty/predicted-breaches/"]
     task = TracingTask.objects.filter(status="approved").first()
     if task is not None:
         paths += [f"/reports/tasks/{task.pk}/", f"/reports/tasks/{task.pk}/chain/", f"/search/?q=T{task.pk}"]
