@@ -9,7 +9,9 @@ in SQL over the blind indexes and non-identifying features, never decrypting the
 * `pinyin_name_same_village`: names that sound the same (pinyin without tones: 张伟 / 章伟) with open
   tasks in the same village;
 * `id_learned_later`: a lead of one person's task carries the ID number (its hash) that is another
-  person's key.
+  person's key;
+* `same_name_birth_date`: the same name and the same birth date read from two different documents (a
+  typo in one ID number), on the keyed hash of both (`Person.name_birth_hash`, set at intake).
 
 Each pair is stored once (unique, ordered ids), with every rule that found it. A dismissed pair keeps its
 row and is never proposed again; a merged one neither. The job is idempotent and takes an advisory lock,
@@ -91,7 +93,8 @@ def _propose_sql() -> str:
         WHERE status IN ({statuses}) ORDER BY person_id, id
     ),
     open_persons AS MATERIALIZED (
-        SELECT p.id, p.name, p.name_pinyin, p.phone_hash, p.id_number_hash, p.person_key, o.division_id
+        SELECT p.id, p.name, p.name_pinyin, p.phone_hash, p.id_number_hash, p.person_key, p.name_birth_hash,
+               o.division_id
         FROM {person} p JOIN open_tasks o ON o.person_id = p.id
     ),
     pairs AS (
@@ -112,6 +115,10 @@ def _propose_sql() -> str:
         JOIN {link} k ON k.task_id = t.id
         JOIN {lead} l ON l.id = k.lead_id AND l.id_number_hash <> ''
         JOIN open_persons b ON b.person_key = 'id:' || l.id_number_hash AND b.id <> a.id
+        UNION ALL
+        SELECT a.id, b.id, 'same_name_birth_date', a.name = b.name, NULL
+        FROM open_persons a JOIN open_persons b ON b.name_birth_hash = a.name_birth_hash AND b.id > a.id
+        WHERE a.name_birth_hash <> ''
     ),
     grouped AS (
         SELECT a_id, b_id, array_agg(DISTINCT rule ORDER BY rule) AS rules,
