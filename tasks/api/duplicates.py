@@ -29,7 +29,6 @@ from ..roles import can
 from .serializers import TaskSerializer
 from .workflow import _valid
 
-
 RULE_LABELS = dict(DuplicateRule.choices)
 
 
