@@ -2,6 +2,9 @@
 seeded as pairs of each rule. Target: the job (name sounds computed, pairs proposed) under 30 s, and
 every seeded pair found.
 
+Every person carries a name-birth hash (as persons reported with an ID do), so the rule "same name and
+birth date" joins 100,000 values, of which the seeded pairs share one.
+
 Floor: a bare self-join of the same persons on the phone hash (the simplest of the rules), same run."""
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ VILLAGES = 200
 
 
 def _seed(bench, n: int) -> dict[str, int]:
-    """n persons with an open task each; every 50th person gets a twin of each kind after it."""
+    """n persons with an open task each; every 50th person gets a twin (the same phone, or the same name
+    sound in the same village), and every 50th person offset by 25 a twin with the same name and birth
+    date (another ID number, phone and village)."""
     pairs = n // 50
     with bench.connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, created_at)
-            SELECT 'bench:' || g, 'resident_id', '', '',
+                                      case_status, name_pinyin, name_birth_hash, created_at)
+            SELECT 'bench:' || g, 'resident_id', '', md5('id' || g),
                    -- distinct surnames and given names so that unrelated persons do not sound alike
                    chr(19968 + (g %% 20000)) || chr(19968 + ((g / 20000) %% 20000)) || g,
-                   '', md5('phone' || g), 'none', '', now()
+                   '', md5('phone' || g), 'none', '', md5('nb' || g), now()
             FROM generate_series(1, %(n)s) g
             """,
             {"n": n},
@@ -39,6 +44,19 @@ def _seed(bench, n: int) -> dict[str, int]:
             """,
             {"pairs": pairs},
         )
+        # Same name and birth date, another ID: the key's number is 5,000 past the original's, which puts
+        # its task 100 villages away (the village follows the number below).
+        cursor.execute(
+            """
+            INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
+                                      case_status, name_pinyin, name_birth_hash, created_at)
+            SELECT 'bench-born:' || (g * 50 - 25 + 5000), 'resident_id', '', md5('other-id' || g), p.name, '',
+                   md5('born-phone' || g), 'none', '', p.name_birth_hash, now()
+            FROM generate_series(1, %(pairs)s) g
+            JOIN tasks_person p ON p.person_key = 'bench:' || (g * 50 - 25)
+            """,
+            {"pairs": pairs},
+        )
         cursor.execute(
             """
             INSERT INTO tasks_tracingtask (person_id, status, kind, outcome, priority, division_id, unresolved_reason,
@@ -53,7 +71,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         )
         cursor.execute("ANALYZE tasks_person")
         cursor.execute("ANALYZE tasks_tracingtask")
-    return {"pairs": pairs}
+    return {"pairs": pairs, "born_pairs": pairs}
 
 
 def run(bench) -> None:
@@ -71,9 +89,12 @@ def run(bench) -> None:
     with bench.timer() as timed:
         result = find_duplicates()
     found = DuplicateCandidate.objects.count()
-    assert result.ran and found >= seeded["pairs"], (found, seeded)
+    born = DuplicateCandidate.objects.filter(rules__contains=["same_name_birth_date"]).count()
+    assert result.ran and found >= seeded["pairs"] + seeded["born_pairs"], (found, seeded)
+    assert born == seeded["born_pairs"], (born, seeded)
     bench.report(
-        f"likely duplicates among {n:,} open persons ({seeded['pairs']:,} seeded pairs, {found:,} proposed)",
+        f"likely duplicates among {n:,} open persons ({seeded['pairs'] + seeded['born_pairs']:,} seeded pairs, "
+        f"{born:,} of them same name and birth date; {found:,} proposed)",
         timed.seconds,
         "s",
         floor=floor.seconds,

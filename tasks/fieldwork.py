@@ -53,7 +53,15 @@ from .models import (
     User,
 )
 from .roles import can
-from .validation import clean_id_number, clean_mobile, clean_name, id_number_hash, person_key, phone_hash
+from .validation import (
+    clean_id_number,
+    clean_mobile,
+    clean_name,
+    id_number_hash,
+    name_birth_hash,
+    person_key,
+    phone_hash,
+)
 
 S = TaskStatus
 
@@ -679,6 +687,7 @@ def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime 
         name=name,
         phone=phone,
         phone_hash=phone_hash(phone) if phone else "",
+        name_birth_hash=name_birth_hash(name, id18) if id18 else "",
         division=values["division"],
         address=address,
         reason=_("Close contact found by task %(task)s (%(relation)s), last contact %(when)s%(place)s")

@@ -208,7 +208,7 @@ def _claim(cursor) -> int:
         CREATE TEMP TABLE intake_lead (
             id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
-            phone_hash text, kind_rank smallint, id_type text
+            phone_hash text, kind_rank smallint, id_type text, name_birth_hash text
         ) ON COMMIT DROP
         """
     )
@@ -218,7 +218,7 @@ def _claim(cursor) -> int:
         INSERT INTO intake_lead
         SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
                l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash,
-               coalesce(tr.kind_rank, %(default_rank)s), l.id_type
+               coalesce(tr.kind_rank, %(default_rank)s), l.id_type, l.name_birth_hash
         FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
         LEFT JOIN ({triage_values_sql()}) tr (source, priority, kind_rank)
                ON tr.source = l.source AND tr.priority = l.priority
@@ -238,11 +238,14 @@ def _upsert_persons(cursor, now: datetime) -> None:
     # plaintext's (fixed header, no padding), so `length(id_number)` still prefers the 18-character form
     # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form). A document's
     # type is part of its hash (validation.clean_document), so the leads of one "id:" key share one type;
-    # the type travels with the number.
+    # the type travels with the number. The name-birth hash fills a gap only with the name it was
+    # computed from, so that it never pairs a person on a name the person does not show.
     cursor.execute(
         """
-        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, created_at)
-        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, phone, phone_hash, %(now)s
+        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
+                                       name_birth_hash, created_at)
+        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
+               name_birth_hash, %(now)s
         FROM intake_lead
         ORDER BY person_key, (id_number_hash <> '') DESC, length(id_number) DESC, (phone_hash <> '') DESC,
                  (name <> '') DESC, reported_at DESC
@@ -252,10 +255,13 @@ def _upsert_persons(cursor, now: datetime) -> None:
             id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
             name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
             phone = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone ELSE p.phone END,
-            phone_hash = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone_hash ELSE p.phone_hash END
+            phone_hash = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone_hash ELSE p.phone_hash END,
+            name_birth_hash = CASE WHEN p.name_birth_hash = '' AND (p.name = '' OR p.name = EXCLUDED.name)
+                                   THEN EXCLUDED.name_birth_hash ELSE p.name_birth_hash END
         WHERE length(EXCLUDED.id_number) > length(p.id_number)
            OR (p.name = '' AND EXCLUDED.name <> '')
            OR (p.phone_hash = '' AND EXCLUDED.phone_hash <> '')
+           OR (p.name_birth_hash = '' AND EXCLUDED.name_birth_hash <> '' AND (p.name = '' OR p.name = EXCLUDED.name))
         """,
         {"now": now},
     )

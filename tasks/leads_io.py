@@ -61,22 +61,23 @@ STAGING_COLUMNS = (
     "person_key",
     "id_type",
     "id_region_unknown",
+    "name_birth_hash",
 )
 _STAGING_DDL = """
 CREATE TEMP TABLE lead_staging (
     ord integer, source text, external_id text, id_number text, id_number_hash text, name text, phone text,
     phone_hash text, division_id text, current_division_id text, address text, reason text,
     reported_at timestamptz, related_task_id bigint, payload text, priority smallint, person_key text,
-    id_type text, id_region_unknown boolean
+    id_type text, id_region_unknown boolean, name_birth_hash text
 ) ON COMMIT DROP
 """
 _INSERT = """
 INSERT INTO tasks_lead (source, external_id, id_number, id_number_hash, name, phone, phone_hash, division_id,
     current_division_id, address, reason, reported_at, received_at, related_task_id, payload, priority,
-    person_key, channel, created_by_id, id_type, id_region_unknown)
+    person_key, channel, created_by_id, id_type, id_region_unknown, name_birth_hash)
 SELECT source, external_id, id_number, id_number_hash, name, phone, phone_hash, division_id,
     current_division_id, address, reason, reported_at, %(received_at)s, related_task_id, payload::jsonb, priority,
-    person_key, %(channel)s, %(created_by)s, id_type, id_region_unknown
+    person_key, %(channel)s, %(created_by)s, id_type, id_region_unknown, name_birth_hash
 FROM lead_staging ORDER BY ord
 ON CONFLICT (source, external_id) WHERE NOT (external_id = '') DO NOTHING
 """
@@ -178,6 +179,7 @@ def copy_text(leads: list[CleanLead]) -> str:
                     lead.person_key,
                     lead.id_type,
                     "t" if lead.id_region_unknown else "f",
+                    lead.name_birth_hash,
                 )
             )
         )

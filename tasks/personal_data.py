@@ -152,6 +152,7 @@ def register() -> None:
         clear={
             "name": "''",
             "name_pinyin": "''",
+            "name_birth_hash": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "phone": "''",
@@ -169,6 +170,7 @@ def register() -> None:
             "name": "''",
             "id_number": "''",
             "id_number_hash": "''",
+            "name_birth_hash": "''",
             "phone": "''",
             "phone_hash": "''",
             "address": "''",

@@ -388,6 +388,29 @@ def phone_hash(phone: str) -> str:
     return _hmac("phone", phone)
 
 
+def birth_date_of(id18: str) -> str:
+    """The birth date (YYYYMMDD) a document's matching text carries, or '': digits 7–14 of a resident
+    ID's 18-digit form (a 15-digit ID is matched on its upgraded form, 19 + digits 7–12) and of the 2023
+    form of a foreigner's permanent residence ID. The other documents' numbers carry none."""
+    if len(id18) == 18 and id18[:17].isdigit():  # "passport|E12345678" has 18 characters too
+        return id18[6:14]
+    prefix = "foreign_permanent_resident|"
+    if id18.startswith(prefix) and len(id18) == len(prefix) + 18:
+        return id18[len(prefix) + 6 : len(prefix) + 14]
+    return ""
+
+
+def name_birth_hash(name: str, id18: str, hasher: _Hasher | None = None) -> str:
+    """The blind feature of "same name, same birth date": a keyed hash of the normalised name and the
+    birth date from the document, '' without either. Of the two, only persons sharing both compare
+    equal; a hash of the birth date alone would group everyone born on one day."""
+    born = birth_date_of(id18) if id18 else ""
+    key = name_key(name) if name and born else ""
+    if not key:
+        return ""
+    return (hasher or _hasher())("nb", f"{key}|{born}")
+
+
 def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hasher | None = None) -> str:
     hasher = hasher or _hasher()
     if id18:
@@ -517,6 +540,8 @@ class CleanLead:
     id_type: str = "resident_id"
     # A resident ID whose region is not among the division codes (an old code, or a typo): kept, flagged.
     id_region_unknown: bool = False
+    # Keyed hash of the normalised name and the birth date from the document (name_birth_hash).
+    name_birth_hash: str = ""
 
 
 @dataclass(slots=True)
@@ -615,6 +640,7 @@ class LeadValidator:
                     ("id:" + id_hash) if id_hash else person_key(phone=phone, name=name, hasher=hasher),
                     v.get("id_type", RESIDENT_ID),
                     bool(v.get("id_region")) and not self._known_regions.get(v["id_region"], False),
+                    name_birth_hash(name, id18, hasher) if id18 and name else "",
                 )
             )
         return clean, rejected

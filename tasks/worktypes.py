@@ -319,19 +319,42 @@ def person_merge(*, keep: Person, merge: Person) -> None:
     old_keys = [merge.person_key]
     take_id_key = merge.person_key.startswith("id:") and not keep.person_key.startswith("id:")
     if not keep.id_number_hash and merge.id_number_hash:
-        keep.id_number, keep.id_number_hash = merge.id_number, merge.id_number_hash
+        # The type travels with the number (a passport is not a resident ID).
+        keep.id_type, keep.id_number, keep.id_number_hash = (
+            merge.id_type,
+            merge.id_number,
+            merge.id_number_hash,
+        )
     if not keep.phone_hash and merge.phone_hash:
         keep.phone, keep.phone_hash = merge.phone, merge.phone_hash
     if not keep.name and merge.name:
         keep.name = merge.name
+    if not keep.name_birth_hash and merge.name_birth_hash and keep.name == merge.name:
+        keep.name_birth_hash = merge.name_birth_hash
     new_key = merge.person_key if take_id_key else keep.person_key
     if take_id_key:
         old_keys.append(keep.person_key)
     Person.objects.filter(pk=merge.pk).update(
-        person_key=f"merged:{keep.pk}:{merge.pk}", id_number="", id_number_hash="", phone="", phone_hash=""
+        person_key=f"merged:{keep.pk}:{merge.pk}",
+        id_number="",
+        id_number_hash="",
+        phone="",
+        phone_hash="",
+        name_birth_hash="",
     )
     keep.person_key = new_key
-    keep.save(update_fields=["person_key", "id_number", "id_number_hash", "phone", "phone_hash", "name"])
+    keep.save(
+        update_fields=[
+            "person_key",
+            "id_type",
+            "id_number",
+            "id_number_hash",
+            "phone",
+            "phone_hash",
+            "name",
+            "name_birth_hash",
+        ]
+    )
     TracingTask.objects.filter(person_id=merge.pk).update(person_id=keep.pk)
     # The leads of both keep pointing at one person (the intake matches on person_key).
     Lead.objects.filter(

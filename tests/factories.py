@@ -35,6 +35,14 @@ def _hash(kind: str, value: str) -> str:
     return id_number_hash(upgrade_id15(value) if len(value) == 15 else value.upper())
 
 
+def _name_birth_hash(name: str, id_number: str) -> str:
+    from tasks.validation import name_birth_hash, upgrade_id15
+
+    if len(id_number) not in (15, 18):
+        return ""
+    return name_birth_hash(name, upgrade_id15(id_number) if len(id_number) == 15 else id_number.upper())
+
+
 class PersonFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Person
@@ -47,6 +55,7 @@ class PersonFactory(factory.django.DjangoModelFactory):
     # anything that finds a person by phone or ID (SMS replies, search) matches on these hashes.
     phone_hash = factory.LazyAttribute(lambda o: _hash("phone", o.phone))
     id_number_hash = factory.LazyAttribute(lambda o: _hash("id", o.id_number))
+    name_birth_hash = factory.LazyAttribute(lambda o: _name_birth_hash(o.name, o.id_number))
 
 
 class IntakeBatchFactory(factory.django.DjangoModelFactory):

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from tasks.intake import intake_run
 from tasks.leads_io import ingest_rows
 from tasks.models import Lead, LeadRejection
-from tests.intake_helpers import CHANGDONG_VILLAGE, HOME_VILLAGE, OTHER_COUNTY_VILLAGE, lead
+from tests.intake_helpers import CHANGDONG_VILLAGE, HOME_VILLAGE, OTHER_COUNTY_VILLAGE, lead, resident_id
 
 # Request the test database statically (reaching it only through `hainan` is not enough).
 pytestmark = pytest.mark.django_db
@@ -198,3 +198,38 @@ def test_the_unresolved_queue_lists_tasks_without_a_village_with_their_reason(lo
     assert [t.division_id for t in tasks] == ["460105"]
     assert "秀英区" in tasks[0].unresolved_reason
     assert tasks[0].unresolved_reason in response.content.decode()
+
+
+def test_the_upload_page_names_the_document_type_column_and_its_values_in_chinese(logged_in, duty_officer):
+    from django.utils.html import escape
+
+    page = logged_in(duty_officer).get(reverse("intake_upload"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = page.content.decode()
+    assert "id_type, id_number" in text
+    assert escape("id_type 列说明 id_number 是哪种证件的号码；留空或不含此列即为居民身份证。") in text
+    for value, label in [
+        ("resident_id", "居民身份证 （默认）"),
+        ("passport", "护照"),
+        ("hk_macao_permit", "港澳居民来往内地通行证"),
+        ("taiwan_permit", "台湾居民来往大陆通行证"),
+        ("foreign_permanent_resident", "外国人永久居留身份证"),
+        ("other", "其他证件"),
+    ]:
+        assert f"<li><code>{value}</code> {label}" in text
+
+
+def test_an_uploaded_file_with_an_id_type_column_keeps_the_document_type(logged_in, duty_officer):
+    client = logged_in(duty_officer)
+    header = "source,external_id,id_type,id_number,name,division_code,reported_at\n"
+    body = (
+        f"community,u-1,passport,E12345678,JOHN SMITH,{HOME_VILLAGE},2024-05-01T08:30:00+08:00\n"
+        f"community,u-2,,{resident_id()},王小明,{HOME_VILLAGE},2024-05-01T08:30:00+08:00\n"
+    )
+    upload = SimpleUploadedFile("leads.csv", (header + body).encode(), content_type="text/csv")
+    response = client.post(
+        reverse("intake_upload"), {"file": upload, "source": "community", "action": "preview"}
+    )
+    assert response.status_code == 200
+    client.post(reverse("intake_upload"), {"action": "confirm", "token": response.context["token"]})
+    types = dict(Lead.objects.values_list("external_id", "id_type"))
+    assert types == {"u-1": "passport", "u-2": "resident_id"}

@@ -32,6 +32,36 @@ def test_name_sound_ignores_tones_and_characters():
     assert name_sound("") == ""
 
 
+def test_name_sound_reads_exactly_as_pypinyin_does_whole_names():
+    import random
+
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT
+
+    def reference(name: str) -> str:
+        return "".join(lazy_pinyin(name, style=Style.NORMAL, errors="default")).lower().replace(" ", "")[:120]
+
+    # Phrases read as phrases (长孙, 银行, 重庆), characters of several readings, other scripts kept.
+    names = [
+        "长孙无忌",
+        "单雄信",
+        "曾国藩",
+        "银行行长",
+        "重庆人",
+        "吕布",
+        "女儿",
+        "艾力·买买提",
+        "JOHN SMITH",
+    ]
+    names += ["张3", "ｚｈａｎｇ伟", "a张b伟c", "张 伟", "〇", "𠀀", "李ǚ", "乐乐", "朴"]
+    rng = random.Random(7)
+    phrases = sorted(k for k in PHRASES_DICT if len(k) <= 4)
+    names += ["张" + p for p in rng.sample(phrases, 2_000)] + [p + "伟" for p in rng.sample(phrases, 2_000)]
+    chars = [chr(c) for c in range(0x4E00, 0x9FA6)]
+    names += ["".join(rng.choice(chars) for _ in range(rng.choice((2, 3, 4)))) for _ in range(5_000)]
+    assert [name_sound(n) for n in names] == [reference(n) for n in names]
+
+
 def test_same_phone_with_a_similar_name_is_proposed_once(hainan):
     a = _task("张伟", "13900000001")
     b = _task("张小伟", "13900000001")

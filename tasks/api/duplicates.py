@@ -24,10 +24,12 @@ from rest_framework.response import Response
 from .. import duplicates
 from ..access_log import record_access
 from ..masking import mask_name, sees_unmasked
-from ..models import AccessAction, DuplicateCandidate, Person
+from ..models import AccessAction, DuplicateCandidate, DuplicateRule, Person
 from ..roles import can
 from .serializers import TaskSerializer
 from .workflow import _valid
+
+RULE_LABELS = dict(DuplicateRule.choices)
 
 
 def _require_reviewer(user) -> None:
@@ -60,6 +62,8 @@ def describe_pairs(user, candidates: list[DuplicateCandidate]) -> tuple[list[dic
         {
             "id": c.pk,
             "rules": c.rules,
+            # The rules in words, in the viewer's language.
+            "reasons": [str(RULE_LABELS.get(rule, rule)) for rule in c.rules],
             "evidence": c.evidence,
             "state": c.state,
             "created_at": c.created_at,

@@ -13,6 +13,7 @@ class DuplicateRule(models.TextChoices):
     SAME_PHONE = "same_phone", _("same phone, similar name")
     PINYIN_NAME_SAME_VILLAGE = "pinyin_name_same_village", _("same name sound in the same village")
     ID_LEARNED_LATER = "id_learned_later", _("an ID number learned later")
+    SAME_NAME_BIRTH_DATE = "same_name_birth_date", _("same name and birth date from the ID")
 
 
 class DuplicateState(models.TextChoices):

@@ -64,6 +64,10 @@ class Person(models.Model):
     # The sound of the name (pinyin without tones), filled by the duplicate job for open persons: the
     # name itself is not encrypted, so this reveals nothing more; '' until the job has seen the person.
     name_pinyin = models.CharField(max_length=120, blank=True, default="", db_default="")
+    # Keyed hash of the normalised name and the birth date read from the document (validation.
+    # name_birth_hash), set at intake beside the other blind indexes: the duplicate job pairs persons
+    # on it without decrypting the number. '' without a name or a document that carries a birth date.
+    name_birth_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     # A database default: the intake inserts persons in SQL.
     case_status = models.CharField(
         _("case status"),
@@ -146,6 +150,8 @@ class Lead(models.Model):
     name = models.CharField(_("name"), max_length=50, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
+    # Computed with the other hashes at validation; the intake copies it to the person.
+    name_birth_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     # The most precise division the source gave (any level); the batch resolves it to a village.
     # No database constraint on division and current_division (db_constraint=False), nor on the
     # LeadLink and PendingLead rows below: a batch writes these for a million leads at once, and PostgreSQL checks a foreign key one row at a

@@ -14,10 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import duplicates
 from ..access_log import record_access
-from ..models import AccessAction, Division, DuplicateRule
+from ..models import AccessAction, Division
 from ..roles import can
-
-RULE_LABELS = dict(DuplicateRule.choices)
 
 
 def _require(request: HttpRequest) -> None:
@@ -41,7 +39,7 @@ def duplicate_queue(request: HttpRequest) -> HttpResponse:
         ).values_list("code", "name")
     )
     for row in rows:
-        row["rule_labels"] = [str(RULE_LABELS.get(rule, rule)) for rule in row["rules"]]
+        row["rule_labels"] = row["reasons"]
         row["pair"] = [row["person_a"], row["person_b"]]
         for person in row["pair"]:
             person["division_name"] = names.get(person["division_code"], "")

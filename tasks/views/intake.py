@@ -228,7 +228,8 @@ def upload(request):
                 "intake/upload_preview.html",
                 _preview_context(shown, token=token, name=upload_file.name),
             )
-    return render(request, "intake/upload.html", {"form": form})
+    # The document types a file's id_type column takes, with their names (an empty cell: resident ID).
+    return render(request, "intake/upload.html", {"form": form, "id_types": IdType.choices})
 
 
 @login_required
