@@ -163,6 +163,10 @@ class MonitoringPeriod(models.Model):
     def __str__(self) -> str:
         return f"M{self.pk} {self.measure} {self.starts_on}..{self.ends_on}"
 
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
 
 class PeriodClock(models.Model):
     """The sweep's queue: one narrow row per period with its pending clock moment, kept by statement
@@ -185,10 +189,6 @@ class PeriodClock(models.Model):
                 fields=["next_due_at"], name="period_clock_due", condition=Q(next_due_at__isnull=False)
             ),
         ]
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
 
 
 class CheckIn(models.Model):

@@ -180,7 +180,7 @@ def test_the_sub_unit_releases_a_person_on_a_phone_and_gets_the_notice(
     fits_the_phone(bob_page)
     screenshot(bob_page, "release-2-released")
 
-    response = bob_page.request.get(pdf_link.get_attribute("href"))
+    response = bob_page.request.get(f"{live_server.url}{pdf_link.get_attribute('href')}")
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
     assert response.body().startswith(b"%PDF")
     released = MonitoringPeriod.objects.get(pk=period.pk)
