@@ -190,6 +190,9 @@ class PeriodClock(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"M{self.period_id} clock {self.next_due_at}"
+
 
 class CheckIn(models.Model):
     """One daily check-in. Three ways in (the sub-unit's phone, the person's link, an SMS reply), one
