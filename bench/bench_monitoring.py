@@ -8,7 +8,8 @@ the same moment and none checking in:
 * the sweep of the misses, edge by edge: the reminder at the due hour (to the sub-unit's members), the
   sub-unit leader CHECKIN_GRACE_HOURS later, the duty desk at the next due hour (with the next day's
   reminders, due at the same moment): each < 5 s; floor: a bare UPDATE of `next_due_at` of the same
-  periods in the same run (the one write the sweep cannot avoid).
+  periods in the same run (the one write the sweep cannot avoid; the update trigger moves their rows of
+  the clock table too).
 
 People, periods and staff are generated with set SQL (generate_series, INSERT … SELECT), never ORM loops.
 """
@@ -225,6 +226,10 @@ def run(bench) -> None:
     # --- the sweep, edge by edge ------------------------------------------------------------------
     total = 0.0
     for label, moment in edges:
+        # Where a step's time goes: EXPLAIN (ANALYZE, BUFFERS) of one step of 5,000 periods, rolled back
+        # (its dead rows are vacuumed with the floor's below); only the writing nodes and the totals.
+        bench.note(f"EXPLAIN ANALYZE of one step of 5,000 periods at the {label} edge (rolled back):")
+        bench.note(_step_profile(bench, moment))
         # Floor: a bare UPDATE of next_due_at of the same (due) periods, rolled back, in the same run.
         floor = _timed_sql(
             bench,
@@ -264,6 +269,22 @@ def run(bench) -> None:
     from bench import monitoring_lab_results
 
     monitoring_lab_results.run(bench)
+
+
+def _step_profile(bench, moment) -> str:
+    from django.db import transaction
+
+    from monitoring import sweep as checkin_sweep
+    from tasks.notify import delivery_inserts
+
+    ctes, count, params = delivery_inserts("notified")
+    sql = checkin_sweep._checkin_sql(ctes, count)
+    params = {**checkin_sweep._clock_params(moment), **params, "limit": checkin_sweep.DEFAULT_LIMIT}
+    with transaction.atomic():
+        plan = bench.explain(sql, params)
+        transaction.set_rollback(True)
+    keep = ("CTE ", "Insert on", "Update on", "LockRows", "Trigger", "Execution Time", "Seq Scan")
+    return "\n".join(line for line in plan.splitlines() if any(k in line for k in keep))
 
 
 def _timed_call(bench, fn) -> float:

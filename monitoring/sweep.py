@@ -8,10 +8,13 @@ at once when nothing is due (most minutes).
 
 The check-in step:
 
-1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index `period_next_due`
-   (only running and escalated periods with a clock moment pending are in it), `FOR UPDATE SKIP LOCKED`,
-   reading the clock columns from the locked (latest) row version: a check-in committed meanwhile has
-   moved `next_due_at` on, and the row is no longer due.
+1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index `period_clock_due`
+   of the narrow table `monitoring_periodclock` (models.PeriodClock: the moment of the running and
+   escalated periods with a clock moment pending, kept by triggers), locking the period rows `FOR UPDATE
+   SKIP LOCKED` and reading the clock columns from the locked (latest) row version: a check-in committed
+   meanwhile has moved `next_due_at` on, and the row is no longer due. The period table has no index on
+   any column the step changes (only lost contact changes `state`), so its update is HOT; the moved
+   moments reach the clock table in one set statement of the update trigger.
 2. For each, the days whose duty-desk moment has come are missed (the sweep may be days late: each day
    counts once, in order), up to the last day of the period, and up to the miss that reaches
    LOST_CONTACT_MISSES (the person is then out of the clock: what came after is not counted). The day
@@ -64,6 +67,8 @@ from .clock import DESK_BIT, LEADER_BIT, REMINDER_BIT, alert_moments, local_day
 DEFAULT_LIMIT = 5000
 
 PERIOD_TABLE = "monitoring_monitoringperiod"
+# The pending moments, kept from the period's by triggers (models.PeriodClock).
+CLOCK_TABLE = "monitoring_periodclock"
 _OPEN_STATES = "('running', 'escalated')"
 
 
@@ -185,13 +190,17 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         WHERE a.kind IN ('checkin_desk', 'lost_contact')"""
     return f"""
     WITH due AS MATERIALIZED (
-        SELECT p.id, p.task_id, p.division_id, p.subunit_id, p.ends_on, p.due_day, p.checkin_alerts,
-               p.consecutive_misses
-        FROM {PERIOD_TABLE} p
-        WHERE p.next_due_at IS NOT NULL AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
-        ORDER BY p.next_due_at
+        SELECT p.id, p.ctid AS row_id, p.task_id, p.division_id, p.subunit_id, p.ends_on, p.due_day,
+               p.checkin_alerts, p.consecutive_misses
+        FROM {CLOCK_TABLE} c
+        JOIN {PERIOD_TABLE} p ON p.id = c.period_id
+        WHERE c.next_due_at IS NOT NULL AND c.next_due_at <= %(now)s
+          -- Rechecked on the locked (latest) version of the period: a check-in or another sweep that
+          -- committed meanwhile has moved its moment on.
+          AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
+        ORDER BY c.next_due_at
         LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF p SKIP LOCKED
     ),
     -- reachable: the days from due_day whose desk moment has come (the day after a missed day is
     -- reached by its due hour), within the period; to_lose: the misses that make it lost contact.
@@ -232,7 +241,7 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         SELECT period_id, day, bit_or(bit) AS bits FROM events GROUP BY period_id, day
     ),
     settled AS MATERIALIZED (
-        SELECT p.id, p.loses, p.consecutive_misses + p.missed AS misses,
+        SELECT p.id, p.row_id, p.loses, p.consecutive_misses + p.missed AS misses,
                CASE WHEN p.next_day <= p.ends_on THEN p.next_day END AS due_day,
                CASE WHEN p.loses OR p.next_day > p.ends_on THEN 0
                     ELSE (CASE WHEN p.missed = 0 THEN p.checkin_alerts ELSE 0 END) | COALESCE(b.bits, 0)
@@ -249,7 +258,9 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
             state_changed_at = CASE WHEN s.loses THEN %(now)s ELSE t.state_changed_at END,
             updated_at = %(now)s
         FROM settled s
-        WHERE t.id = s.id
+        -- The locked row versions by their address (a TID scan): joined by id, the planner would read
+        -- the whole table into a hash for each step.
+        WHERE t.ctid = ANY(ARRAY(SELECT row_id FROM settled)) AND t.ctid = s.row_id AND t.id = s.id
         RETURNING t.id
     ),
     -- A row due without an awaited day (its clock ended otherwise): out of the sweep.
@@ -314,10 +325,7 @@ def _samples_sql(delivery_ctes: list[str], delivery_count: str) -> str:
     """
 
 
-_DUE_ROWS_SQL = (
-    f"SELECT 1 FROM {PERIOD_TABLE} WHERE next_due_at IS NOT NULL AND next_due_at <= %(now)s "
-    f"AND state IN {_OPEN_STATES}"
-)
+_DUE_ROWS_SQL = f"SELECT 1 FROM {CLOCK_TABLE} WHERE next_due_at IS NOT NULL AND next_due_at <= %(now)s"
 _ANY_DUE_SQL = _DUE_ROWS_SQL + " LIMIT 1"
 _COUNT_DUE_SQL = f"SELECT count(*) FROM ({_DUE_ROWS_SQL} LIMIT %(cap)s) due"
 _ANY_OVERDUE_SQL = (

@@ -34,21 +34,28 @@ def sms_text(row: CheckInSms) -> str:
 
 
 def _store_token_hashes(period_ids: list[int]) -> None:
-    """The link's token hash of each period that has none yet, in one UPDATE (the token is derived
-    with a key the database does not hold, so it is computed here)."""
-    periods = list(
-        MonitoringPeriod.objects.filter(pk__in=period_ids, link_token_hash="").only(
-            "pk", "person_id", "starts_on"
-        )
-    )
-    if not periods:
-        return
+    """The link's token hash of each period reminded by SMS (its person has a phone) that has none yet,
+    in one UPDATE (the token is derived with a key the database does not hold, so it is computed here).
+    Once per period: the later reminders find it set."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT p.id, p.person_id, p.starts_on FROM {MonitoringPeriod._meta.db_table} p
+                JOIN tasks_person person ON person.id = p.person_id
+                WHERE p.id = ANY(%s) AND p.link_token_hash = '' AND person.phone_hash <> ''""",
+            [list(period_ids)],
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        hashes = [
+            token_hash(token_for(MonitoringPeriod(pk=pk, person_id=person_id, starts_on=starts_on)))
+            for pk, person_id, starts_on in rows
+        ]
         cursor.execute(
             f"""UPDATE {MonitoringPeriod._meta.db_table} AS p SET link_token_hash = t.hash
                 FROM unnest(%s::bigint[], %s::text[]) AS t(id, hash)
                 WHERE p.id = t.id AND p.link_token_hash = ''""",
-            [[p.pk for p in periods], [token_hash(token_for(p)) for p in periods]],
+            [[row[0] for row in rows], hashes],
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 
 from monitoring.models import (
     CaseStatusChange,
@@ -161,3 +162,41 @@ def test_abnormal_checkin_escalates_the_active_task(crew):
     task.refresh_from_db()
     assert (task.kind, task.priority) == ("investigation", 1)
     assert not Lead.objects.exists()
+
+
+def test_a_positive_posted_through_the_api_escalates_to_p1_and_alerts(lab_client, crew, cdc_expert):
+    """The same effects through the HTTP API, the clock held at NOW (no `now` passed anywhere)."""
+    person = person_by_id(resident_id(21))
+    task = make_task(HOME_VILLAGE, person=person, status="dispatched", kind="verification", priority=5)
+    period = make_period(task, now=T0)
+    with time_machine.travel(NOW, tick=False):
+        response = lab_client.post(
+            "/api/v1/test-results/", [lab_row("API-P1", resident_id(21))], format="json"
+        )
+        assert response.status_code == 201, response.content
+        assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        # The laboratory sends the same list again: nothing happens twice.
+        again = lab_client.post("/api/v1/test-results/", [lab_row("API-P1", resident_id(21))], format="json")
+        assert again.json()["duplicates"] == 1
+    task.refresh_from_db()
+    assert (task.kind, task.priority) == ("investigation", 1)
+    person.refresh_from_db()
+    assert person.case_status == "confirmed"
+    assert MonitoringAlert.objects.filter(period=period, kind="positive").count() == 1
+    notified = Notification.objects.filter(kind="positive_result")
+    recipients = set(notified.values_list("recipient", flat=True))
+    assert {crew["alice"].pk, cdc_expert.pk} <= recipients and notified.count() == len(recipients)
+    assert all(n.created_at == NOW for n in notified)
+
+
+def test_a_positive_posted_through_the_api_opens_a_p1_investigation(lab_client, crew, cdc_expert):
+    person = person_by_id(resident_id(22))
+    with time_machine.travel(NOW, tick=False):
+        response = lab_client.post(
+            "/api/v1/test-results/", [lab_row("API-P2", resident_id(22))], format="json"
+        )
+        assert response.status_code == 201 and response.json()["accepted"] == 1
+        intake_run()
+    task = TracingTask.objects.get(person=person, status__in=["new", "dispatched"])
+    assert (task.kind, task.priority) == ("investigation", 1)
+    assert Notification.objects.filter(kind="positive_result", recipient=cdc_expert).exists()

@@ -123,3 +123,38 @@ def test_the_signed_webhook_records_the_reply(client, crew, settings):
     )
     assert response.status_code == 200 and response.json()["result"] == "checkin"
     assert CheckIn.objects.get(period=period).channel == "sms"
+
+
+def test_a_redelivered_sms_reply_is_one_checkin(client, crew, settings):
+    """A gateway that delivers the same inbound message again (same message id) gets the check-in already
+    stored; another message with the same words is a check-in of its own."""
+    settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
+    now = timezone.now()
+    period = make_period(starts_on=local_day(now) - timedelta(days=1), now=now)
+    hooks.person_reminders([period.pk], day=local_day(now), now=now)
+
+    def deliver(message_id: str, text: str = "37.6 咳嗽") -> dict:
+        body = json.dumps({"from": period.person.phone, "text": text, "id": message_id}).encode()
+        ts = str(int(time.time()))
+        response = client.post(
+            "/api/v1/notices/sms-inbound/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_NOTICE_TIMESTAMP=ts,
+            HTTP_X_NOTICE_SIGNATURE=sms.sign("inbound-secret", ts, body),
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    first = deliver("gw-20261207-0001")
+    again = deliver("gw-20261207-0001")
+    assert first["result"] == again["result"] == "checkin"
+    assert again["checkin"] == first["checkin"] and again["duplicate"] is True and "duplicate" not in first
+    assert CheckIn.objects.filter(period=period).count() == 1
+    # The abnormal reply alerted once, not once per delivery.
+    assert MonitoringAlert.objects.filter(period=period, kind="abnormal").count() == 1
+    other = deliver("gw-20261207-0002", "36.5")
+    assert other["checkin"] != first["checkin"] and CheckIn.objects.filter(period=period).count() == 2
+    # Without a message id nothing can tell a redelivery from a second reply: each is recorded.
+    assert sms_inbound(sender=period.person.phone, text="36.6", now=now)["result"] == "checkin"
+    assert CheckIn.objects.filter(period=period).count() == 3

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone, translation
 
@@ -262,3 +263,32 @@ def test_an_alert_with_nobody_to_tell_goes_to_the_desk(crew):
     sweep(now=REMINDER)
     assert recipients("checkin_reminder", D) == ["alice"]
     assert alerts(period) == [("checkin_reminder", D)]
+
+
+def test_the_minute_job_under_a_travelling_clock_fires_each_edge_once(period, crew):
+    """The beat's path (`sweep_deadlines` without --now) with the clock moved by time-machine: every
+    minute around each edge, twice a minute; each edge once, then two misses make the person lost
+    contact. The narrow clock table follows the period (its triggers)."""
+    from monitoring.models import PeriodClock
+
+    lost_at = alert_moments(day(1))[4]
+    for moment in (REMINDER, LEADER, DESK, alert_moments(day(1))[1], alert_moments(day(1))[2], lost_at):
+        for offset in (-60, 0, 60):
+            with time_machine.travel(moment + timedelta(seconds=offset), tick=False):
+                call_command("sweep_deadlines", stdout=StringIO())
+                call_command("sweep_deadlines", stdout=StringIO())
+        assert PeriodClock.objects.get(period=period).next_due_at == (
+            MonitoringPeriod.objects.get(pk=period.pk).next_due_at
+        )
+    assert alerts(period) == [
+        ("checkin_desk", D),
+        ("checkin_desk", day(1)),
+        ("checkin_leader", D),
+        ("checkin_leader", day(1)),
+        ("checkin_reminder", D),
+        ("checkin_reminder", day(1)),
+        ("lost_contact", day(1)),
+    ]
+    period.refresh_from_db()
+    assert (period.state, period.consecutive_misses) == ("lost_contact", 2)
+    assert PeriodClock.objects.get(period=period).next_due_at is None

@@ -4,8 +4,8 @@ the samples the test schedule asks for.
 A period is one person's measure (home quarantine, health monitoring, ...) from its first to its last
 day, started by an approved disposal or a completed returnee registration. Each day of the period the
 person is due one check-in by CHECKIN_DUE_HOUR (local time); the sweep follows `next_due_at`, the next
-moment at which the period's clock needs looking at (partial index: only running and escalated periods
-with a clock pending are in it).
+moment at which the period's clock needs looking at, through its copy in PeriodClock (partial index:
+only running and escalated periods with a clock pending).
 """
 
 from django.conf import settings
@@ -144,12 +144,6 @@ class MonitoringPeriod(models.Model):
             ),
         ]
         indexes = [
-            # The sweep: only periods with a clock moment pending.
-            models.Index(
-                fields=["next_due_at"],
-                name="period_next_due",
-                condition=Q(next_due_at__isnull=False, state__in=["running", "escalated"]),
-            ),
             # Scope by territory prefix, and the village's "due today" list.
             models.Index(
                 fields=["division", "state"],
@@ -172,6 +166,32 @@ class MonitoringPeriod(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class PeriodClock(models.Model):
+    """The sweep's queue: one narrow row per period with its pending clock moment, kept by statement
+    triggers on the period table (migration 0060: `next_due_at` while the period is running or
+    escalated, else NULL), never written by the application.
+
+    The moment lives here so that the period table has no index on it: the sweep moves the clock of
+    every period at each edge, and an update that changes no indexed column of the period is HOT (no
+    new entry in the period's eight indexes). Only this table's two indexes get new entries."""
+
+    period = models.OneToOneField(
+        MonitoringPeriod, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    next_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The due predicate of the sweep: only periods with a clock moment pending.
+            models.Index(
+                fields=["next_due_at"], name="period_clock_due", condition=Q(next_due_at__isnull=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"M{self.period_id} clock {self.next_due_at}"
 
 
 class CheckIn(models.Model):

@@ -6,6 +6,7 @@ notices' feedback, as before)."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -65,10 +66,21 @@ def parse_reply(text: str) -> ParsedReply | None:
     return reply
 
 
-def checkin_from_sms(*, phone_hash: str, text: str, now=None) -> dict | None:
+# Check-in idempotency keys of SMS replies: derived from the gateway's message id, so that a gateway
+# that delivers the same inbound message again gets the check-in already stored instead of a second one.
+SMS_KEY_NAMESPACE = uuid.UUID("6f1b8d4e-2c57-4a8e-9a43-5d0c7e1f3b21")
+
+
+def sms_idempotency_key(message_id: str) -> uuid.UUID | None:
+    message_id = (message_id or "").strip()
+    return uuid.uuid5(SMS_KEY_NAMESPACE, f"sms:{message_id}") if message_id else None
+
+
+def checkin_from_sms(*, phone_hash: str, text: str, message_id: str = "", now=None) -> dict | None:
     """A reply from the number a check-in reminder went to (matched by its keyed hash) that reads as a
     check-in becomes one (channel sms). None when the number got no reminder of a monitored period or
-    the text is not a check-in: the caller treats it as before."""
+    the text is not a check-in: the caller treats it as before. `message_id`, the gateway's id of the
+    inbound message, makes a redelivery answer the check-in already stored (`"duplicate": true`)."""
     from django.core.exceptions import ValidationError
     from django.utils import timezone
 
@@ -99,8 +111,12 @@ def checkin_from_sms(*, phone_hash: str, text: str, now=None) -> dict | None:
             temperature=reply.temperature,
             symptoms=reply.symptoms,
             note=text.strip()[:200],
+            idempotency_key=sms_idempotency_key(message_id),
             now=now,
         )
     except ValidationError:
         return None
-    return {"result": "checkin", "checkin": result.checkin.pk, "abnormal": result.checkin.abnormal}
+    answer = {"result": "checkin", "checkin": result.checkin.pk, "abnormal": result.checkin.abnormal}
+    if not result.created:
+        answer["duplicate"] = True
+    return answer

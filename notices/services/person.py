@@ -62,15 +62,16 @@ def _notices_sent_to(phone: str) -> QuerySet[Notice]:
     return Notice.objects.filter(phone_hash=_phone_hash(phone), pushed_at__isnull=False)
 
 
-def sms_inbound(*, sender: str, text: str, now: datetime | None = None) -> dict:
+def sms_inbound(*, sender: str, text: str, message_id: str = "", now: datetime | None = None) -> dict:
     """A reply from a phone: an acknowledgement word acknowledges the latest pushed notice sent to that
-    number; any other text becomes feedback on it. Returns what was done (for the gateway)."""
+    number; any other text becomes feedback on it. Returns what was done (for the gateway). `message_id`
+    is the gateway's id of the message: a check-in reply delivered again is recorded once."""
     now = now or timezone.now()
     words = (text or "").strip()
     # A monitored person answering the check-in reminder ("36.5", "36.8 咳嗽", "正常"): a check-in.
     from monitoring.services.replies import checkin_from_sms
 
-    checkin = checkin_from_sms(phone_hash=_phone_hash(sender), text=words, now=now)
+    checkin = checkin_from_sms(phone_hash=_phone_hash(sender), text=words, message_id=message_id, now=now)
     if checkin is not None:
         return checkin
     notices = _notices_sent_to(sender)

@@ -86,8 +86,9 @@ def board(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def sms_inbound(request: HttpRequest) -> HttpResponse:
-    """POST {"from": "+8613900000000", "text": "1"} with X-Notice-Timestamp and
-    X-Notice-Signature: sha256=HMAC-SHA256(NOTICE_SMS_INBOUND_SECRET, timestamp + "." + raw body)."""
+    """POST {"from": "+8613900000000", "text": "1", "id": "<gateway message id>"} with X-Notice-Timestamp
+    and X-Notice-Signature: sha256=HMAC-SHA256(NOTICE_SMS_INBOUND_SECRET, timestamp + "." + raw body).
+    `id` is optional; with it, a message the gateway delivers again is not counted twice."""
     secret = settings.NOTICE_SMS_INBOUND_SECRET
     body = request.body
     if not sms.verify(
@@ -101,10 +102,11 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
     try:
         data = json.loads(body or b"{}")
         sender, text = str(data["from"]), str(data.get("text", ""))
+        message_id = str(data.get("id") or "")[:100]
     except (ValueError, KeyError, TypeError):
         return HttpResponseBadRequest("expected JSON {from, text}")
     try:
-        result = person.sms_inbound(sender=sender, text=text)
+        result = person.sms_inbound(sender=sender, text=text, message_id=message_id)
     except (NoticeConflict, ValidationError):
         result = {"result": "ignored"}
     return JsonResponse(result)

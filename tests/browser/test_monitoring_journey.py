@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from monitoring import links
 from monitoring.clock import local_day
-from monitoring.models import CheckIn, MonitoringAlert
+from monitoring.models import CheckIn, MonitoringAlert, MonitoringPeriod
 from tests.browser.conftest import PHONE, login, nav
 from tests.monitoring_fixtures import make_period
 from tests.workflow_fixtures import make_task
@@ -139,3 +139,49 @@ def test_the_village_checks_in_on_a_phone_the_person_by_link_the_desk_sees_the_a
         MonitoringAlert.objects.filter(period=sick, kind="abnormal", acknowledged_at__isnull=True).count()
         == 1
     )
+
+
+def test_the_sub_unit_releases_a_person_on_a_phone_and_gets_the_notice(
+    new_context, live_server, crew, password, screenshot
+):
+    """The last day of a period: from the village's "due today" list to the period page by clicks, the
+    release card, the release, and the release notice's PDF link."""
+    now = timezone.now()
+    task = make_task(status="approved")
+    task.person.name = "郑九"
+    task.person.save()
+    period = make_period(task, starts_on=local_day(now) - timedelta(days=13), now=now)
+
+    phone = new_context(**PHONE)
+    bob_page = phone.new_page()
+    login(bob_page, live_server, crew["bob"].username, password)
+    bob_page.goto(f"{live_server.url}/field/")
+    bob_page.get_by_test_id("due-today-link").click()
+    row(bob_page, period).get_by_test_id("person-name").click()
+
+    card = bob_page.get_by_test_id("release")
+    expect(card).to_be_visible()
+    expect(card.get_by_role("heading")).to_have_text("解除监测")
+    expect(bob_page.get_by_test_id("period-summary")).to_contain_text("第 14 天，共 14 天")
+    expect(bob_page.get_by_test_id("release-blockers")).to_have_count(0)
+    fits_the_phone(bob_page)
+    screenshot(bob_page, "release-1-card")
+
+    card.locator("[name=note]").fill("14 天期满，核酸阴性")
+    card.get_by_test_id("release-button").click()
+    expect(bob_page.get_by_test_id("period-state")).to_have_text("已解除")
+    expect(bob_page.locator("ul.messages")).to_contain_text("已解除")
+    expect(bob_page.get_by_test_id("release")).to_have_count(0)
+    pdf_link = bob_page.get_by_test_id("release-pdf")
+    expect(pdf_link).to_be_visible()
+    expect(pdf_link).to_have_text("打印解除告知书")
+    released_at = timezone.localtime(MonitoringPeriod.objects.get(pk=period.pk).released_at)
+    expect(bob_page.get_by_test_id("period-summary")).to_contain_text(released_at.strftime("%Y-%m-%d %H:%M"))
+    fits_the_phone(bob_page)
+    screenshot(bob_page, "release-2-released")
+
+    response = bob_page.request.get(f"{live_server.url}{pdf_link.get_attribute('href')}")
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF")
+    released = MonitoringPeriod.objects.get(pk=period.pk)
+    assert released.state == "released" and released.released_by == crew["bob"]
