@@ -17,8 +17,18 @@ class TasksConfig(AppConfig):
         auditlog.register(Unit)
         auditlog.register(UnitMembership)
         auditlog.register(DutyShift)
-        auditlog.register(Person, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask")
-        auditlog.register(TracingTask, exclude_fields=["next_alert_at", "updated_at", "version"])
+        auditlog.register(
+            Person,
+            mask_fields=["id_number", "phone", "name"],
+            exclude_fields=["name_hash", "name_sound_hash", "surname_hash"],
+            mask_callable="tasks.crypto.audit_mask",
+        )
+        auditlog.register(
+            TracingTask,
+            exclude_fields=["next_alert_at", "updated_at", "version"],
+            mask_fields=["address"],
+            mask_callable="tasks.crypto.audit_mask",
+        )
         auditlog.register(Division)
 
         from . import (

@@ -151,7 +151,9 @@ def register() -> None:
         where="id IN ({persons})",
         clear={
             "name": "''",
-            "name_pinyin": "''",
+            "name_hash": "''",
+            "name_sound_hash": "''",
+            "surname_hash": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "phone": "''",
@@ -167,6 +169,7 @@ def register() -> None:
         where="id IN (SELECT lead_id FROM tasks_leadlink WHERE task_id IN ({tasks}))",
         clear={
             "name": "''",
+            "name_hash": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "phone": "''",
@@ -186,6 +189,7 @@ def register() -> None:
         # "why unresolved" may quote an address.
         clear=["address", "unresolved_reason"],
         counter="tasks",
+        reencrypt=rotate_columns,
         keep={"legal_hold_reason": "why a task's data is kept; a task on legal hold is never purged"},
     )
     lifecycle.register(

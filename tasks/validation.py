@@ -388,6 +388,18 @@ def phone_hash(phone: str) -> str:
     return _hmac("phone", phone)
 
 
+def name_hash(name: str, hasher: _Hasher | None = None) -> str:
+    """The blind index of a name (search by exact name, duplicates): HMAC of its matching form
+    (name_key); '' for no name."""
+    key = name_key(name)
+    return (hasher or _hasher())("name", key) if key else ""
+
+
+def sound_hash(sound: str) -> str:
+    """The blind index of a name's sound (pinyin without tones, tasks.duplicates.name_sound)."""
+    return _hmac("sound", sound) if sound else ""
+
+
 def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hasher | None = None) -> str:
     hasher = hasher or _hasher()
     if id18:
@@ -517,6 +529,7 @@ class CleanLead:
     id_type: str = "resident_id"
     # A resident ID whose region is not among the division codes (an old code, or a typo): kept, flagged.
     id_region_unknown: bool = False
+    name_hash: str = ""
 
 
 @dataclass(slots=True)
@@ -615,6 +628,7 @@ class LeadValidator:
                     ("id:" + id_hash) if id_hash else person_key(phone=phone, name=name, hasher=hasher),
                     v.get("id_type", RESIDENT_ID),
                     bool(v.get("id_region")) and not self._known_regions.get(v["id_region"], False),
+                    name_hash(name, hasher) if name else "",
                 )
             )
         return clean, rejected
