@@ -16,7 +16,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, created_at)
+                                      case_status, name_sound_hash, created_at)
             SELECT 'bench:' || g, 'resident_id', '', '',
                    -- distinct surnames and given names so that unrelated persons do not sound alike
                    chr(19968 + (g %% 20000)) || chr(19968 + ((g / 20000) %% 20000)) || g,
@@ -31,7 +31,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, created_at)
+                                      case_status, name_sound_hash, created_at)
             SELECT 'bench-twin:' || (g * 50), 'resident_id', '', '', p.name, '',
                    CASE WHEN g %% 2 = 0 THEN p.phone_hash ELSE md5('other' || g) END, 'none', '', now()
             FROM generate_series(1, %(pairs)s) g

@@ -265,6 +265,53 @@ for _field_class in (EncryptedCharField, EncryptedTextField):
     _field_class.register_lookup(IsNull)
 
 
+class EncryptedKeysJSONField(models.JSONField):
+    """A JSON object whose string values under `encrypted_keys` (top level) are encrypted in the database;
+    Python code sees plaintext. Other keys, and values that are not strings, are stored as they are."""
+
+    encrypted_at_rest = True
+
+    def __init__(self, *args, encrypted_keys: tuple[str, ...] = (), **kwargs):
+        self.encrypted_keys = tuple(encrypted_keys)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["encrypted_keys"] = self.encrypted_keys
+        return name, path, args, kwargs
+
+    def map_keys(self, value: Any, convert: Callable[[str], str]) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: convert(v) if k in self.encrypted_keys and isinstance(v, str) else v for k, v in value.items()
+        }
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(self.map_keys(value, encrypt))
+
+    def from_db_value(self, value, expression, connection):
+        return self.map_keys(super().from_db_value(value, expression, connection), decrypt)
+
+
+def rotate_json_keys(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
+    """Re-encrypt the values of the EncryptedKeysJSONField fields of `model` with the current key (and
+    encrypt plaintext left from before the field encrypted)."""
+    total = 0
+    for f in model._meta.concrete_fields:
+        if isinstance(f, EncryptedKeysJSONField):
+            keys = ", ".join(f"'{k}'" for k in f.encrypted_keys)
+            total += rotate_json(
+                model,
+                f.column,
+                lambda value, field=f: field.map_keys(value, current_key),
+                where=f"{f.column} ?| array[{keys}]",
+                batch_size=batch_size,
+                log=log,
+            )
+    return total
+
+
 def audit_mask(value: str) -> str:
     """django-auditlog's mask for the encrypted fields (tasks/apps.py): the change history records THAT
     an ID number or phone changed, never any part of it (auditlog's default mask keeps the last half).

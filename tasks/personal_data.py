@@ -211,6 +211,7 @@ def register() -> None:
             "longitude": "NULL",
         },
         counter="field_records",
+        reencrypt=rotate_columns,
         keep={
             "place_name": "the public place (a shop, a station): it feeds the risk-area statistics",
             "vehicle_number": "a bus, train or flight number: public transport, not the person",
@@ -229,12 +230,14 @@ def register() -> None:
             "quarantine_site": dash("quarantine_site"),
         },
         counter="field_records",
+        reencrypt=rotate_columns,
     )
     lifecycle.register(
         Registration,
         where=in_tasks,
         clear=["arrived_from", "address", "note"],
         counter="field_records",
+        reencrypt=rotate_columns,
         keep={"health_state": "no symptoms / fever / other symptoms: feeds the monitoring statistics"},
     )
     lifecycle.register(ContactAttempt, where=in_tasks, clear=["note"], counter="field_records")

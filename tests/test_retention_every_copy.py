@@ -275,9 +275,8 @@ def test_after_the_purge_nothing_of_the_person_is_left_anywhere(
     assert not abandoned.exists()
     assert run.counts["intake uploads"] == 1 and run.counts["auditlog.LogEntry"] >= 5
     # What the legal hold keeps is still there, and the task rows stay for the statistics.
+    # (Names and addresses are masked in the change history: encrypted at rest.)
     assert set(search(HELD_NAME, HELD_ADDRESS)) == {
-        f"auditlog_logentry.changes: {HELD_ADDRESS}",
-        f"auditlog_logentry.changes: {HELD_NAME}",
         f"auditlog_logentry.object_repr: {HELD_NAME}",
         f"tasks_person.name: {HELD_NAME}",
         f"tasks_tracingtask.address: {HELD_ADDRESS}",

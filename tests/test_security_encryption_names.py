@@ -184,3 +184,65 @@ def test_the_migration_encrypts_existing_names_and_addresses_and_fills_the_name_
     assert (person.name, person.name_hash) == (NAME, name_hash(NAME))
     migration.decrypt_existing(None, SimpleNamespace(connection=connection))
     assert raw("tasks_person", task.person_id, "name") == NAME
+
+
+# --- field records, findings and report snapshots ------------------------------------------------------------
+
+CONTACT_NAME = "慕容复兴"
+PLACE = "友谊超市秀英店"
+COMPANIONS = "丈夫令狐冲，电话13907550000"
+
+
+def test_field_records_store_places_companions_and_contacts_encrypted(field_staff):
+    from tasks import fieldwork
+    from tasks.models import CloseContact, TrajectoryEntry
+    from tests.fieldwork_helpers import contact, dispatched_task, entry
+
+    task = dispatched_task(field_staff)
+    fieldwork.trajectory_add(
+        task=task,
+        actor=field_staff,
+        data=entry(version=task.version, place_name=PLACE, address=ADDRESS, companions=COMPANIONS),
+    )
+    task.refresh_from_db()
+    fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, name=CONTACT_NAME, last_contact_place=PLACE, address=ADDRESS),
+    )
+    saved = TrajectoryEntry.objects.get()
+    assert (saved.place_name, saved.address, saved.companions) == (PLACE, ADDRESS, COMPANIONS)
+    for column in ("place_name", "address", "companions"):
+        assert raw("tasks_trajectoryentry", saved.pk, column).startswith("e1:"), column
+    person = CloseContact.objects.get()
+    assert (person.name, person.last_contact_place, person.address) == (CONTACT_NAME, PLACE, ADDRESS)
+    for column in ("name", "last_contact_place", "address"):
+        assert raw("tasks_closecontact", person.pk, column).startswith("e1:"), column
+    # The contact's lead is matched and searchable like any other.
+    assert person.lead.name_hash == name_hash(CONTACT_NAME)
+    # Neither the records, the contact's lead (reason, payload) nor the change history keep them in plaintext.
+    assert search_database(CONTACT_NAME, PLACE, ADDRESS, COMPANIONS, decrypt=False) == []
+
+
+def test_findings_and_report_snapshots_keep_names_and_places_encrypted(hainan):
+    from reports.models import ReportVersion
+    from reviews.models import Finding, Review
+
+    task = TracingTaskFactory(person=PersonFactory(name=NAME), address=ADDRESS)
+    review = Review.objects.create(task=task, submitted_at=task.created_at)
+    finding = Finding.objects.create(
+        task=task,
+        review=review,
+        rule="overlap",
+        severity="warning",
+        params={"place": PLACE, "name": CONTACT_NAME},
+    )
+    data = {
+        "person": {"name": NAME, "address": ADDRESS, "id_number": "", "phone": ""},
+        "trajectory": [{"place": PLACE, "address": ADDRESS, "companions": COMPANIONS}],
+        "contacts": [{"name": CONTACT_NAME, "place": PLACE}],
+    }
+    version = ReportVersion.objects.create(task=task, number=1, reason="approval", data=data, digest="x")
+    assert Finding.objects.get(pk=finding.pk).params == {"place": PLACE, "name": CONTACT_NAME}
+    assert ReportVersion.objects.get(pk=version.pk).data == data
+    assert search_database(NAME, ADDRESS, PLACE, CONTACT_NAME, COMPANIONS, decrypt=False) == []
