@@ -21,7 +21,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, name_birth_hash, created_at)
+                                      case_status, name_sound_hash, name_birth_hash, created_at)
             SELECT 'bench:' || g, 'resident_id', '', md5('id' || g),
                    -- distinct surnames and given names so that unrelated persons do not sound alike
                    chr(19968 + (g %% 20000)) || chr(19968 + ((g / 20000) %% 20000)) || g,
@@ -36,7 +36,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, created_at)
+                                      case_status, name_sound_hash, created_at)
             SELECT 'bench-twin:' || (g * 50), 'resident_id', '', '', p.name, '',
                    CASE WHEN g %% 2 = 0 THEN p.phone_hash ELSE md5('other' || g) END, 'none', '', now()
             FROM generate_series(1, %(pairs)s) g
@@ -49,7 +49,7 @@ def _seed(bench, n: int) -> dict[str, int]:
         cursor.execute(
             """
             INSERT INTO tasks_person (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
-                                      case_status, name_pinyin, name_birth_hash, created_at)
+                                      case_status, name_sound_hash, name_birth_hash, created_at)
             SELECT 'bench-born:' || (g * 50 - 25 + 5000), 'resident_id', '', md5('other-id' || g), p.name, '',
                    md5('born-phone' || g), 'none', '', p.name_birth_hash, now()
             FROM generate_series(1, %(pairs)s) g

@@ -106,9 +106,10 @@ def due_today_rows(user, *, now: datetime) -> list[MonitoringPeriod]:
                 "samples", filter=Q(samples__state=SampleState.DUE, samples__due_on__lt=today), distinct=True
             ),
         )
-        .order_by("checked_in_today", "-abnormal_open", "person__name", "id")[:DUE_LIST_LIMIT]
+        .order_by("checked_in_today", "-abnormal_open", "id")[:DUE_LIST_LIMIT]
     )
-    rows = list(periods)
+    # Names are encrypted at rest: sorted by name here, after decryption, within each group.
+    rows = sorted(periods, key=lambda p: (p.checked_in_today, -p.abnormal_open, p.person.name, p.id))
     for period in rows:
         period.day_x, period.day_y = day_of(period, today)
     return rows

@@ -109,28 +109,34 @@ class EventCount(models.Model):
         return f"{self.county} {self.event} {self.hour:%Y-%m-%d %H}h: {self.n}"
 
 
-# Identity values of a report snapshot that are encrypted at rest (tasks.crypto, the same keys and
-# envelope as the Person columns): the person's and each close contact's ID number and phone.
-SNAPSHOT_ENCRYPTED = ("id_number", "phone")
+# The values of a report snapshot that are encrypted at rest (tasks.crypto, the same keys and envelope
+# as the columns they copy), per part of the snapshot: the person's identity, name and address, each
+# close contact's identity, name and place of last contact, each trajectory entry's place, address and
+# companions.
+SNAPSHOT_ENCRYPTED_PARTS: dict[str, tuple[str, ...]] = {
+    "person": ("id_number", "phone", "name", "address"),
+    "contacts": ("id_number", "phone", "name", "place"),
+    "trajectory": ("place", "address", "companions"),
+}
+
+
+def _map_keys(item, keys, convert):
+    if not isinstance(item, dict):
+        return item
+    return {k: convert(v) if k in keys and isinstance(v, str) else v for k, v in item.items()}
 
 
 def map_snapshot(data, convert):
-    """A copy of the snapshot `data` with `convert` applied to the encrypted identity values."""
+    """A copy of the snapshot `data` with `convert` applied to the encrypted values."""
     if not isinstance(data, dict):
         return data
     out = dict(data)
-    if isinstance(out.get("person"), dict):
-        out["person"] = {
-            k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v
-            for k, v in out["person"].items()
-        }
-    if isinstance(out.get("contacts"), list):
-        out["contacts"] = [
-            {k: convert(v) if k in SNAPSHOT_ENCRYPTED and isinstance(v, str) else v for k, v in c.items()}
-            if isinstance(c, dict)
-            else c
-            for c in out["contacts"]
-        ]
+    for part, keys in SNAPSHOT_ENCRYPTED_PARTS.items():
+        value = out.get(part)
+        if isinstance(value, dict):
+            out[part] = _map_keys(value, keys, convert)
+        elif isinstance(value, list):
+            out[part] = [_map_keys(item, keys, convert) for item in value]
     return out
 
 

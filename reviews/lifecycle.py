@@ -10,6 +10,7 @@ them with the task's field records.
 from __future__ import annotations
 
 from tasks import lifecycle
+from tasks.crypto import rotate_json_keys
 
 from .models import DisposalProposal, Finding, Review, ReviewComment, RiskAreaDesignation
 
@@ -30,6 +31,7 @@ def register() -> None:
         where="task_id IN ({tasks}) AND params ? 'name'",
         # A close contact's name; the places are the trajectory's public place names, which stay.
         clear={"params": lifecycle.scrub_json_keys("params", {"name": "''"})},
+        reencrypt=rotate_json_keys,
     )
     lifecycle.register(Review, exempt=DECISION)
     lifecycle.register(DisposalProposal, exempt=DECISION)

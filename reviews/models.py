@@ -18,6 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tasks.crypto import EncryptedKeysJSONField
+
 
 class ReviewState(models.TextChoices):
     PENDING = "pending", _("waiting for an expert")
@@ -179,6 +181,10 @@ class Severity(models.TextChoices):
 SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
+# The parameters of a finding that quote a field record's encrypted values (reviews/findings.py).
+FINDING_ENCRYPTED_PARAMS = ("name", "place", "other_place", "from_place")
+
+
 class Finding(models.Model):
     """One automatic consistency finding (reviews/findings.py) about a submission. The text is
     rendered when shown, in the reader's language, from `rule` and `params`."""
@@ -193,7 +199,8 @@ class Finding(models.Model):
     )
     rule = models.CharField(_("rule"), max_length=40)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
-    params = models.JSONField(default=dict, blank=True)
+    # Places and close contacts' names are encrypted at rest like the field records they come from.
+    params = EncryptedKeysJSONField(default=dict, blank=True, encrypted_keys=FINDING_ENCRYPTED_PARAMS)
     # The entry the finding is about (shown next to it); NULL for the task as a whole.
     target_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -17,8 +17,18 @@ class TasksConfig(AppConfig):
         auditlog.register(Unit)
         auditlog.register(UnitMembership)
         auditlog.register(DutyShift)
-        auditlog.register(Person, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask")
-        auditlog.register(TracingTask, exclude_fields=["next_alert_at", "updated_at", "version"])
+        auditlog.register(
+            Person,
+            mask_fields=["id_number", "phone", "name"],
+            exclude_fields=["name_hash", "name_sound_hash", "surname_hash"],
+            mask_callable="tasks.crypto.audit_mask",
+        )
+        auditlog.register(
+            TracingTask,
+            exclude_fields=["next_alert_at", "updated_at", "version"],
+            mask_fields=["address"],
+            mask_callable="tasks.crypto.audit_mask",
+        )
         auditlog.register(Division)
 
         from . import (
@@ -26,15 +36,22 @@ class TasksConfig(AppConfig):
             tokens,  # noqa: F401  (revocation at logout, password change, second-factor reset)
         )
 
-        # Field records (issue 5): who recorded or changed what on a task; identity numbers and phones of
-        # close contacts are masked in the change history.
+        # Field records: who recorded or changed what on a task.
         from .models import CloseContact, ContactAttempt, RadiusControl, TestResult, TrajectoryEntry
 
+        # The values encrypted at rest are masked in the history too: it records that they changed.
         auditlog.register(ContactAttempt)
-        auditlog.register(RadiusControl)
-        auditlog.register(TrajectoryEntry, exclude_fields=["last_edit_key"])
+        auditlog.register(RadiusControl, mask_fields=["address"], mask_callable="tasks.crypto.audit_mask")
         auditlog.register(
-            CloseContact, mask_fields=["id_number", "phone"], mask_callable="tasks.crypto.audit_mask"
+            TrajectoryEntry,
+            exclude_fields=["last_edit_key"],
+            mask_fields=["place_name", "address", "companions"],
+            mask_callable="tasks.crypto.audit_mask",
+        )
+        auditlog.register(
+            CloseContact,
+            mask_fields=["id_number", "phone", "name", "last_contact_place", "address"],
+            mask_callable="tasks.crypto.audit_mask",
         )
         auditlog.register(TestResult)
 

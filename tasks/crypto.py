@@ -180,11 +180,11 @@ def reencrypt(value: str) -> str | None:
 
 # --- rejected rows ---------------------------------------------------------------------------------------
 
-PROTECTED_ROW_KEYS = ("id_number", "phone")
+PROTECTED_ROW_KEYS = ("id_number", "phone", "name", "address")
 
 
 def protect_row(row: Any) -> Any:
-    """A rejected lead row as stored in LeadRejection.row: `id_number` and `phone` encrypted (they can
+    """A rejected lead row as stored in LeadRejection.row: `id_number`, `phone`, `name` and `address` encrypted (they can
     be decrypted to correct the row), a row that is not an object encrypted whole."""
     if isinstance(row, dict):
         out = dict(row)
@@ -211,10 +211,10 @@ def reveal_row(row: Any) -> Any:
 # --- model field -----------------------------------------------------------------------------------------
 
 
-class EncryptedCharField(models.CharField):
-    """A CharField whose value is encrypted in the database (a `text` column holding the envelope).
-    `max_length` limits the plaintext (forms, full_clean); model instances always hold plaintext.
-    Only `isnull` and `exact` with '' are allowed as lookups: match on the blind-index column."""
+class _Encrypted:
+    """The database side of an encrypted text field: a `text` column holding the envelope; model
+    instances always hold plaintext. Only `isnull` and `exact` with '' are allowed as lookups: match on
+    the blind-index column."""
 
     description = "Text encrypted at rest (AES-256-GCM)"
     encrypted_at_rest = True
@@ -229,7 +229,7 @@ class EncryptedCharField(models.CharField):
         return decrypt(value) if value else value
 
     def get_prep_value(self, value):
-        value = super().get_prep_value(value)
+        value = super().get_prep_value(value)  # type: ignore[misc]
         if value is None:
             return None
         return encrypt(str(value))
@@ -237,10 +237,17 @@ class EncryptedCharField(models.CharField):
     def get_lookup(self, lookup_name):
         if lookup_name not in ("exact", "isnull"):
             return None
-        return super().get_lookup(lookup_name)
+        return super().get_lookup(lookup_name)  # type: ignore[misc]
 
 
-@EncryptedCharField.register_lookup
+class EncryptedCharField(_Encrypted, models.CharField):
+    """A CharField encrypted at rest: `max_length` limits the plaintext (forms, full_clean)."""
+
+
+class EncryptedTextField(_Encrypted, models.TextField):
+    """A TextField encrypted at rest (addresses, free text naming people or places)."""
+
+
 class EncryptedExact(Exact):
     lookup_name = "exact"
 
@@ -253,7 +260,56 @@ class EncryptedExact(Exact):
         return super().get_prep_lookup()
 
 
-EncryptedCharField.register_lookup(IsNull)
+for _field_class in (EncryptedCharField, EncryptedTextField):
+    _field_class.register_lookup(EncryptedExact)
+    _field_class.register_lookup(IsNull)
+
+
+class EncryptedKeysJSONField(models.JSONField):
+    """A JSON object whose string values under `encrypted_keys` (top level) are encrypted in the database;
+    Python code sees plaintext. Other keys, and values that are not strings, are stored as they are."""
+
+    encrypted_at_rest = True
+
+    def __init__(self, *args, encrypted_keys: tuple[str, ...] = (), **kwargs):
+        self.encrypted_keys = tuple(encrypted_keys)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["encrypted_keys"] = self.encrypted_keys
+        return name, path, args, kwargs
+
+    def map_keys(self, value: Any, convert: Callable[[str], str]) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: convert(v) if k in self.encrypted_keys and isinstance(v, str) else v for k, v in value.items()
+        }
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(self.map_keys(value, encrypt))
+
+    def from_db_value(self, value, expression, connection):
+        return self.map_keys(super().from_db_value(value, expression, connection), decrypt)
+
+
+def rotate_json_keys(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
+    """Re-encrypt the values of the EncryptedKeysJSONField fields of `model` with the current key (and
+    encrypt plaintext left from before the field encrypted)."""
+    total = 0
+    for f in model._meta.concrete_fields:
+        if isinstance(f, EncryptedKeysJSONField):
+            keys = ", ".join(f"'{k}'" for k in f.encrypted_keys)
+            total += rotate_json(
+                model,
+                f.column,
+                lambda value, field=f: field.map_keys(value, current_key),
+                where=f"{f.column} ?| array[{keys}]",
+                batch_size=batch_size,
+                log=log,
+            )
+    return total
 
 
 def audit_mask(value: str) -> str:
@@ -405,8 +461,8 @@ def rotate_rejections(model: type[models.Model], *, batch_size: int = 5000, log:
         model,
         "row",
         lambda row: row if _row_current(row, prefix) else protect_row(reveal_row(row)),
-        where="jsonb_typeof(row) NOT IN ('object', 'null') OR row ? 'id_number' OR row ? 'phone' "
-        "OR row ? 'encrypted_row'",
+        where="jsonb_typeof(row) NOT IN ('object', 'null') OR row ?| array['id_number', 'phone', 'name', 'address', "
+        "'encrypted_row']",
         batch_size=batch_size,
         log=log,
     )

@@ -33,9 +33,11 @@ from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, RE_HANS
 
+from .crypto import decrypt
 from .models import ACTIVE_STATUSES, DuplicateCandidate, DuplicateState, Lead, LeadLink, Person, TracingTask
 from .roles import can
 from .selectors import tasks_visible_to
+from .validation import name_hash, name_key, sound_hash
 from .worktypes import task_merge
 
 LOCK_KEY = 0x6475_706C  # "dupl"
@@ -89,24 +91,27 @@ def _open_persons_sql() -> str:
 
 
 def _fill_pinyin(cursor) -> int:
-    """The sound of the open persons' names not computed yet, in batches (one UPDATE … FROM unnest each)."""
+    """The keyed hashes of the sound and of the surname of the open persons' names not computed yet, in
+    batches (the names decrypted in Python; one UPDATE … FROM unnest each)."""
     filled = 0
     while True:
         cursor.execute(
             f"""SELECT p.id, p.name FROM {Person._meta.db_table} p
-                WHERE p.name_pinyin = '' AND p.name <> '' AND p.id IN ({_open_persons_sql()})
+                WHERE p.name_sound_hash = '' AND p.name <> '' AND p.id IN ({_open_persons_sql()})
                 LIMIT {PINYIN_BATCH}"""
         )
         rows = cursor.fetchall()
         if not rows:
             return filled
         ids = [row[0] for row in rows]
+        names = [name_key(decrypt(row[1])) for row in rows]
         # A name without any sound (digits, latin letters only) still gets a value: its lower-case self.
-        sounds = [name_sound(row[1]) or row[1].lower()[:120] or "-" for row in rows]
+        sounds = [sound_hash(name_sound(name) or name.lower()[:120] or "-") for name in names]
+        surnames = [name_hash(name[:1]) or "-" for name in names]
         cursor.execute(
-            f"""UPDATE {Person._meta.db_table} p SET name_pinyin = v.sound
-                FROM unnest(%s::bigint[], %s::text[]) AS v(id, sound) WHERE p.id = v.id""",
-            [ids, sounds],
+            f"""UPDATE {Person._meta.db_table} p SET name_sound_hash = v.sound, surname_hash = v.surname
+                FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, sound, surname) WHERE p.id = v.id""",
+            [ids, sounds, surnames],
         )
         filled += len(rows)
         if len(rows) < PINYIN_BATCH:
@@ -123,30 +128,32 @@ def _propose_sql() -> str:
         WHERE status IN ({statuses}) ORDER BY person_id, id
     ),
     open_persons AS MATERIALIZED (
-        SELECT p.id, p.name, p.name_pinyin, p.phone_hash, p.id_number_hash, p.person_key, p.name_birth_hash,
-               o.division_id
+        SELECT p.id, p.name = '' AS nameless, p.name_hash, p.name_sound_hash, p.surname_hash, p.phone_hash,
+               p.id_number_hash, p.person_key, p.name_birth_hash, o.division_id
         FROM {person} p JOIN open_tasks o ON o.person_id = p.id
     ),
     pairs AS (
         SELECT least(a.id, b.id) AS a_id, greatest(a.id, b.id) AS b_id, 'same_phone' AS rule,
-               a.name = b.name AS same_characters, NULL::text AS division_id
+               a.name_hash = b.name_hash AND NOT a.nameless AS same_characters, NULL::text AS division_id
         FROM open_persons a JOIN open_persons b ON b.phone_hash = a.phone_hash AND b.id > a.id
         WHERE a.phone_hash <> ''
-          AND (a.name = b.name OR a.name = '' OR b.name = '' OR left(a.name, 1) = left(b.name, 1))
+          AND (a.name_hash = b.name_hash OR a.nameless OR b.nameless
+               OR (a.surname_hash = b.surname_hash AND a.surname_hash <> ''))
         UNION ALL
-        SELECT a.id, b.id, 'pinyin_name_same_village', a.name = b.name, a.division_id
+        SELECT a.id, b.id, 'pinyin_name_same_village', a.name_hash = b.name_hash AND NOT a.nameless, a.division_id
         FROM open_persons a
-        JOIN open_persons b ON b.division_id = a.division_id AND b.name_pinyin = a.name_pinyin AND b.id > a.id
-        WHERE a.name_pinyin NOT IN ('', '-') AND length(a.division_id) = 12
+        JOIN open_persons b ON b.division_id = a.division_id AND b.name_sound_hash = a.name_sound_hash AND b.id > a.id
+        WHERE a.name_sound_hash <> '' AND length(a.division_id) = 12
         UNION ALL
-        SELECT least(a.id, b.id), greatest(a.id, b.id), 'id_learned_later', a.name = b.name, NULL
+        SELECT least(a.id, b.id), greatest(a.id, b.id), 'id_learned_later', a.name_hash = b.name_hash AND NOT a.nameless,
+               NULL
         FROM open_persons a
         JOIN {task} t ON t.person_id = a.id AND t.status IN ({statuses})
         JOIN {link} k ON k.task_id = t.id
         JOIN {lead} l ON l.id = k.lead_id AND l.id_number_hash <> ''
         JOIN open_persons b ON b.person_key = 'id:' || l.id_number_hash AND b.id <> a.id
         UNION ALL
-        SELECT a.id, b.id, 'same_name_birth_date', a.name = b.name, NULL
+        SELECT a.id, b.id, 'same_name_birth_date', a.name_hash = b.name_hash AND NOT a.nameless, NULL
         FROM open_persons a JOIN open_persons b ON b.name_birth_hash = a.name_birth_hash AND b.id > a.id
         WHERE a.name_birth_hash <> ''
     ),

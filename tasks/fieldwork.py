@@ -690,12 +690,13 @@ def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime 
         name_birth_hash=name_birth_hash(name, id18) if id18 else "",
         division=values["division"],
         address=address,
-        reason=_("Close contact found by task %(task)s (%(relation)s), last contact %(when)s%(place)s")
+        # The place of last contact stays on the close contact record (encrypted), out of the lead's
+        # plaintext reason and payload.
+        reason=_("Close contact found by task %(task)s (%(relation)s), last contact %(when)s")
         % {
             "task": f"T{task.pk}",
             "relation": relation_label,
             "when": _when(values["last_contact_at"]),
-            "place": f", {values['last_contact_place']}" if values["last_contact_place"] else "",
         },
         reported_at=now,
         received_at=now,
@@ -703,7 +704,6 @@ def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime 
         payload={
             "relation": values["relation"],
             "last_contact_at": values["last_contact_at"].isoformat(),
-            "last_contact_place": values["last_contact_place"],
         },
         priority=Priority.CLOSE_CONTACT,
         person_key=person_key(id18=id18, phone=phone, name=name),

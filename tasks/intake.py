@@ -38,7 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import dispatch, notify
+from . import crypto, dispatch, notify
 from .clocks import clock_windows, kind_change_cols, next_alert_sql
 from .dispatch import follow_reasons
 from .models import ACTIVE_STATUSES, KIND_RANK, IntakeBatch, TaskKind
@@ -208,7 +208,7 @@ def _claim(cursor) -> int:
         CREATE TEMP TABLE intake_lead (
             id bigint, person_key text COLLATE "C", priority smallint, division_id text, current_division_id text, address text,
             related_task_id bigint, reported_at timestamptz, id_number text, id_number_hash text, name text, phone text,
-            phone_hash text, kind_rank smallint, id_type text, name_birth_hash text
+            phone_hash text, kind_rank smallint, id_type text, name_birth_hash text, name_hash text
         ) ON COMMIT DROP
         """
     )
@@ -218,7 +218,7 @@ def _claim(cursor) -> int:
         INSERT INTO intake_lead
         SELECT l.id, l.person_key, l.priority, l.division_id, l.current_division_id, l.address, l.related_task_id,
                l.reported_at, l.id_number, l.id_number_hash, l.name, l.phone, l.phone_hash,
-               coalesce(tr.kind_rank, %(default_rank)s), l.id_type, l.name_birth_hash
+               coalesce(tr.kind_rank, %(default_rank)s), l.id_type, l.name_birth_hash, l.name_hash
         FROM claimed JOIN tasks_lead l ON l.id = claimed.lead_id
         LEFT JOIN ({triage_values_sql()}) tr (source, priority, kind_rank)
                ON tr.source = l.source AND tr.priority = l.priority
@@ -233,7 +233,7 @@ def _claim(cursor) -> int:
 
 def _upsert_persons(cursor, now: datetime) -> None:
     # One row per person_key, the most complete lead first; an existing person only gets its gaps filled.
-    # id_number and phone are AES-GCM envelopes (tasks/crypto.py): they are copied, never decrypted, and
+    # id_number, phone and name are AES-GCM envelopes (tasks/crypto.py): they are copied, never decrypted, and
     # tested for presence on their blind index (`*_hash <> ''`). The envelope's length grows with the
     # plaintext's (fixed header, no padding), so `length(id_number)` still prefers the 18-character form
     # of an ID over the legacy 15-digit one (both have the same hash, of the 18-digit form). A document's
@@ -242,9 +242,9 @@ def _upsert_persons(cursor, now: datetime) -> None:
     # computed from, so that it never pairs a person on a name the person does not show.
     cursor.execute(
         """
-        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
+        INSERT INTO tasks_person AS p (person_key, id_type, id_number, id_number_hash, name, name_hash, phone, phone_hash,
                                        name_birth_hash, created_at)
-        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, phone, phone_hash,
+        SELECT DISTINCT ON (person_key) person_key, id_type, id_number, id_number_hash, name, name_hash, phone, phone_hash,
                name_birth_hash, %(now)s
         FROM intake_lead
         ORDER BY person_key, (id_number_hash <> '') DESC, length(id_number) DESC, (phone_hash <> '') DESC,
@@ -254,14 +254,15 @@ def _upsert_persons(cursor, now: datetime) -> None:
             id_number = CASE WHEN length(EXCLUDED.id_number) > length(p.id_number) THEN EXCLUDED.id_number ELSE p.id_number END,
             id_number_hash = CASE WHEN p.id_number_hash = '' THEN EXCLUDED.id_number_hash ELSE p.id_number_hash END,
             name = CASE WHEN p.name = '' THEN EXCLUDED.name ELSE p.name END,
+            name_hash = CASE WHEN p.name = '' THEN EXCLUDED.name_hash ELSE p.name_hash END,
             phone = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone ELSE p.phone END,
             phone_hash = CASE WHEN p.phone_hash = '' THEN EXCLUDED.phone_hash ELSE p.phone_hash END,
-            name_birth_hash = CASE WHEN p.name_birth_hash = '' AND (p.name = '' OR p.name = EXCLUDED.name)
+            name_birth_hash = CASE WHEN p.name_birth_hash = '' AND (p.name = '' OR p.name_hash = EXCLUDED.name_hash)
                                    THEN EXCLUDED.name_birth_hash ELSE p.name_birth_hash END
         WHERE length(EXCLUDED.id_number) > length(p.id_number)
            OR (p.name = '' AND EXCLUDED.name <> '')
            OR (p.phone_hash = '' AND EXCLUDED.phone_hash <> '')
-           OR (p.name_birth_hash = '' AND EXCLUDED.name_birth_hash <> '' AND (p.name = '' OR p.name = EXCLUDED.name))
+           OR (p.name_birth_hash = '' AND EXCLUDED.name_birth_hash <> '' AND (p.name = '' OR p.name_hash = EXCLUDED.name_hash))
         """,
         {"now": now},
     )
@@ -436,15 +437,7 @@ def _resolve_villages(cursor) -> None:
         reasons,
     )
     # The persons to resolve, and the townships under their division that their address names.
-    cursor.execute(
-        """
-        CREATE TEMP TABLE intake_address ON COMMIT DROP AS
-        SELECT ip.person_id, ip.division_id, ip.address, ip.address AS blanked
-        FROM intake_person ip
-        WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
-        """
-    )
-    if not cursor.rowcount:
+    if not _decrypt_addresses(cursor):
         return
     cursor.execute("CREATE UNIQUE INDEX ON intake_address (person_id)")
     cursor.execute(
@@ -563,6 +556,33 @@ def _resolve_villages(cursor) -> None:
         """,
         reasons,
     )
+
+
+def _decrypt_addresses(cursor) -> int:
+    """intake_address: the plaintext address of each person to resolve. Addresses are stored encrypted
+    (leads, tasks); only the ones the batch must read are decrypted, here in Python, and reach
+    PostgreSQL only in this temporary table, dropped at commit. Returns the number of rows."""
+    cursor.execute(
+        """
+        SELECT ip.person_id, ip.division_id, ip.address
+        FROM intake_person ip
+        WHERE ip.task_id IS NULL AND length(ip.division_id) < 12 AND ip.address <> ''
+        """
+    )
+    rows = cursor.fetchall()
+    cursor.execute(
+        "CREATE TEMP TABLE intake_address (person_id bigint, division_id text, address text, blanked text) "
+        "ON COMMIT DROP"
+    )
+    if not rows:
+        return 0
+    decrypt = crypto.decrypt
+    with cursor.copy("COPY intake_address (person_id, division_id, address, blanked) FROM STDIN") as copy:
+        for person_id, division_id, address in rows:
+            plain = decrypt(address)
+            copy.write_row((person_id, division_id, plain, plain))
+    cursor.execute("ANALYZE intake_address")
+    return len(rows)
 
 
 def _create_tasks(cursor, batch: IntakeBatch, now: datetime) -> tuple[int, int, int, int]:

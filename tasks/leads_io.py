@@ -6,8 +6,9 @@ with the same (source, external_id) — in an earlier request or earlier in the 
 duplicate, not stored twice, so a client may resend safely after a timeout. Rejected rows are stored as
 LeadRejection rows, also by COPY: nothing is silently dropped.
 
-Resident ID numbers and phones are encrypted here, in Python, before COPY (tasks/crypto.py): PostgreSQL
-never sees their plaintext, and the rejected rows keep them encrypted too (crypto.protect_row).
+Resident ID numbers, phones, names and addresses are encrypted here, in Python, before COPY
+(tasks/crypto.py): PostgreSQL never sees their plaintext (the intake batch decrypts, in Python, only the
+addresses it must resolve to a village), and the rejected rows keep them encrypted too (crypto.protect_row).
 """
 
 from __future__ import annotations
@@ -62,22 +63,23 @@ STAGING_COLUMNS = (
     "id_type",
     "id_region_unknown",
     "name_birth_hash",
+    "name_hash",
 )
 _STAGING_DDL = """
 CREATE TEMP TABLE lead_staging (
     ord integer, source text, external_id text, id_number text, id_number_hash text, name text, phone text,
     phone_hash text, division_id text, current_division_id text, address text, reason text,
     reported_at timestamptz, related_task_id bigint, payload text, priority smallint, person_key text,
-    id_type text, id_region_unknown boolean, name_birth_hash text
+    id_type text, id_region_unknown boolean, name_birth_hash text, name_hash text
 ) ON COMMIT DROP
 """
 _INSERT = """
 INSERT INTO tasks_lead (source, external_id, id_number, id_number_hash, name, phone, phone_hash, division_id,
     current_division_id, address, reason, reported_at, received_at, related_task_id, payload, priority,
-    person_key, channel, created_by_id, id_type, id_region_unknown, name_birth_hash)
+    person_key, channel, created_by_id, id_type, id_region_unknown, name_birth_hash, name_hash)
 SELECT source, external_id, id_number, id_number_hash, name, phone, phone_hash, division_id,
     current_division_id, address, reason, reported_at, %(received_at)s, related_task_id, payload::jsonb, priority,
-    person_key, %(channel)s, %(created_by)s, id_type, id_region_unknown, name_birth_hash
+    person_key, %(channel)s, %(created_by)s, id_type, id_region_unknown, name_birth_hash, name_hash
 FROM lead_staging ORDER BY ord
 ON CONFLICT (source, external_id) WHERE NOT (external_id = '') DO NOTHING
 """
@@ -134,7 +136,8 @@ def _copy_value(text: str) -> str:
 
 
 def copy_text(leads: list[CleanLead]) -> str:
-    """The leads as COPY text lines of STAGING_COLUMNS, identity numbers and phones encrypted.
+    """The leads as COPY text lines of STAGING_COLUMNS, identity numbers, phones, names and addresses
+    encrypted.
 
     One AES-GCM call per non-empty value (~2 µs); empty values stay '' (crypto.encrypt's rule, inlined).
     Only the free-text values can hold a character COPY needs escaped, and they usually hold none: one
@@ -149,14 +152,8 @@ def copy_text(leads: list[CleanLead]) -> str:
     for lead in leads:
         payload = dumps(lead.payload, ensure_ascii=False, default=str) if lead.payload else "{}"
         external_id, name, address, reason = lead.external_id, lead.name, lead.address, lead.reason
-        if special(f"{external_id}{name}{address}{reason}{payload}"):
-            external_id, name, address, reason, payload = (
-                escape(external_id),
-                escape(name),
-                escape(address),
-                escape(reason),
-                escape(payload),
-            )
+        if special(f"{external_id}{reason}{payload}"):
+            external_id, reason, payload = escape(external_id), escape(reason), escape(payload)
         append(
             "\t".join(
                 (
@@ -165,12 +162,12 @@ def copy_text(leads: list[CleanLead]) -> str:
                     external_id,
                     encrypt(lead.id_number) if lead.id_number else "",
                     lead.id_number_hash,
-                    name,
+                    encrypt(name) if name else "",
                     encrypt(lead.phone) if lead.phone else "",
                     lead.phone_hash,
                     _NULL if lead.division_id is None else lead.division_id,
                     _NULL if lead.current_division_id is None else lead.current_division_id,
-                    address,
+                    encrypt(address) if address else "",
                     reason,
                     lead.reported_at.isoformat(),
                     _NULL if lead.related_task_id is None else str(int(lead.related_task_id)),
@@ -180,6 +177,7 @@ def copy_text(leads: list[CleanLead]) -> str:
                     lead.id_type,
                     "t" if lead.id_region_unknown else "f",
                     lead.name_birth_hash,
+                    lead.name_hash,
                 )
             )
         )

@@ -151,8 +151,10 @@ def register() -> None:
         where="id IN ({persons})",
         clear={
             "name": "''",
-            "name_pinyin": "''",
             "name_birth_hash": "''",
+            "name_hash": "''",
+            "name_sound_hash": "''",
+            "surname_hash": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "phone": "''",
@@ -168,6 +170,7 @@ def register() -> None:
         where="id IN (SELECT lead_id FROM tasks_leadlink WHERE task_id IN ({tasks}))",
         clear={
             "name": "''",
+            "name_hash": "''",
             "id_number": "''",
             "id_number_hash": "''",
             "name_birth_hash": "''",
@@ -188,6 +191,7 @@ def register() -> None:
         # "why unresolved" may quote an address.
         clear=["address", "unresolved_reason"],
         counter="tasks",
+        reencrypt=rotate_columns,
         keep={"legal_hold_reason": "why a task's data is kept; a task on legal hold is never purged"},
     )
     lifecycle.register(
@@ -209,6 +213,7 @@ def register() -> None:
             "longitude": "NULL",
         },
         counter="field_records",
+        reencrypt=rotate_columns,
         keep={
             "place_name": "the public place (a shop, a station): it feeds the risk-area statistics",
             "vehicle_number": "a bus, train or flight number: public transport, not the person",
@@ -227,12 +232,14 @@ def register() -> None:
             "quarantine_site": dash("quarantine_site"),
         },
         counter="field_records",
+        reencrypt=rotate_columns,
     )
     lifecycle.register(
         Registration,
         where=in_tasks,
         clear=["arrived_from", "address", "note"],
         counter="field_records",
+        reencrypt=rotate_columns,
         keep={"health_state": "no symptoms / fever / other symptoms: feeds the monitoring statistics"},
     )
     lifecycle.register(ContactAttempt, where=in_tasks, clear=["note"], counter="field_records")

@@ -409,6 +409,16 @@ def name_birth_hash(name: str, id18: str, hasher: _Hasher | None = None) -> str:
     if not key:
         return ""
     return (hasher or _hasher())("nb", f"{key}|{born}")
+def name_hash(name: str, hasher: _Hasher | None = None) -> str:
+    """The blind index of a name (search by exact name, duplicates): HMAC of its matching form
+    (name_key); '' for no name."""
+    key = name_key(name)
+    return (hasher or _hasher())("name", key) if key else ""
+
+
+def sound_hash(sound: str) -> str:
+    """The blind index of a name's sound (pinyin without tones, tasks.duplicates.name_sound)."""
+    return _hmac("sound", sound) if sound else ""
 
 
 def person_key(*, id18: str = "", phone: str = "", name: str = "", hasher: _Hasher | None = None) -> str:
@@ -542,6 +552,7 @@ class CleanLead:
     id_region_unknown: bool = False
     # Keyed hash of the normalised name and the birth date from the document (name_birth_hash).
     name_birth_hash: str = ""
+    name_hash: str = ""
 
 
 @dataclass(slots=True)
@@ -641,6 +652,7 @@ class LeadValidator:
                     v.get("id_type", RESIDENT_ID),
                     bool(v.get("id_region")) and not self._known_regions.get(v["id_region"], False),
                     name_birth_hash(name, id18, hasher) if id18 and name else "",
+                    name_hash(name, hasher) if name else "",
                 )
             )
         return clean, rejected

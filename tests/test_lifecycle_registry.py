@@ -139,8 +139,13 @@ def test_the_upper_apps_register_what_they_hold():
     assert rotation == [
         "tasks_person",
         "tasks_lead",
+        "tasks_tracingtask",
         "tasks_closecontact",
+        "tasks_trajectoryentry",
+        "tasks_radiuscontrol",
+        "tasks_registration",
         "tasks_leadrejection",
+        "reviews_finding",
         "monitoring_labresult",
         "reports_reportversion",
     ]

@@ -64,9 +64,10 @@ def submitted(hainan, field_staff):
     return submit(task, field_staff)
 
 
-def database_text() -> dict[str, list[str]]:
+def database_text(*, decrypt: bool = True) -> dict[str, list[str]]:
     """Every text, varchar and JSON value of every table of the schema, by "table.column"; envelopes
-    found in them are decrypted and added (an encrypted copy is a copy)."""
+    found in them are decrypted and added (an encrypted copy is a copy) unless `decrypt` is false (what
+    is stored in plaintext)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT table_name, column_name FROM information_schema.columns
@@ -80,16 +81,16 @@ def database_text() -> dict[str, list[str]]:
         for table, column in columns:
             cursor.execute(f'SELECT "{column}"::text FROM "{table}" WHERE "{column}" IS NOT NULL')
             values = [v for (v,) in cursor.fetchall() if v]
-            for value in list(values):
+            for value in list(values) if decrypt else ():
                 values += [crypto.decrypt(token) for token in ENVELOPE.findall(value)]
             found[f"{table}.{column}"] = values
     return found
 
 
-def search(*needles: str) -> list[str]:
+def search(*needles: str, decrypt: bool = True) -> list[str]:
     return sorted(
         f"{where}: {needle}"
-        for where, values in database_text().items()
+        for where, values in database_text(decrypt=decrypt).items()
         for needle in needles
         if any(needle in value for value in values)
     )
@@ -274,9 +275,8 @@ def test_after_the_purge_nothing_of_the_person_is_left_anywhere(
     assert not abandoned.exists()
     assert run.counts["intake uploads"] == 1 and run.counts["auditlog.LogEntry"] >= 5
     # What the legal hold keeps is still there, and the task rows stay for the statistics.
+    # (Names and addresses are masked in the change history: encrypted at rest.)
     assert set(search(HELD_NAME, HELD_ADDRESS)) == {
-        f"auditlog_logentry.changes: {HELD_ADDRESS}",
-        f"auditlog_logentry.changes: {HELD_NAME}",
         f"auditlog_logentry.object_repr: {HELD_NAME}",
         f"tasks_person.name: {HELD_NAME}",
         f"tasks_tracingtask.address: {HELD_ADDRESS}",

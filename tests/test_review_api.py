@@ -59,7 +59,7 @@ def test_a_review_shows_its_findings_with_messages_and_targets(api_client, revie
 
 
 def test_claim_comment_return_through_the_api(api_client, review, cdc_expert, field_staff):
-    entry = TrajectoryEntry.objects.get(task=review.task, place_name="三亚火车站")
+    entry = next(e for e in TrajectoryEntry.objects.filter(task=review.task) if e.place_name == "三亚火车站")
     api_client.force_login(cdc_expert)
     assert api_client.post(f"/api/v1/reviews/{review.pk}/claim/").json()["state"] == "claimed"
     response = api_client.post(
@@ -84,7 +84,7 @@ def test_claim_comment_return_through_the_api(api_client, review, cdc_expert, fi
 
 
 def test_approve_with_a_disposal_through_the_api(api_client, review, cdc_expert):
-    place = TrajectoryEntry.objects.get(task=review.task, place_name="海口火车站")
+    place = next(e for e in TrajectoryEntry.objects.filter(task=review.task) if e.place_name == "海口火车站")
     api_client.force_login(cdc_expert)
     disposal = {**APPROVAL, "risk_areas": [{"entry_id": place.pk, "level": "high"}]}
     response = api_client.post(f"/api/v1/reviews/{review.pk}/approve/", {"disposal": disposal}, format="json")

@@ -111,10 +111,10 @@ def open_or_escalate_investigation(
         cursor.execute(
             """
             INSERT INTO tasks_lead (source, external_id, id_type, id_number, id_region_unknown, id_number_hash,
-                name, phone, phone_hash, division_id, address, reason, reported_at, received_at, payload,
+                name, name_hash, phone, phone_hash, division_id, address, reason, reported_at, received_at, payload,
                 priority, person_key, channel)
             SELECT %(source)s, 'monitoring-' || p.id || '-' || %(day)s, p.id_type, p.id_number, false,
-                   p.id_number_hash, p.name, p.phone, p.phone_hash, w.division_id, '', %(reason)s, %(now)s,
+                   p.id_number_hash, p.name, p.name_hash, p.phone, p.phone_hash, w.division_id, '', %(reason)s, %(now)s,
                    %(now)s, jsonb_build_object('monitoring', true), 1, p.person_key, %(channel)s
             FROM tasks_person p
             CROSS JOIN LATERAL (

@@ -84,7 +84,7 @@ def fill(apps, schema_editor):
                 after = rows[-1][0]
                 ids, hashes = [], []
                 for pk, id_type, number, name in rows:
-                    born, name_key = _birth_date(id_type, decrypt(number)), _name_key(name)
+                    born, name_key = _birth_date(id_type, decrypt(number)), _name_key(decrypt(name))
                     if born.isdigit() and name_key:
                         ids.append(pk)
                         message = f"nb|{name_key}|{born}".encode()

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..crypto import EncryptedCharField
+from ..crypto import EncryptedCharField, EncryptedTextField
 
 
 class FieldRecord(models.Model):
@@ -82,7 +82,7 @@ class RadiusControl(FieldRecord):
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("current division"), on_delete=models.PROTECT, related_name="+"
     )
-    address = models.TextField(_("current address"), blank=True)
+    address = EncryptedTextField(_("current address"), blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     location_accuracy_m = models.PositiveIntegerField(_("location accuracy (m)"), null=True, blank=True)
@@ -137,8 +137,8 @@ class TrajectoryEntry(FieldRecord):
     )
     started_at = models.DateTimeField(_("from"))
     ended_at = models.DateTimeField(_("until"))
-    place_name = models.CharField(_("place"), max_length=200)
-    address = models.TextField(_("address"), blank=True)
+    place_name = EncryptedCharField(_("place"), max_length=200)
+    address = EncryptedTextField(_("address"), blank=True)
     division = models.ForeignKey(
         "tasks.Division",
         verbose_name=_("division"),
@@ -155,7 +155,7 @@ class TrajectoryEntry(FieldRecord):
     )
     vehicle_number = models.CharField(_("vehicle / flight / train number"), max_length=50, blank=True)
     seat = models.CharField(_("seat"), max_length=30, blank=True)
-    companions = models.TextField(_("companions"), blank=True)
+    companions = EncryptedTextField(_("companions"), blank=True)
     # Edits: each changes `revision`; an edit made from an older revision is a conflict. The key of
     # the last edit makes a resent edit a no-op instead of a conflict with itself.
     revision = models.PositiveIntegerField(default=1)
@@ -205,16 +205,16 @@ class CloseContact(FieldRecord):
     task = models.ForeignKey(
         "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="close_contacts"
     )
-    name = models.CharField(_("name"), max_length=50, blank=True)
+    name = EncryptedCharField(_("name"), max_length=50, blank=True)
     id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
     last_contact_at = models.DateTimeField(_("last contact"))
-    last_contact_place = models.CharField(_("place of last contact"), max_length=200, blank=True)
+    last_contact_place = EncryptedCharField(_("place of last contact"), max_length=200, blank=True)
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("division"), on_delete=models.PROTECT, related_name="+"
     )
-    address = models.TextField(_("address"), blank=True)
+    address = EncryptedTextField(_("address"), blank=True)
     lead = models.OneToOneField(
         "tasks.Lead",
         verbose_name=_("lead"),
@@ -285,7 +285,7 @@ class Registration(FieldRecord):
     division = models.ForeignKey(
         "tasks.Division", verbose_name=_("division of stay"), on_delete=models.PROTECT, related_name="+"
     )
-    address = models.TextField(_("address of stay"), blank=True)
+    address = EncryptedTextField(_("address of stay"), blank=True)
     health_state = models.CharField(_("health state"), max_length=20, choices=HealthState.choices)
     phone_confirmed = models.BooleanField(_("phone number confirmed"))
     note = models.TextField(_("note"), blank=True)

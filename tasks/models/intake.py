@@ -6,7 +6,18 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..crypto import EncryptedCharField
+from ..crypto import EncryptedCharField, EncryptedTextField
+
+
+def _hash_name(obj, save_kwargs: dict) -> None:
+    """Keep the name's blind index in step with the name on every ORM save (the bulk paths compute it
+    with the other hashes, tasks/validation.py)."""
+    from ..validation import name_hash
+
+    obj.name_hash = name_hash(obj.name or "")
+    fields = save_kwargs.get("update_fields")
+    if fields is not None and "name" in fields and "name_hash" not in fields:
+        save_kwargs["update_fields"] = [*fields, "name_hash"]
 
 
 class Source(models.TextChoices):
@@ -58,12 +69,17 @@ class Person(models.Model):
     )
     id_number = EncryptedCharField(_("document number"), max_length=30, blank=True)
     id_number_hash = models.CharField(max_length=64, blank=True)
-    name = models.CharField(_("name"), max_length=50, blank=True)
+    name = EncryptedCharField(_("name"), max_length=50, blank=True)
+    # The blind index of the name (validation.name_hash): search by exact name, duplicates. A database
+    # default: the intake and bulk loaders insert persons in SQL.
+    name_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
-    # The sound of the name (pinyin without tones), filled by the duplicate job for open persons: the
-    # name itself is not encrypted, so this reveals nothing more; '' until the job has seen the person.
-    name_pinyin = models.CharField(max_length=120, blank=True, default="", db_default="")
+    # Keyed hashes of the sound of the name (pinyin without tones) and of its first character (the
+    # surname), filled by the duplicate job for open persons from the decrypted name; '' until the job
+    # has seen the person. Keyed: the pinyin of a full name identifies the person as well as the name.
+    name_sound_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    surname_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     # Keyed hash of the normalised name and the birth date read from the document (validation.
     # name_birth_hash), set at intake beside the other blind indexes: the duplicate job pairs persons
     # on it without decrypting the number. '' without a name or a document that carries a birth date.
@@ -92,6 +108,10 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
+
+    def save(self, *args, **kwargs):
+        _hash_name(self, kwargs)
+        super().save(*args, **kwargs)
 
 
 class IntakeBatch(models.Model):
@@ -147,7 +167,8 @@ class Lead(models.Model):
     # exist), flagged for the duty officer.
     id_region_unknown = models.BooleanField(_("ID region unknown"), default=False, db_default=False)
     id_number_hash = models.CharField(max_length=64, blank=True)
-    name = models.CharField(_("name"), max_length=50, blank=True)
+    name = EncryptedCharField(_("name"), max_length=50, blank=True)
+    name_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True)
     # Computed with the other hashes at validation; the intake copies it to the person.
@@ -168,7 +189,8 @@ class Lead(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    address = models.TextField(_("address"), blank=True)
+    # Encrypted like the name: the intake batch decrypts (in Python) only the addresses it resolves.
+    address = EncryptedTextField(_("address"), blank=True)
     # "Follow the person": where the person is now, when the source knows it; overrides the household.
     current_division = models.ForeignKey(
         "tasks.Division",
@@ -235,6 +257,10 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id or self.pk}"
+
+    def save(self, *args, **kwargs):
+        _hash_name(self, kwargs)
+        super().save(*args, **kwargs)
 
     # The batch and task of a consumed lead, None while it is pending. Query through `link__task`,
     # `link__batch`, `pending__isnull`; select_related("link") when reading many.

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from ..crypto import EncryptedTextField
 from .intake import Source
 
 
@@ -129,7 +130,7 @@ class TracingTask(models.Model):
         db_constraint=False,
     )
     unresolved_reason = models.TextField(_("why the village is unresolved"), blank=True)
-    address = models.TextField(_("address"), blank=True)
+    address = EncryptedTextField(_("address"), blank=True)
     batch = models.ForeignKey(
         "tasks.IntakeBatch",
         verbose_name=_("intake batch"),

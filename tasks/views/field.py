@@ -46,6 +46,7 @@ from ..models import (
 )
 from ..roles import can
 from ..selectors import get_visible_or_404, tasks_visible_to
+from ..validation import name_hash
 
 S = TaskStatus
 LIST_LIMIT = 300
@@ -92,7 +93,8 @@ def field_task_rows(user, *, q: str = "", status: str = "", priority: str = "") 
         tasks = (
             tasks.filter(pk=int(number))
             if number.isdigit() and len(number) < 10
-            else tasks.filter(person__name=q)
+            # Names are encrypted: exact match on the name's blind index.
+            else tasks.filter(person__name_hash=name_hash(q))
         )
     if status in services.FIELD_EDITABLE:
         tasks = tasks.filter(status=status)

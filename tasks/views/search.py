@@ -23,7 +23,7 @@ from ..masking import mask_id_number, mask_name, mask_phone, sees_unmasked
 from ..models import AccessAction, TracingTask
 from ..roles import can
 from ..selectors import tasks_visible_to
-from ..validation import clean_id_number, clean_mobile, clean_name, id_number_hash, phone_hash
+from ..validation import clean_id_number, clean_mobile, clean_name, id_number_hash, name_hash, phone_hash
 
 MAX_RESULTS = 50
 _TASK_NUMBER = re.compile(r"^[Tt#]?(\d{1,10})$")
@@ -67,7 +67,7 @@ def search_tasks(user, query: Query) -> QuerySet[TracingTask]:
         return tasks.filter(person__person_key="id:" + id_number_hash(query.value))
     if query.kind == "phone":
         return tasks.filter(person__phone_hash=phone_hash(query.value))
-    return tasks.filter(person__name=query.value)
+    return tasks.filter(person__name_hash=name_hash(query.value)) if query.value else tasks.none()
 
 
 @never_cache
