@@ -50,7 +50,10 @@ def run(bench) -> None:
 
     ids = _make_tasks(bench, n)
     with bench.connection.cursor() as cursor:
-        cursor.execute("ANALYZE tasks_tracingtask")
+        # Tasks closed in service were created hours before and vacuumed since; the setup's WAL written
+        # back now, not during the timed statements (as the intake and dispatch benches). Untimed.
+        cursor.execute("VACUUM ANALYZE tasks_tracingtask")
+        cursor.execute("CHECKPOINT")
         cursor.execute("BEGIN")
         with bench.timer() as floor:
             cursor.execute(
@@ -58,6 +61,9 @@ def run(bench) -> None:
                 [ids],
             )
         cursor.execute("ROLLBACK")
+        # The rolled-back floor left a dead version of every row and an entry for it in every index,
+        # which a bulk close never meets in service: the close starts from the state the floor started from.
+        cursor.execute("VACUUM tasks_tracingtask")
     with bench.timer() as timed, transaction.atomic():
         closed = tasks_close_bulk(task_ids=ids, actor=actor, outcome="false_hit", note="bench")
     assert closed == n, (closed, n)

@@ -65,7 +65,11 @@ def test_the_clocks_of_an_escalated_task_start_at_the_escalation(crew):
     }
 
 
-def test_two_sweeps_at_once_record_each_verification_escalation_once(transactional_db, hainan):
+# The investigation's clocks under two sweeps at once: tests/test_sweep*.py.
+@pytest.mark.parametrize(("kind", "clock", "window"), CASES[:2], ids=[c[0] for c in CASES[:2]])
+def test_two_sweeps_at_once_record_each_escalation_of_the_lighter_kinds_once(
+    transactional_db, hainan, kind, clock, window
+):
     from tests.workflow_fixtures import HOME_VILLAGE, IntakeBatchFactory
 
     batch = IntakeBatchFactory(started_at=T0)
@@ -76,16 +80,16 @@ def test_two_sweeps_at_once_record_each_verification_escalation_once(transaction
             division_id=HOME_VILLAGE,
             batch=batch,
             created_at=T0,
-            kind=TaskKind.VERIFICATION,
+            kind=kind,
             status="dispatched",
             dispatched_at=D,
             dispatch_due=T0 + timedelta(minutes=30),
-            verify_due=D + timedelta(minutes=240),
-            next_alert_at=D + timedelta(minutes=192),
+            **{f"{clock}_due": D + window},
+            next_alert_at=D + window * 0.8,
         )
         for _ in range(20)
     ]
-    moment = D + timedelta(minutes=240)
+    moment = D + window
     barrier = threading.Barrier(2)
 
     def run():
@@ -104,6 +108,6 @@ def test_two_sweeps_at_once_record_each_verification_escalation_once(transaction
         thread.join()
     sweep(now=moment, workers=1)
     for task in tasks:
-        levels = sorted(Escalation.objects.filter(task=task, clock="verify").values_list("level", flat=True))
+        levels = sorted(Escalation.objects.filter(task=task, clock=clock).values_list("level", flat=True))
         assert levels == ["breach", "warning"]
     assert not TracingTask.objects.filter(next_alert_at__lte=moment).exists()

@@ -293,3 +293,59 @@ def test_statistics_by_kind_outcome_and_hit_rate(api_client, task, crew, command
             "false_hit_share": 1.0,
         }
     ]
+
+
+# The outcome codes of the contract (docs/worktypes.md, "Names").
+CONTRACT_OUTCOMES = ("no_risk", "false_hit", "released", "lost_contact", "moved_away", "deceased", "other")
+
+
+@pytest.mark.parametrize("outcome", CONTRACT_OUTCOMES)
+def test_every_outcome_of_the_contract_closes_a_task_of_a_kind_that_allows_it(api_client, crew, outcome):
+    from tasks.models import KIND_OUTCOMES, TaskOutcome
+
+    assert set(TaskOutcome.values) == set(CONTRACT_OUTCOMES)
+    kind = next(k for k in TaskKind.values if outcome in KIND_OUTCOMES[k])
+    task = make_task(kind=kind, status=S.DISPATCHED)
+    response = post(
+        api_client, crew["alice"], f"/api/v1/tasks/{task.pk}/close/", {"outcome": outcome, "note": "说明"}
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["kind"], body["status"], body["outcome"]) == (kind, "closed", outcome) and body["closed_at"]
+
+
+def test_cancelling_an_ended_task_is_409_naming_from_and_to(api_client, task, crew):
+    post(api_client, crew["alice"], f"/api/v1/tasks/{task.pk}/close/", {"outcome": "no_risk"})
+    response = post(api_client, crew["alice"], f"/api/v1/tasks/{task.pk}/cancel/", {"reason": "重复"})
+    assert response.status_code == 409
+    assert (response.json()["from_status"], response.json()["to_status"]) == ("closed", "cancelled")
+
+
+def test_the_task_page_refuses_an_illegal_move_naming_from_and_to(client, task, crew):
+    client.force_login(crew["alice"])
+    path = f"/tasks/{task.pk}/"
+    assert client.post(path, {"action": "close", "outcome": "no_risk"}).status_code == 302
+    response = client.post(path, {"action": "cancel", "reason": "重复"}, follow=True)
+    task.refresh_from_db()
+    assert task.status == S.CLOSED
+    page = response.content.decode()
+    # The message names both states by their labels.
+    assert str(S.CLOSED.label) in page and str(S.CANCELLED.label) in page
+    assert task.transitions.filter(to_status=S.CANCELLED).count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "close", "outcome": "no_risk"},
+        {"action": "cancel", "reason": "重复"},
+        {"action": "reopen", "reason": "x"},
+        {"action": "kind", "kind": "investigation", "reason": "x"},
+    ],
+)
+def test_the_task_page_of_another_county_is_404_for_every_action(client, task, outsider, body):
+    client.force_login(outsider)
+    assert client.post(f"/tasks/{task.pk}/", body).status_code == 404
+    assert client.get("/tasks/merge/", {"keep": task.pk}).status_code == 404
+    task.refresh_from_db()
+    assert task.status == S.DISPATCHED

@@ -135,3 +135,36 @@ def test_the_lost_contact_list_is_a_filter_of_the_task_page(client, crew):
     client.force_login(crew["alice"])
     page = client.get("/tasks/", {"outcome": "lost_contact"}).content.decode()
     assert page.count('data-testid="task-link"') == 1 and f"T{lost.pk}<" in page
+
+
+def test_triage_and_escalation_through_the_api(api_client, crew):
+    """The same as the set-level tests, over HTTP: leads POSTed to /api/v1/leads/, tasks read from
+    /api/v1/tasks/ with their kind and the escalation in the task's history."""
+    api_client.force_authenticate(crew["alice"])
+    person = resident_id()
+    rows = [lead(source="big_data", id_number=person), lead(source="returnee"), lead(source="red_code")]
+    assert api_client.post("/api/v1/leads/", rows, format="json").status_code == 201
+    intake_run(now=NOW)
+
+    def kinds() -> dict[str, int]:
+        body = api_client.get("/api/v1/tasks/").json()
+        rows = body["results"] if isinstance(body, dict) else body
+        return {row["kind"]: row["id"] for row in rows}
+
+    first = kinds()
+    assert set(first) == {"verification", "registration", "investigation"}
+    assert (
+        api_client.post(
+            "/api/v1/leads/",
+            [lead(source="close_contact", id_number=person, related_task=first["investigation"])],
+            format="json",
+        ).status_code
+        == 201
+    )
+    intake_run(now=NOW + timedelta(minutes=20))
+    task = api_client.get(f"/api/v1/tasks/{first['verification']}/").json()
+    assert task["kind"] == "investigation" and task["status"] != "closed"
+    assert TracingTask.objects.filter(kind="verification").count() == 0
+    assert TaskTransition.objects.filter(
+        task_id=first["verification"], details__kind={"from": "verification", "to": "investigation"}
+    ).exists()

@@ -174,6 +174,7 @@ class TracingTask(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # Partial index task_open_subunit below: nothing looks up ended tasks by sub-unit.
     subunit = models.ForeignKey(
         "tasks.Unit",
         verbose_name=_("sub-unit"),
@@ -181,6 +182,7 @@ class TracingTask(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     assignee = models.ForeignKey(
@@ -248,7 +250,18 @@ class TracingTask(models.Model):
         indexes = [
             models.Index(fields=["division"], name="task_division_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["batch"], name="task_batch"),
-            models.Index(fields=["status", "priority"], name="task_status_priority"),
+            # Open tasks only (as one_active_task_per_person), like task_open_subunit: an ended task
+            # is not looked up by these, and ending one (a bulk close of 100,000) then writes no entry.
+            models.Index(
+                fields=["status", "priority"],
+                name="task_open_status_priority",
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+            ),
+            models.Index(
+                fields=["subunit"],
+                name="task_open_subunit",
+                condition=models.Q(status__in=ACTIVE_STATUSES, subunit__isnull=False),
+            ),
             # A member's tasks, and their open load counted from the index alone (dispatch's least-load
             # choice counts every member's open tasks: without status here, one heap visit per task).
             models.Index(
