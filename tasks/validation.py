@@ -409,6 +409,8 @@ def name_birth_hash(name: str, id18: str, hasher: _Hasher | None = None) -> str:
     if not key:
         return ""
     return (hasher or _hasher())("nb", f"{key}|{born}")
+
+
 def name_hash(name: str, hasher: _Hasher | None = None) -> str:
     """The blind index of a name (search by exact name, duplicates): HMAC of its matching form
     (name_key); '' for no name."""
