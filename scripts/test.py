@@ -6,6 +6,9 @@ uses embedded PostgreSQL and Redis servers of its own (data in .local/test/, apa
 scripts/run.py uses; pytest-django creates test_tracing_center there). Exits with pytest's exit code (5, "no tests collected", counts as a failure).
 
 Browser tests (tests/browser) need Debian's Chromium: `apt-get install chromium` (or CHROMIUM_PATH).
+
+Parallel: the whole suite runs on every core with pytest-xdist, a selection (-k, test paths) in one
+process; TEST_WORKERS=N or -n N sets the count (scripts/parallel_tests.py, docs/operations.md).
 """
 
 import sys
@@ -29,6 +32,7 @@ import signal  # noqa: E402
 import subprocess  # noqa: E402
 
 import embedded  # noqa: E402
+import parallel_tests  # noqa: E402
 
 TEST_ENVIRONMENT = {
     "DEBUG": "false",
@@ -58,7 +62,14 @@ def main() -> int:
     pytest = None
     try:
         services.start()
-        command = [sys.executable, "-m", "pytest", *sys.argv[1:]]
+        args = sys.argv[1:]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *parallel_tests.xdist_arguments(args, os.environ),
+            *args,
+        ]
         print(f"[test] {' '.join(command)}", file=sys.stderr, flush=True)
         # pytest shares our process group: Ctrl+C reaches it directly; we wait for it to finish.
         pytest = subprocess.Popen(command, cwd=_bootstrap.ROOT)

@@ -29,6 +29,9 @@ from tracing_center import db_router
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
 PG_BIN = Path(PG_BINS[-1]) if PG_BINS else None
+# In a parallel run the whole module goes to one worker: the primary and replica (a module fixture) start
+# once, not once per worker.
+pytestmark = pytest.mark.xdist_group("replica-pair")
 needs_binaries = pytest.mark.skipif(
     PG_BIN is None or not (PG_BIN / "pg_basebackup").exists(),
     reason="Debian's PostgreSQL server binaries (/usr/lib/postgresql/*/bin: initdb, pg_ctl, pg_basebackup) "

@@ -21,6 +21,9 @@ from django.test import override_settings
 
 from tests.browser.conftest import chromium_available
 
+# In a parallel run both tests go to one worker: the collected files (a module fixture) are made once.
+pytestmark = pytest.mark.xdist_group("static-collect")
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
 

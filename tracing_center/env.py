@@ -8,9 +8,10 @@ ImproperlyConfigured naming the variable and what was wrong with it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -104,3 +105,38 @@ def env_redis(name: str, default: Any = _MISSING) -> str:
             f"{name} must be a Redis URL (redis://host:port/db or redis+socket:///path), got {url!r}."
         )
     return url
+
+
+# Redis keeps 16 numbered databases unless configured otherwise (embedded.py's server too).
+REDIS_DATABASES = 16
+
+
+def xdist_worker_index() -> int | None:
+    """0, 1, ... in a pytest-xdist worker process (PYTEST_XDIST_WORKER gw0, gw1, ...), None elsewhere.
+
+    Subprocesses a test starts (manage.py commands, a nested pytest) inherit the variable and so agree
+    with their worker about which Redis database is theirs."""
+    match = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    return int(match.group(1)) if match else None
+
+
+def redis_for_test_worker(name: str, url: str) -> str:
+    """`url` with its database number raised by the xdist worker's index: the workers of a parallel test
+    run share one Redis server, and on one database each would flush the other's keys and consume the
+    other's Celery messages. REDIS_URL .../1 with two workers gives 1 and 2; outside xdist, unchanged."""
+    index = xdist_worker_index()
+    if not index:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not re.fullmatch(r"/?\d*", parts.path):
+        raise ImproperlyConfigured(
+            f"{name}: parallel tests need a redis://host:port/db URL to give each worker its own "
+            f"database, got {url!r}."
+        )
+    database = int(parts.path.lstrip("/") or 0) + index
+    if database >= REDIS_DATABASES:
+        raise ImproperlyConfigured(
+            f"{name}: test worker {index} would use Redis database {database}, past the last one "
+            f"({REDIS_DATABASES - 1}): start from a lower database or run fewer workers."
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))

@@ -7,7 +7,17 @@ are not given; production sets them (and SECRET_KEY, ALLOWED_HOSTS) explicitly.
 from datetime import timedelta
 from pathlib import Path
 
-from .env import env_bool, env_choice, env_database, env_int, env_list, env_redis, env_str
+from .env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_redis,
+    env_str,
+    redis_for_test_worker,
+    xdist_worker_index,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -266,8 +276,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis broker; the periodic jobs are CELERY_BEAT_SCHEDULE at the end of this file.
-REDIS_URL = env_redis("REDIS_URL")
-CELERY_BROKER_URL = env_redis("CELERY_BROKER_URL", REDIS_URL)
+# In a parallel test run (pytest-xdist) each worker takes its own Redis database: redis_for_test_worker.
+REDIS_URL = redis_for_test_worker("REDIS_URL", env_redis("REDIS_URL"))
+CELERY_BROKER_URL = redis_for_test_worker(
+    "CELERY_BROKER_URL", env_redis("CELERY_BROKER_URL", env_redis("REDIS_URL"))
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -286,6 +299,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule")
 )
+if xdist_worker_index() is not None:  # parallel test workers: a beat schedule file each
+    CELERY_BEAT_SCHEDULE_FILENAME += f"-gw{xdist_worker_index()}"
 
 # Guardian: anonymous users get no object permissions at all.
 ANONYMOUS_USER_NAME = None
