@@ -11,9 +11,8 @@ The check-in step:
 1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index `period_clock_due`
    of the narrow table `monitoring_periodclock` (models.PeriodClock: the moment of the running and
    escalated periods with a clock moment pending, kept by triggers), locking the period rows `FOR UPDATE
-   SKIP LOCKED` one by one (a lateral look-up by primary key) and reading the clock columns from the
-   locked (latest) row version: a check-in committed meanwhile has moved `next_due_at` on, and the row
-   is no longer due. The period table has no index on
+   SKIP LOCKED` and reading the clock columns from the locked (latest) row version: a check-in committed
+   meanwhile has moved `next_due_at` on, and the row is no longer due. The period table has no index on
    any column the step changes (only lost contact changes `state`), so its update is HOT; the step
    writes the moved moments to the clock table in the same statement, by primary key, and turns the
    update trigger off for that statement (`monitoring.step_writes_clock`, local to its transaction).
@@ -191,25 +190,18 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         SELECT a.id, d.user_id FROM alert a JOIN desk d ON d.county = left(a.division_id, 6)
         WHERE a.kind IN ('checkin_desk', 'lost_contact')"""
     return f"""
-    -- The clock rows in the order of the partial index, each period looked up by its primary key and
-    -- locked, until `limit` are locked: a lateral subquery, so that the planner cannot hash the whole
-    -- period table and sort every due row for each step (the work would grow with what is due).
     WITH due AS MATERIALIZED (
-        SELECT p.*
+        SELECT p.id, p.ctid AS row_id, p.task_id, p.division_id, p.subunit_id, p.ends_on, p.due_day,
+               p.checkin_alerts, p.consecutive_misses
         FROM {CLOCK_TABLE} c
-        CROSS JOIN LATERAL (
-            SELECT p.id, p.ctid AS row_id, p.task_id, p.division_id, p.subunit_id, p.ends_on, p.due_day,
-                   p.checkin_alerts, p.consecutive_misses
-            FROM {PERIOD_TABLE} p
-            WHERE p.id = c.period_id
-              -- Rechecked on the locked (latest) version of the period: a check-in or another sweep
-              -- that committed meanwhile has moved its moment on.
-              AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
-            FOR UPDATE SKIP LOCKED
-        ) p
+        JOIN {PERIOD_TABLE} p ON p.id = c.period_id
         WHERE c.next_due_at IS NOT NULL AND c.next_due_at <= %(now)s
+          -- Rechecked on the locked (latest) version of the period: a check-in or another sweep that
+          -- committed meanwhile has moved its moment on.
+          AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
         ORDER BY c.next_due_at
         LIMIT %(limit)s
+        FOR UPDATE OF p SKIP LOCKED
     ),
     -- reachable: the days from due_day whose desk moment has come (the day after a missed day is
     -- reached by its due hour), within the period; to_lose: the misses that make it lost contact.
