@@ -281,6 +281,8 @@ def _step_profile(bench, moment) -> str:
     sql = checkin_sweep._checkin_sql(ctes, count)
     params = {**checkin_sweep._clock_params(moment), **params, "limit": checkin_sweep.DEFAULT_LIMIT}
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(checkin_sweep._STEP_WRITES_CLOCK_SQL, ["on"])
         plan = bench.explain(sql, params)
         transaction.set_rollback(True)
     keep = ("CTE ", "Insert on", "Update on", "LockRows", "Trigger", "Execution Time", "Seq Scan")

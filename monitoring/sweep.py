@@ -13,8 +13,9 @@ The check-in step:
    escalated periods with a clock moment pending, kept by triggers), locking the period rows `FOR UPDATE
    SKIP LOCKED` and reading the clock columns from the locked (latest) row version: a check-in committed
    meanwhile has moved `next_due_at` on, and the row is no longer due. The period table has no index on
-   any column the step changes (only lost contact changes `state`), so its update is HOT; the moved
-   moments reach the clock table in one set statement of the update trigger.
+   any column the step changes (only lost contact changes `state`), so its update is HOT; the step
+   writes the moved moments to the clock table in the same statement, by primary key, and turns the
+   update trigger off for that statement (`monitoring.step_writes_clock`, local to its transaction).
 2. For each, the days whose duty-desk moment has come are missed (the sweep may be days late: each day
    counts once, in order), up to the last day of the period, and up to the miss that reaches
    LOST_CONTACT_MISSES (the person is then out of the clock: what came after is not counted). The day
@@ -261,13 +262,24 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         -- The locked row versions by their address (a TID scan): joined by id, the planner would read
         -- the whole table into a hash for each step.
         WHERE t.ctid = ANY(ARRAY(SELECT row_id FROM settled)) AND t.ctid = s.row_id AND t.id = s.id
-        RETURNING t.id
+        RETURNING t.id, CASE WHEN t.state IN {_OPEN_STATES} THEN t.next_due_at END AS moment
     ),
     -- A row due without an awaited day (its clock ended otherwise): out of the sweep.
     strays AS (
         UPDATE {PERIOD_TABLE} t SET next_due_at = NULL
         FROM due d WHERE t.id = d.id AND d.due_day IS NULL
-        RETURNING t.id
+        RETURNING t.id, NULL::timestamptz AS moment
+    ),
+    -- The clock rows of the moved periods, here rather than by the update trigger (which this statement
+    -- turns off: checkin_step); by the primary key, for the planner not to hash the whole clock table.
+    moved AS MATERIALIZED (
+        SELECT id, moment FROM updated UNION ALL SELECT id, moment FROM strays
+    ),
+    clocked AS (
+        UPDATE {CLOCK_TABLE} c SET next_due_at = m.moment
+        FROM moved m
+        WHERE c.period_id = ANY(ARRAY(SELECT id FROM moved)) AND c.period_id = m.id
+          AND c.next_due_at IS DISTINCT FROM m.moment
     ),
     -- The new alerts to tell of: not the reminder and leader edges of days already missed (stale).
     alert AS MATERIALIZED (
@@ -334,6 +346,10 @@ _ANY_OVERDUE_SQL = (
 )
 
 
+# Local to the step's transaction; read by the period update trigger (migration 0061).
+_STEP_WRITES_CLOCK_SQL = "SELECT set_config('monitoring.step_writes_clock', %s, true)"
+
+
 def _clock_params(now: datetime) -> dict[str, Any]:
     return {
         "now": now,
@@ -354,11 +370,14 @@ def checkin_step(*, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> 
         cursor.execute(_ANY_DUE_SQL, {"now": now})
         if cursor.fetchone() is None:
             return SweepResult()
+        # The step writes its clock rows itself: the update trigger skips this one statement.
+        cursor.execute(_STEP_WRITES_CLOCK_SQL, ["on"])
         cursor.execute(
             _checkin_sql(delivery_ctes, delivery_count),
             {**_clock_params(now), **delivery_params, "limit": limit},
         )
         periods, alerts, notifications, deliveries, reminded = cursor.fetchone()
+        cursor.execute(_STEP_WRITES_CLOCK_SQL, ["off"])
         for day, period_ids in sorted(json.loads(reminded).items()):
             hooks.person_reminders(period_ids, day=date.fromisoformat(day), now=now)
     return SweepResult(periods, alerts, notifications, deliveries)

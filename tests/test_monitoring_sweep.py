@@ -292,3 +292,26 @@ def test_the_minute_job_under_a_travelling_clock_fires_each_edge_once(period, cr
     period.refresh_from_db()
     assert (period.state, period.consecutive_misses) == ("lost_contact", 2)
     assert PeriodClock.objects.get(period=period).next_due_at is None
+
+
+def test_the_step_writes_its_clock_rows_and_leaves_the_trigger_on_for_what_follows(crew):
+    """The step moves the clock rows of its periods itself (the update trigger is off for that one
+    statement only): each clock row is the period's moment after the step, and a later update of a
+    period in the same transaction still reaches the clock table through the trigger."""
+    from django.db import transaction
+
+    from monitoring.models import PeriodClock
+    from monitoring.sweep import checkin_step
+
+    moved, other = make_period(), make_period()
+    with transaction.atomic():
+        result = checkin_step(now=REMINDER)
+        assert result.periods == 2
+        for period in (moved, other):
+            assert PeriodClock.objects.get(period=period).next_due_at == (
+                MonitoringPeriod.objects.get(pk=period.pk).next_due_at
+            )
+            assert PeriodClock.objects.get(period=period).next_due_at == LEADER
+        MonitoringPeriod.objects.filter(pk=other.pk).update(next_due_at=DESK)
+    assert PeriodClock.objects.get(period=other).next_due_at == DESK
+    assert PeriodClock.objects.get(period=moved).next_due_at == LEADER

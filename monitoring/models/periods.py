@@ -171,7 +171,8 @@ class MonitoringPeriod(models.Model):
 class PeriodClock(models.Model):
     """The sweep's queue: one narrow row per period with its pending clock moment, kept by statement
     triggers on the period table (migration 0060: `next_due_at` while the period is running or
-    escalated, else NULL), never written by the application.
+    escalated, else NULL); the application never writes it, but the sweep's step, which writes the clock
+    rows of the periods it moved in its own statement with the update trigger off (migration 0061).
 
     The moment lives here so that the period table has no index on it: the sweep moves the clock of
     every period at each edge, and an update that changes no indexed column of the period is HOT (no
