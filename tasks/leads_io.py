@@ -222,7 +222,7 @@ def save_rejections(
                         channel,
                         r.index,
                         json.dumps(_storable(r.errors), ensure_ascii=False),
-                        json.dumps(_storable(protect_row(r.row)), ensure_ascii=False, default=str),
+                        json.dumps(protect_row(_storable(r.row)), ensure_ascii=False, default=str),
                         received_at,
                         created_by_id,
                     )

@@ -201,12 +201,15 @@ def test_the_unresolved_queue_lists_tasks_without_a_village_with_their_reason(lo
 
 
 def test_the_upload_page_names_the_document_type_column_and_its_values_in_chinese(logged_in, duty_officer):
-    from django.utils.html import escape
 
     page = logged_in(duty_officer).get(reverse("intake_upload"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     text = page.content.decode()
     assert "id_type, id_number" in text
-    assert escape("id_type 列说明 id_number 是哪种证件的号码；留空或不含此列即为居民身份证。") in text
+    assert (
+        "证件类型列说明号码列是哪种证件的号码：" in text
+        and "<code>id_type</code> → <code>id_number</code>" in text
+    )
+    assert "；留空或不含此列即为居民身份证。" in text
     for value, label in [
         ("resident_id", "居民身份证 （默认）"),
         ("passport", "护照"),

@@ -124,7 +124,8 @@ def test_an_expert_returns_then_approves_a_task_with_a_disposal(
     form.locator("select[name=measure]").select_option("home_quarantine")
     form.locator("input[name=measure_days]").fill("14")
     form.locator("input[name=test_schedule_days]").fill("1, 4, 7")
-    haikou = task.trajectory_entries.get(place_name="海口火车站")
+    # Places are encrypted at rest: found in Python, not by a filter on the column.
+    (haikou,) = [e for e in task.trajectory_entries.all() if e.place_name == "海口火车站"]
     form.locator(f"select[name=risk_{haikou.pk}]").select_option("medium")
     screenshot(page, "5-approve")
     page.get_by_test_id("approve").click()
