@@ -22,7 +22,7 @@ class MonitoringConfig(AppConfig):
 
         lifecycle.register()
         register_clock_sweep("monitoring", sweep.sweep_clocks)
-        register_renderer(Notification.Kind.MONITORING, notifications.render)
+        register_renderer(Notification.Kind.MONITORING, notifications.render, notifications.link)
         # The task page lists the task's monitoring periods ("monitoring and tests").
         task_hooks.provide_task_page_section("monitoring", task_section)
         # A result typed into a task by the field team has the effects of one from the lab feed.

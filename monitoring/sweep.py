@@ -8,8 +8,8 @@ at once when nothing is due (most minutes).
 
 The check-in step:
 
-1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index `period_clock_due`
-   of the narrow table `monitoring_periodclock` (models.PeriodClock: the moment of the running and
+1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index
+   `period_clock_due_village` of the narrow table `monitoring_periodclock` (models.PeriodClock: the moment of the running and
    escalated periods with a clock moment pending, kept by triggers), locking the period rows `FOR UPDATE
    SKIP LOCKED` and reading the clock columns from the locked (latest) row version: a check-in committed
    meanwhile has moved `next_due_at` on, and the row is no longer due. The period table has no index on
@@ -29,7 +29,11 @@ The check-in step:
    reminder → the members of the sub-unit; leader → the sub-unit leader; desk → the duty desk of the
    county (the officers on shift, else every duty officer scoped to it, as the deadline sweep finds
    them); lost contact → the sub-unit leader and the desk; an alert with nobody to tell (no sub-unit)
-   → the desk. Their SMS / e-mail delivery rows through the one outbox (tasks.notify.delivery_inserts),
+   → the desk. One notification per recipient, kind and day of the step: a digest counting the
+   step's people and naming the place that holds them (one person: the alert itself, linked to its
+   task). The claim takes a moment's due periods village by village (`period_clock_due_village`), so
+   that a step tells a village's sub-unit once and a county's desk once or twice, not once per person.
+   Their SMS / e-mail delivery rows through the one outbox (tasks.notify.delivery_inserts),
    in the same statement. The person's own reminder goes through monitoring.hooks.person_reminders
    (the notices app sends it), in the same transaction.
 
@@ -66,6 +70,8 @@ from .clock import DESK_BIT, LEADER_BIT, REMINDER_BIT, alert_moments, local_day
 
 # Periods (or sample items) per step: one transaction, one statement.
 DEFAULT_LIMIT = 5000
+# The period ids a digest notification lists (it counts them all).
+DIGEST_PERIODS = 100
 
 PERIOD_TABLE = "monitoring_monitoringperiod"
 # The pending moments, kept from the period's by triggers (models.PeriodClock).
@@ -162,12 +168,41 @@ def _notify_ctes(recipients: str, delivery_ctes: list[str]) -> str:
         SELECT a.id, d.user_id FROM alert a JOIN desk d ON d.county = left(a.division_id, 6)
         WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.id = a.id AND r.user_id IS NOT NULL)
     ),
+    -- One notification per recipient, kind of alert and day: a grid worker whose village has thirty
+    -- misses, or a desk with a county's, gets one line (and at most one SMS) listing them, not thirty.
+    grouped AS MATERIALIZED (
+        SELECT e.user_id, a.kind, a.day, count(*) AS n,
+               min(a.division_id) AS low, max(a.division_id) AS high,
+               (array_agg(a.task_id))[1] AS task_id, (array_agg(a.data))[1] AS data,
+               (array_agg(a.period_id ORDER BY a.period_id))[1:{DIGEST_PERIODS}] AS periods
+        FROM everyone e JOIN alert a ON a.id = e.id
+        GROUP BY e.user_id, a.kind, a.day
+    ),
+    digest AS (
+        SELECT g.*, {_common_division_sql("g.low", "g.high")} AS area FROM grouped g
+    ),
     notified AS (
         INSERT INTO tasks_notification (recipient_id, kind, task_id, data, created_at)
-        SELECT e.user_id, 'monitoring', a.task_id, a.data, %(now)s
-        FROM everyone e JOIN alert a ON a.id = e.id
+        SELECT d.user_id, 'monitoring', CASE WHEN d.n = 1 THEN d.task_id END,
+               CASE WHEN d.n = 1 THEN d.data
+                    ELSE jsonb_build_object('alert', d.kind, 'day', d.day, 'count', d.n,
+                                            'periods', to_jsonb(d.periods), 'division', d.area,
+                                            'place', dv.name, 'level', d.data->>'level')
+               END,
+               %(now)s
+        FROM digest d LEFT JOIN tasks_division dv ON dv.code = d.area
         RETURNING id, recipient_id, kind, data->>'level' AS level, created_at
     ){deliveries}"""
+
+
+def _common_division_sql(low: str, high: str) -> str:
+    """The smallest division holding both codes (the codes nest: province 2, city 4, county 6,
+    township 9, village 12 digits): the place a digest of several villages names."""
+    return (
+        f"CASE WHEN {low} = {high} THEN {low} "
+        + " ".join(f"WHEN left({low}, {n}) = left({high}, {n}) THEN left({low}, {n})" for n in (9, 6, 4))
+        + f" ELSE left({low}, 2) END"
+    )
 
 
 def _alert_data_sql(alias: str, extra: str = "") -> str:
@@ -199,7 +234,8 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
           -- Rechecked on the locked (latest) version of the period: a check-in or another sweep that
           -- committed meanwhile has moved its moment on.
           AND p.next_due_at <= %(now)s AND p.state IN {_OPEN_STATES}
-        ORDER BY c.next_due_at
+        -- Village by village within a moment: a step's notifications are then one per village.
+        ORDER BY c.next_due_at, c.division_code
         LIMIT %(limit)s
         FOR UPDATE OF p SKIP LOCKED
     ),

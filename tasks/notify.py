@@ -67,10 +67,26 @@ Renderer = Callable[[Notification], tuple[str, str]]
 _renderers: dict[str, Renderer] = {}
 
 
-def register_renderer(kind: str, renderer: Renderer) -> None:
+# Where a notification of an upper app's kind leads when it names no task (None: nowhere of its own).
+Linker = Callable[[Notification], str | None]
+_linkers: dict[str, Linker] = {}
+
+
+def register_renderer(kind: str, renderer: Renderer, linker: Linker | None = None) -> None:
     """`renderer(notification)` -> (subject, body) for notifications of `kind`, which an upper app
-    writes (e.g. "supervision", "monitoring"); registering the kind again replaces it."""
+    writes (e.g. "supervision", "monitoring"); `linker(notification)` -> the page it leads to, if any;
+    registering the kind again replaces both."""
     _renderers[kind] = renderer
+    if linker is None:
+        _linkers.pop(kind, None)
+    else:
+        _linkers[kind] = linker
+
+
+def link(notification: Notification) -> str | None:
+    """The page a notification leads to besides its task (the inbox links to the task first)."""
+    linker = _linkers.get(notification.kind)
+    return linker(notification) if linker is not None else None
 
 
 def render(notification: Notification) -> tuple[str, str]:

@@ -44,3 +44,18 @@ def make_period(
 @pytest.fixture
 def period(crew):
     return make_period()
+
+
+def notified_periods(**filters) -> list[tuple[int, str, str, int]]:
+    """(recipient, alert kind, day, period) for every person a "monitoring" notification tells of: a
+    notification of one person carries its period, a digest the list of its periods."""
+    from tasks.models import Notification
+
+    told = []
+    for recipient, data in Notification.objects.filter(kind="monitoring", **filters).values_list(
+        "recipient", "data"
+    ):
+        periods = data["periods"] if data.get("count") else [data["period"]]
+        assert not data.get("count") or data["count"] == len(periods)
+        told += [(recipient, data["alert"], data["day"], period) for period in periods]
+    return told

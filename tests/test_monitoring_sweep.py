@@ -18,8 +18,9 @@ from monitoring.services.checkins import record_checkin
 from monitoring.sweep import sweep
 from tasks import notify
 from tasks.models import DutyShift, Notification, NotificationDelivery
-from tests.monitoring_fixtures import make_period
-from tests.workflow_fixtures import SECOND
+from tests.conftest import HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP
+from tests.monitoring_fixtures import make_period, notified_periods
+from tests.workflow_fixtures import SECOND, make_task
 
 # The fixture period starts on 2024-05-01 after that day's due hour: its first check-in day is May 2.
 D = date(2024, 5, 2)
@@ -315,3 +316,55 @@ def test_the_step_writes_its_clock_rows_and_leaves_the_trigger_on_for_what_follo
         MonitoringPeriod.objects.filter(pk=other.pk).update(next_due_at=DESK)
     assert PeriodClock.objects.get(period=other).next_due_at == DESK
     assert PeriodClock.objects.get(period=moved).next_due_at == LEADER
+
+
+def _village_periods(villages: list[str]) -> list[MonitoringPeriod]:
+    return [make_period(make_task(village, status="approved")) for village in villages]
+
+
+def test_a_step_tells_each_recipient_once_per_kind_and_day(crew, reminded, client):
+    """Thirty misses in a village are one line in the grid worker's inbox (and at most one SMS), naming
+    how many and where, linked to the village's "due today" list; the desk's line names the township
+    that holds both villages and links to its alerts."""
+    home = _village_periods([HOME_VILLAGE] * 3)
+    other = _village_periods([OTHER_VILLAGE_SAME_TOWNSHIP] * 2)
+    sweep(now=REMINDER)
+    bob = Notification.objects.get(kind="monitoring", recipient=crew["bob"])
+    assert bob.task_id is None
+    assert bob.data["count"] == 3 and bob.data["periods"] == sorted(p.pk for p in home)
+    assert (bob.data["division"], bob.data["place"]) == (HOME_VILLAGE, "秀华社区居民委员会")
+    assert recipients("checkin_reminder", D) == ["alice", "bob", "dan"]  # the other village has no members
+    assert len(notified_periods()) == 3 * 2 + 2
+    sweep(now=DESK)
+    desk = Notification.objects.get(data__alert="checkin_desk", recipient=crew["alice"])
+    assert desk.data["count"] == 5 and desk.data["division"] == "460105001"
+    assert desk.data["place"] == "秀英街道"
+    with translation.override("en"):
+        assert notify.render(bob) == (
+            "Check-ins due: 3 people in 秀华社区居民委员会",
+            f"3 people in 秀华社区居民委员会 have not checked in for {D.isoformat()} by the due hour.",
+        )
+        assert notify.render(desk)[0] == "Check-ins missed: 5 people in 秀英街道"
+    with translation.override("zh-hans"):
+        subject, body = notify.render(desk)
+        assert "5" in subject and "秀英街道" in subject and "Check" not in subject + body
+    client.force_login(crew["bob"])
+    page = client.get("/notifications/").content.decode()
+    assert 'href="/field/monitoring/" data-testid="notification-link"' in page
+    client.force_login(crew["alice"])
+    page = client.get("/notifications/").content.decode()
+    assert 'href="/monitoring/alerts/" data-testid="notification-link"' in page
+    assert {p for _r, kind, _d, p in notified_periods() if kind == "checkin_desk"} == {
+        p.pk for p in home + other
+    }
+
+
+def test_a_step_claims_the_due_periods_village_by_village(crew, reminded):
+    """Created interleaved, claimed in village order: a step of three takes the home village's three,
+    so its members hear of them in one notification, not two."""
+    home = _village_periods([HOME_VILLAGE, OTHER_VILLAGE_SAME_TOWNSHIP] * 3)[::2]
+    result = sweep(now=REMINDER, limit=3, workers=1)
+    assert result.periods == 6
+    bob = Notification.objects.filter(kind="monitoring", recipient=crew["bob"])
+    assert bob.count() == 1
+    assert bob.get().data["periods"] == sorted(p.pk for p in home)

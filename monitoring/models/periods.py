@@ -182,12 +182,17 @@ class PeriodClock(models.Model):
         MonitoringPeriod, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     next_due_at = models.DateTimeField(null=True, blank=True)
+    # The period's village, copied by the triggers: the sweep claims the due periods of a moment village
+    # by village, so that one step tells a sub-unit or a desk of its misses in one notification.
+    division_code = models.CharField(max_length=12, default="")
 
     class Meta:
         indexes = [
             # The due predicate of the sweep: only periods with a clock moment pending.
             models.Index(
-                fields=["next_due_at"], name="period_clock_due", condition=Q(next_due_at__isnull=False)
+                fields=["next_due_at", "division_code"],
+                name="period_clock_due_village",
+                condition=Q(next_due_at__isnull=False),
             ),
         ]
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import workflow
 from ..models import Division, Notification, TaskStatus, TracingTask, Transfer, Unit
+from ..notify import link as notification_link
 from ..notify import notifications_mark_read, unread_count
 from ..notify import render as render_notification
 from ..roles import can
@@ -191,7 +192,7 @@ def notification_inbox(request):
     if request.GET.get("unread"):
         rows = rows.filter(read_at__isnull=True)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    items = [(n, *render_notification(n)) for n in page.object_list]
+    items = [(n, *render_notification(n), notification_link(n)) for n in page.object_list]
     return render(
         request,
         "dispatch/notifications.html",
