@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import free_port, start_gunicorn
+
 CITY = "4601"  # 海口市: the dashboard's duty officer
 CLIENTS = 32
 DURATION = float(os.environ.get("BENCH_LOAD_SECONDS", "10"))
@@ -198,56 +196,14 @@ def _users():
 # ---- load ---------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_gunicorn(port: int, **extra):
-    env = {
-        **os.environ,
-        **extra,
-        "BENCH_REPORTS_WSGI": "1",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "STATIC_MANIFEST": "false",
-    }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen(
-        [
-            gunicorn,
-            "--workers",
-            "2",
-            "--no-control-socket",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--chdir",
-            str(ROOT),
-            "bench.bench_reports:application",
-        ],
-        env=env,
-        cwd=str(ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+def _start_gunicorn(port: int, **extra: str):
+    """The project under gunicorn with this module as its URLconf (the bare view beside the real ones)."""
+    return start_gunicorn(
+        port,
+        app="bench.bench_reports:application",
+        ready_path="/bench/bare/",
+        env={**extra, "BENCH_REPORTS_WSGI": "1"},
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/bench/bare/")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
 
 
 def _load(
@@ -382,7 +338,7 @@ def run(bench):
 
     # under gunicorn
     connection.close()
-    port = _free_port()
+    port = free_port()
     proc = _start_gunicorn(port)
     try:
         _load(port, "/bench/bare/", None, duration=2)  # warm up
@@ -430,7 +386,7 @@ def run(bench):
         except subprocess.TimeoutExpired:
             proc.kill()
     # The same endpoint computing every answer (DASHBOARD_CACHE_SECONDS=0): the rollups alone.
-    port = _free_port()
+    port = free_port()
     proc = _start_gunicorn(port, DASHBOARD_CACHE_SECONDS="0")
     try:
         _load(port, "/api/v1/stats/dashboard/", cookie, duration=2)

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from bench.bench_reports import _free_port, _load, _start_gunicorn
+from bench.bench_reports import _load, _start_gunicorn
+from bench.harness import free_port
 
 COUNTY = "460105"
 CLIENTS = 16
@@ -157,7 +158,7 @@ def run(bench):
     )
 
     path = f"/api/v1/workload/?division={COUNTY}"
-    port = _free_port()
+    port = free_port()
     proc = _start_gunicorn(port)
     try:
         _load(port, "/bench/bare-auth/", cookie, duration=2, clients=CLIENTS)  # warm up
@@ -180,7 +181,7 @@ def run(bench):
         proc.terminate()
         proc.wait(30)
 
-    port = _free_port()
+    port = free_port()
     proc = _start_gunicorn(port, WORKLOAD_CACHE_SECONDS="0")
     try:
         _load(port, path, cookie, duration=2, clients=CLIENTS)

@@ -7,6 +7,11 @@ targets are read from this output (and quoted in the README), not from timed uni
 
 from __future__ import annotations
 
+import http.client
+import os
+import socket
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -117,3 +122,71 @@ def _fmt(value: float) -> str:
     if value >= 10:
         return f"{value:.1f}"
     return f"{value:.3g}"
+
+
+# ---- the project served over real HTTP ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(
+    port: int,
+    *,
+    app: str = "tracing_center.wsgi:application",
+    workers: int = 2,
+    ready_path: str = "/healthz",
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """gunicorn serving `app` on loopback with the production settings but TLS (plain HTTP on
+    127.0.0.1), once `ready_path` answers 200; stopped by the caller."""
+    environment = {
+        **os.environ,
+        **(env or {}),
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_MANIFEST": "false",
+    }
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    proc = subprocess.Popen(
+        [
+            gunicorn,
+            "--workers",
+            str(workers),
+            "--timeout",
+            "120",
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(ROOT),
+            app,
+        ],
+        env=environment,
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", ready_path)
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(
+        "gunicorn did not start: " + (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
+    )

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 from django.db import connection
 from django.utils import timezone
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import free_port, start_gunicorn
+
 TOTAL = 100_000
 PER_REQUEST = 10_000
 COUNTY = "460105"
@@ -111,60 +107,6 @@ def _rows(people: list[tuple[str, str, str]]) -> list[dict]:
     return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_gunicorn(port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "STATIC_MANIFEST": "false",
-    }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    proc = subprocess.Popen(
-        [
-            gunicorn,
-            "--workers",
-            "1",
-            "--timeout",
-            "120",
-            "--no-control-socket",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--chdir",
-            str(ROOT),
-            "tracing_center.wsgi:application",
-        ],
-        env=env,
-        cwd=str(ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(
-        "gunicorn did not start: " + (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
-    )
-
-
 def _floor(rows: list[dict]) -> float:
     """COPY the same rows into a bare table of the same columns: no validation, index or matching."""
     started = time.perf_counter()
@@ -217,8 +159,8 @@ def run(bench) -> None:
     with transaction.atomic():
         floor = _floor(rows)
     # The server must see the persons and the token: nothing above is left uncommitted.
-    port = _free_port()
-    proc = _start_gunicorn(port)
+    port = free_port()
+    proc = start_gunicorn(port, workers=1)
     accepted = duplicates = rejected = 0
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

@@ -171,24 +171,31 @@ def _notify_ctes(recipients: str, delivery_ctes: list[str]) -> str:
     -- One notification per recipient, kind of alert and day: a grid worker whose village has thirty
     -- misses, or a desk with a county's, gets one line (and at most one SMS) listing them, not thirty.
     grouped AS MATERIALIZED (
-        SELECT e.user_id, a.kind, a.day, count(*) AS n,
+        SELECT e.user_id, a.kind, a.day, count(*) AS n, min(a.id) AS alert_id, min(a.period_id) AS period_id,
+               min(a.task_id) AS task_id, max(a.misses) AS misses,
                min(a.division_id) AS low, max(a.division_id) AS high,
-               (array_agg(a.task_id))[1] AS task_id, (array_agg(a.data))[1] AS data,
                (array_agg(a.period_id ORDER BY a.period_id))[1:{DIGEST_PERIODS}] AS periods
         FROM everyone e JOIN alert a ON a.id = e.id
         GROUP BY e.user_id, a.kind, a.day
     ),
     digest AS (
-        SELECT g.*, {_common_division_sql("g.low", "g.high")} AS area FROM grouped g
+        SELECT g.*, {_common_division_sql("g.low", "g.high")} AS area,
+               -- Lost contact is the breach level (the SMS channel carries it); a missed day is a
+               -- warning: an SMS per day missed would flood the desk's phone when many miss at once.
+               CASE WHEN g.kind = 'lost_contact' THEN 'breach' ELSE 'warning' END AS level
+        FROM grouped g
     ),
     notified AS (
         INSERT INTO tasks_notification (recipient_id, kind, task_id, data, created_at)
         SELECT d.user_id, 'monitoring', CASE WHEN d.n = 1 THEN d.task_id END,
-               CASE WHEN d.n = 1 THEN d.data
-                    ELSE jsonb_build_object('alert', d.kind, 'day', d.day, 'count', d.n,
-                                            'periods', to_jsonb(d.periods), 'division', d.area,
-                                            'place', dv.name, 'level', d.data->>'level')
-               END,
+               jsonb_build_object('alert', d.kind, 'day', d.day, 'division', d.area, 'place', dv.name,
+                                  'level', d.level)
+               || CASE WHEN d.n = 1
+                       THEN jsonb_build_object('alert_id', d.alert_id, 'period', d.period_id)
+                            || CASE WHEN d.misses IS NOT NULL THEN jsonb_build_object('misses', d.misses)
+                                    ELSE '{{}}' END
+                       ELSE jsonb_build_object('count', d.n, 'periods', to_jsonb(d.periods))
+                  END,
                %(now)s
         FROM digest d LEFT JOIN tasks_division dv ON dv.code = d.area
         RETURNING id, recipient_id, kind, data->>'level' AS level, created_at
@@ -202,16 +209,6 @@ def _common_division_sql(low: str, high: str) -> str:
         f"CASE WHEN {low} = {high} THEN {low} "
         + " ".join(f"WHEN left({low}, {n}) = left({high}, {n}) THEN left({low}, {n})" for n in (9, 6, 4))
         + f" ELSE left({low}, 2) END"
-    )
-
-
-def _alert_data_sql(alias: str, extra: str = "") -> str:
-    """The notification's data. Lost contact is the breach level (the SMS channel carries it); a missed
-    day is a warning: one SMS per person and day would flood the desk's phone when many miss at once."""
-    return (
-        f"jsonb_build_object('alert', {alias}.kind, 'alert_id', {alias}.id, 'period', {alias}.period_id, "
-        f"'day', {alias}.day, 'division', e.division_id, 'place', dv.name, 'level', "
-        f"CASE WHEN {alias}.kind = 'lost_contact' THEN 'breach' ELSE 'warning' END{extra})"
     )
 
 
@@ -274,16 +271,18 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
         ON CONFLICT (period_id, kind, day) DO NOTHING
         RETURNING id, period_id, kind, day
     ),
-    day_bits AS (
-        SELECT period_id, day, bit_or(bit) AS bits FROM events GROUP BY period_id, day
-    ),
+    -- The bits of the day now awaited: its reminder and leader edges that have come (the events of
+    -- that day, computed here rather than by grouping the events), plus, if no day was missed, the bits
+    -- it already had.
     settled AS MATERIALIZED (
         SELECT p.id, p.row_id, p.loses, p.consecutive_misses + p.missed AS misses,
                CASE WHEN p.next_day <= p.ends_on THEN p.next_day END AS due_day,
                CASE WHEN p.loses OR p.next_day > p.ends_on THEN 0
-                    ELSE (CASE WHEN p.missed = 0 THEN p.checkin_alerts ELSE 0 END) | COALESCE(b.bits, 0)
+                    ELSE (CASE WHEN p.missed = 0 THEN p.checkin_alerts ELSE 0 END)
+                         | (CASE WHEN p.next_day <= {reminder_day} THEN {REMINDER_BIT} ELSE 0 END)
+                         | (CASE WHEN p.next_day <= {leader_day} THEN {LEADER_BIT} ELSE 0 END)
                END AS bits
-        FROM plan p LEFT JOIN day_bits b ON b.period_id = p.id AND b.day = p.next_day
+        FROM plan p
     ),
     updated AS (
         UPDATE {PERIOD_TABLE} t
@@ -320,11 +319,10 @@ def _checkin_sql(delivery_ctes: list[str], delivery_count: str) -> str:
     -- The new alerts to tell of: not the reminder and leader edges of days already missed (stale).
     alert AS MATERIALIZED (
         SELECT i.id, i.period_id, i.kind, i.day, e.task_id, e.division_id, e.subunit_id,
-               sub.leader_id, {_alert_data_sql("i", ", 'misses', e.consecutive_misses + e.missed")} AS data
+               sub.leader_id, e.consecutive_misses + e.missed AS misses
         FROM inserted i
         JOIN plan e ON e.id = i.period_id
         LEFT JOIN tasks_unit sub ON sub.id = e.subunit_id
-        LEFT JOIN tasks_division dv ON dv.code = e.division_id
         WHERE i.kind NOT IN ('checkin_reminder', 'checkin_leader') OR i.day >= e.next_day
     ){_notify_ctes(recipients, delivery_ctes)}
     SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM strays), (SELECT count(*) FROM inserted),
@@ -363,10 +361,9 @@ def _samples_sql(delivery_ctes: list[str], delivery_count: str) -> str:
     ),
     alert AS MATERIALIZED (
         SELECT i.id, i.period_id, i.kind, i.day, e.task_id, e.division_id, e.subunit_id,
-               {_alert_data_sql("i")} AS data
+               NULL::integer AS misses
         FROM inserted i
         JOIN events e ON e.period_id = i.period_id AND e.day = i.day
-        LEFT JOIN tasks_division dv ON dv.code = e.division_id
     ){_notify_ctes(_MEMBERS_SQL, delivery_ctes)}
     SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified),
            {delivery_count}
