@@ -127,7 +127,7 @@ def test_the_signed_webhook_records_the_reply(client, crew, settings):
 
 def test_a_redelivered_sms_reply_is_one_checkin(client, crew, settings):
     """A gateway that delivers the same inbound message again (same message id) gets the check-in already
-    stored; another message with the same words is a check-in of its own."""
+    stored; another message with the same words but its own id is a check-in of its own."""
     settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
     now = timezone.now()
     period = make_period(starts_on=local_day(now) - timedelta(days=1), now=now)
@@ -155,6 +155,12 @@ def test_a_redelivered_sms_reply_is_one_checkin(client, crew, settings):
     assert MonitoringAlert.objects.filter(period=period, kind="abnormal").count() == 1
     other = deliver("gw-20261207-0002", "36.5")
     assert other["checkin"] != first["checkin"] and CheckIn.objects.filter(period=period).count() == 2
-    # Without a message id nothing can tell a redelivery from a second reply: each is recorded.
-    assert sms_inbound(sender=period.person.phone, text="36.6", now=now)["result"] == "checkin"
+    # Without a message id, the same words from the same number on the same day are one check-in (a
+    # redelivery and a repeated reply say the same); other words are a check-in of their own.
+    plain = sms_inbound(sender=period.person.phone, text="36.6", now=now)
+    assert plain["result"] == "checkin" and "duplicate" not in plain
+    repeated = sms_inbound(sender=period.person.phone, text=" 36.6。", now=now + timedelta(minutes=3))
+    assert repeated["checkin"] == plain["checkin"] and repeated["duplicate"] is True
     assert CheckIn.objects.filter(period=period).count() == 3
+    assert sms_inbound(sender=period.person.phone, text="36.7", now=now)["checkin"] != plain["checkin"]
+    assert CheckIn.objects.filter(period=period).count() == 4

@@ -71,19 +71,31 @@ def parse_reply(text: str) -> ParsedReply | None:
 SMS_KEY_NAMESPACE = uuid.UUID("6f1b8d4e-2c57-4a8e-9a43-5d0c7e1f3b21")
 
 
-def sms_idempotency_key(message_id: str) -> uuid.UUID | None:
+def sms_idempotency_key(
+    message_id: str, *, phone_hash: str = "", day=None, text: str = ""
+) -> uuid.UUID | None:
+    """From the gateway's message id; without one, from the sender, the local day and the words: a
+    redelivery without an id cannot be told from the same reply sent twice, and both say the same
+    thing, so the day keeps one of them (a different reply is a check-in of its own)."""
     message_id = (message_id or "").strip()
-    return uuid.uuid5(SMS_KEY_NAMESPACE, f"sms:{message_id}") if message_id else None
+    if message_id:
+        return uuid.uuid5(SMS_KEY_NAMESPACE, f"sms:{message_id}")
+    words = PUNCTUATION.sub(" ", (text or "").strip()).strip()
+    if not (phone_hash and day and words):
+        return None
+    return uuid.uuid5(SMS_KEY_NAMESPACE, f"sms-text:{phone_hash}:{day.isoformat()}:{words}")
 
 
 def checkin_from_sms(*, phone_hash: str, text: str, message_id: str = "", now=None) -> dict | None:
     """A reply from the number a check-in reminder went to (matched by its keyed hash) that reads as a
     check-in becomes one (channel sms). None when the number got no reminder of a monitored period or
     the text is not a check-in: the caller treats it as before. `message_id`, the gateway's id of the
-    inbound message, makes a redelivery answer the check-in already stored (`"duplicate": true`)."""
+    inbound message, makes a redelivery answer the check-in already stored (`"duplicate": true`);
+    without it, the same words from the same number on the same day do (sms_idempotency_key)."""
     from django.core.exceptions import ValidationError
     from django.utils import timezone
 
+    from ..clock import local_day
     from ..models import CheckInChannel, CheckInSms, PeriodState
     from ..models.periods import OPEN_STATES
     from .checkins import record_checkin
@@ -111,7 +123,9 @@ def checkin_from_sms(*, phone_hash: str, text: str, message_id: str = "", now=No
             temperature=reply.temperature,
             symptoms=reply.symptoms,
             note=text.strip()[:200],
-            idempotency_key=sms_idempotency_key(message_id),
+            idempotency_key=sms_idempotency_key(
+                message_id, phone_hash=phone_hash, day=local_day(now), text=text
+            ),
             now=now,
         )
     except ValidationError:
