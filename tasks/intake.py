@@ -227,7 +227,11 @@ def _claim(cursor) -> int:
     )
     claimed = cursor.rowcount
     if claimed:
-        cursor.execute("ANALYZE intake_lead")
+        # Statistics only for the columns later steps filter, join or group on: the envelopes and hashes
+        # are only copied, and computing their statistics (random, all distinct) was half of the ANALYZE.
+        cursor.execute(
+            "ANALYZE intake_lead (person_key, priority, division_id, current_division_id, address, related_task_id)"
+        )
     return claimed
 
 
