@@ -489,3 +489,24 @@ def test_a_contact_phone_outside_the_mainland_is_kept_as_the_import_keeps_it(tas
         [file_lead(name="陈大文", phone="00852-9123-4567", id_number="H12345678", id_type="hk_macao_permit")]
     )
     assert (clean.phone, clean.phone_hash, clean.person_key) == (lead.phone, lead.phone_hash, lead.person_key)
+
+
+def test_the_report_names_a_contact_document_that_is_not_a_resident_id(task, field_staff):
+    from django.template.loader import render_to_string
+
+    from reports.services import report_snapshot
+    from tasks.models import IdType
+    from tests.intake_helpers import resident_id
+
+    fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, id_type="passport", id_number="E12345678"),
+    )
+    fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=v(task), id_number=resident_id())
+    )
+    data = report_snapshot(task)
+    assert [c["document"] for c in data["contacts"]] == [str(IdType.PASSPORT.label), ""]
+    html = render_to_string("reports/_report_body.html", {"r": data})
+    assert f"<td>{IdType.PASSPORT.label} E12345678</td>" in html
