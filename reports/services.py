@@ -28,13 +28,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import TracingTask, User
+from tasks.models import IdType, TracingTask, User
 
 from .models import DeliveryAttempt, ReportVersion, UpstreamDelivery
 
 
 def _iso(value):
     return timezone.localtime(value).isoformat() if value else None
+
+
+def _document_label(id_type: str) -> str:
+    """The name of a document other than a resident ID (shown before its number); '' for a resident ID,
+    whose number says what it is."""
+    return str(IdType(id_type).label) if id_type and id_type != IdType.RESIDENT_ID else ""
 
 
 def _user(user):
@@ -103,6 +109,7 @@ def report_snapshot(task: TracingTask) -> dict:
         },
         "person": {
             "name": person.name,
+            "document": _document_label(person.id_type),
             "id_number": person.id_number,
             "phone": person.phone,
             "address": task.address,
@@ -143,6 +150,7 @@ def report_snapshot(task: TracingTask) -> dict:
         "contacts": [
             {
                 "name": c.name,
+                "document": _document_label(c.lead.id_type if c.lead_id and c.lead else ""),
                 "id_number": c.id_number,
                 "phone": c.phone,
                 "relation": c.get_relation_display(),

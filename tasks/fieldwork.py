@@ -38,6 +38,7 @@ from .models import (
     CloseContact,
     ContactAttempt,
     Division,
+    IdType,
     Lead,
     Priority,
     RadiusControl,
@@ -54,13 +55,16 @@ from .models import (
 )
 from .roles import can
 from .validation import (
-    clean_id_number,
-    clean_mobile,
+    RESIDENT_ID,
+    clean_document,
+    clean_id_type,
     clean_name,
+    clean_phone,
     id_number_hash,
     name_birth_hash,
     person_key,
     phone_hash,
+    region_codes,
 )
 
 S = TaskStatus
@@ -636,6 +640,36 @@ def trajectory_delete(
 # --- close contacts → leads -----------------------------------------------------------------------------
 
 
+def _contact_document(data: dict, raw_id: str, errors: _Errors, today) -> tuple[str, str, str, bool]:
+    """The close contact's document as the intake validates a lead's (validation._check_document):
+    (id_type, the number as stored, the text of its blind index, whether a resident ID's region is
+    missing from the division codes). An absent or empty `id_type` is a resident ID, as an empty cell
+    in a file."""
+    raw_type = _text(data, "id_type", errors, limit=40)
+    if errors.errors.get("id_type"):  # not text: which document the number is stays unknown
+        return RESIDENT_ID, "", "", False
+    try:
+        id_type = clean_id_type(raw_type)
+    except ValueError as exc:
+        errors.add("id_type", exc)
+        return RESIDENT_ID, "", "", False
+    if not raw_id:
+        if id_type != RESIDENT_ID:
+            errors.add("id_number", _("required with id_type %(type)s") % {"type": IdType(id_type).label})
+        return id_type, "", "", False
+    if errors.errors.get("id_number"):  # not text, or too long: already said
+        return id_type, "", "", False
+    try:
+        id_number, id18 = clean_document(id_type, raw_id, today)
+    except ValueError as exc:
+        errors.add("id_number", exc)
+        return id_type, "", "", False
+    unknown = False
+    if id_type == RESIDENT_ID:
+        unknown = not Division.objects.filter(code__in=region_codes(id_number[:6])).exists()
+    return id_type, id_number, id18, unknown
+
+
 @transaction.atomic
 def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime | None = None) -> Outcome:
     """A close contact found by this task. Creates, in the same transaction, the Lead (source
@@ -648,20 +682,20 @@ def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime 
     errors = _Errors()
     name = clean_name(_text(data, "name", errors, limit=50))
     raw_id = _text(data, "id_number", errors, limit=30)
+    id_type, id_number, id18, id_region_unknown = _contact_document(
+        data, raw_id, errors, timezone.localdate(now)
+    )
     raw_phone = _text(data, "phone", errors, limit=30)
-    id_number = id18 = phone = ""
-    if raw_id:
-        try:
-            id_number, id18 = clean_id_number(raw_id, timezone.localdate(now))
-        except ValueError as exc:
-            errors.add("id_number", exc)
+    phone = ""
     if raw_phone:
         try:
-            phone = clean_mobile(raw_phone)
+            # As the intake takes it (validation.clean_phone): a mainland mobile as its 11 digits, any
+            # other number (+852 …) in E.164, so phone_hash and person_key match a file's lead.
+            phone = clean_phone(raw_phone)
         except ValueError as exc:
             errors.add("phone", exc)
     address = _text(data, "address", errors, limit=500)
-    if not (raw_id or raw_phone or (name and address)):
+    if not (raw_id or raw_phone or (name and address)) and not errors.errors.get("id_number"):
         errors.add(
             "id_number",
             _("required to find the person: give the ID number, or the phone, or the name and address"),
@@ -682,12 +716,14 @@ def record_contact(*, task: TracingTask, actor: User, data: dict, now: datetime 
     lead = Lead.objects.create(
         source=Source.CLOSE_CONTACT,
         external_id=f"field:{key}",
+        id_type=id_type,
         id_number=id_number,
         id_number_hash=id_number_hash(id18) if id18 else "",
+        id_region_unknown=id_region_unknown,
         name=name,
         phone=phone,
         phone_hash=phone_hash(phone) if phone else "",
-        name_birth_hash=name_birth_hash(name, id18) if id18 else "",
+        name_birth_hash=name_birth_hash(name, id18) if id18 and name else "",
         division=values["division"],
         address=address,
         # The place of last contact stays on the close contact record (encrypted), out of the lead's

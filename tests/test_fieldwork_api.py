@@ -259,3 +259,30 @@ def test_my_tasks_as_json_are_sorted_by_the_nearest_deadline(bob, field_staff):
 def test_the_list_of_my_tasks_is_for_field_roles(api_client, duty_officer):
     api_client.force_authenticate(duty_officer)
     assert api_client.get("/api/v1/field/tasks/").status_code == 403
+
+
+def test_an_invalid_hk_macao_permit_is_a_400_naming_id_number_with_the_reason(bob, task):
+    response = bob.post(
+        url(task, "contacts"),
+        contact(version=task.version, id_type="hk_macao_permit", id_number="12345678"),
+        format="json",
+    )
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"id_number"}
+    assert "H12345678" in errors["id_number"][0]  # the reason gives the form of the number
+    assert not CloseContact.objects.exists()
+
+
+def test_a_contact_shows_its_document_type_and_masks_the_number(api_client, task, field_staff, commander):
+    api_client.force_authenticate(field_staff)
+    response = api_client.post(
+        url(task, "contacts"),
+        contact(version=task.version, name="John", id_type="passport", id_number="E12345678"),
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["id_type"] == "passport" and response.json()["id_number"] == "E12345678"
+    api_client.force_authenticate(commander)
+    row = api_client.get(url(task, "contacts")).json()["results"][0]
+    assert row["id_type"] == "passport" and row["id_number"] == "E123*5678"

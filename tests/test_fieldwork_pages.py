@@ -111,3 +111,34 @@ def test_opening_the_task_page_is_recorded_in_the_access_log(bob, field_staff):
     task = dispatched_task(field_staff)
     assert bob.get(f"/field/tasks/{task.pk}/").status_code == 200
     assert AccessLog.objects.filter(task_id=task.pk, user_id=field_staff.pk, action="view").exists()
+
+
+def test_the_close_contact_form_asks_which_document_before_the_number(bob, field_staff):
+    from tasks import fieldwork
+    from tests.fieldwork_helpers import contact
+
+    task = dispatched_task(field_staff)
+    fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, id_type="hk_macao_permit", id_number="H12345678"),
+    )
+    html = bob.get(f"/field/tasks/{task.pk}/").content.decode()
+    form = html[html.index('data-testid="contact-form"') :]
+    form = form[: form.index("</form>")]
+    assert form.index('name="id_type"') < form.index('name="id_number"')
+    for label in (
+        "居民身份证",
+        "护照",
+        "港澳居民来往内地通行证",
+        "台湾居民来往大陆通行证",
+        "外国人永久居留身份证",
+        "其他证件",
+    ):
+        assert f">{label}</option>" in form
+    assert '<option value="resident_id" selected>' in form
+    number = re.search(r'<input id="cc-id" [^>]*>', form).group(0)
+    assert 'maxlength="30"' in number and 'inputmode="numeric"' not in number
+    listed = html[html.index('data-testid="contact-document"') :]
+    assert listed.startswith('data-testid="contact-document">港澳居民来往内地通行证 H12345678<')
+    assert_csp_safe(html)

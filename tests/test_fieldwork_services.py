@@ -380,3 +380,133 @@ def test_close_contacts_become_tasks_of_the_next_generation_in_the_next_intake(t
     assert {t.priority for t in children} == {1}
     for record in CloseContact.objects.filter(task=task).select_related("lead"):
         assert record.lead.task is not None and record.lead.task.source_task_id == task.pk
+
+
+# --- close contacts with other documents ---------------------------------------------------------------
+
+
+def test_the_document_of_a_contact_defaults_to_a_resident_id(task, field_staff):
+    from tests.intake_helpers import resident_id
+
+    first = fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=task.version, id_number=resident_id())
+    )
+    second = fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=v(task), id_type="", id_number=resident_id())
+    )
+    assert first.record.lead.id_type == second.record.lead.id_type == "resident_id"
+    assert first.record.lead.name_birth_hash  # a resident ID carries the birth date
+
+
+def test_a_passport_contact_is_one_person_with_a_file_lead_of_the_same_passport(task, field_staff):
+    from tasks.intake import intake_run
+    from tasks.leads_io import ingest_rows
+    from tasks.models import Person
+    from tasks.validation import id_number_hash, person_key
+    from tests.intake_helpers import lead as file_lead
+
+    outcome = fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, name="John Smith", id_type="passport", id_number="e1234 5678"),
+    )
+    lead = outcome.record.lead
+    assert lead.id_type == "passport" and lead.id_number == "E12345678"
+    assert outcome.record.id_number == "E12345678"
+    assert lead.id_number_hash == id_number_hash("passport|E12345678")
+    assert lead.person_key == person_key(id18="passport|E12345678")
+    assert lead.name_birth_hash == ""  # a passport number carries no birth date
+    assert not lead.id_region_unknown
+
+    assert intake_run().new_tasks == 1
+    child = TracingTask.objects.get(source_task=task)
+    assert child.person.id_type == "passport" and child.person.id_number == "E12345678"
+
+    result = ingest_rows(
+        [file_lead(source="red_code", name="John Smith", id_type="passport", id_number="E12345678")],
+        channel="api",
+    )
+    assert result.rejected == []
+    file_row = Lead.objects.exclude(pk=lead.pk).get()
+    assert (file_row.id_number_hash, file_row.person_key) == (lead.id_number_hash, lead.person_key)
+    intake_run()
+    file_row.refresh_from_db()
+    assert file_row.task.person_id == child.person_id
+    assert Person.objects.filter(id_number_hash=lead.id_number_hash).count() == 1
+
+
+def test_a_passport_and_a_permit_with_the_same_number_are_different_documents(task, field_staff):
+    a = fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, id_type="passport", id_number="12345678"),
+    )
+    b = fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=v(task), id_type="taiwan_permit", id_number="12345678"),
+    )
+    assert a.record.lead.person_key != b.record.lead.person_key
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"id_type": "hk_macao_permit", "id_number": "H1234"}, "id_number"),
+        ({"id_type": "passport", "id_number": ""}, "id_number"),
+        ({"id_type": "driving_licence", "id_number": "E12345678"}, "id_type"),
+        ({"id_type": ["passport"], "id_number": "E12345678"}, "id_type"),
+        # A resident ID's province is checked as the import checks it.
+        ({"id_number": "00010519900307001X"}, "id_number"),
+    ],
+)
+def test_a_wrong_document_names_the_field(task, field_staff, data, field):
+    with pytest.raises(ValidationError) as exc:
+        fieldwork.record_contact(task=task, actor=field_staff, data=contact(version=task.version, **data))
+    assert set(exc.value.message_dict) == {field}
+    assert not Lead.objects.exists()
+
+
+def test_a_contact_phone_outside_the_mainland_is_kept_as_the_import_keeps_it(task, field_staff):
+    from tasks.validation import LeadValidator, phone_hash
+    from tests.intake_helpers import lead as file_lead
+
+    outcome = fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(
+            version=task.version,
+            name="陈大文",
+            phone="+852 9123 4567",
+            id_type="hk_macao_permit",
+            id_number="H12345678",
+        ),
+    )
+    lead = outcome.record.lead
+    assert lead.phone == outcome.record.phone == "+85291234567"
+    assert lead.phone_hash == phone_hash("+85291234567")
+    [clean], _ = LeadValidator().validate(
+        [file_lead(name="陈大文", phone="00852-9123-4567", id_number="H12345678", id_type="hk_macao_permit")]
+    )
+    assert (clean.phone, clean.phone_hash, clean.person_key) == (lead.phone, lead.phone_hash, lead.person_key)
+
+
+def test_the_report_names_a_contact_document_that_is_not_a_resident_id(task, field_staff):
+    from django.template.loader import render_to_string
+
+    from reports.services import report_snapshot
+    from tasks.models import IdType
+    from tests.intake_helpers import resident_id
+
+    fieldwork.record_contact(
+        task=task,
+        actor=field_staff,
+        data=contact(version=task.version, id_type="passport", id_number="E12345678"),
+    )
+    fieldwork.record_contact(
+        task=task, actor=field_staff, data=contact(version=v(task), id_number=resident_id())
+    )
+    data = report_snapshot(task)
+    assert [c["document"] for c in data["contacts"]] == [str(IdType.PASSPORT.label), ""]
+    html = render_to_string("reports/_report_body.html", {"r": data})
+    assert f"<td>{IdType.PASSPORT.label} E12345678</td>" in html

@@ -245,6 +245,7 @@ FW_FIELDS = {
     },
     "v1_tasks_contacts_create": {
         "name": "text",
+        "id_type": "choice",
         "id_number": "text",
         "phone": "text",
         "relation": "choice",

@@ -32,6 +32,7 @@ from ..models import (
     AccessAction,
     CloseContact,
     ContactAttempt,
+    IdType,
     RadiusControl,
     Registration,
     TestResult,
@@ -133,12 +134,16 @@ class ContactOut(_RecordSerializer):
     division_name = serializers.CharField(source="division.name", read_only=True)
     lead = serializers.IntegerField(source="lead_id", read_only=True)
     lead_task = serializers.SerializerMethodField()
+    # The document type is kept on the lead (the record's number is the lead's): like a person's, it
+    # is not masked; the number is (mask_record "contact").
+    id_type = serializers.SerializerMethodField()
 
     class Meta:
         model = CloseContact
         fields = [
             *_RecordSerializer.COMMON,
             "name",
+            "id_type",
             "id_number",
             "phone",
             "relation",
@@ -150,6 +155,9 @@ class ContactOut(_RecordSerializer):
             "lead",
             "lead_task",
         ]
+
+    def get_id_type(self, contact) -> str:
+        return contact.lead.id_type if contact.lead_id else IdType.RESIDENT_ID
 
     def get_lead_task(self, contact) -> int | None:
         """The task the next intake batch made of this contact (None while the lead is pending)."""
@@ -321,8 +329,14 @@ class CloseContactInput(_RecordInput):
     """Give the ID number, or the phone, or the name and the address (to find the person)."""
 
     name = _text(50)
-    id_number = _text(30, "Resident ID number (18 characters).")
-    phone = _text(30, "Mobile number.")
+    id_type = serializers.ChoiceField(
+        choices=IdType.choices,
+        required=False,
+        allow_blank=True,
+        help_text="The document id_number is; absent or empty: a resident ID (as in lead files).",
+    )
+    id_number = _text(30, "The document's number (a resident ID: 18 characters).")
+    phone = _text(30, "A mainland mobile, a landline with its area code, or +country code and number.")
     relation = serializers.ChoiceField(choices=CloseContact.Relation.choices)
     last_contact_at = serializers.DateTimeField()
     last_contact_place = _text(200)
@@ -504,7 +518,7 @@ class RadiusView(_RecordList):
 
 @_record_schema(CloseContactInput)
 class ContactsView(_RecordList):
-    """Close contacts: POST `{idempotency_key, version, name, id_number, phone, relation,
+    """Close contacts: POST `{idempotency_key, version, name, id_type, id_number, phone, relation,
     last_contact_at, last_contact_place, division_code, address}`; each becomes a close_contact lead."""
 
     serializer_class = ContactOut

@@ -35,6 +35,7 @@ from ..models import (
     CloseContact,
     ContactAttempt,
     Division,
+    IdType,
     Priority,
     RadiusControl,
     Registration,
@@ -358,6 +359,8 @@ def field_task(request, task_id: int):
         "task": task,
         "person": {
             "name": person.name if unmasked else mask_name(person.name),
+            "id_type": person.id_type,
+            "id_type_label": person.get_id_type_display(),
             "id_number": person.id_number if unmasked else mask_id_number(person.id_number),
             "phone": person.phone if unmasked else mask_phone(person.phone),
             "address": task.address if unmasked else mask_address(task.address, task.division.name),
@@ -384,6 +387,8 @@ def field_task(request, task_id: int):
             "measure": RadiusControl.Measure.choices,
             "transport": TrajectoryEntry.Transport.choices,
             "relation": CloseContact.Relation.choices,
+            # The same names as the upload page's list of a file's id_type values.
+            "id_type": IdType.choices,
             "test_type": TestResult.Type.choices,
             "result": TestResult.Result.choices,
             "health_state": Registration.HealthState.choices,
