@@ -37,10 +37,13 @@ def _iso(value):
     return timezone.localtime(value).isoformat() if value else None
 
 
-def _document_label(id_type: str) -> str:
-    """The name of a document other than a resident ID (shown before its number); '' for a resident ID,
-    whose number says what it is."""
-    return str(IdType(id_type).label) if id_type and id_type != IdType.RESIDENT_ID else ""
+def _document(id_type: str) -> dict[str, str]:
+    """{"document": its name} for a document other than a resident ID (shown before its number); nothing
+    for a resident ID, whose number says what it is, so that the snapshots of the reports written before
+    document types were shown stay the same (an unchanged snapshot makes no new version)."""
+    if not id_type or id_type == IdType.RESIDENT_ID:
+        return {}
+    return {"document": str(IdType(id_type).label)}
 
 
 def _user(user):
@@ -109,7 +112,7 @@ def report_snapshot(task: TracingTask) -> dict:
         },
         "person": {
             "name": person.name,
-            "document": _document_label(person.id_type),
+            **_document(person.id_type),
             "id_number": person.id_number,
             "phone": person.phone,
             "address": task.address,
@@ -150,7 +153,7 @@ def report_snapshot(task: TracingTask) -> dict:
         "contacts": [
             {
                 "name": c.name,
-                "document": _document_label(c.lead.id_type if c.lead_id and c.lead else ""),
+                **_document(c.lead.id_type if c.lead_id and c.lead else ""),
                 "id_number": c.id_number,
                 "phone": c.phone,
                 "relation": c.get_relation_display(),
