@@ -206,7 +206,7 @@ class CloseContact(FieldRecord):
         "tasks.TracingTask", verbose_name=_("task"), on_delete=models.CASCADE, related_name="close_contacts"
     )
     name = EncryptedCharField(_("name"), max_length=50, blank=True)
-    id_number = EncryptedCharField(_("resident ID number"), max_length=18, blank=True)
+    id_number = EncryptedCharField(_("document number"), max_length=30, blank=True)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
     last_contact_at = models.DateTimeField(_("last contact"))
