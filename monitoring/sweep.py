@@ -9,10 +9,11 @@ at once when nothing is due (most minutes).
 The check-in step:
 
 1. Claim up to `limit` periods whose `next_due_at <= now`, through the partial index
-   `period_clock_due_village` of the narrow table `monitoring_periodclock` (models.PeriodClock: the moment of the running and
-   escalated periods with a clock moment pending, kept by triggers), locking the period rows `FOR UPDATE
-   SKIP LOCKED` and reading the clock columns from the locked (latest) row version: a check-in committed
-   meanwhile has moved `next_due_at` on, and the row is no longer due. The period table has no index on
+   `period_clock_due_village` of the narrow table `monitoring_periodclock` (models.PeriodClock: the
+   moment and the village of the running and escalated periods with a clock moment pending, kept by
+   triggers), locking the period rows `FOR UPDATE SKIP LOCKED` and reading the clock columns from the
+   locked (latest) row version: a check-in committed meanwhile has moved `next_due_at` on, and the row
+   is no longer due. The period table has no index on
    any column the step changes (only lost contact changes `state`), so its update is HOT; the step
    writes the moved moments to the clock table in the same statement, by primary key, and turns the
    update trigger off for that statement (`monitoring.step_writes_clock`, local to its transaction).
