@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from notices.models import BoardMessage, Notice, NoticeFeedback, NoticeFollowUp, NoticeTemplate
 from tasks import lifecycle
+from tasks.blind_index import Rehashed, rehash_person_phone
 from tasks.personal_data import dash
+
+
+def _rehash_notices(model, *, batch_size: int, log) -> Rehashed:
+    # The number a notice's SMS went to is not stored, only its hash (the person's at push,
+    # notices/services/push.py): recomputed from the person's current phone.
+    return rehash_person_phone(
+        model,
+        person_join="LEFT JOIN tasks_person p ON p.id = t.person_id",
+        batch_size=batch_size,
+        log=log,
+        what="notices",
+    )
 
 
 def register() -> None:
@@ -27,6 +40,7 @@ def register() -> None:
         },
         counter="notices",
         keep={"title": "the template's title: what was sent, not to whom"},
+        rehash=_rehash_notices,
     )
     lifecycle.register(
         NoticeFeedback,

@@ -27,6 +27,8 @@ A registration says one or more of:
   (django-auditlog) of the same rows loses the cleared fields in the same transaction;
 * a `sweep`: rows (or files) deleted by age rather than by person (rejected intake rows, uploads);
 * how it is re-encrypted: `reencrypt(model, batch_size=..., log=...)` returns the rows it rewrote;
+* how its keyed hashes (PERSON_HASH_KEY) are recomputed: `rehash(model, batch_size=..., log=...)`
+  returns a tasks.blind_index.Rehashed (`manage.py rotate_person_hash_key`);
 * `keep`: personal-looking fields the purge keeps on purpose, each with the reason;
 * `exempt`: why a model with personal-looking fields is neither purged nor re-encrypted.
 
@@ -100,6 +102,7 @@ class Registration:
     sweep: Sweep | None = None
     keep: Mapping[str, str] = field(default_factory=dict)
     exempt: str = ""
+    rehash: Callable[..., Any] | None = None
 
     @property
     def label(self) -> str:
@@ -157,6 +160,7 @@ def register(
     sweep: Sweep | None = None,
     keep: Mapping[str, str] | None = None,
     exempt: str = "",
+    rehash: Callable[..., Any] | None = None,
 ) -> Registration:
     """Declare the personal data of `model` (see the module docstring). `clear` given as a list of
     columns clears each to ''. Raises ImproperlyConfigured on a second registration of the same model
@@ -174,6 +178,7 @@ def register(
         sweep=sweep,
         keep=dict(keep or {}),
         exempt=exempt,
+        rehash=rehash,
     )
     label = registration.label
     if label in _registry and _registry[label] != registration:

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 from . import lifecycle
+from .blind_index import rehash_leads, rehash_persons
 from .crypto import rotate_columns, rotate_rejections
 from .lifecycle import PurgeScope, Registration, SweepScope
 
@@ -164,6 +165,7 @@ def register() -> None:
         history_repr=True,  # str(person) is the name
         counter="persons",
         reencrypt=rotate_columns,
+        rehash=rehash_persons,
     )
     lifecycle.register(
         Lead,
@@ -184,6 +186,7 @@ def register() -> None:
         purge=_purge_leads,
         counter="leads",
         reencrypt=rotate_columns,
+        rehash=rehash_leads,
     )
     lifecycle.register(
         TracingTask,
