@@ -12,14 +12,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from .models import MonitoringAlertKind
+from .models import MonitoringAlertKind as Kind
 
 # Kinds whose digest leads to the sub-unit's "due today" list; the others are the desk's alerts.
 _FIELD_KINDS = (
-    MonitoringAlertKind.CHECKIN_REMINDER,
-    MonitoringAlertKind.CHECKIN_LEADER,
-    MonitoringAlertKind.SAMPLE_OVERDUE,
+    Kind.CHECKIN_REMINDER,
+    Kind.CHECKIN_LEADER,
+    Kind.SAMPLE_OVERDUE,
 )
 
 
@@ -33,74 +34,86 @@ def link(notification) -> str | None:
     return reverse("monitoring_alerts")
 
 
-def _render_digest(data: dict, kind: str) -> tuple[str, str]:
-    values = {
-        "count": data.get("count", ""),
-        "place": data.get("place") or data.get("division", ""),
-        "day": data.get("day", ""),
-        "hours": settings.CHECKIN_GRACE_HOURS,
-    }
-    if kind == MonitoringAlertKind.CHECKIN_REMINDER:
-        subject = _("Check-ins due: %(count)s people in %(place)s") % values
-        body = _("%(count)s people in %(place)s have not checked in for %(day)s by the due hour.") % values
-    elif kind == MonitoringAlertKind.CHECKIN_LEADER:
-        subject = _("Check-ins still missing: %(count)s people in %(place)s") % values
-        body = _("%(count)s people in %(place)s are %(hours)s hours past the due hour of %(day)s.") % values
-    elif kind == MonitoringAlertKind.CHECKIN_DESK:
-        subject = _("Check-ins missed: %(count)s people in %(place)s") % values
-        body = _("%(count)s people in %(place)s missed the check-in of %(day)s.") % values
-    elif kind == MonitoringAlertKind.LOST_CONTACT:
-        subject = _("Lost contact: %(count)s people in %(place)s") % values
-        body = _("%(count)s people in %(place)s lost contact with the check-in of %(day)s.") % values
-    elif kind == MonitoringAlertKind.SAMPLE_OVERDUE:
-        subject = _("Samples overdue: %(count)s people in %(place)s") % values
-        body = _("The samples of %(count)s people in %(place)s due on %(day)s have not been taken.") % values
-    else:
-        values["label"] = (
-            MonitoringAlertKind(kind).label if kind in MonitoringAlertKind.values else _("monitoring alert")
-        )
-        subject = _("%(label)s: %(count)s people in %(place)s") % values
-        body = _("%(label)s: %(count)s people in %(place)s, %(day)s.") % values
-    return subject, body
+# (subject, body) of each kind of alert: for one person (the period M<id>), and for a digest of several
+# (`count` people in `place`). Marked for translation here, translated when rendered.
+_TEXTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    Kind.CHECKIN_REMINDER: (
+        (
+            gettext_noop("Check-in due: %(period)s"),
+            gettext_noop(
+                "The check-in of %(day)s of %(period)s (%(place)s) has not come in by the due hour."
+            ),
+        ),
+        (
+            gettext_noop("Check-ins due: %(count)s people in %(place)s"),
+            gettext_noop("%(count)s people in %(place)s have not checked in for %(day)s by the due hour."),
+        ),
+    ),
+    Kind.CHECKIN_LEADER: (
+        (
+            gettext_noop("Check-in still missing: %(period)s"),
+            gettext_noop(
+                "The check-in of %(day)s of %(period)s (%(place)s) is %(hours)s hours past the due hour."
+            ),
+        ),
+        (
+            gettext_noop("Check-ins still missing: %(count)s people in %(place)s"),
+            gettext_noop("%(count)s people in %(place)s are %(hours)s hours past the due hour of %(day)s."),
+        ),
+    ),
+    Kind.CHECKIN_DESK: (
+        (
+            gettext_noop("Check-in missed: %(period)s"),
+            gettext_noop("%(period)s (%(place)s) missed the check-in of %(day)s."),
+        ),
+        (
+            gettext_noop("Check-ins missed: %(count)s people in %(place)s"),
+            gettext_noop("%(count)s people in %(place)s missed the check-in of %(day)s."),
+        ),
+    ),
+    Kind.LOST_CONTACT: (
+        (
+            gettext_noop("Lost contact: %(period)s"),
+            gettext_noop("%(period)s (%(place)s) missed %(misses)s check-ins in a row, the last on %(day)s."),
+        ),
+        (
+            gettext_noop("Lost contact: %(count)s people in %(place)s"),
+            gettext_noop("%(count)s people in %(place)s lost contact with the check-in of %(day)s."),
+        ),
+    ),
+    Kind.SAMPLE_OVERDUE: (
+        (
+            gettext_noop("Sample overdue: %(period)s"),
+            gettext_noop("The sample of %(period)s (%(place)s) due on %(day)s has not been taken."),
+        ),
+        (
+            gettext_noop("Samples overdue: %(count)s people in %(place)s"),
+            gettext_noop("The samples of %(count)s people in %(place)s due on %(day)s have not been taken."),
+        ),
+    ),
+}
+# Any other kind: named by its label.
+_LABELLED = (
+    (gettext_noop("%(label)s: %(period)s"), gettext_noop("%(label)s: %(period)s (%(place)s), %(day)s.")),
+    (
+        gettext_noop("%(label)s: %(count)s people in %(place)s"),
+        gettext_noop("%(label)s: %(count)s people in %(place)s, %(day)s."),
+    ),
+)
 
 
 def render(notification) -> tuple[str, str]:
     data = notification.data or {}
     kind = data.get("alert", "")
-    if data.get("count"):
-        return _render_digest(data, kind)
+    digest = bool(data.get("count"))
     values = {
         "period": f"M{data.get('period', '')}",
+        "count": data.get("count", ""),
         "place": data.get("place") or data.get("division", ""),
         "day": data.get("day", ""),
         "hours": settings.CHECKIN_GRACE_HOURS,
         "misses": data.get("misses", ""),
+        "label": Kind(kind).label if kind in Kind.values else _("monitoring alert"),
     }
-    if kind == MonitoringAlertKind.CHECKIN_REMINDER:
-        subject = _("Check-in due: %(period)s") % values
-        body = (
-            _("The check-in of %(day)s of %(period)s (%(place)s) has not come in by the due hour.") % values
-        )
-    elif kind == MonitoringAlertKind.CHECKIN_LEADER:
-        subject = _("Check-in still missing: %(period)s") % values
-        body = (
-            _("The check-in of %(day)s of %(period)s (%(place)s) is %(hours)s hours past the due hour.")
-            % values
-        )
-    elif kind == MonitoringAlertKind.CHECKIN_DESK:
-        subject = _("Check-in missed: %(period)s") % values
-        body = _("%(period)s (%(place)s) missed the check-in of %(day)s.") % values
-    elif kind == MonitoringAlertKind.LOST_CONTACT:
-        subject = _("Lost contact: %(period)s") % values
-        body = _("%(period)s (%(place)s) missed %(misses)s check-ins in a row, the last on %(day)s.") % values
-    elif kind == MonitoringAlertKind.SAMPLE_OVERDUE:
-        subject = _("Sample overdue: %(period)s") % values
-        body = _("The sample of %(period)s (%(place)s) due on %(day)s has not been taken.") % values
-    else:
-        label = (
-            MonitoringAlertKind(kind).label if kind in MonitoringAlertKind.values else _("monitoring alert")
-        )
-        values["label"] = label
-        subject = _("%(label)s: %(period)s") % values
-        body = _("%(label)s: %(period)s (%(place)s), %(day)s.") % values
-    return subject, body
+    subject, body = _TEXTS.get(kind, _LABELLED)[digest]
+    return _(subject) % values, _(body) % values
