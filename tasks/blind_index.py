@@ -19,9 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
-
-from .crypto import decrypt
+from .crypto import decrypt, rewrite_in_batches
 from .lifecycle import Log
 from .validation import (
     RESIDENT_ID,
@@ -85,35 +83,32 @@ def rehash_rows(
     if unique:
         update += f" AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.{unique} = u.{unique} AND o.id <> t.id)"
     position = columns.index(unique) if unique else -1
-    after = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, {"after": after, "limit": batch_size})
-            rows = cursor.fetchall()
-            if not rows:
-                break
-            changed: list[tuple] = []
-            taken: set[str] = set()
-            for row in rows:
-                new = compute(row, result)
-                if new is None or tuple(new) == tuple(row[1 : 1 + n]):
+
+    def write(cursor: Any, rows: list[tuple]) -> int:
+        changed: list[tuple] = []
+        taken: set[str] = set()
+        for row in rows:
+            new = compute(row, result)
+            if new is None or tuple(new) == tuple(row[1 : 1 + n]):
+                continue
+            if position >= 0:
+                if new[position] in taken:
+                    result.note(f"left as they were: another row of this batch gets the same {unique}")
                     continue
-                if position >= 0:
-                    if new[position] in taken:
-                        result.note(f"left as they were: another row of this batch gets the same {unique}")
-                        continue
-                    taken.add(new[position])
-                changed.append((row[0], *new))
-            if changed:
-                updated = _write(cursor, update, changed)
-                result.updated += updated
-                if updated < len(changed):
-                    # Only `unique` can refuse a row that differs (a maintenance window: no concurrent writer).
-                    reason = f"left as they were: the recomputed {unique} belongs to another row"
-                    result.notes[reason] = result.notes.get(reason, 0) + len(changed) - updated
-            after = rows[-1][0]
-        if log:
-            log(f"{table}: {result.updated} rows updated (up to id {after})")
+                taken.add(new[position])
+            changed.append((row[0], *new))
+        if not changed:
+            return 0
+        updated = _write(cursor, update, changed)
+        if updated < len(changed):
+            # Only `unique` can refuse a row that differs (a maintenance window: no concurrent writer).
+            reason = f"left as they were: the recomputed {unique} belongs to another row"
+            result.notes[reason] = result.notes.get(reason, 0) + len(changed) - updated
+        return updated
+
+    result.updated += rewrite_in_batches(
+        table, select, write, batch_size=batch_size, log=log, noun="rows updated"
+    )
     return result
 
 

@@ -347,13 +347,40 @@ def rotate_stored_values(*, batch_size: int = 5000, log: Log | None = None) -> d
     return done
 
 
+def rewrite_in_batches(
+    table: str,
+    select: str,
+    write: Callable[[Any, list[tuple]], int],
+    *,
+    batch_size: int,
+    log: Log | None,
+    params: dict[str, Any] | None = None,
+    noun: str = "rows rewritten",
+) -> int:
+    """The keyset walk of the rotations: `select` returns rows, id first, `WHERE … id > %(after)s …
+    ORDER BY id LIMIT %(limit)s`; `write(cursor, rows)` writes the batch (one `UPDATE … FROM unnest(…)`)
+    and returns the rows it wrote. Each batch is one transaction: an interrupted walk keeps the batches
+    before and is simply run again. Returns the rows written."""
+    from django.db import connection, transaction
+
+    after, total = 0, 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(select, {**(params or {}), "after": after, "limit": batch_size})
+            rows = cursor.fetchall()
+            if not rows:
+                return total
+            total += write(cursor, rows)
+            after = rows[-1][0]
+        if log:
+            log(f"{table}: {total} {noun} (up to id {after})")
+
+
 def rotate_columns(model: type[models.Model], *, batch_size: int = 5000, log: Log | None = None) -> int:
     """Re-encrypt the encrypted text columns of `model` (its EncryptedCharField fields). Set-based: per batch,
     one SELECT of ids and values (keyset on id), re-encryption in Python, one UPDATE … FROM unnest(…)
     that only touches rows whose values are still the ones read (a concurrent edit wins; the next run
     picks the row up). Returns the rows updated."""
-    from django.db import connection, transaction
-
     table = model._meta.db_table
     # Text columns holding one envelope each (EncryptedCharField and any text field class marked
     # encrypted_at_rest); envelopes inside JSON need their own walk (rotate_json).
@@ -373,26 +400,24 @@ def rotate_columns(model: type[models.Model], *, batch_size: int = 5000, log: Lo
     names = ", ".join(f"old_{c}, new_{c}" for c in columns)
     same = " AND ".join(f"t.{c} = u.old_{c}" for c in columns)
     update = f"UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS u(id, {names}) WHERE t.id = u.id AND {same}"
-    after, total = 0, 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, {"after": after, "prefix": prefix, "limit": batch_size})
-            rows = cursor.fetchall()
-            if not rows:
-                break
-            params: list[Any] = [[r[0] for r in rows]]
-            for i in range(len(columns)):
-                old = [r[1 + i] for r in rows]
-                params += [
-                    old,
-                    [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old],
-                ]
-            cursor.execute(update, params)
-            total += cursor.rowcount
-            after = rows[-1][0]
-        if log:
-            log(f"{table}: {total} rows re-encrypted (up to id {after})")
-    return total
+
+    def write(cursor: Any, rows: list[tuple]) -> int:
+        params: list[Any] = [[r[0] for r in rows]]
+        for i in range(len(columns)):
+            old = [r[1 + i] for r in rows]
+            params += [old, [v if (not v or v.startswith(prefix)) else ring.encrypt(decrypt(v)) for v in old]]
+        cursor.execute(update, params)
+        return cursor.rowcount
+
+    return rewrite_in_batches(
+        table,
+        select,
+        write,
+        batch_size=batch_size,
+        log=log,
+        params={"prefix": prefix},
+        noun="rows re-encrypted",
+    )
 
 
 def rotate_json(
@@ -408,37 +433,34 @@ def rotate_json(
     """Re-encrypt the envelopes inside the jsonb `column` of `model`: `current(value)` returns the value
     with every envelope under the current key (the same value when it already is). Keyset batches, one
     transaction each; a row changed meanwhile is left for the next run. Returns the rows updated."""
-    from django.db import connection, transaction
-
     table = model._meta.db_table
-    select = f"SELECT id, {column} FROM {table} WHERE id > %s AND ({where}) ORDER BY id LIMIT %s"
+    select = (
+        f"SELECT id, {column} FROM {table} WHERE id > %(after)s AND ({where}) ORDER BY id LIMIT %(limit)s"
+    )
     update = (
         f"UPDATE {table} t SET {column} = u.new::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[]) "
         f"AS u(id, old, new) WHERE t.id = u.id AND t.{column} = u.old::jsonb"
     )
-    after, total = 0, 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, [after, batch_size])
-            # Django's psycopg backend loads jsonb as text.
-            rows = [(pk, json.loads(v) if isinstance(v, str) else v) for pk, v in cursor.fetchall()]
-            if not rows:
-                break
-            after = rows[-1][0]
-            changed = [(pk, value, new) for pk, value in rows if (new := current(value)) != value]
-            if changed:
-                cursor.execute(
-                    update,
-                    [
-                        [c[0] for c in changed],
-                        [json.dumps(c[1], ensure_ascii=False) for c in changed],
-                        [json.dumps(c[2], ensure_ascii=False) for c in changed],
-                    ],
-                )
-                total += cursor.rowcount
-        if log:
-            log(f"{table}: {total} {noun} re-encrypted (up to id {after})")
-    return total
+
+    def write(cursor: Any, rows: list[tuple]) -> int:
+        # Django's psycopg backend loads jsonb as text.
+        values = [(pk, json.loads(v) if isinstance(v, str) else v) for pk, v in rows]
+        changed = [(pk, value, new) for pk, value in values if (new := current(value)) != value]
+        if not changed:
+            return 0
+        cursor.execute(
+            update,
+            [
+                [c[0] for c in changed],
+                [json.dumps(c[1], ensure_ascii=False) for c in changed],
+                [json.dumps(c[2], ensure_ascii=False) for c in changed],
+            ],
+        )
+        return cursor.rowcount
+
+    return rewrite_in_batches(
+        table, select, write, batch_size=batch_size, log=log, noun=f"{noun} re-encrypted"
+    )
 
 
 def current_key(value: str) -> str:
