@@ -107,20 +107,25 @@ def test_an_sms_reply_becomes_a_checkin_matched_by_the_phone_hash(crew):
     assert CheckIn.objects.filter(period=period).count() == 2
 
 
-def test_the_signed_webhook_records_the_reply(client, crew, settings):
-    settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
-    now = timezone.now()
-    period = make_period(starts_on=local_day(now) - timedelta(days=1), now=now)
-    hooks.person_reminders([period.pk], day=local_day(now), now=now)
-    body = json.dumps({"from": period.person.phone, "text": "36.5"}).encode()
+def _post_signed(client, payload: dict):
+    """The gateway's inbound webhook call, signed with the secret the tests set."""
+    body = json.dumps(payload).encode()
     ts = str(int(time.time()))
-    response = client.post(
+    return client.post(
         "/api/v1/notices/sms-inbound/",
         data=body,
         content_type="application/json",
         HTTP_X_NOTICE_TIMESTAMP=ts,
         HTTP_X_NOTICE_SIGNATURE=sms.sign("inbound-secret", ts, body),
     )
+
+
+def test_the_signed_webhook_records_the_reply(client, crew, settings):
+    settings.NOTICE_SMS_INBOUND_SECRET = "inbound-secret"
+    now = timezone.now()
+    period = make_period(starts_on=local_day(now) - timedelta(days=1), now=now)
+    hooks.person_reminders([period.pk], day=local_day(now), now=now)
+    response = _post_signed(client, {"from": period.person.phone, "text": "36.5"})
     assert response.status_code == 200 and response.json()["result"] == "checkin"
     assert CheckIn.objects.get(period=period).channel == "sms"
 
@@ -134,15 +139,7 @@ def test_a_redelivered_sms_reply_is_one_checkin(client, crew, settings):
     hooks.person_reminders([period.pk], day=local_day(now), now=now)
 
     def deliver(message_id: str, text: str = "37.6 咳嗽") -> dict:
-        body = json.dumps({"from": period.person.phone, "text": text, "id": message_id}).encode()
-        ts = str(int(time.time()))
-        response = client.post(
-            "/api/v1/notices/sms-inbound/",
-            data=body,
-            content_type="application/json",
-            HTTP_X_NOTICE_TIMESTAMP=ts,
-            HTTP_X_NOTICE_SIGNATURE=sms.sign("inbound-secret", ts, body),
-        )
+        response = _post_signed(client, {"from": period.person.phone, "text": text, "id": message_id})
         assert response.status_code == 200
         return response.json()
 
