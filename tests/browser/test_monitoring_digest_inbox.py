@@ -34,7 +34,7 @@ def missed(crew):
 
 
 def test_a_digest_leads_the_grid_worker_and_the_desk_to_their_lists(
-    new_context, page, live_server, crew, missed, password, screenshot
+    new_context, live_server, crew, missed, password, screenshot
 ):
     phone = new_context(**PHONE).new_page()
     login(phone, live_server, crew["bob"].username, password)
@@ -52,11 +52,13 @@ def test_a_digest_leads_the_grid_worker_and_the_desk_to_their_lists(
     # The next due hour: the day is missed, and the desk hears of it.
     sweep(now=alert_moments(missed[0].due_day)[4])
 
+    page = new_context(viewport={"width": 1366, "height": 768}).new_page()
     login(page, live_server, crew["alice"].username, password)
     nav(page, "通知")
     desk = page.get_by_test_id("notifications").locator("tr", has_text="漏打卡")
     expect(desk).to_have_count(1)
     expect(desk).to_contain_text(f"{PEOPLE} 人")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     screenshot(page, "3-desk-inbox")
     desk.get_by_test_id("notification-link").click()
     expect(page).to_have_url(f"{live_server.url}/monitoring/alerts/")
